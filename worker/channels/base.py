@@ -1,0 +1,63 @@
+"""The small interface every channel implements, and the message it is handed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+ChannelName = Literal["sms", "email"]
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One rendered message, ready for a provider. `to` is an E.164 number or an email address."""
+
+    id: str
+    enrollment_id: str
+    clinic_id: str
+    program: str
+    step: str
+    channel: ChannelName
+    to: str
+    body: str
+    language: str
+    timezone: str
+    due_at: datetime
+    subject: str | None = None
+    html: str | None = None
+    segments: int | None = None
+    encoding: str | None = None
+    unsubscribe_url: str | None = None
+    status_callback_url: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """What the provider said: its own id for the message (Twilio SID, SMTP Message-ID)."""
+
+    provider_id: str
+    sent_at: datetime
+
+
+class Channel(Protocol):
+    """Hands rendered messages to a provider.
+
+    `send` raises TransientChannelError (retry later), PermanentChannelError (fail now) or
+    AmbiguousChannelError (maybe sent: state unknown). `batch_size` is how many messages the
+    engine marks "sending" together before calling `send` on each; `parallelism` is how many
+    provider calls may be in flight at once (1 for a local file, more for network waits).
+    """
+
+    name: str
+    batch_size: int
+    parallelism: int
+
+    def send(self, message: OutgoingMessage, *, now: datetime) -> SendResult: ...
+
+    def send_many(self, messages: list[OutgoingMessage], *, now: datetime) -> list[SendResult | Exception]:
+        """Send several; one result or exception per message, in order."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,224 @@
+"""The Twilio SMS channel: one Messages API call per message through the official `twilio` library.
+
+It owns the translation from an OutgoingMessage to `client.messages.create(...)`, the optional
+base-URL rewrite that points the library at a local stand-in (`TWILIO_API_BASE_URL`), and the
+classification of every failure into the error tree: Transient when Twilio certainly did not take
+the message (429, 5xx, connection never made), Permanent when it refused it for good (other 4xx;
+21610 is an opt-out), Ambiguous when the request may have been processed (read timeout, reset).
+Each thread gets its own Client and HTTP session, since a requests Session is not thread-safe.
+Nothing here logs or raises text containing a phone number or a message body.
+"""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+import urllib3.exceptions
+from twilio.base.exceptions import (
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
+)
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
+from twilio.rest import Client
+
+from worker.channels.base import OutgoingMessage, SendResult
+from worker.clock import utc
+from worker.errors import (
+    AmbiguousChannelError,
+    ChannelError,
+    PermanentChannelError,
+    TransientChannelError,
+)
+
+OPT_OUT_CODES = frozenset({21610})  # "Attempt to send to unsubscribed recipient"
+# Not the message's fault, and Twilio did not act on the request: worth another try later.
+# 401 is here so that a wrong auth token does not fail every queued message for good.
+TRANSIENT_STATUSES = frozenset({401, 408, 429})
+
+
+class _RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio is untyped
+    """TwilioHttpClient that sends every request to `base_url` instead of *.twilio.com."""
+
+    def __init__(self, *, base_url: str | None, timeout: float) -> None:
+        super().__init__(pool_connections=True, timeout=timeout)
+        if self.session is not None:
+            self.session.trust_env = False  # no proxy, netrc or CA bundle from os.environ
+        self._base = urlsplit(base_url.rstrip("/")) if base_url else None
+
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        if self._base is not None:
+            parts = urlsplit(url)
+            path = self._base.path + parts.path
+            url = urlunsplit((self._base.scheme, self._base.netloc, path, parts.query, ""))
+        return super().request(method, url, *args, **kwargs)
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+
+
+class TwilioSmsChannel:
+    """Sends SMS through Twilio's Messages API; safe to call from up to `parallelism` threads."""
+
+    name = "sms"
+    batch_size = 1
+    parallelism = 16
+
+    def __init__(
+        self,
+        *,
+        account_sid: str,
+        auth_token: str,
+        messaging_service_sid: str | None = None,
+        from_number: str | None = None,
+        api_base_url: str | None = None,
+        validity_period_seconds: int = 14400,
+        timeout_seconds: float = 10,
+    ) -> None:
+        if not account_sid or not auth_token:
+            raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
+        if (messaging_service_sid is None) == (from_number is None):
+            raise ValueError(
+                "exactly one of TWILIO_MESSAGING_SERVICE_SID and TWILIO_FROM_NUMBER is required"
+            )
+        if not 1 <= validity_period_seconds <= 36000:
+            raise ValueError("validity_period_seconds must be between 1 and 36000 (Twilio's range)")
+        if timeout_seconds <= 0:
+            raise ValueError("timeout_seconds must be positive")
+        if api_base_url is not None and urlsplit(api_base_url).scheme not in ("http", "https"):
+            raise ValueError("TWILIO_API_BASE_URL must be an http(s) URL")
+        self._account_sid = account_sid
+        self._auth_token = auth_token
+        self._sender: dict[str, str] = (
+            {"messaging_service_sid": messaging_service_sid}
+            if messaging_service_sid is not None
+            else {"from_": from_number or ""}
+        )
+        self._api_base_url = api_base_url
+        self._validity_period = validity_period_seconds
+        self._timeout = timeout_seconds
+        self._local = threading.local()
+        self._http_clients: list[_RebasedHttpClient] = []
+        self._clients_lock = threading.Lock()
+
+    def send(self, message: OutgoingMessage, *, now: datetime) -> SendResult:
+        extra: dict[str, Any] = {}
+        if message.status_callback_url:
+            extra["status_callback"] = message.status_callback_url
+        try:
+            created = self._client().messages.create(
+                to=message.to,
+                body=message.body,
+                validity_period=self._validity_period,
+                **self._sender,
+                **extra,
+            )
+        except Exception as exc:
+            raise classify(exc) from exc
+        if not created.sid:
+            raise AmbiguousChannelError("Twilio answered without a message SID", code="no-sid")
+        return SendResult(provider_id=created.sid, sent_at=utc(now))
+
+    def send_many(
+        self, messages: list[OutgoingMessage], *, now: datetime
+    ) -> list[SendResult | Exception]:
+        results: list[SendResult | Exception] = []
+        for message in messages:
+            try:
+                results.append(self.send(message, now=now))
+            except ChannelError as exc:
+                results.append(exc)
+        return results
+
+    def close(self) -> None:
+        """Close every thread's HTTP session; a later send opens a fresh one."""
+        with self._clients_lock:
+            clients, self._http_clients = self._http_clients, []
+        for http_client in clients:
+            http_client.close()
+        self._local = threading.local()
+
+    def _client(self) -> Client:
+        client: Client | None = getattr(self._local, "client", None)
+        if client is None:
+            http_client = _RebasedHttpClient(base_url=self._api_base_url, timeout=self._timeout)
+            client = Client(
+                self._account_sid,
+                self._auth_token,
+                http_client=http_client,
+                # A non-empty mapping, so that the library never falls back to os.environ
+                # (TWILIO_EDGE, TWILIO_REGION would silently change the host).
+                environment={"CAREDRIP": "1"},
+            )
+            with self._clients_lock:
+                self._http_clients.append(http_client)
+            self._local.client = client
+        return client
+
+
+def classify(exc: BaseException) -> ChannelError:
+    """Map a failure of `messages.create` to Transient, Permanent or Ambiguous."""
+    if isinstance(exc, ChannelError):
+        return exc
+    if isinstance(exc, TwilioRestException | TwilioServiceException):
+        return _classify_status(int(exc.status), exc.code)
+    if isinstance(exc, requests.exceptions.RequestException) and _never_connected(exc):
+        return TransientChannelError("could not connect to Twilio", code="connect")
+    if isinstance(exc, requests.exceptions.Timeout):
+        return AmbiguousChannelError("Twilio did not answer in time", code="timeout")
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return AmbiguousChannelError("connection to Twilio lost mid-request", code="connection")
+    if isinstance(exc, TwilioException):
+        return AmbiguousChannelError("Twilio client error", code=type(exc).__name__)
+    return AmbiguousChannelError(f"unexpected {type(exc).__name__}", code="unexpected")
+
+
+def _classify_status(status: int, code: int | None) -> ChannelError:
+    code_text = str(code if code is not None else status)
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return TransientChannelError(f"Twilio answered HTTP {status}", code=code_text)
+    return PermanentChannelError(
+        f"Twilio refused the message (HTTP {status})",
+        code=code_text,
+        opt_out=code in OPT_OUT_CODES,
+    )
+
+
+def _never_connected(exc: BaseException) -> bool:
+    """True when the failure happened before a byte of the request could have been sent.
+
+    `ConnectTimeout`, urllib3's `NewConnectionError` (refused, unreachable, DNS) and a rejected
+    TLS certificate only arise while opening the connection. Other TLS errors may come mid-stream,
+    after the request went out, so they stay ambiguous.
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(
+            current,
+            urllib3.exceptions.NewConnectionError
+            | urllib3.exceptions.ConnectTimeoutError
+            | ConnectionRefusedError
+            | ssl.SSLCertVerificationError,
+        ):
+            return True
+        if isinstance(current, urllib3.exceptions.MaxRetryError) and current.reason is not None:
+            todo.append(current.reason)
+        todo.extend(a for a in current.args if isinstance(a, BaseException))
+        for linked in (current.__cause__, current.__context__):
+            if linked is not None:
+                todo.append(linked)
+    return False

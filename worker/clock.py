@@ -1,0 +1,79 @@
+"""The one source of "now": real, fixed (tests), or scaled (demos). Nothing else reads the time."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Tells the current instant, timezone-aware in UTC; `scale` is virtual seconds per real one."""
+
+    scale: float
+
+    def now(self) -> datetime: ...
+
+
+def utc(dt: datetime) -> datetime:
+    """The same instant in UTC; naive datetimes are refused rather than guessed."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime: a timezone is required")
+    return dt.astimezone(UTC)
+
+
+class SystemClock:
+    """Real time."""
+
+    scale = 1.0
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class FixedClock:
+    """Time that moves only when told to: tests travel through days with `advance`."""
+
+    current: datetime
+    scale: float = 1.0
+
+    def __post_init__(self) -> None:
+        self.current = utc(self.current)
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, delta: timedelta | None = None, **kwargs: float) -> datetime:
+        self.current += delta if delta is not None else timedelta(**kwargs)
+        return self.current
+
+    def set(self, instant: datetime) -> None:
+        self.current = utc(instant)
+
+
+@dataclass(frozen=True)
+class ScaledClock:
+    """Virtual time running `scale` times faster than real time from a shared origin.
+
+    `real_origin` is a Unix timestamp and `virtual_origin` the virtual instant at that moment;
+    every process on the same Redis reads the same pair, so they all agree on "now".
+    """
+
+    real_origin: float
+    virtual_origin: datetime
+    scale: float
+
+    def now(self) -> datetime:
+        elapsed = (time.time() - self.real_origin) * self.scale
+        return self.virtual_origin + timedelta(seconds=elapsed)
+
+    def real_seconds(self, virtual: timedelta) -> float:
+        """How long `virtual` lasts on the wall clock."""
+        return virtual.total_seconds() / self.scale
+
+
+def to_virtual(clock: Clock, real_seconds: float) -> timedelta:
+    """A real-time wait (a retry backoff, a lease) expressed on the clock's own time."""
+    return timedelta(seconds=real_seconds * clock.scale)

@@ -1,0 +1,167 @@
+"""Intake and lifecycle: enroll (idempotent), update, pause, resume, cancel, opt-outs.
+
+Plain functions over an `EngineDeps` (clock, store, catalog, settings); the API, the CLI and
+Celery tasks are thin wrappers around them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from worker.clock import Clock
+from worker.errors import NotFound
+from worker.programs import ProgramCatalog
+from worker.records import Enrollment, EnrollmentState
+from worker.schedule import due_at_cursor, first_cursor_after
+from worker.settings import QuietHours
+from worker.store import Store, epoch_ms, epoch_s
+from worker.tokens import enrollment_id
+
+
+@dataclass(frozen=True)
+class EngineDeps:
+    """What the rules need from the outside world; wiring builds the real ones, tests their own."""
+
+    clock: Clock
+    store: Store
+    catalog: ProgramCatalog
+    quiet: QuietHours
+    secret: bytes
+    retention_days: int = 400
+
+    @property
+    def retention_s(self) -> int:
+        return self.retention_days * 86400
+
+
+@dataclass(frozen=True)
+class NewEnrollment:
+    """A validated enrollment request (see worker.intake for validation)."""
+
+    clinic_id: str
+    patient_ref: str
+    program: str
+    first_name: str
+    channels: tuple[str, ...]
+    language: str
+    timezone: str
+    phone: str | None = None
+    email: str | None = None
+    consent: dict[str, datetime] = field(default_factory=dict)
+    start_at: datetime | None = None
+
+
+def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
+    """Store the enrollment and schedule its first messages; (enrollment, created).
+
+    The id derives from (clinic, patient_ref, program), so the same event again returns the
+    stored enrollment unchanged (and repairs its due entries if a crash lost them).
+    """
+    eid = enrollment_id(deps.secret, new.clinic_id, new.patient_ref, new.program)
+    existing = deps.store.get_enrollment(eid)
+    if existing is not None:
+        if existing.state is EnrollmentState.ACTIVE:
+            deps.store.schedule_all(existing, only_missing=True)
+        return existing, False
+    program = deps.catalog.get(new.program)
+    now = deps.clock.now()
+    anchor = new.start_at or now
+    tz = ZoneInfo(new.timezone)
+    consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
+    enrollment = Enrollment(
+        id=eid, clinic_id=new.clinic_id, patient_ref=new.patient_ref, program=program.id,
+        first_name=new.first_name, phone=new.phone, email=new.email, channels=new.channels,
+        language=new.language, timezone=new.timezone, state=EnrollmentState.ACTIVE,
+        anchor=anchor, created_at=now, consent=consent,
+        cursor={ch: 0 for ch in new.channels},
+        next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet) for ch in new.channels},
+    )
+    if not deps.store.create_enrollment(enrollment):
+        stored = deps.store.get_enrollment(eid)
+        assert stored is not None
+        return stored, False
+    return enrollment, True
+
+
+def get_owned(deps: EngineDeps, eid: str, clinic_id: str | None) -> Enrollment:
+    """The enrollment, if it exists and belongs to `clinic_id` (None: any clinic, operators)."""
+    enrollment = deps.store.get_enrollment(eid) if eid.isalnum() else None
+    if enrollment is None or (clinic_id is not None and enrollment.clinic_id != clinic_id):
+        raise NotFound(f"no enrollment {eid}")
+    return enrollment
+
+
+def pause(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
+    """Stop sending until resumed; messages already claimed or queued are held at send time."""
+    enrollment = get_owned(deps, eid, clinic_id)
+    result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s)
+    if result == "paused:changed":
+        deps.store.unschedule(eid, enrollment.channels)
+    return get_owned(deps, eid, clinic_id)
+
+
+def resume(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
+    """Continue where the program stopped; anything that fell due meanwhile is due now."""
+    get_owned(deps, eid, clinic_id)
+    if deps.store.lifecycle(eid, "resume", deps.clock.now(), deps.retention_s) == "active:changed":
+        deps.store.schedule_all(get_owned(deps, eid, clinic_id))
+    return get_owned(deps, eid, clinic_id)
+
+
+def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
+    """End the enrollment for good; records are kept for the retention period."""
+    enrollment = get_owned(deps, eid, clinic_id)
+    if deps.store.lifecycle(eid, "cancel", deps.clock.now(), deps.retention_s) == "canceled:changed":
+        deps.store.unschedule(eid, enrollment.channels)
+    return get_owned(deps, eid, clinic_id)
+
+
+@dataclass(frozen=True)
+class EnrollmentChanges:
+    """A validated PATCH: only the fields given change."""
+
+    first_name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    language: str | None = None
+    timezone: str | None = None
+    channels: tuple[str, ...] | None = None
+
+
+def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: str | None = None) -> Enrollment:
+    """Change contact details, language, timezone or channels; due times follow a new timezone,
+    and a channel added mid-program starts at its next step still to come."""
+    current = get_owned(deps, eid, clinic_id)
+    program = deps.catalog.get(current.program)
+    now = deps.clock.now()
+    updated = replace(
+        current,
+        first_name=changes.first_name if changes.first_name is not None else current.first_name,
+        phone=changes.phone if changes.phone is not None else current.phone,
+        email=changes.email if changes.email is not None else current.email,
+        language=changes.language or current.language,
+        timezone=changes.timezone or current.timezone,
+        channels=changes.channels or current.channels,
+    )
+    tz = ZoneInfo(updated.timezone)
+    fields = {"n": updated.first_name, "ph": updated.phone or "", "em": updated.email or "",
+              "l": updated.language, "tz": updated.timezone, "ch": ",".join(updated.channels), "u": str(epoch_s(now))}
+    dropped = [ch for ch in current.channels if ch not in updated.channels]
+    reschedule: dict[str, datetime | None] = {}
+    for ch in updated.channels:
+        cursor = current.cursor[ch] if ch in current.channels else first_cursor_after(program, ch, now, updated.anchor, tz)
+        due = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet)
+        fields[f"k:{ch}"], fields[f"d:{ch}"] = str(cursor), str(epoch_ms(due)) if due else "0"
+        fields.setdefault(f"h:{ch}", ",".join(str(epoch_s(t)) for t in current.history.get(ch, [])))
+        reschedule[ch] = due
+    for ch in dropped:
+        fields[f"d:{ch}"] = "0"
+    deps.store.update_enrollment(eid, fields)
+    deps.store.unschedule(eid, dropped)
+    fresh = get_owned(deps, eid, clinic_id)
+    if fresh.state is EnrollmentState.ACTIVE:
+        deps.store.unschedule(eid, list(reschedule))
+        deps.store.schedule_all(replace(fresh, next_due=reschedule))
+    return fresh

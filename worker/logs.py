@@ -1,0 +1,38 @@
+"""Structured JSON logs (structlog). No PHI: numbers masked to the last 4 digits, no names or bodies."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+_FORBIDDEN = frozenset({"first_name", "name", "body", "text", "html", "subject", "email", "phone", "to"})
+
+
+def _scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    for key in _FORBIDDEN & event.keys():
+        event[key] = "[redacted]"
+    return event
+
+
+def configure(level: str = "INFO", *, json: bool = True) -> None:
+    """Configure structlog once per process: JSON lines on stderr."""
+    logging.basicConfig(format="%(message)s", stream=sys.stderr, level=level)
+    renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _scrub,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
+        cache_logger_on_first_use=True,
+    )
+
+
+def get_logger(name: str) -> Any:
+    return structlog.get_logger(name)

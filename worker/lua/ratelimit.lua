@@ -1,0 +1,19 @@
+-- GCRA reservation of ARGV[2] sends on one sender's limit, shared by every worker.
+-- KEYS[1] the sender's theoretical arrival time (server clock, microseconds)
+-- ARGV[1] microseconds between sends (1e6 / rate)   ARGV[2] how many sends to reserve
+-- ARGV[3] burst tolerance (microseconds)
+-- Returns the microseconds to wait before sending the reserved messages (0 = send now).
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+if tat < now then
+  tat = now
+end
+local new_tat = tat + interval * tonumber(ARGV[2])
+local wait = tat - now - tonumber(ARGV[3])
+if wait < 0 then
+  wait = 0
+end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.floor((new_tat - now) / 1000) + 1000)
+return wait

@@ -1,0 +1,188 @@
+"""Load and validate `content/<program>/program.yaml` and its strings into Program/Step objects."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from worker.errors import ContentError
+
+CHANNELS = ("sms", "email")
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+STRING_KEYS = ("sms", "subject", "email")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One lesson: when it lands (`day` + `at` local, or `after_minutes`) and on which channels."""
+
+    id: str
+    channels: tuple[str, ...]
+    day: int | None = None
+    at: time | None = None
+    after_minutes: int | None = None
+
+    @property
+    def is_relative(self) -> bool:
+        return self.after_minutes is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Program:
+    """A program: its steps in order and its words per language (`strings[lang][step][key]`)."""
+
+    id: str
+    name: str
+    languages: tuple[str, ...]
+    sms_segment_budget: dict[str, int]
+    steps: tuple[Step, ...]
+    strings: dict[str, dict[str, dict[str, str]]]
+    fallback_first_name: dict[str, str]
+
+    def steps_for(self, channel: str) -> tuple[Step, ...]:
+        """The steps that use `channel`, in program order: that channel's timeline."""
+        return tuple(s for s in self.steps if channel in s.channels)
+
+    def step(self, step_id: str) -> Step:
+        for step in self.steps:
+            if step.id == step_id:
+                return step
+        raise ContentError(f"program {self.id}: no step {step_id!r}")
+
+
+def load_program(content_dir: Path, program_id: str) -> Program:
+    """Read and validate one program; raise ContentError naming the file and field."""
+    folder = content_dir / program_id
+    path = folder / "program.yaml"
+    data = _read_yaml(path)
+    if data.get("id") != program_id:
+        raise ContentError(f"{path}: id must be {program_id!r} (the folder name)")
+    languages = tuple(_require(data, "languages", list, path))
+    if not languages:
+        raise ContentError(f"{path}: languages: at least one is needed")
+    budget = _require(data, "sms_segment_budget", dict, path)
+    for lang in languages:
+        if not isinstance(budget.get(lang), int) or budget[lang] < 1:
+            raise ContentError(f"{path}: sms_segment_budget.{lang}: a whole number >= 1 is needed")
+    steps = tuple(_parse_step(raw, path, i) for i, raw in enumerate(_require(data, "steps", list, path)))
+    if not steps:
+        raise ContentError(f"{path}: steps: at least one is needed")
+    ids = [s.id for s in steps]
+    if len(set(ids)) != len(ids):
+        raise ContentError(f"{path}: steps: duplicate step id")
+    strings: dict[str, dict[str, dict[str, str]]] = {}
+    fallback: dict[str, str] = {}
+    for lang in languages:
+        strings[lang], fallback[lang] = _load_strings(folder / "strings" / f"{lang}.yaml", steps)
+    return Program(
+        id=program_id,
+        name=str(_require(data, "name", str, path)),
+        languages=tuple(str(lang) for lang in languages),
+        sms_segment_budget={str(k): int(v) for k, v in budget.items()},
+        steps=steps,
+        strings=strings,
+        fallback_first_name=fallback,
+    )
+
+
+def list_programs(content_dir: Path) -> list[str]:
+    """The ids of every program folder under `content_dir`."""
+    if not content_dir.is_dir():
+        return []
+    return sorted(p.name for p in content_dir.iterdir() if (p / "program.yaml").is_file())
+
+
+class ProgramCatalog:
+    """Programs loaded once per process, by id; unknown ids raise ContentError."""
+
+    def __init__(self, content_dir: Path) -> None:
+        self.content_dir = content_dir
+        self._programs: dict[str, Program] = {}
+
+    def get(self, program_id: str) -> Program:
+        if program_id not in self._programs:
+            if not _ID_RE.match(program_id) or program_id not in list_programs(self.content_dir):
+                raise ContentError(f"unknown program {program_id!r}")
+            self._programs[program_id] = load_program(self.content_dir, program_id)
+        return self._programs[program_id]
+
+    def ids(self) -> list[str]:
+        return list_programs(self.content_dir)
+
+
+@cache
+def catalog_for(content_dir: Path) -> ProgramCatalog:
+    return ProgramCatalog(content_dir)
+
+
+def _parse_step(raw: Any, path: Path, index: int) -> Step:
+    where = f"{path}: steps[{index}]"
+    if not isinstance(raw, dict):
+        raise ContentError(f"{where}: a mapping is needed")
+    step_id = raw.get("id")
+    if not isinstance(step_id, str) or not _ID_RE.match(step_id):
+        raise ContentError(f"{where}.id: lowercase letters, digits and '-' only")
+    channels = raw.get("channels")
+    if not isinstance(channels, list) or not channels or any(c not in CHANNELS for c in channels):
+        raise ContentError(f"{where}.channels: a list of {', '.join(CHANNELS)}")
+    has_day = "day" in raw or "at" in raw
+    if has_day == ("after_minutes" in raw):
+        raise ContentError(f"{where}: give either day + at, or after_minutes")
+    if "after_minutes" in raw:
+        minutes = raw["after_minutes"]
+        if not isinstance(minutes, int) or minutes < 0:
+            raise ContentError(f"{where}.after_minutes: a whole number >= 0")
+        return Step(step_id, tuple(channels), after_minutes=minutes)
+    day, at = raw.get("day"), raw.get("at")
+    if not isinstance(day, int) or day < 0:
+        raise ContentError(f"{where}.day: a whole number >= 0")
+    match = _TIME_RE.match(str(at)) if isinstance(at, str) else None
+    if not match:
+        raise ContentError(f"{where}.at: a local time as \"HH:MM\"")
+    return Step(step_id, tuple(channels), day=day, at=time(int(match[1]), int(match[2])))
+
+
+def _load_strings(path: Path, steps: tuple[Step, ...]) -> tuple[dict[str, dict[str, str]], str]:
+    data = _read_yaml(path)
+    fallback = data.get("_fallback_first_name")
+    if not isinstance(fallback, str) or not fallback.strip():
+        raise ContentError(f"{path}: _fallback_first_name: a non-empty string is needed")
+    strings: dict[str, dict[str, str]] = {}
+    for step in steps:
+        block = data.get(step.id)
+        if not isinstance(block, dict):
+            raise ContentError(f"{path}: {step.id}: missing translation")
+        needed = (["sms"] if "sms" in step.channels else []) + (
+            ["subject", "email"] if "email" in step.channels else []
+        )
+        for key in needed:
+            if not isinstance(block.get(key), str) or not block[key].strip():
+                raise ContentError(f"{path}: {step.id}.{key}: missing translation")
+        strings[step.id] = {k: str(v) for k, v in block.items() if k in STRING_KEYS}
+    return strings, fallback
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ContentError(f"{path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise ContentError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ContentError(f"{path}: a mapping is needed at the top")
+    return data
+
+
+def _require(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:
+    value = data.get(key)
+    if not isinstance(value, kind):
+        raise ContentError(f"{path}: {key}: a {kind.__name__} is needed")
+    return value

@@ -1,0 +1,121 @@
+"""The typed records caredrip keeps: enrollments and messages, with their states."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class EnrollmentState(StrEnum):
+    ACTIVE = "active"
+    PAUSED = "paused"
+    CANCELED = "canceled"
+    COMPLETED = "completed"
+
+
+class MessageState(StrEnum):
+    """A message's life: queued/retrying -> sending -> sent -> delivered | undelivered | failed.
+
+    `unknown`: the provider may or may not have it (a crash or timeout mid-call); never re-sent
+    automatically. `skipped`: not sent on purpose (opted out, unrenderable). `failed`: refused.
+    """
+
+    QUEUED = "queued"
+    RETRYING = "retrying"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    FAILED = "failed"
+    UNKNOWN = "unknown"
+    SKIPPED = "skipped"
+
+
+STATE_CODES: dict[MessageState, str] = {
+    MessageState.QUEUED: "q",
+    MessageState.RETRYING: "r",
+    MessageState.SENDING: "s",
+    MessageState.SENT: "S",
+    MessageState.DELIVERED: "d",
+    MessageState.UNDELIVERED: "u",
+    MessageState.FAILED: "f",
+    MessageState.UNKNOWN: "x",
+    MessageState.SKIPPED: "k",
+}
+CODE_STATES = {code: state for state, code in STATE_CODES.items()}
+CALLBACK_RANKS = {MessageState.SENT: 2, MessageState.DELIVERED: 3, MessageState.UNDELIVERED: 3, MessageState.FAILED: 3}
+
+
+@dataclass(slots=True)
+class Enrollment:
+    """One patient in one program for one clinic. Per-channel fields are keyed by channel."""
+
+    id: str
+    clinic_id: str
+    patient_ref: str
+    program: str
+    first_name: str
+    phone: str | None
+    email: str | None
+    channels: tuple[str, ...]
+    language: str
+    timezone: str
+    state: EnrollmentState
+    anchor: datetime
+    created_at: datetime
+    consent: str = ""
+    cursor: dict[str, int] = field(default_factory=dict)
+    next_due: dict[str, datetime | None] = field(default_factory=dict)
+    history: dict[str, list[datetime]] = field(default_factory=dict)
+    opted_out: dict[str, bool] = field(default_factory=dict)
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """What happened to one message; `at` is when it last changed state (caredrip clock)."""
+
+    enrollment_id: str
+    step: str
+    channel: str
+    occurrence: int
+    state: MessageState
+    at: datetime | None
+    lateness_seconds: int | None
+    provider_id: str
+    reason: str
+    attempts: int
+
+    @property
+    def id(self) -> str:
+        return message_id(self.enrollment_id, self.step, self.channel, self.occurrence)
+
+
+def message_id(enrollment_id: str, step: str, channel: str, occurrence: int = 1) -> str:
+    """Deterministic: the same enrollment, step, channel and occurrence give the same id."""
+    return f"{enrollment_id}.{step}.{channel}.{occurrence}"
+
+
+def parse_message_id(value: str) -> tuple[str, str, str, int]:
+    """(enrollment id, step, channel, occurrence); raises ValueError on anything else."""
+    parts = value.split(".")
+    if len(parts) != 4 or parts[2] not in ("sms", "email") or not parts[3].isdigit():
+        raise ValueError(f"not a message id: {value!r}")
+    return parts[0], parts[1], parts[2], int(parts[3])
+
+
+def epoch_s(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def epoch_ms(dt: datetime) -> int:
+    return int(dt.timestamp() * 1000)
+
+
+def from_epoch_s(value: float) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+def from_epoch_ms(value: float) -> datetime:
+    return datetime.fromtimestamp(value / 1000, UTC)

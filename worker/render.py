@@ -1,0 +1,119 @@
+"""Turn a program step into the words a patient gets: SMS text with its segments, email parts.
+
+Step strings are Jinja templates rendered in a sandbox with StrictUndefined: a variable that is
+not provided is an error, never a silent blank. Values (a first name like `{{ 7*7 }}` or
+`<b>Ana</b>`) are data, never evaluated; the HTML email escapes them. An SMS that a long or
+non-GSM name pushes over its language's segment budget is rendered again with the language's
+fallback first name; `RenderedSms.fallback` says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from worker.errors import RenderError
+from worker.programs import Program
+from worker.segments import count_segments
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedSms:
+    body: str
+    segments: int
+    encoding: str
+    fallback: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedEmail:
+    subject: str
+    text: str
+    html: str
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A paragraph (`items` has one entry) or a bulleted list, from an email body."""
+
+    kind: str
+    items: tuple[str, ...]
+
+
+def split_blocks(text: str) -> list[Block]:
+    """Blank lines separate paragraphs; a paragraph of '- ' lines is a bulleted list."""
+    blocks: list[Block] = []
+    for chunk in (c.strip() for c in text.replace("\r\n", "\n").split("\n\n")):
+        if not chunk:
+            continue
+        lines = [line.strip() for line in chunk.split("\n")]
+        if all(line.startswith("- ") for line in lines):
+            blocks.append(Block("list", tuple(line[2:].strip() for line in lines)))
+        else:
+            blocks.append(Block("paragraph", (" ".join(lines),)))
+    return blocks
+
+
+class Renderer:
+    """Renders steps of any program; compiled templates are cached for the process."""
+
+    def __init__(self, templates_dir: Path) -> None:
+        self._strings_env = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
+        self._files_env = SandboxedEnvironment(
+            loader=FileSystemLoader(str(templates_dir)),
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self._compiled: dict[tuple[str, str, str, str], Template] = {}
+
+    def sms(self, program: Program, step_id: str, language: str, context: dict[str, Any]) -> RenderedSms:
+        """The SMS text of `step_id`, within budget if the fallback name allows it."""
+        budget = program.sms_segment_budget[language]
+        rendered = self._sms_once(program, step_id, language, context)
+        if rendered.segments <= budget:
+            return rendered
+        fallback_context = {**context, "first_name": program.fallback_first_name[language]}
+        retry = self._sms_once(program, step_id, language, fallback_context)
+        if retry.body == rendered.body:
+            return rendered
+        return RenderedSms(retry.body, retry.segments, retry.encoding, fallback=True)
+
+    def email(self, program: Program, step_id: str, language: str, context: dict[str, Any]) -> RenderedEmail:
+        """Subject, plain text and HTML of `step_id`, wrapped in the shared layout."""
+        subject = " ".join(self._string(program, step_id, language, "subject", context).split())
+        body = self._string(program, step_id, language, "email", context)
+        page = {**context, "language": language, "subject": subject, "blocks": split_blocks(body)}
+        text = self._file("email/message.txt.j2", page).strip() + "\n"
+        html = self._file("email/message.html.j2", page)
+        return RenderedEmail(subject, text, html)
+
+    def _sms_once(self, program: Program, step_id: str, language: str, context: dict[str, Any]) -> RenderedSms:
+        text = self._string(program, step_id, language, "sms", context)
+        body = self._file("sms/message.txt.j2", {**context, "language": language, "text": text}).strip()
+        count = count_segments(body)
+        return RenderedSms(body, count.segments, count.encoding)
+
+    def _string(self, program: Program, step_id: str, language: str, key: str, context: dict[str, Any]) -> str:
+        cache_key = (program.id, language, step_id, key)
+        try:
+            template = self._compiled.get(cache_key)
+            if template is None:
+                source = program.strings[language][step_id][key]
+                template = self._compiled[cache_key] = self._strings_env.from_string(source)
+            return template.render(context)
+        except KeyError:
+            raise RenderError(f"{program.id}/{language}/{step_id}.{key}: missing translation") from None
+        except TemplateError as exc:
+            raise RenderError(f"{program.id}/{language}/{step_id}.{key}: {exc}") from None
+
+    def _file(self, name: str, context: dict[str, Any]) -> str:
+        try:
+            return self._files_env.get_template(name).render(context)
+        except TemplateError as exc:
+            raise RenderError(f"templates/{name}: {exc}") from None

@@ -1,0 +1,145 @@
+"""Pure time math: a step's due instant, DST, quiet hours and frequency caps. No I/O.
+
+Every function takes and returns timezone-aware UTC datetimes; local wall-clock times are
+resolved through the patient's IANA zone. A local time that does not exist (the spring-forward
+gap) moves forward by the gap; one that happens twice (fall-back) means its first occurrence.
+So every step lands on exactly one real instant, never an error and never twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from worker.programs import Program, Step
+from worker.settings import Caps, QuietHours
+
+WEEK = timedelta(days=7)
+_MAX_PUSHES = 64
+
+
+def resolve_local(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """The UTC instant of wall-clock `at` on `day` in `tz` (gap: shifted forward; overlap: first)."""
+    return datetime.combine(day, at, tzinfo=tz).replace(fold=0).astimezone(UTC)
+
+
+def nominal_due(step: Step, anchor: datetime, tz: ZoneInfo) -> datetime:
+    """When `step` is due for a patient whose program started at `anchor`, before any deferral."""
+    if step.after_minutes is not None:
+        return anchor + timedelta(minutes=step.after_minutes)
+    assert step.day is not None and step.at is not None
+    start_day = anchor.astimezone(tz).date()
+    return resolve_local(start_day + timedelta(days=step.day), step.at, tz)
+
+
+def defer_quiet(instant: datetime, tz: ZoneInfo, quiet: QuietHours) -> datetime:
+    """`instant`, or the end of the quiet window it falls in (recipient local time)."""
+    local = instant.astimezone(tz)
+    if not quiet.contains(local.time()):
+        return instant
+    end_day = local.date()
+    if quiet.start > quiet.end and local.time() >= quiet.start:
+        end_day += timedelta(days=1)
+    return resolve_local(end_day, quiet.end, tz)
+
+
+def defer_caps(
+    instant: datetime, tz: ZoneInfo, sent: Sequence[datetime], per_day: int | None, per_week: int | None
+) -> datetime:
+    """The first instant >= `instant` at which one more message keeps within the caps.
+
+    The day is the patient's local calendar day; the week is any 7 x 24 hours, so a message may
+    go once the oldest send that fills the window is a full week old.
+    """
+    if per_day is not None:
+        local_day = instant.astimezone(tz).date()
+        if sum(1 for s in sent if s.astimezone(tz).date() == local_day) >= per_day:
+            return resolve_local(local_day + timedelta(days=1), time(0, 0), tz)
+    if per_week is not None:
+        window = sorted(s for s in sent if instant - WEEK < s <= instant)
+        if len(window) >= per_week:
+            return window[len(window) - per_week] + WEEK
+    return instant
+
+
+def next_allowed(
+    instant: datetime,
+    tz: ZoneInfo,
+    quiet: QuietHours,
+    sent: Sequence[datetime] = (),
+    per_day: int | None = None,
+    per_week: int | None = None,
+) -> datetime:
+    """The first instant >= `instant` outside quiet hours and within the caps."""
+    current = instant
+    for _ in range(_MAX_PUSHES):
+        pushed = defer_caps(defer_quiet(current, tz, quiet), tz, sent, per_day, per_week)
+        if pushed == current:
+            return current
+        current = pushed
+    raise ValueError("no allowed instant found: quiet hours and caps leave no room")
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedMessage:
+    """One message of a simulated timeline."""
+
+    step: Step
+    channel: str
+    due_at: datetime
+    send_at: datetime
+
+
+def channel_caps(caps: Caps, channel: str) -> tuple[int | None, int | None]:
+    return caps.per_day.get(channel), caps.per_week.get(channel)
+
+
+def plan_channel(
+    program: Program, channel: str, anchor: datetime, tz: ZoneInfo, quiet: QuietHours, caps: Caps
+) -> list[PlannedMessage]:
+    """One channel's timeline as the engine would send it if every send went out when allowed."""
+    per_day, per_week = channel_caps(caps, channel)
+    sent: list[datetime] = []
+    planned: list[PlannedMessage] = []
+    for step in program.steps_for(channel):
+        due = nominal_due(step, anchor, tz)
+        earliest = max(due, sent[-1]) if sent else due
+        send_at = next_allowed(earliest, tz, quiet, sent, per_day, per_week)
+        sent.append(send_at)
+        planned.append(PlannedMessage(step, channel, due, send_at))
+    return planned
+
+
+def plan_timeline(
+    program: Program,
+    channels: Sequence[str],
+    anchor: datetime,
+    tz: ZoneInfo,
+    quiet: QuietHours,
+    caps: Caps,
+) -> list[PlannedMessage]:
+    """Every channel's timeline merged in send order (program order breaks ties)."""
+    order = {step.id: i for i, step in enumerate(program.steps)}
+    merged = [m for ch in channels for m in plan_channel(program, ch, anchor, tz, quiet, caps)]
+    return sorted(merged, key=lambda m: (m.send_at, order[m.step.id], m.channel))
+
+
+def due_at_cursor(
+    program: Program, channel: str, cursor: int, anchor: datetime, tz: ZoneInfo, quiet: QuietHours
+) -> datetime | None:
+    """When the channel's `cursor`-th step is due, moved out of quiet hours; None past the end."""
+    steps = program.steps_for(channel)
+    if cursor >= len(steps):
+        return None
+    return defer_quiet(nominal_due(steps[cursor], anchor, tz), tz, quiet)
+
+
+def first_cursor_after(program: Program, channel: str, instant: datetime, anchor: datetime, tz: ZoneInfo) -> int:
+    """The first step of the channel due at or after `instant` (a channel added mid-program)."""
+    steps = program.steps_for(channel)
+    for i, step in enumerate(steps):
+        if nominal_due(step, anchor, tz) >= instant:
+            return i
+    return len(steps)

@@ -1,0 +1,187 @@
+"""Every setting, read from the environment (and `.env`), validated once at start.
+
+A missing or malformed setting stops the process with one line naming it: `load_settings()`
+raises ConfigError, and the CLI prints that line and exits 2.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import time
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import pydantic
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from worker.errors import ConfigError
+
+_CAP_RE = re.compile(r"^(sms|email):(\d+/(day|week))(,\d+/(day|week))*$")
+
+
+@dataclass(frozen=True)
+class QuietHours:
+    """A daily window in the recipient's local time when nothing is sent; may cross midnight."""
+
+    start: time
+    end: time
+
+    def contains(self, local: time) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end
+
+
+@dataclass(frozen=True)
+class Caps:
+    """Per-patient frequency caps per channel: at most `per_day` a local day, `per_week` in 7x24 h."""
+
+    per_day: dict[str, int]
+    per_week: dict[str, int]
+
+
+def parse_quiet_hours(raw: str) -> QuietHours:
+    """`21:00-08:00` -> QuietHours; raises ValueError with the expected shape."""
+    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", raw)
+    if not match:
+        raise ValueError("expected HH:MM-HH:MM, e.g. 21:00-08:00")
+    h1, m1, h2, m2 = (int(g) for g in match.groups())
+    try:
+        return QuietHours(time(h1, m1), time(h2, m2))
+    except ValueError as exc:
+        raise ValueError(f"not a time of day: {exc}") from None
+
+
+def parse_caps(raw: str) -> Caps:
+    """`sms:1/day,3/week;email:2/day` -> Caps; an empty string means no caps."""
+    per_day: dict[str, int] = {}
+    per_week: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in raw.split(";"))):
+        if not _CAP_RE.match(part):
+            raise ValueError(f"expected e.g. sms:1/day,3/week, got {part!r}")
+        channel, limits = part.split(":", 1)
+        for limit in limits.split(","):
+            count, unit = limit.split("/")
+            (per_day if unit == "day" else per_week)[channel] = int(count)
+    return Caps(per_day, per_week)
+
+
+class Settings(BaseSettings):
+    """The contract's settings; field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    redis_url: str | None = Field(None, alias="REDIS_URL")
+    content_dir: Path = Field(Path("content"), alias="CAREDRIP_CONTENT_DIR")
+    templates_dir: Path = Field(Path("templates"), alias="CAREDRIP_TEMPLATES_DIR")
+    sms_channel: Literal["outbox", "twilio"] = Field("outbox", alias="SMS_CHANNEL")
+    email_channel: Literal["outbox", "smtp"] = Field("outbox", alias="EMAIL_CHANNEL")
+    twilio_account_sid: str | None = Field(None, alias="TWILIO_ACCOUNT_SID")
+    twilio_auth_token: str | None = Field(None, alias="TWILIO_AUTH_TOKEN")
+    twilio_messaging_service_sid: str | None = Field(None, alias="TWILIO_MESSAGING_SERVICE_SID")
+    twilio_from_number: str | None = Field(None, alias="TWILIO_FROM_NUMBER")
+    twilio_api_base_url: str | None = Field(None, alias="TWILIO_API_BASE_URL")
+    smtp_host: str | None = Field(None, alias="SMTP_HOST")
+    smtp_port: int = Field(587, alias="SMTP_PORT", ge=1, le=65535)
+    smtp_username: str | None = Field(None, alias="SMTP_USERNAME")
+    smtp_password: str | None = Field(None, alias="SMTP_PASSWORD")
+    smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
+    mail_from: str | None = Field(None, alias="MAIL_FROM")
+    public_base_url: str = Field("http://localhost:8000", alias="PUBLIC_BASE_URL")
+    quiet_hours_raw: str = Field("21:00-08:00", alias="CAREDRIP_QUIET_HOURS")
+    time_scale: float = Field(1.0, alias="CAREDRIP_TIME_SCALE", gt=0, le=10_000_000)
+    env: Literal["development", "test", "production"] = Field("development", alias="CAREDRIP_ENV")
+    var_dir: Path = Field(Path("var"), alias="CAREDRIP_VAR_DIR")
+    caps_raw: str = Field("sms:1/day,3/week", alias="CAREDRIP_CAPS")
+    sms_rate_per_second: float = Field(10.0, alias="SMS_RATE_PER_SECOND", gt=0)
+    email_rate_per_second: float = Field(10.0, alias="EMAIL_RATE_PER_SECOND", gt=0)
+    send_batch: int = Field(100, alias="CAREDRIP_SEND_BATCH", ge=1, le=1000)
+    retention_days: int = Field(400, alias="CAREDRIP_RETENTION_DAYS", ge=1)
+    secret_key: str | None = Field(None, alias="CAREDRIP_SECRET_KEY", min_length=16)
+
+    @field_validator("quiet_hours_raw")
+    @classmethod
+    def _check_quiet_hours(cls, value: str) -> str:
+        parse_quiet_hours(value)
+        return value
+
+    @field_validator("caps_raw")
+    @classmethod
+    def _check_caps(cls, value: str) -> str:
+        parse_caps(value)
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _check_base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", value):
+            raise ValueError("expected an http(s) URL, e.g. https://caredrip.example.org")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_combinations(self) -> Settings:
+        if self.env == "production":
+            if self.time_scale != 1:
+                raise ValueError("CAREDRIP_TIME_SCALE: a scaled clock is refused in production")
+            if "outbox" in (self.sms_channel, self.email_channel):
+                raise ValueError("SMS_CHANNEL/EMAIL_CHANNEL: outbox channels are refused in production")
+            if not self.secret_key:
+                raise ValueError("CAREDRIP_SECRET_KEY: required in production")
+        if self.sms_channel == "twilio":
+            for name in ("twilio_account_sid", "twilio_auth_token"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name.upper()}: required when SMS_CHANNEL=twilio")
+            if not (self.twilio_messaging_service_sid or self.twilio_from_number):
+                raise ValueError(
+                    "TWILIO_MESSAGING_SERVICE_SID: or TWILIO_FROM_NUMBER, required when SMS_CHANNEL=twilio"
+                )
+        if self.email_channel == "smtp":
+            for name in ("smtp_host", "mail_from"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name.upper()}: required when EMAIL_CHANNEL=smtp")
+        return self
+
+    @property
+    def quiet_hours(self) -> QuietHours:
+        return parse_quiet_hours(self.quiet_hours_raw)
+
+    @property
+    def caps(self) -> Caps:
+        return parse_caps(self.caps_raw)
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.var_dir / "outbox.jsonl"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate the settings; raise ConfigError naming the first bad one."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except pydantic.ValidationError as exc:
+        raise ConfigError(_first_error_line(exc)) from None
+
+
+def _first_error_line(exc: pydantic.ValidationError) -> str:
+    error = exc.errors()[0]
+    loc = error.get("loc") or ()
+    name = str(loc[0]) if loc else ""
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    if name:
+        field = Settings.model_fields.get(name)
+        env_name = field.alias if field is not None and field.alias else name
+        return f"setting {env_name}: {message}"
+    return f"setting {message}"
+
+
+def valid_timezone(name: str) -> ZoneInfo:
+    """The IANA zone called `name`; raises ValueError for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        raise ValueError(f"unknown IANA timezone {name!r}") from None

@@ -1,0 +1,332 @@
+"""Redis: every key caredrip keeps, and the only code that builds key names or runs Lua.
+
+Keys (prefix `cd:`; `{...}` is the Redis Cluster hash tag, so each Lua script touches one tag):
+  cd:{e:<id>}            hash   one enrollment (short field names: memory grows with patients)
+  cd:{e:<id>}:m          hash   its message records, field `<step>.<channel>.<occurrence>`
+  cd:{due:<channel>}     zset   the due index: one entry per active enrollment and channel,
+                                scored by the next message's due time (caredrip clock, ms)
+  cd:{due:<channel>}:lease zset claimed entries, scored by lease expiry (Redis server time, ms)
+  cd:optout:sms          hash   E.164 number -> when it replied STOP (all clinics)
+  cd:idx:unknown|failed  zset   message ids operators must look at, scored by time
+  cd:clinic:<id>         hash   a clinic; cd:clinickeys hash: sha256(key) -> clinic id
+  cd:rl:<channel>        string the shared rate limit's theoretical arrival time
+  cd:clock, cd:secret    shared clock origin and the secret for derived ids and tokens
+Ended enrollments and their records expire CAREDRIP_RETENTION_DAYS after their end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from typing import Any
+
+import redis
+
+from worker.records import (
+    CALLBACK_RANKS,
+    CODE_STATES,
+    STATE_CODES,
+    Enrollment,
+    EnrollmentState,
+    MessageRecord,
+    MessageState,
+    epoch_ms,
+    epoch_s,
+    from_epoch_ms,
+    from_epoch_s,
+    message_id,
+    parse_message_id,
+)
+
+SCRIPTS = ("claim", "reap", "enroll", "begin_send", "finish_send", "lifecycle", "ratelimit", "callback")
+CHANNELS = ("sms", "email")
+
+
+def enrollment_key(eid: str) -> str:
+    return f"cd:{{e:{eid}}}"
+
+
+def records_key(eid: str) -> str:
+    return f"cd:{{e:{eid}}}:m"
+
+
+def due_key(channel: str) -> str:
+    return f"cd:{{due:{channel}}}"
+
+
+def lease_key(channel: str) -> str:
+    return f"cd:{{due:{channel}}}:lease"
+
+
+OPTOUT_SMS = "cd:optout:sms"
+UNKNOWN_INDEX = "cd:idx:unknown"
+FAILED_INDEX = "cd:idx:failed"
+CLOCK_KEY = "cd:clock"
+SECRET_KEY = "cd:secret"
+
+
+def record_field(step: str, channel: str, occurrence: int) -> str:
+    return f"{step}.{channel}.{occurrence}"
+
+
+def pack_record(
+    state: MessageState, at: datetime, *, lateness: int | None = None, provider_id: str = "", reason: str = "",
+    attempts: int = 1,
+) -> str:
+    """`code|at|lateness|provider id|reason|attempts`: short enough for Redis's compact hashes."""
+    late = "" if lateness is None else str(lateness)
+    return f"{STATE_CODES[state]}|{epoch_s(at)}|{late}|{provider_id}|{reason.replace('|', '/')}|{attempts}"
+
+
+def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
+    step, channel, occurrence = field.rsplit(".", 2)
+    code, at, late, provider, reason, attempts = (value.split("|") + [""] * 6)[:6]
+    return MessageRecord(
+        enrollment_id=eid,
+        step=step,
+        channel=channel,
+        occurrence=int(occurrence),
+        state=CODE_STATES.get(code, MessageState.UNKNOWN),
+        at=from_epoch_s(int(at)) if at else None,
+        lateness_seconds=int(late) if late else None,
+        provider_id=provider,
+        reason=reason,
+        attempts=int(attempts or 0),
+    )
+
+
+def encode_enrollment(e: Enrollment) -> dict[str, str]:
+    fields = {
+        "c": e.clinic_id, "r": e.patient_ref, "p": e.program, "n": e.first_name,
+        "ph": e.phone or "", "em": e.email or "", "ch": ",".join(e.channels), "l": e.language,
+        "tz": e.timezone, "st": e.state.value, "a": str(epoch_s(e.anchor)),
+        "ca": str(epoch_s(e.created_at)), "cs": e.consent,
+    }
+    for ch in e.channels:
+        due = e.next_due.get(ch)
+        fields[f"k:{ch}"] = str(e.cursor.get(ch, 0))
+        fields[f"d:{ch}"] = str(epoch_ms(due)) if due else "0"
+        fields[f"h:{ch}"] = ",".join(str(epoch_s(t)) for t in e.history.get(ch, []))
+    return fields
+
+
+def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
+    channels = tuple(c for c in h.get("ch", "").split(",") if c)
+    return Enrollment(
+        id=eid, clinic_id=h["c"], patient_ref=h["r"], program=h["p"], first_name=h.get("n", ""),
+        phone=h.get("ph") or None, email=h.get("em") or None, channels=channels,
+        language=h["l"], timezone=h["tz"], state=EnrollmentState(h["st"]),
+        anchor=from_epoch_s(int(h["a"])), created_at=from_epoch_s(int(h["ca"])), consent=h.get("cs", ""),
+        cursor={ch: int(h.get(f"k:{ch}", "0")) for ch in channels},
+        next_due={ch: _due(h.get(f"d:{ch}", "0")) for ch in channels},
+        history={ch: [from_epoch_s(int(t)) for t in h.get(f"h:{ch}", "").split(",") if t] for ch in channels},
+        opted_out={ch: bool(h.get(f"o:{ch}")) for ch in channels},
+        ended_at=from_epoch_s(int(h["end"])) if h.get("end") else None,
+    )
+
+
+def _due(raw: str) -> datetime | None:
+    return None if raw in ("", "0") else from_epoch_ms(int(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """One Lua call for `Store.run`: script name, keys and arguments."""
+
+    script: str
+    keys: Sequence[str]
+    args: Sequence[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One plain Redis command for `Store.run`, e.g. Command("zadd", (key, {member: score}))."""
+
+    name: str
+    args: Sequence[Any]
+
+
+Op = ScriptCall | Command
+
+
+class Store:
+    """Wraps one redis-py client (decode_responses=True); every round trip goes through here."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+        self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in SCRIPTS}
+        self._sha: dict[str, str] = {}
+
+    # -- plumbing -------------------------------------------------------------------------
+    def load_scripts(self) -> None:
+        self._sha = {name: str(self.redis.script_load(src)) for name, src in self._sources.items()}
+
+    def run(self, ops: Sequence[Op]) -> list[Any]:
+        """Run `ops` in one pipelined round trip; scripts unknown to the server (it restarted)
+        are loaded and only those calls re-run, so nothing runs twice."""
+        if not ops:
+            return []
+        if not self._sha:
+            self.load_scripts()
+        results = self._pipeline(ops)
+        missing = [i for i, r in enumerate(results) if isinstance(r, redis.exceptions.NoScriptError)]
+        if missing:
+            self.load_scripts()
+            for i, value in zip(missing, self._pipeline([ops[i] for i in missing]), strict=True):
+                results[i] = value
+        for value in results:
+            if isinstance(value, Exception):
+                raise value
+        return results
+
+    def script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+        return self.run([ScriptCall(name, keys, args)])[0]
+
+    def _pipeline(self, ops: Sequence[Op]) -> list[Any]:
+        pipe = self.redis.pipeline(transaction=False)
+        for op in ops:
+            if isinstance(op, ScriptCall):
+                pipe.evalsha(self._sha[op.script], len(op.keys), *op.keys, *op.args)
+            else:
+                getattr(pipe, op.name)(*op.args)
+        return list(pipe.execute(raise_on_error=False))
+
+    def ping(self) -> bool:
+        return bool(self.redis.ping())
+
+    # -- enrollments ----------------------------------------------------------------------
+    def create_enrollment(self, enrollment: Enrollment) -> bool:
+        """Store `enrollment` unless its id exists; True when created. Schedules each channel."""
+        flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
+        created = bool(self.script("enroll", [enrollment_key(enrollment.id)], flat))
+        if created:
+            self.schedule_all(enrollment)
+        return created
+
+    def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
+        """Put each channel with a next message into its due index (NX: an entry stays put)."""
+        ops: list[Op] = []
+        for ch, due in enrollment.next_due.items():
+            if due is None:
+                continue
+            if only_missing and self._indexed(enrollment.id, ch):
+                continue
+            ops.append(Command("zadd", (due_key(ch), {enrollment.id: epoch_ms(due)}, True)))
+        self.run(ops)
+
+    def _indexed(self, eid: str, channel: str) -> bool:
+        due, lease = self.run([Command("zscore", (due_key(channel), eid)), Command("zscore", (lease_key(channel), eid))])
+        return due is not None or lease is not None
+
+    def unschedule(self, eid: str, channels: Iterable[str]) -> None:
+        self.run([Command("zrem", (due_key(ch), eid)) for ch in channels])
+
+    def get_enrollment(self, eid: str) -> Enrollment | None:
+        return self.get_enrollments([eid])[0]
+
+    def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
+        rows = self.run([Command("hgetall", (enrollment_key(e),)) for e in eids])
+        return [decode_enrollment(e, h) if h else None for e, h in zip(eids, rows, strict=True)]
+
+    def update_enrollment(self, eid: str, fields: dict[str, str]) -> None:
+        if fields:
+            self.redis.hset(enrollment_key(eid), mapping=fields)
+
+    def lifecycle(self, eid: str, action: str, now: datetime, retention_s: int) -> str:
+        return str(self.script("lifecycle", [enrollment_key(eid), records_key(eid)], [action, epoch_s(now), retention_s]))
+
+    def set_channel_opt_out(self, eid: str, channel: str, opted_out: bool) -> None:
+        op = "hset" if opted_out else "hdel"
+        args = (enrollment_key(eid), f"o:{channel}", "1") if opted_out else (enrollment_key(eid), f"o:{channel}")
+        self.run([Command(op, args)])
+
+    # -- the due index --------------------------------------------------------------------
+    def claim(self, channel: str, now: datetime, limit: int, lease_ms: int) -> list[tuple[str, datetime]]:
+        flat = self.script("claim", [due_key(channel), lease_key(channel)], [epoch_ms(now), limit, lease_ms])
+        return [(flat[i], from_epoch_ms(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
+
+    def reap(self, channel: str, now: datetime, limit: int = 1000) -> int:
+        return int(self.script("reap", [due_key(channel), lease_key(channel)], [epoch_ms(now), limit]))
+
+    def in_flight(self, channel: str) -> int:
+        return int(self.redis.zcard(lease_key(channel)))
+
+    def reschedule_ops(self, eid: str, channel: str, due: datetime | None) -> list[Op]:
+        """Release the lease and, when `due` is given, put the entry back at `due`."""
+        ops: list[Op] = [Command("zrem", (lease_key(channel), eid))]
+        if due is not None:
+            ops.insert(0, Command("zadd", (due_key(channel), {eid: epoch_ms(due)})))
+        return ops
+
+    def due_counts(self, channel: str, now: datetime, horizon: datetime) -> tuple[int, int, datetime | None]:
+        """(due now, due by `horizon`, oldest due instant) for one channel."""
+        due_now, due_soon, oldest = self.run([
+            Command("zcount", (due_key(channel), "-inf", epoch_ms(now))),
+            Command("zcount", (due_key(channel), "-inf", epoch_ms(horizon))),
+            Command("zrange", (due_key(channel), 0, 0, False, True)),
+        ])
+        first = from_epoch_ms(float(oldest[0][1])) if oldest else None
+        return int(due_now), int(due_soon), first
+
+    # -- messages -------------------------------------------------------------------------
+    def begin_send_op(self, eid: str, channel: str, cursor: int | None, field: str, now: datetime, stale_s: int) -> Op:
+        keys = [enrollment_key(eid), records_key(eid)]
+        return ScriptCall("begin_send", keys, [channel, "-" if cursor is None else cursor, field, epoch_s(now), stale_s])
+
+    def finish_send_op(
+        self, eid: str, channel: str, cursor: int | None, field: str, record: str,
+        next_cursor: int, next_due: datetime | None, history: Sequence[datetime], now: datetime, retention_s: int,
+    ) -> Op:
+        keys = [enrollment_key(eid), records_key(eid)]
+        hist = ",".join(str(epoch_s(t)) for t in history)
+        due = epoch_ms(next_due) if next_due else 0
+        args = [channel, "-" if cursor is None else cursor, field, record, next_cursor, due, hist, epoch_s(now), retention_s]
+        return ScriptCall("finish_send", keys, args)
+
+    def index_op(self, index: str, mid: str, now: datetime) -> Op:
+        return Command("zadd", (index, {mid: epoch_s(now)}))
+
+    def records(self, eid: str) -> list[MessageRecord]:
+        raw = self.redis.hgetall(records_key(eid))
+        return sorted((unpack_record(eid, f, v) for f, v in raw.items()), key=lambda r: (r.at is None, r.at))
+
+    def record(self, mid: str) -> MessageRecord | None:
+        eid, step, channel, occ = parse_message_id(mid)
+        value = self.redis.hget(records_key(eid), record_field(step, channel, occ))
+        return unpack_record(eid, record_field(step, channel, occ), value) if value else None
+
+    def apply_callback(self, mid: str, state: MessageState, reason: str, now: datetime) -> str:
+        eid, step, channel, occ = parse_message_id(mid)
+        args = [record_field(step, channel, occ), STATE_CODES[state], CALLBACK_RANKS[state], reason, epoch_s(now)]
+        return str(self.script("callback", [records_key(eid)], args))
+
+    def indexed_messages(self, index: str, limit: int = 1000) -> list[str]:
+        return [str(m) for m in self.redis.zrange(index, 0, limit - 1)]
+
+    def drop_from_index(self, index: str, mid: str) -> None:
+        self.redis.zrem(index, mid)
+
+    # -- opt-outs ---------------------------------------------------------------------------
+    def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
+        if not numbers:
+            return []
+        return [v is not None for v in self.redis.hmget(OPTOUT_SMS, list(numbers))]
+
+    def opt_out_sms(self, number: str, now: datetime) -> None:
+        self.redis.hset(OPTOUT_SMS, number, epoch_s(now))
+
+    def opt_in_sms(self, number: str) -> None:
+        self.redis.hdel(OPTOUT_SMS, number)
+
+    # -- rate limit ---------------------------------------------------------------------------
+    def reserve(self, channel: str, count: int, interval_us: int, burst_us: int) -> int:
+        """Reserve `count` sends on the channel's shared limit; microseconds to wait first."""
+        return int(self.script("ratelimit", [f"cd:rl:{channel}"], [interval_us, count, burst_us]))
+
+    # -- shared values ------------------------------------------------------------------------
+    def shared_value(self, key: str, candidate: str) -> str:
+        """The value stored at `key`, set to `candidate` first if there is none (SET NX)."""
+        self.redis.set(key, candidate, nx=True)
+        return str(self.redis.get(key))

@@ -1,0 +1,44 @@
+"""Derived identifiers and signed tokens: enrollment ids, unsubscribe tokens, clinic keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+
+def enrollment_id(secret: bytes, clinic_id: str, patient_ref: str, program: str) -> str:
+    """The same (clinic, patient_ref, program) always maps to the same id; unguessable without
+    the secret, and it says nothing about the patient."""
+    msg = "\x1f".join((clinic_id, patient_ref, program)).encode()
+    return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:20]
+
+
+def unsubscribe_token(secret: bytes, eid: str) -> str:
+    """`<enrollment id>.<signature>`: one per enrollment, checked in constant time."""
+    return f"{eid}.{_sign(secret, 'unsubscribe', eid)}"
+
+
+def verify_unsubscribe_token(secret: bytes, token: str) -> str | None:
+    """The enrollment id a valid token names, or None."""
+    eid, _, signature = token.partition(".")
+    if not eid or not signature or len(token) > 128:
+        return None
+    return eid if hmac.compare_digest(signature, _sign(secret, "unsubscribe", eid)) else None
+
+
+def new_clinic_key() -> str:
+    return "cdk_" + secrets.token_urlsafe(32)
+
+
+def hash_key(key: str) -> str:
+    """Clinic keys are stored only as this hash."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_hex(32)
+
+
+def _sign(secret: bytes, purpose: str, value: str) -> str:
+    return hmac.new(secret, f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
