@@ -28,7 +28,17 @@ from worker.render import Renderer
 from worker.retry import compute_backoff, should_retry
 from worker.schedule import channel_caps, due_at_cursor, next_allowed
 from worker.settings import Caps
-from worker.store import FAILED_INDEX, OPTOUT_SMS, UNKNOWN_INDEX, Command, Op, ScriptCall, Store, pack_record, record_field
+from worker.store import (
+    FAILED_INDEX,
+    OPTOUT_SMS,
+    UNKNOWN_INDEX,
+    Command,
+    Op,
+    ScriptCall,
+    Store,
+    pack_record,
+    record_field,
+)
 from worker.tokens import unsubscribe_token
 
 log = get_logger("caredrip.delivery")
@@ -160,7 +170,7 @@ def _render_all(deps: DeliveryDeps, channel: str, ready: list[Pending], outcome:
     rendered: list[Pending] = []
     for p in ready:
         try:
-            p.message = _render(deps, channel, p)
+            p.message = render_message(deps, channel, p)
             rendered.append(p)
         except ContentError as exc:
             log.error("render_failed", enrollment_id=p.enrollment.id, step=p.step.id, channel=channel, error=str(exc))
@@ -168,7 +178,8 @@ def _render_all(deps: DeliveryDeps, channel: str, ready: list[Pending], outcome:
     return rendered
 
 
-def _render(deps: DeliveryDeps, channel: str, p: Pending) -> OutgoingMessage:
+def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int = 1) -> OutgoingMessage:
+    """The message for `p` on `channel`, with its id, links and SMS segment count."""
     e = p.enrollment
     clinic = deps.clinics(e.clinic_id)
     context = {
@@ -177,7 +188,7 @@ def _render(deps: DeliveryDeps, channel: str, p: Pending) -> OutgoingMessage:
         "clinic_phone": clinic.get("phone", ""),
         "program_name": p.program.name,
     }
-    mid = message_id(e.id, p.step.id, channel)
+    mid = message_id(e.id, p.step.id, channel, occurrence)
     base = deps.public_base_url
     common = dict(
         id=mid, enrollment_id=e.id, clinic_id=e.clinic_id, program=p.program.id, step=p.step.id,
@@ -365,3 +376,57 @@ def _bookkeeping(
 def _log(p: Pending, channel: str, mid: str, outcome: str, reason: str) -> None:
     log.info("message", message_id=mid, enrollment_id=p.enrollment.id, step=p.step.id, channel=channel,
              outcome=outcome, reason=reason or None)
+
+
+def tick_seconds(scale: float) -> float:
+    """Real seconds between dispatch ticks: at most one virtual minute, never below 20 ms."""
+    return min(1.0, max(0.02, 60.0 / scale))
+
+
+def dispatch_window(
+    deps: DeliveryDeps,
+    enqueue: Callable[[str, list[str]], None],
+    *,
+    window_seconds: float,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
+    """Run dispatch ticks for about `window_seconds`; one dispatcher at a time (a Redis lock)."""
+    store = deps.engine.store
+    token = store.acquire_lock("dispatch", int((window_seconds + 5) * 1000))
+    if token is None:
+        return 0
+    try:
+        tick = tick_seconds(deps.engine.clock.scale)
+        deadline = monotonic() + window_seconds
+        handed = dispatch_once(deps, enqueue)
+        while monotonic() + tick < deadline:
+            sleep(tick)
+            handed += dispatch_once(deps, enqueue)
+        return handed
+    finally:
+        store.release_lock("dispatch", token)
+
+
+def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, resend_field: str) -> tuple[MessageState, str]:
+    """Send one already-rendered message outside the schedule (operator resend)."""
+    store, now = deps.engine.store, deps.engine.clock.now()
+    stale_s = int(to_virtual(deps.engine.clock, deps.lease_seconds).total_seconds())
+    status = store.run([store.begin_send_op(p.enrollment.id, channel, None, resend_field, now, stale_s)])[0]
+    if not str(status).startswith("ok"):
+        return MessageState.SKIPPED, str(status)
+    wait_us = store.reserve(channel, 1, int(1_000_000 / deps.rate_per_second[channel]), 0)
+    if wait_us:
+        deps.sleep(wait_us / 1_000_000)
+    assert p.message is not None
+    result = deps.channels[channel].send_many([p.message], now=deps.engine.clock.now())[0]
+    _, state, sent, reason = _classify(p, result)
+    if state is MessageState.RETRYING:
+        state = MessageState.FAILED
+    record = pack_record(state, deps.engine.clock.now(), provider_id=sent.provider_id if sent else "", reason=reason)
+    ops: list[Op] = [store.finish_send_op(p.enrollment.id, channel, None, resend_field, record, 0, None, [], now,
+                                          deps.engine.retention_s)]
+    mid = f"{p.enrollment.id}.{resend_field}"
+    ops += _bookkeeping(store, state, channel, p, mid, reason, now)
+    store.run(ops)
+    return state, reason

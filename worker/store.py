@@ -16,6 +16,7 @@ Ended enrollments and their records expire CAREDRIP_RETENTION_DAYS after their e
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,7 +37,6 @@ from worker.records import (
     epoch_s,
     from_epoch_ms,
     from_epoch_s,
-    message_id,
     parse_message_id,
 )
 
@@ -325,8 +325,63 @@ class Store:
         """Reserve `count` sends on the channel's shared limit; microseconds to wait first."""
         return int(self.script("ratelimit", [f"cd:rl:{channel}"], [interval_us, count, burst_us]))
 
+    # -- locks --------------------------------------------------------------------------------
+    def acquire_lock(self, name: str, ttl_ms: int) -> str | None:
+        """A short lock (SET NX PX); its token releases it, so an expired holder frees no one else's."""
+        token = secrets.token_hex(8)
+        return token if self.redis.set(f"cd:lock:{name}", token, nx=True, px=ttl_ms) else None
+
+    def release_lock(self, name: str, token: str) -> None:
+        if self.redis.get(f"cd:lock:{name}") == token:
+            self.redis.delete(f"cd:lock:{name}")
+
     # -- shared values ------------------------------------------------------------------------
     def shared_value(self, key: str, candidate: str) -> str:
         """The value stored at `key`, set to `candidate` first if there is none (SET NX)."""
         self.redis.set(key, candidate, nx=True)
         return str(self.redis.get(key))
+
+
+# -- clinics ------------------------------------------------------------------------------------
+CLINICS = "cd:clinics"
+CLINIC_KEYS = "cd:clinickeys"
+
+
+def clinic_key(cid: str) -> str:
+    return f"cd:clinic:{cid}"
+
+
+class ClinicStore:
+    """Clinics and their API keys (stored hashed); separate from the hot path on purpose."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.redis = client
+
+    def add(self, cid: str, fields: dict[str, str], key_hash: str) -> None:
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hset(clinic_key(cid), mapping={**fields, "key": key_hash})
+        pipe.hset(CLINIC_KEYS, key_hash, cid)
+        pipe.sadd(CLINICS, cid)
+        pipe.execute()
+
+    def get(self, cid: str) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.redis.hgetall(clinic_key(cid)).items()}
+
+    def all(self) -> list[dict[str, str]]:
+        ids = sorted(str(c) for c in self.redis.smembers(CLINICS))
+        return [{"id": cid, **self.get(cid)} for cid in ids]
+
+    def by_key_hash(self, key_hash: str) -> str | None:
+        cid = self.redis.hget(CLINIC_KEYS, key_hash)
+        return str(cid) if cid else None
+
+    def revoke(self, cid: str, now_s: int) -> bool:
+        key_hash = self.redis.hget(clinic_key(cid), "key")
+        if key_hash is None:
+            return False
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hdel(CLINIC_KEYS, key_hash)
+        pipe.hset(clinic_key(cid), "revoked", str(now_s))
+        pipe.execute()
+        return True
+

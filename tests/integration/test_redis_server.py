@@ -129,7 +129,6 @@ def test_long_data_dir_gets_a_short_socket_path(tmp_path: Path) -> None:
 def test_start_failure_raises_with_the_log(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
-        taken.listen()
         server = RedisServer(tmp_path / "clash", taken.getsockname()[1])
         with pytest.raises(RedisServerError, match=r"(?i)address already in use"):
             server.start()

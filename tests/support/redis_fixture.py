@@ -40,10 +40,10 @@ def wait_until(probe: Callable[[], T | None], *, timeout: float = 10.0, interval
 
 
 def wait_for_items(client: redis.Redis, key: str, count: int, timeout: float = 10.0) -> list[str]:
-    """The list at `key`, decoded, once it holds at least `count` items."""
+    """The list at `key` as text (whether the client decodes or not), once it holds `count` items."""
 
     def probe() -> list[str] | None:
-        items = [item.decode() for item in client.lrange(key, 0, -1)]
+        items = [item if isinstance(item, str) else item.decode() for item in client.lrange(key, 0, -1)]
         return items if len(items) >= count else None
 
     return wait_until(probe, timeout=timeout)

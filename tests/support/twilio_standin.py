@@ -71,6 +71,7 @@ ScriptFn = Callable[[int, dict[str, str]], str]
 
 # --- the contract: where it lives, and validators built from it ---------------------------
 
+
 def spec_path() -> Path:
     """`$CAREDRIP_SHARED_DIR/twilio/...`, else `shared/twilio/...` beside the checkout."""
     shared = os.environ.get("CAREDRIP_SHARED_DIR")
@@ -152,9 +153,7 @@ def format_checker() -> jsonschema.FormatChecker:
     checker.checks("date-time-rfc-2822")(_is_rfc2822)
     checker.checks("date-time")(_is_iso_datetime)
     checker.checks("currency")(lambda v: not isinstance(v, str) or bool(re.fullmatch("[A-Z]{3}", v)))
-    checker.checks("uri-map")(
-        lambda v: not isinstance(v, dict) or all(isinstance(x, str) for x in v.values())
-    )
+    checker.checks("uri-map")(lambda v: not isinstance(v, dict) or all(isinstance(x, str) for x in v.values()))
     return checker
 
 
@@ -175,9 +174,7 @@ def message_properties() -> set[str]:
 
 
 def _create_operation() -> dict[str, Any]:
-    operation: dict[str, Any] = load_spec()["paths"][
-        "/2010-04-01/Accounts/{AccountSid}/Messages.json"
-    ]["post"]
+    operation: dict[str, Any] = load_spec()["paths"]["/2010-04-01/Accounts/{AccountSid}/Messages.json"]["post"]
     return operation
 
 
@@ -220,6 +217,7 @@ def _coerce(raw: str, kind: str) -> object:
 
 
 # --- request checking ---------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Violation:
@@ -290,6 +288,7 @@ def check_auth(header: str | None, account_sid: str, auth_token: str | None) -> 
 
 # --- faults -------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Fault:
     """One scripted behaviour; `parse_fault` reads the text form used in scripts."""
@@ -336,18 +335,31 @@ def message_json(account_sid: str, form: Mapping[str, str]) -> dict[str, Any]:
     uri = f"/2010-04-01/Accounts/{account_sid}/Messages/{sid}"
     body = form.get("Body", "")
     return {
-        "account_sid": account_sid, "api_version": "2010-04-01", "body": body,
-        "date_created": now, "date_sent": None, "date_updated": now,
-        "direction": "outbound-api", "error_code": None, "error_message": None,
-        "from": form.get("From"), "messaging_service_sid": form.get("MessagingServiceSid"),
-        "num_media": "0", "num_segments": str(_segments(body)), "price": None,
-        "price_unit": "USD", "sid": sid, "status": "queued",
-        "subresource_uris": {"media": f"{uri}/Media.json"}, "to": form.get("To"),
+        "account_sid": account_sid,
+        "api_version": "2010-04-01",
+        "body": body,
+        "date_created": now,
+        "date_sent": None,
+        "date_updated": now,
+        "direction": "outbound-api",
+        "error_code": None,
+        "error_message": None,
+        "from": form.get("From"),
+        "messaging_service_sid": form.get("MessagingServiceSid"),
+        "num_media": "0",
+        "num_segments": str(_segments(body)),
+        "price": None,
+        "price_unit": "USD",
+        "sid": sid,
+        "status": "queued",
+        "subresource_uris": {"media": f"{uri}/Media.json"},
+        "to": form.get("To"),
         "uri": f"{uri}.json",
     }
 
 
 # --- the server ---------------------------------------------------------------------------
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -389,9 +401,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length).decode("utf-8", "replace")
         self.server.standin._handle(self, raw)
 
-    def _send_json(
-        self, status: int, payload: Mapping[str, Any], content_type: str = "application/json"
-    ) -> None:
+    def _send_json(self, status: int, payload: Mapping[str, Any], content_type: str = "application/json") -> None:
         data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -437,8 +447,10 @@ class TwilioStandIn:
         self._server = _Server((host, port), _Handler)
         self._server.standin = self
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-            name="twilio-standin", daemon=True,
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="twilio-standin",
+            daemon=True,
         )
         self._thread.start()
 
@@ -540,9 +552,7 @@ class TwilioStandIn:
                 return Fault("ok")
         return parse_fault(fn(index, form))
 
-    def _answer(
-        self, handler: _Handler, fault: Fault, account_sid: str, form: dict[str, str]
-    ) -> None:
+    def _answer(self, handler: _Handler, fault: Fault, account_sid: str, form: dict[str, str]) -> None:
         with self._lock:
             self._counts[fault.kind] += 1
         if fault.kind in ("hang", "drop"):
@@ -557,7 +567,8 @@ class TwilioStandIn:
             problem = {
                 "type": f"https://www.twilio.com/docs/errors/{fault.code}",
                 "title": ERROR_MESSAGES.get(fault.code, HTTPStatus(fault.status).phrase),
-                "status": fault.status, "code": fault.code,
+                "status": fault.status,
+                "code": fault.code,
             }
             handler._send_json(fault.status, problem, "application/problem+json")
             return
@@ -580,15 +591,17 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     standin = TwilioStandIn(
-        host=args.host, port=args.port, latency_seconds=args.latency,
-        auth_token=args.auth_token, validate=not args.no_validate,
+        host=args.host,
+        port=args.port,
+        latency_seconds=args.latency,
+        auth_token=args.auth_token,
+        validate=not args.no_validate,
     )
     print(f"twilio stand-in listening on http://{args.host}:{standin.port}", flush=True)
     stop.wait()
     standin.close()
     stats = standin.stats()
-    print(f"requests={stats.get('requests', 0)} ok={stats.get('ok', 0)} "
-          f"invalid={stats.get('invalid', 0)}", flush=True)
+    print(f"requests={stats.get('requests', 0)} ok={stats.get('ok', 0)} invalid={stats.get('invalid', 0)}", flush=True)
 
 
 if __name__ == "__main__":

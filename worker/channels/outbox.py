@@ -86,9 +86,7 @@ class OutboxChannel:
             raise result
         return result
 
-    def send_many(
-        self, messages: list[OutgoingMessage], *, now: datetime
-    ) -> list[SendResult | Exception]:
+    def send_many(self, messages: list[OutgoingMessage], *, now: datetime) -> list[SendResult | Exception]:
         """Write every well-formed message of the batch with one append; one result each."""
         results: list[SendResult | Exception] = []
         lines: list[bytes] = []
@@ -154,4 +152,3 @@ def _write_whole(fd: int, data: bytes) -> ChannelError | None:
             return AmbiguousChannelError(f"outbox write failed: {exc.strerror}", code="io")
         return TransientChannelError(f"outbox write failed: {exc.strerror}", code="io")
     return None
-

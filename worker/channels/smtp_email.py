@@ -35,10 +35,22 @@ from worker.errors import (
 _ASCII_POLICY = policy.SMTP.clone(cte_type="7bit")
 _UTF8_POLICY = policy.SMTPUTF8
 # Headers the channel sets itself; extra_headers may not replace them.
-_OWN_HEADERS = frozenset({
-    "from", "to", "cc", "bcc", "subject", "date", "message-id", "mime-version", "content-type",
-    "content-transfer-encoding", "list-unsubscribe", "list-unsubscribe-post",
-})
+_OWN_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "message-id",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+    }
+)
 # RFC 5322 atext without "%" (our escape character); no "." so no dot-atom rules to follow.
 _MSGID_SAFE = frozenset(string.ascii_letters + string.digits + "!#$&'*+-/=?^_`{|}~")
 _ENHANCED_STATUS = re.compile(rb"^[245]\.\d{1,3}\.\d{1,3}\b")
@@ -70,8 +82,7 @@ def build_email(message: OutgoingMessage, *, mail_from: str, now: datetime) -> E
             email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         for name, value in message.extra_headers.items():
             if name.lower() in _OWN_HEADERS:
-                raise PermanentChannelError(f"extra header {name} is set by the channel",
-                                            code="invalid-header")
+                raise PermanentChannelError(f"extra header {name} is set by the channel", code="invalid-header")
             email[name] = value
         email.set_content(message.body)
         if message.html is not None:
@@ -117,9 +128,7 @@ class SmtpEmailChannel:
             raise ValueError("SMTP_USERNAME and SMTP_PASSWORD go together")
         self._host = host
         self._port = port
-        self._credentials = (
-            (username, password) if username is not None and password is not None else None
-        )
+        self._credentials = (username, password) if username is not None and password is not None else None
         self._starttls = starttls
         self._mail_from = mail_from
         self._envelope_from = envelope_from
@@ -139,9 +148,7 @@ class SmtpEmailChannel:
             raise
         return SendResult(provider_id=str(email["Message-ID"]), sent_at=utc(now))
 
-    def send_many(
-        self, messages: list[OutgoingMessage], *, now: datetime
-    ) -> list[SendResult | Exception]:
+    def send_many(self, messages: list[OutgoingMessage], *, now: datetime) -> list[SendResult | Exception]:
         results: list[SendResult | Exception] = []
         for message in messages:
             try:
@@ -210,12 +217,9 @@ class SmtpEmailChannel:
 
     def _connect(self) -> smtplib.SMTP:
         try:
-            connection = smtplib.SMTP(
-                self._host, self._port, local_hostname=self._helo, timeout=self._timeout
-            )
+            connection = smtplib.SMTP(self._host, self._port, local_hostname=self._helo, timeout=self._timeout)
         except smtplib.SMTPResponseException as exc:  # a greeting other than 220
-            raise TransientChannelError("SMTP server refused the connection",
-                                        code=str(exc.smtp_code)) from exc
+            raise TransientChannelError("SMTP server refused the connection", code=str(exc.smtp_code)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise TransientChannelError("could not connect to SMTP server", code="connect") from exc
         try:
@@ -227,8 +231,7 @@ class SmtpEmailChannel:
                 connection.login(*self._credentials)
         except smtplib.SMTPResponseException as exc:  # also a refused login: fix, then retry
             connection.close()
-            raise TransientChannelError("SMTP session setup refused",
-                                        code=str(exc.smtp_code)) from exc
+            raise TransientChannelError("SMTP session setup refused", code=str(exc.smtp_code)) from exc
         except (smtplib.SMTPException, OSError) as exc:
             connection.close()
             raise TransientChannelError("SMTP session setup failed", code="setup") from exc

@@ -85,9 +85,7 @@ class TwilioSmsChannel:
         if not account_sid or not auth_token:
             raise ValueError("TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN are required")
         if (messaging_service_sid is None) == (from_number is None):
-            raise ValueError(
-                "exactly one of TWILIO_MESSAGING_SERVICE_SID and TWILIO_FROM_NUMBER is required"
-            )
+            raise ValueError("exactly one of TWILIO_MESSAGING_SERVICE_SID and TWILIO_FROM_NUMBER is required")
         if not 1 <= validity_period_seconds <= 36000:
             raise ValueError("validity_period_seconds must be between 1 and 36000 (Twilio's range)")
         if timeout_seconds <= 0:
@@ -126,9 +124,7 @@ class TwilioSmsChannel:
             raise AmbiguousChannelError("Twilio answered without a message SID", code="no-sid")
         return SendResult(provider_id=created.sid, sent_at=utc(now))
 
-    def send_many(
-        self, messages: list[OutgoingMessage], *, now: datetime
-    ) -> list[SendResult | Exception]:
+    def send_many(self, messages: list[OutgoingMessage], *, now: datetime) -> list[SendResult | Exception]:
         results: list[SendResult | Exception] = []
         for message in messages:
             try:

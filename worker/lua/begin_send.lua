@@ -7,7 +7,7 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'gone'
 end
 local enr = redis.call('HMGET', KEYS[1], 'st', 'k:' .. ARGV[1], 'o:' .. ARGV[1])
-if enr[1] ~= 'active' then
+if enr[1] ~= 'active' and not (ARGV[2] == '-' and enr[1] == 'completed') then
   return 'inactive'
 end
 if ARGV[2] ~= '-' and enr[2] ~= ARGV[2] then

@@ -1,0 +1,227 @@
+"""Validation of enrollment input: the body of POST/PATCH, `caredrip enroll`, the intake task.
+
+Every rule names its field. Nothing is stored until the whole input is valid.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any, Literal
+from zoneinfo import available_timezones
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ValidationError as PydanticValidationError
+
+from worker.enrollment import EngineDeps, EnrollmentChanges, NewEnrollment
+from worker.errors import ContentError, ValidationError
+
+Channel = Literal["sms", "email"]
+Language = Literal["en", "es"]
+_NO_SMS = {
+    phonenumbers.PhoneNumberType.FIXED_LINE: "a landline number cannot receive SMS",
+    phonenumbers.PhoneNumberType.PREMIUM_RATE: "a premium-rate number cannot be texted",
+    phonenumbers.PhoneNumberType.TOLL_FREE: "a toll-free number cannot be texted",
+    phonenumbers.PhoneNumberType.PAGER: "a pager number cannot be texted",
+    phonenumbers.PhoneNumberType.VOICEMAIL: "a voicemail number cannot be texted",
+    phonenumbers.PhoneNumberType.UAN: "a universal access number cannot be texted",
+}
+
+
+@cache
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def clean_text(value: str, *, what: str, max_length: int) -> str:
+    """Trimmed text without control characters; raises ValueError otherwise."""
+    value = value.strip()
+    if not value:
+        raise ValueError(f"{what} must not be empty")
+    if len(value) > max_length:
+        raise ValueError(f"{what} must be at most {max_length} characters")
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") and ch not in "\u200d" for ch in value):
+        raise ValueError(f"{what} must not contain control characters")
+    return value
+
+
+def e164(value: str) -> str:
+    """A mobile-capable number in E.164 form; raises ValueError naming what is wrong."""
+    raw = value.strip()
+    if not raw.startswith("+"):
+        raise ValueError("must be in E.164 form with country code, e.g. +15551234567")
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("is not a phone number in E.164 form, e.g. +15551234567") from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number")
+    reason = _NO_SMS.get(phonenumbers.number_type(number))
+    if reason:
+        raise ValueError(reason)
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email_address(value: str) -> str:
+    if any(ch in value for ch in "\r\n"):
+        raise ValueError("must not contain line breaks")
+    if len(value) > 254:
+        raise ValueError("must be at most 254 characters")
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def timezone_name(value: str) -> str:
+    if value not in _zones():
+        raise ValueError("is not a known IANA timezone, e.g. America/New_York")
+    return value
+
+
+def aware(value: datetime, *, what: str) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"{what} needs a UTC offset, e.g. 2026-03-01T10:00:00-05:00")
+    if not datetime(2000, 1, 1, tzinfo=UTC) <= value <= datetime(2100, 1, 1, tzinfo=UTC):
+        raise ValueError(f"{what} is out of range")
+    return value.astimezone(UTC)
+
+
+class Consent(BaseModel):
+    """What the patient agreed to, and when the clinic recorded it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sms: bool = False
+    email: bool = False
+    recorded_at: datetime
+
+    @field_validator("recorded_at")
+    @classmethod
+    def _recorded_at(cls, value: datetime) -> datetime:
+        return aware(value, what="recorded_at")
+
+
+class EnrollmentBody(BaseModel):
+    """POST /v1/enrollments."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    patient_ref: str = Field(min_length=1, max_length=128, description="The clinic's own opaque patient id")
+    program: str = Field(min_length=1, max_length=40)
+    first_name: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(None, max_length=32, description="E.164, e.g. +15551234567")
+    email: str | None = Field(None, max_length=254)
+    channels: list[Channel] = Field(min_length=1, max_length=2)
+    language: Language = "en"
+    timezone: str = Field(max_length=64, description="IANA timezone, e.g. America/New_York")
+    consent: Consent
+    start_at: datetime | None = None
+
+    _ref = field_validator("patient_ref")(classmethod(lambda cls, v: clean_text(v, what="patient_ref", max_length=128)))
+    _name = field_validator("first_name")(classmethod(lambda cls, v: clean_text(v, what="first_name", max_length=100)))
+    _phone = field_validator("phone")(classmethod(lambda cls, v: None if v is None else e164(v)))
+    _email = field_validator("email")(classmethod(lambda cls, v: None if v is None else email_address(v)))
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: timezone_name(v)))
+
+    @field_validator("channels")
+    @classmethod
+    def _unique(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("channels must not repeat")
+        return value
+
+    @field_validator("start_at")
+    @classmethod
+    def _start(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else aware(value, what="start_at")
+
+    @model_validator(mode="after")
+    def _contact_and_consent(self) -> EnrollmentBody:
+        for channel in self.channels:
+            if channel == "sms" and not self.phone:
+                raise ValueError("phone: required when channels include sms")
+            if channel == "email" and not self.email:
+                raise ValueError("email: required when channels include email")
+            if not getattr(self.consent, channel):
+                raise ValueError(f"consent.{channel}: consent is required for every channel used")
+        return self
+
+
+class EnrollmentPatch(BaseModel):
+    """PATCH /v1/enrollments/{id}: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    first_name: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=32)
+    email: str | None = Field(None, max_length=254)
+    language: Language | None = None
+    timezone: str | None = Field(None, max_length=64)
+    channels: list[Channel] | None = Field(None, min_length=1, max_length=2)
+    consent: Consent | None = None
+
+    _name = field_validator("first_name")(
+        classmethod(lambda cls, v: None if v is None else clean_text(v, what="first_name", max_length=100))
+    )
+    _phone = field_validator("phone")(classmethod(lambda cls, v: None if v is None else e164(v)))
+    _email = field_validator("email")(classmethod(lambda cls, v: None if v is None else email_address(v)))
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: None if v is None else timezone_name(v)))
+
+
+def check_program(deps: EngineDeps, body: EnrollmentBody) -> None:
+    """The program exists and speaks the language; raises ValidationError naming the field."""
+    try:
+        program = deps.catalog.get(body.program)
+    except ContentError:
+        raise ValidationError("program", f"unknown program {body.program!r}") from None
+    if body.language not in program.languages:
+        raise ValidationError("language", f"program {program.id} is not available in {body.language!r}")
+
+
+def check_start(deps: EngineDeps, start_at: datetime | None) -> None:
+    if start_at is None:
+        return
+    now = deps.clock.now()
+    if not now - timedelta(days=1) <= start_at <= now + timedelta(days=365):
+        raise ValidationError("start_at", "must be between 1 day ago and 365 days ahead")
+
+
+def to_new_enrollment(clinic_id: str, body: EnrollmentBody) -> NewEnrollment:
+    consent = {ch: body.consent.recorded_at for ch in body.channels}
+    return NewEnrollment(
+        clinic_id=clinic_id, patient_ref=body.patient_ref, program=body.program, first_name=body.first_name,
+        channels=tuple(body.channels), language=body.language, timezone=body.timezone,
+        phone=body.phone if "sms" in body.channels else None,
+        email=body.email if "email" in body.channels else None,
+        consent=consent, start_at=body.start_at,
+    )
+
+
+def parse_enrollment(clinic_id: str, payload: dict[str, Any], deps: EngineDeps) -> NewEnrollment:
+    """Validate a raw payload (CLI, intake task); raises ValidationError naming the first bad field."""
+    try:
+        body = EnrollmentBody.model_validate(payload)
+    except PydanticValidationError as exc:
+        error = exc.errors()[0]
+        field = ".".join(str(p) for p in error["loc"]) or _field_from_message(error["msg"])
+        raise ValidationError(field, str(error["msg"]).removeprefix("Value error, ")) from None
+    check_program(deps, body)
+    check_start(deps, body.start_at)
+    return to_new_enrollment(clinic_id, body)
+
+
+def to_changes(patch: EnrollmentPatch) -> EnrollmentChanges:
+    return EnrollmentChanges(
+        first_name=patch.first_name, phone=patch.phone, email=patch.email, language=patch.language,
+        timezone=patch.timezone, channels=tuple(patch.channels) if patch.channels else None,
+    )
+
+
+def _field_from_message(message: str) -> str:
+    match = re.match(r"(?:Value error, )?([a-z_.]+):", message)
+    return match.group(1) if match else "body"

@@ -1,0 +1,48 @@
+"""Operator resend of a message in state `unknown` or `failed`: a new occurrence, sent once.
+
+The original record is kept; the resend gets the next occurrence number, so its id is new and
+the "same id never handed to a provider twice" rule holds. Quiet hours still apply.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from worker.delivery import DeliveryDeps, Pending, render_message, send_one
+from worker.records import EnrollmentState, MessageState, message_id, parse_message_id
+from worker.schedule import defer_quiet
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, record_field
+
+RESENDABLE = (MessageState.UNKNOWN, MessageState.FAILED)
+
+
+def resend(deps: DeliveryDeps, mid: str) -> str:
+    """Resend `mid`; returns a short outcome: `sent <new id>`, or why it was not sent."""
+    store, catalog = deps.engine.store, deps.engine.catalog
+    eid, step_id, channel, _ = parse_message_id(mid)
+    record = store.record(mid)
+    if record is None:
+        return "not found"
+    if record.state not in RESENDABLE:
+        return f"not resendable: state {record.state.value}"
+    enrollment = store.get_enrollment(eid)
+    if enrollment is None or enrollment.state not in (EnrollmentState.ACTIVE, EnrollmentState.COMPLETED):
+        return "not resendable: enrollment not active"
+    if channel == "sms" and enrollment.phone and store.sms_opted_out([enrollment.phone])[0]:
+        return "not resendable: number opted out"
+    now = deps.engine.clock.now()
+    allowed = defer_quiet(now, ZoneInfo(enrollment.timezone), deps.engine.quiet)
+    if allowed > now:
+        return f"not sent: quiet hours for the patient until {allowed.isoformat()}"
+    program = catalog.get(enrollment.program)
+    occurrence = 1 + max(r.occurrence for r in store.records(eid) if r.step == step_id and r.channel == channel)
+    pending = Pending(enrollment, program, program.step(step_id), enrollment.cursor[channel])
+    pending.message = render_message(deps, channel, pending, occurrence)
+    new_id = message_id(eid, step_id, channel, occurrence)
+    state, reason = send_one(deps, pending, channel, resend_field=record_field(step_id, channel, occurrence))
+    if state is MessageState.SENT:
+        store.drop_from_index(UNKNOWN_INDEX, mid)
+        store.drop_from_index(FAILED_INDEX, mid)
+        return f"sent {new_id}"
+    return f"{state.value} {new_id}: {reason}"
+

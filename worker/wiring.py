@@ -1,0 +1,162 @@
+"""The one place that builds the real store, clock and channels from settings.
+
+API, CLI and Celery tasks ask here; tests build their own deps and install them with
+`override()` (in-process workers) or configure a subprocess through the environment.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import redis
+
+from worker.channels.base import Channel
+from worker.clock import Clock, ScaledClock, SystemClock
+from worker.delivery import DeliveryDeps
+from worker.enrollment import EngineDeps
+from worker.programs import catalog_for
+from worker.redis_server import ensure_embedded
+from worker.render import Renderer
+from worker.settings import Settings, load_settings
+from worker.store import CLOCK_KEY, SECRET_KEY, ClinicStore, Store
+from worker.tokens import new_secret
+
+_overrides: dict[str, Any] = {}
+
+
+def override(**deps: Any) -> None:
+    """Install test-built deps (`engine=`, `delivery=`) for this process; `reset()` removes them."""
+    _overrides.update(deps)
+
+
+def reset() -> None:
+    _overrides.clear()
+    for fn in (settings, redis_url, redis_client, store, clinics, clock, secret, engine_deps, delivery_deps):
+        fn.cache_clear()
+
+
+@cache
+def settings() -> Settings:
+    return load_settings()
+
+
+@cache
+def redis_url() -> str:
+    """REDIS_URL, or the embedded server under CAREDRIP_VAR_DIR (started on first need)."""
+    configured = settings().redis_url
+    return configured or ensure_embedded(settings().var_dir).url
+
+
+def broker_url() -> str:
+    url = redis_url()
+    return url.replace("unix://", "redis+socket://", 1) if url.startswith("unix://") else url
+
+
+@cache
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(redis_url(), decode_responses=True, health_check_interval=30)
+
+
+@cache
+def store() -> Store:
+    return Store(redis_client())
+
+
+@cache
+def clinics() -> ClinicStore:
+    return ClinicStore(redis_client())
+
+
+@cache
+def clock() -> Clock:
+    """Real time, or the scaled clock whose origin every process on this Redis shares."""
+    scale = settings().time_scale
+    if scale == 1:
+        return SystemClock()
+    return shared_scaled_clock(redis_client(), scale)
+
+
+def shared_scaled_clock(client: redis.Redis, scale: float, *, fresh: bool = False) -> ScaledClock:
+    """Read (or create once, or with `fresh` replace) the shared origin of the scaled clock."""
+    now = time.time()
+    if fresh:
+        client.delete(CLOCK_KEY)
+    client.hsetnx(CLOCK_KEY, "origin", f"{now}:{scale}")
+    real, stored_scale = str(client.hget(CLOCK_KEY, "origin")).split(":")
+    if float(stored_scale) != scale:
+        client.hset(CLOCK_KEY, "origin", f"{now}:{scale}")
+        real = str(now)
+    origin = float(real)
+    return ScaledClock(real_origin=origin, virtual_origin=datetime.fromtimestamp(origin, UTC), scale=scale)
+
+
+@cache
+def secret() -> bytes:
+    configured = settings().secret_key
+    return (configured or store().shared_value(SECRET_KEY, new_secret())).encode()
+
+
+@cache
+def engine_deps() -> EngineDeps:
+    if "engine" in _overrides:
+        return _overrides["engine"]  # type: ignore[no-any-return]
+    s = settings()
+    return EngineDeps(
+        clock=clock(), store=store(), catalog=catalog_for(s.content_dir), quiet=s.quiet_hours,
+        secret=secret(), retention_days=s.retention_days,
+    )
+
+
+@cache
+def delivery_deps() -> DeliveryDeps:
+    if "delivery" in _overrides:
+        return _overrides["delivery"]  # type: ignore[no-any-return]
+    s = settings()
+    clinic_store = clinics()
+    return DeliveryDeps(
+        engine=engine_deps(), renderer=Renderer(s.templates_dir), channels=build_channels(s), caps=s.caps,
+        public_base_url=s.public_base_url,
+        rate_per_second={"sms": s.sms_rate_per_second, "email": s.email_rate_per_second},
+        send_batch=s.send_batch, clinics=_cached_clinic_lookup(clinic_store),
+    )
+
+
+def _cached_clinic_lookup(clinic_store: ClinicStore) -> Any:
+    seen: dict[str, tuple[float, dict[str, str]]] = {}
+
+    def lookup(cid: str) -> dict[str, str]:
+        hit = seen.get(cid)
+        if hit is None or time.monotonic() - hit[0] > 60:
+            hit = seen[cid] = (time.monotonic(), clinic_store.get(cid))
+        return hit[1]
+
+    return lookup
+
+
+def build_channels(s: Settings) -> dict[str, Channel]:
+    from worker.channels.outbox import OutboxChannel
+
+    channels: dict[str, Channel] = {}
+    if s.sms_channel == "twilio":
+        from worker.channels.twilio_sms import TwilioSmsChannel
+
+        channels["sms"] = TwilioSmsChannel(
+            account_sid=s.twilio_account_sid or "", auth_token=s.twilio_auth_token or "",
+            messaging_service_sid=s.twilio_messaging_service_sid, from_number=s.twilio_from_number,
+            api_base_url=s.twilio_api_base_url,
+        )
+    else:
+        channels["sms"] = OutboxChannel("sms", s.outbox_path)
+    if s.email_channel == "smtp":
+        from worker.channels.smtp_email import SmtpEmailChannel
+
+        channels["email"] = SmtpEmailChannel(
+            host=s.smtp_host or "", port=s.smtp_port, username=s.smtp_username, password=s.smtp_password,
+            starttls=s.smtp_starttls, mail_from=s.mail_from or "",
+        )
+    else:
+        channels["email"] = OutboxChannel("email", s.outbox_path)
+    return channels
