@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 from worker import wiring
@@ -59,3 +59,14 @@ def _bind_broker(sender: Celery, **_: Any) -> None:
     """The broker is the same Redis as the schedule: REDIS_URL, or the embedded server."""
     if not sender.conf.broker_url or sender.conf.broker_url.startswith("amqp"):
         sender.conf.broker_url = wiring.broker_url()
+
+
+def _configure_logs(**_: Any) -> None:
+    """Send outcomes become JSON lines (message id, enrollment, step, channel, outcome; no PHI)."""
+    from worker import logs
+
+    logs.configure()
+
+
+signals.worker_init.connect(_configure_logs, weak=False)  # the worker's main process (threads, solo)
+signals.worker_process_init.connect(_configure_logs, weak=False)  # each prefork child

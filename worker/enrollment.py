@@ -82,6 +82,8 @@ def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
         stored = deps.store.get_enrollment(eid)
         assert stored is not None
         return stored, False
+    if new.phone:
+        deps.store.remember_phone(new.phone, new.clinic_id)
     return enrollment, True
 
 
@@ -159,6 +161,8 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
     for ch in dropped:
         fields[f"d:{ch}"] = "0"
     deps.store.update_enrollment(eid, fields)
+    if changes.phone and changes.phone != current.phone:
+        deps.store.remember_phone(changes.phone, current.clinic_id)
     deps.store.unschedule(eid, dropped)
     fresh = get_owned(deps, eid, clinic_id)
     if fresh.state is EnrollmentState.ACTIVE:

@@ -19,6 +19,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from worker.enrollment import EngineDeps, EnrollmentChanges, NewEnrollment
 from worker.errors import ContentError, ValidationError
+from worker.records import Enrollment
 
 Channel = Literal["sms", "email"]
 Language = Literal["en", "es"]
@@ -181,6 +182,23 @@ def check_program(deps: EngineDeps, body: EnrollmentBody) -> None:
         raise ValidationError("program", f"unknown program {body.program!r}") from None
     if body.language not in program.languages:
         raise ValidationError("language", f"program {program.id} is not available in {body.language!r}")
+
+
+def check_patch(deps: EngineDeps, current: Enrollment, patch: EnrollmentPatch) -> None:
+    """The enrollment as `patch` leaves it is valid: contact details for each channel, consent for
+    each channel added, a language the program speaks; raises ValidationError naming the field."""
+    channels: list[str] = list(patch.channels or current.channels)
+    if len(set(channels)) != len(channels):
+        raise ValidationError("channels", "channels must not repeat")
+    if "sms" in channels and not (patch.phone or current.phone):
+        raise ValidationError("phone", "required when channels include sms")
+    if "email" in channels and not (patch.email or current.email):
+        raise ValidationError("email", "required when channels include email")
+    for channel in channels:
+        if channel not in current.channels and not (patch.consent and getattr(patch.consent, channel)):
+            raise ValidationError(f"consent.{channel}", "consent is required for every channel added")
+    if patch.language and patch.language not in deps.catalog.get(current.program).languages:
+        raise ValidationError("language", f"program {current.program} is not available in {patch.language!r}")
 
 
 def check_start(deps: EngineDeps, start_at: datetime | None) -> None:

@@ -103,6 +103,7 @@ class Settings(BaseSettings):
     send_batch: int = Field(100, alias="CAREDRIP_SEND_BATCH", ge=1, le=1000)
     retention_days: int = Field(400, alias="CAREDRIP_RETENTION_DAYS", ge=1)
     secret_key: str | None = Field(None, alias="CAREDRIP_SECRET_KEY", min_length=16)
+    lease_seconds: int = Field(300, alias="CAREDRIP_LEASE_SECONDS", ge=1, le=800)
 
     @field_validator("quiet_hours_raw")
     @classmethod

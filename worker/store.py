@@ -9,6 +9,9 @@ Keys (prefix `cd:`; `{...}` is the Redis Cluster hash tag, so each Lua script to
   cd:optout:sms          hash   E.164 number -> when it replied STOP (all clinics)
   cd:idx:unknown|failed  zset   message ids operators must look at, scored by time
   cd:clinic:<id>         hash   a clinic; cd:clinickeys hash: sha256(key) -> clinic id
+  cd:phones              hash   E.164 number -> clinic id of its latest enrollment (HELP replies)
+  cd:inbox:<clinic id>   list   patients' other SMS replies, newest first, JSON, last 1000 kept
+  cd:stats:total         hash   `<state>:<channel>:<program>` -> messages that reached that state
   cd:rl:<channel>        string the shared rate limit's theoretical arrival time
   cd:clock, cd:secret    shared clock origin and the secret for derived ids and tokens
 Ended enrollments and their records expire CAREDRIP_RETENTION_DAYS after their end.
@@ -64,7 +67,14 @@ OPTOUT_SMS = "cd:optout:sms"
 UNKNOWN_INDEX = "cd:idx:unknown"
 FAILED_INDEX = "cd:idx:failed"
 CLOCK_KEY = "cd:clock"
+PHONES = "cd:phones"
+STATS_TOTAL = "cd:stats:total"
+INBOX_KEEP = 1000
 SECRET_KEY = "cd:secret"
+
+
+def inbox_key(clinic_id: str) -> str:
+    return f"cd:inbox:{clinic_id}"
 
 
 def record_field(step: str, channel: str, occurrence: int) -> str:
@@ -319,6 +329,30 @@ class Store:
 
     def opt_in_sms(self, number: str) -> None:
         self.redis.hdel(OPTOUT_SMS, number)
+
+    # -- numbers, replies, counters -------------------------------------------------------------
+    def remember_phone(self, number: str, clinic_id: str) -> None:
+        """Note `clinic_id` as the clinic of `number`'s latest enrollment (HELP names it)."""
+        self.redis.hset(PHONES, number, clinic_id)
+
+    def clinic_for_phone(self, number: str) -> str | None:
+        cid = self.redis.hget(PHONES, number)
+        return str(cid) if cid else None
+
+    def push_inbox(self, clinic_id: str, entry: str) -> None:
+        """Keep a patient's reply (JSON text) for the clinic; only the latest INBOX_KEEP stay."""
+        self.run([Command("lpush", (inbox_key(clinic_id), entry)),
+                  Command("ltrim", (inbox_key(clinic_id), 0, INBOX_KEEP - 1))])
+
+    def inbox(self, clinic_id: str, limit: int = 100) -> list[str]:
+        return [str(v) for v in self.redis.lrange(inbox_key(clinic_id), 0, limit - 1)]
+
+    def count_op(self, state: str, channel: str, program: str) -> Op:
+        return Command("hincrby", (STATS_TOTAL, f"{state}:{channel}:{program}", 1))
+
+    def stats_totals(self) -> dict[str, int]:
+        """`<state>:<channel>:<program>` -> count, since the store began."""
+        return {str(k): int(v) for k, v in self.redis.hgetall(STATS_TOTAL).items()}
 
     # -- rate limit ---------------------------------------------------------------------------
     def reserve(self, channel: str, count: int, interval_us: int, burst_us: int) -> int:

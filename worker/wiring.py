@@ -120,7 +120,7 @@ def delivery_deps() -> DeliveryDeps:
         engine=engine_deps(), renderer=Renderer(s.templates_dir), channels=build_channels(s), caps=s.caps,
         public_base_url=s.public_base_url,
         rate_per_second={"sms": s.sms_rate_per_second, "email": s.email_rate_per_second},
-        send_batch=s.send_batch, clinics=_cached_clinic_lookup(clinic_store),
+        send_batch=s.send_batch, lease_seconds=s.lease_seconds, clinics=_cached_clinic_lookup(clinic_store),
     )
 
 

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 from tests.support.smtp_server import SmtpTestServer, free_port, parse_smtp_fault
-from worker.channels.base import OutgoingMessage, SendResult
+from worker.channels.base import Channel, OutgoingMessage, SendResult
+from worker.channels.masking import mask_email
 from worker.channels.smtp_email import SmtpEmailChannel, message_id_for
 from worker.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
 
@@ -99,6 +100,17 @@ def test_delivers_multipart_text_and_html_with_list_unsubscribe(
     assert parsedate_to_datetime(message["Date"]) == NOW
     assert mail.raw.isascii()  # 7-bit transfer encodings: any relay takes it
     assert smtp.ehlo_names == ["clinic.example"]
+
+
+def test_smtp_channel_is_a_channel(make_channel: ChannelFactory) -> None:
+    channel: Channel = make_channel()  # checked by mypy
+    assert (channel.name, channel.batch_size, channel.parallelism) == ("email", 1, 4)
+
+
+def test_starttls_not_offered_is_transient(make_channel: ChannelFactory) -> None:
+    with pytest.raises(TransientChannelError) as raised:
+        make_channel(starttls=True).send(email(), now=NOW)
+    assert raised.value.code == "setup"
 
 
 def test_text_only_without_unsubscribe_link(smtp: SmtpTestServer, make_channel: ChannelFactory) -> None:
@@ -252,3 +264,8 @@ def test_fault_syntax() -> None:
     assert parse_smtp_fault("disconnect").phase == "data"
     with pytest.raises(ValueError, match="unknown"):
         parse_smtp_fault("451@quit")
+
+
+def test_mask_email_keeps_the_first_letter_and_the_domain() -> None:
+    assert mask_email("ana.garcia@example.com") == "a***@example.com"
+    assert mask_email("not-an-address") == "***"

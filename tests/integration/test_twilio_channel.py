@@ -11,14 +11,23 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import urllib3
 
-from tests.support.twilio_standin import TwilioStandIn, message_properties, message_validator, parse_fault
-from worker.channels.base import OutgoingMessage
+from tests.support.twilio_standin import (
+    SPEC_FILE,
+    TwilioStandIn,
+    message_properties,
+    message_validator,
+    parse_fault,
+    spec_path,
+)
+from worker.channels.base import Channel, OutgoingMessage
+from worker.channels.masking import mask_phone
 from worker.channels.twilio_sms import TwilioSmsChannel, classify
 from worker.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
 
@@ -116,6 +125,11 @@ def test_messaging_service_replaces_from(standin: TwilioStandIn, make_channel: C
     assert standin.messages[0]["from"] is None
 
 
+def test_twilio_channel_is_a_channel(make_channel: ChannelFactory) -> None:
+    channel: Channel = make_channel()  # checked by mypy
+    assert (channel.name, channel.batch_size, channel.parallelism) == ("sms", 1, 16)
+
+
 def test_exactly_one_sender_is_required() -> None:
     base: dict[str, Any] = {"account_sid": ACCOUNT_SID, "auth_token": AUTH_TOKEN}
     with pytest.raises(ValueError, match="exactly one"):
@@ -151,6 +165,7 @@ def test_provider_answers_are_classified(
     assert raised.value.code == code
     assert getattr(raised.value, "opt_out", False) is opt_out
     assert "+1555" not in str(raised.value)  # no phone number in error text
+    assert raised.value.__cause__ is None  # Twilio's own message (which may quote it) is not chained
     assert standin.violations == []
 
 
@@ -307,3 +322,21 @@ def test_standin_script_can_be_a_function(standin: TwilioStandIn, make_channel: 
 
     assert outcomes[0].__class__.__name__ == "SendResult"
     assert isinstance(outcomes[1], PermanentChannelError) and outcomes[1].opt_out
+
+
+def test_mask_phone_keeps_the_last_four_digits() -> None:
+    assert mask_phone("+15551234567") == "***4567"
+    assert mask_phone("whatsapp:+15551234567") == "***4567"
+    assert mask_phone("+123") == "***"
+
+
+def test_delay_fault_answers_ok_late(standin: TwilioStandIn, make_channel: ChannelFactory) -> None:
+    standin.script(["delay:0.05"])
+    assert SID.match(make_channel().send(sms(), now=NOW).provider_id)
+    assert standin.stats()["delay"] == 1
+
+
+def test_spec_location_can_be_overridden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    assert spec_path().is_file()
+    monkeypatch.setenv("CAREDRIP_SHARED_DIR", str(tmp_path))
+    assert spec_path() == tmp_path / "twilio" / SPEC_FILE

@@ -12,7 +12,7 @@ import redis
 
 from worker.channels.base import Channel
 from worker.channels.outbox import OutboxChannel
-from worker.clock import FixedClock
+from worker.clock import Clock, FixedClock
 from worker.delivery import DeliveryDeps, dispatch_once, send_batch
 from worker.enrollment import EngineDeps, NewEnrollment
 from worker.programs import ProgramCatalog
@@ -30,11 +30,12 @@ def make_deps(
     url: str,
     outbox: Path,
     *,
-    clock: FixedClock | None = None,
+    clock: Clock | None = None,
     channels: dict[str, Channel] | None = None,
     rate: float = 100_000.0,
     sleep: Callable[[float], None] | None = None,
     caps: str = "sms:1/day,3/week",
+    lease_seconds: int = 300,
 ) -> DeliveryDeps:
     store = Store(redis.Redis.from_url(url, decode_responses=True))
     engine = EngineDeps(
@@ -54,6 +55,7 @@ def make_deps(
         sleep=sleep or (lambda _s: None),
         jitter=lambda: 0.5,
         clinics=lambda _cid: CLINIC,
+        lease_seconds=lease_seconds,
     )
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from worker.channels.base import OutgoingMessage, SendResult
+from worker.channels.base import Channel, OutgoingMessage, SendResult
 from worker.channels.outbox import OutboxChannel
 from worker.errors import PermanentChannelError, TransientChannelError
 
@@ -68,6 +68,11 @@ def email(n: int = 0) -> OutgoingMessage:
 
 def read_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_outbox_is_a_channel(tmp_path: Path) -> None:
+    channel: Channel = OutboxChannel("email", tmp_path / "outbox.jsonl")  # checked by mypy
+    assert (channel.name, channel.batch_size, channel.parallelism) == ("email", 100, 1)
 
 
 def test_sms_line_has_exactly_the_documented_keys(tmp_path: Path) -> None:

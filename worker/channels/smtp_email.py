@@ -87,8 +87,8 @@ def build_email(message: OutgoingMessage, *, mail_from: str, now: datetime) -> E
         email.set_content(message.body)
         if message.html is not None:
             email.add_alternative(message.html, subtype="html")
-    except (ValueError, TypeError) as exc:
-        raise PermanentChannelError("email could not be built", code="invalid-message") from exc
+    except (ValueError, TypeError):  # not chained: the error text may quote header values
+        raise PermanentChannelError("email could not be built", code="invalid-message") from None
     if email["To"].defects or len(email["To"].addresses) != 1:
         raise PermanentChannelError("recipient is not one valid address", code="invalid-address")
     return email
@@ -171,7 +171,7 @@ class SmtpEmailChannel:
         try:
             code, _reply = connection.data(email.as_bytes())
         except smtplib.SMTPDataError as exc:  # DATA itself refused: the content never went
-            raise _refusal("DATA", exc.smtp_code, exc.smtp_error) from exc
+            raise _refusal("DATA", exc.smtp_code, exc.smtp_error) from None  # reply may quote the address
         except (smtplib.SMTPException, OSError) as exc:
             raise AmbiguousChannelError("SMTP connection lost during DATA", code="data") from exc
         if code != 250:
@@ -190,9 +190,9 @@ class SmtpEmailChannel:
             try:
                 self._envelope(connection, to, international=international)
             except (smtplib.SMTPException, OSError) as again:
-                raise _before_data(again) from again
+                raise _before_data(again) from _safe_cause(again)
         except (smtplib.SMTPException, OSError) as exc:
-            raise _before_data(exc) from exc
+            raise _before_data(exc) from _safe_cause(exc)
         return connection
 
     def _envelope(self, connection: smtplib.SMTP, to: str, *, international: bool) -> None:
@@ -255,6 +255,11 @@ def _before_data(exc: BaseException) -> ChannelError:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _refusal("SMTP", exc.smtp_code, exc.smtp_error)
     return TransientChannelError("SMTP connection failed before DATA", code="disconnected")
+
+
+def _safe_cause(exc: BaseException) -> BaseException | None:
+    """The exception to chain, unless its text is a server reply (which may quote the address)."""
+    return None if isinstance(exc, smtplib.SMTPResponseException | smtplib.SMTPRecipientsRefused) else exc
 
 
 def _refusal(phase: str, code: int, reply: bytes | str) -> ChannelError:

@@ -118,6 +118,8 @@ class TwilioSmsChannel:
                 **self._sender,
                 **extra,
             )
+        except (TwilioRestException, TwilioServiceException) as exc:
+            raise classify(exc) from None  # Twilio's message text may quote the phone number
         except Exception as exc:
             raise classify(exc) from exc
         if not created.sid:

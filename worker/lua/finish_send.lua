@@ -3,8 +3,20 @@
 -- ARGV[1] channel   ARGV[2] cursor the message was sent at ('-' for a resend: record only)
 -- ARGV[3] record field   ARGV[4] packed record   ARGV[5] next cursor   ARGV[6] next due (ms, 0 = none)
 -- ARGV[7] recent send history   ARGV[8] now (caredrip clock, s)   ARGV[9] retention (s)
+-- A status callback may beat the result here (Twilio reports "delivered" before the send call
+-- returns): a "sent" record then keeps the callback's final state and reason.
 -- Returns 'recorded' | 'moved' | 'advanced' | 'completed'
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
+local record = ARGV[4]
+local before = redis.call('HGET', KEYS[2], ARGV[3])
+if before and string.sub(record, 1, 1) == 'S' and string.find('duf', string.sub(before, 1, 1), 1, true) then
+  local old, new = {}, {}
+  for part in string.gmatch(before .. '|', '([^|]*)|') do old[#old + 1] = part end
+  for part in string.gmatch(record .. '|', '([^|]*)|') do new[#new + 1] = part end
+  new[1] = old[1]
+  if (old[5] or '') ~= '' then new[5] = old[5] end
+  record = table.concat(new, '|')
+end
+redis.call('HSET', KEYS[2], ARGV[3], record)
 if ARGV[2] == '-' or redis.call('EXISTS', KEYS[1]) == 0 then
   return 'recorded'
 end

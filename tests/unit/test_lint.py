@@ -1,0 +1,129 @@
+"""`caredrip lint`'s checks: the shipped content passes; each broken fixture fails on its own rule."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from datetime import time as clock_time
+from pathlib import Path
+
+import pytest
+
+from worker.lint import LintReport, email_words, lint_content
+from worker.settings import Caps, QuietHours
+
+ROOT = Path(__file__).resolve().parents[2]
+CONTENT = ROOT / "content"
+TEMPLATES = ROOT / "templates"
+BROKEN = ROOT / "tests" / "fixtures" / "content_broken"
+QUIET = QuietHours(clock_time(21, 0), clock_time(8, 0))
+CAPS = Caps({"sms": 1}, {"sms": 3})
+
+# fixture folder -> the rule's words in a problem line
+RULES = {
+    "render_error": "render error:",
+    "over_budget": "over budget:",
+    "not_gsm7": "not GSM-7:",
+    "quiet_hours": "quiet hours:",
+    "caps": "caps:",
+    "missing_translation": "missing translation",
+    "reading_level": "reading level:",
+    "first_sms_no_stop": "first SMS:",
+    "out_of_order": "out of order:",
+}
+# fixture folder -> the step (or file) each problem line must name
+NAMED = {
+    "render_error": ["render-error/en/tip.sms: render error: 'patient_name' is undefined"],
+    "over_budget": ["over-budget/en/tip.sms: ", "over-budget/en/long-tip.sms: "],
+    "not_gsm7": ["not-gsm7/en/tip.sms: not GSM-7: '’' (U+2019)"],
+    "quiet_hours": ["quiet-hours/program.yaml: tip: quiet hours: 22:30 local"],
+    "caps": ["caps/program.yaml: tip-evening.sms: caps: breaks the cap of 1 SMS a local day"],
+    "missing_translation": ["missing-translation/strings/es.yaml: tip: missing translation"],
+    "reading_level": ["reading-level/en/tip.sms: reading level: grade "],
+    "first_sms_no_stop": ["first-sms-no-stop/en/welcome.sms: first SMS: does not say 'Reply STOP to opt out"],
+    "out_of_order": ["out-of-order/program.yaml: tip-early: out of order: day 3 at 10:00"],
+}
+
+
+@pytest.fixture(scope="module")
+def nltk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("nltk_data")
+
+
+def lint(content: Path, nltk_dir: Path, templates: Path = TEMPLATES, caps: Caps = CAPS) -> LintReport:
+    return lint_content(content, templates, QUIET, caps, readability_dir=nltk_dir)
+
+
+def test_shipped_content_passes_quickly(nltk_dir: Path) -> None:
+    lint(CONTENT, nltk_dir)  # the first run writes the reading-level corpus
+    started = time.perf_counter()
+    report = lint(CONTENT, nltk_dir)
+    assert time.perf_counter() - started < 5
+    assert report.problems == []
+    assert report.ok
+    assert "twitching/en: 11 SMS cost 11 segments per patient (max 1 per message, budget 1; 0 of 11 UCS-2)" in (
+        report.summary
+    )
+    spanish = [line for line in report.summary if line.startswith("twitching/es: 11 SMS cost ")]
+    assert len(spanish) == 1 and "budget 2" in spanish[0]
+    assert any(line.startswith("twitching: caps checked over ") for line in report.summary)
+
+
+@pytest.mark.parametrize("rule", sorted(RULES))
+def test_each_broken_fixture_fails_on_its_rule_only(rule: str, nltk_dir: Path) -> None:
+    report = lint(BROKEN / rule, nltk_dir)
+    assert report.problems, f"{rule}: no problem found"
+    for line in report.problems:
+        assert "\n" not in line
+        named = [other for other, words in RULES.items() if words in line]
+        assert named == [rule], f"{rule}: unexpected problem line {line!r}"
+    for expected in NAMED[rule]:
+        assert any(expected in line for line in report.problems), f"{rule}: no line with {expected!r}"
+    assert len(report.problems) == len(NAMED[rule])
+
+
+def test_every_rule_has_a_fixture() -> None:
+    assert sorted(p.name for p in BROKEN.iterdir() if p.is_dir()) == sorted(RULES)
+
+
+def test_over_budget_says_when_only_the_fallback_fits(nltk_dir: Path) -> None:
+    problems = lint(BROKEN / "over_budget", nltk_dir).problems
+    tip = next(line for line in problems if "/tip.sms" in line)
+    long_tip = next(line for line in problems if "/long-tip.sms" in line)
+    assert "2 segments (GSM-7, 163 characters) with first_name 'Alexandrina', budget 1" in tip
+    assert "fits only with the fallback name 'there'" in tip
+    assert "fallback" not in long_tip
+
+
+def test_caps_are_checked_with_the_configured_caps(nltk_dir: Path) -> None:
+    assert lint(BROKEN / "caps", nltk_dir, caps=Caps({"sms": 2}, {"sms": 3})).problems == []
+    tight = lint(CONTENT, nltk_dir, caps=Caps({"sms": 1}, {"sms": 2})).problems
+    assert tight and all("caps: breaks the cap of 2 SMS in any 7 x 24 hours" in line for line in tight)
+
+
+def test_quiet_hours_are_the_configured_ones(nltk_dir: Path) -> None:
+    report = lint_content(
+        CONTENT, TEMPLATES, QuietHours(clock_time(18, 30), clock_time(8, 0)), CAPS, readability_dir=nltk_dir
+    )
+    assert [line.split(": ", 2)[1:] for line in report.problems] == [
+        ["sleep", "quiet hours: 19:00 local is inside quiet hours 18:30-08:00"]
+    ]
+
+
+def test_broken_template_is_reported_once(tmp_path: Path, nltk_dir: Path) -> None:
+    templates = tmp_path / "templates"
+    shutil.copytree(TEMPLATES, templates)
+    (templates / "email" / "message.txt.j2").write_text("{{ no_such_thing }}\n", encoding="utf-8")
+    problems = lint(CONTENT, nltk_dir, templates=templates).problems
+    assert len(problems) == 1
+    assert problems[0].startswith("twitching/en/welcome.email: render error: templates/email/message.txt.j2: ")
+    assert "'no_such_thing' is undefined" in problems[0]
+
+
+def test_empty_content_dir_is_a_problem(tmp_path: Path, nltk_dir: Path) -> None:
+    assert lint(tmp_path, nltk_dir).problems == [f"{tmp_path}: no programs found (expected <program>/program.yaml)"]
+
+
+def test_email_words_cut_the_footer_and_end_list_items() -> None:
+    text = "Hi Ana,\n\nCall us if it:\n\n  - lasts weeks,\n  - spreads\n\n--\nNot medical advice.\n"
+    assert email_words(text) == "Hi Ana, Call us if it: lasts weeks. spreads."

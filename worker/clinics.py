@@ -1,0 +1,119 @@
+"""Clinics and their API keys: add, list, revoke, authenticate.
+
+A clinic's key is shown once, when the clinic is added; only its SHA-256 is stored, so a copy of
+Redis does not give anyone a working key. A revoked clinic's key stops working at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import phonenumbers
+
+from worker.errors import NotFound, ValidationError
+from worker.intake import clean_text, email_address
+from worker.records import epoch_s, from_epoch_s
+from worker.store import ClinicStore
+from worker.tokens import hash_key, new_clinic_key
+
+MAX_KEY_LENGTH = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ClinicInfo:
+    """A clinic as operators see it (never its key or the key's hash)."""
+
+    id: str
+    name: str
+    phone: str
+    email: str
+    created_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def add_clinic(
+    clinic_store: ClinicStore, name: str, phone: str | None, email: str | None, now: datetime
+) -> tuple[str, str]:
+    """Create a clinic; (clinic id, API key). The key is returned once and stored only hashed.
+
+    Raises ValidationError naming `name`, `phone` or `email` when one is malformed. The clinic's
+    phone may be a landline (patients call it), so it only has to be a valid E.164 number.
+    """
+    fields = {
+        "name": _checked("name", lambda: clean_text(name, what="name", max_length=100)),
+        "phone": _checked("phone", lambda: clinic_phone(phone)) if phone else "",
+        "email": _checked("email", lambda: email_address(email)) if email else "",
+        "created": str(epoch_s(now)),
+    }
+    cid = _new_id(clinic_store)
+    key = new_clinic_key()
+    clinic_store.add(cid, fields, hash_key(key))
+    return cid, key
+
+
+def list_clinics(clinic_store: ClinicStore) -> list[ClinicInfo]:
+    """Every clinic, revoked ones included, by id."""
+    return [_info(row["id"], row) for row in clinic_store.all()]
+
+
+def get_clinic(clinic_store: ClinicStore, clinic_id: str) -> ClinicInfo:
+    row = clinic_store.get(clinic_id)
+    if not row:
+        raise NotFound(f"no clinic {clinic_id}")
+    return _info(clinic_id, row)
+
+
+def revoke_clinic(clinic_store: ClinicStore, clinic_id: str, now: datetime) -> bool:
+    """Revoke the clinic's key; False when there is no such clinic. Revoking twice is harmless."""
+    return clinic_store.revoke(clinic_id, epoch_s(now))
+
+
+def authenticate(clinic_store: ClinicStore, key: str) -> str | None:
+    """The clinic id `key` belongs to, or None (unknown, malformed or revoked key)."""
+    if not key or len(key) > MAX_KEY_LENGTH:
+        return None
+    cid = clinic_store.by_key_hash(hash_key(key))
+    if cid is None or clinic_store.get(cid).get("revoked"):
+        return None
+    return cid
+
+
+def clinic_phone(value: str) -> str:
+    """A valid E.164 number (any type: a clinic's line may be fixed); raises ValueError."""
+    raw = value.strip()
+    try:
+        number = phonenumbers.parse(raw, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError("must be in E.164 form with country code, e.g. +15551234567") from None
+    if not raw.startswith("+") or not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number in E.164 form, e.g. +15551234567")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _checked(field: str, check: Callable[[], str]) -> str:
+    try:
+        return check()
+    except ValueError as exc:
+        raise ValidationError(field, str(exc)) from None
+
+
+def _new_id(clinic_store: ClinicStore) -> str:
+    while True:
+        cid = "c_" + secrets.token_hex(4)
+        if not clinic_store.get(cid):
+            return cid
+
+
+def _info(cid: str, row: dict[str, str]) -> ClinicInfo:
+    return ClinicInfo(
+        id=cid, name=row.get("name", ""), phone=row.get("phone", ""), email=row.get("email", ""),
+        created_at=from_epoch_s(int(row["created"])) if row.get("created") else None,
+        revoked_at=from_epoch_s(int(row["revoked"])) if row.get("revoked") else None,
+    )

@@ -1,0 +1,65 @@
+"""Prometheus metrics for /metrics, read from Redis at scrape time.
+
+Workers are other processes, so nothing is counted in this one: the counters are the totals the
+send path and the status callbacks keep in Redis (`cd:stats:total`), and the gauges are read from
+the due index when Prometheus asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from worker.enrollment import EngineDeps
+from worker.store import CHANNELS
+
+MESSAGES = ("caredrip_messages", "Messages that reached each state, by channel and program")
+BACKLOG = ("caredrip_due_backlog", "Messages due now and not yet claimed, by channel")
+OLDEST = ("caredrip_oldest_overdue_seconds", "Age of the oldest message due and not yet claimed")
+IN_FLIGHT = ("caredrip_in_flight", "Enrollments claimed for sending and not yet finished, by channel")
+
+
+class StoreCollector(Collector):
+    """Reads the totals and the due index of the store `engine()` returns, at each scrape."""
+
+    def __init__(self, engine: Callable[[], EngineDeps]) -> None:
+        self._engine = engine
+
+    def describe(self) -> Iterable[Metric]:
+        """The metric names, without touching Redis (registration calls this, not collect)."""
+        return [
+            CounterMetricFamily(*MESSAGES, labels=["state", "channel", "program"]),
+            *(GaugeMetricFamily(*spec, labels=["channel"]) for spec in (BACKLOG, OLDEST, IN_FLIGHT)),
+        ]
+
+    def collect(self) -> Iterable[Metric]:
+        deps = self._engine()
+        store, now = deps.store, deps.clock.now()
+        messages = CounterMetricFamily(*MESSAGES, labels=["state", "channel", "program"])
+        for key, count in sorted(store.stats_totals().items()):
+            state, _, rest = key.partition(":")
+            channel, _, program = rest.partition(":")
+            messages.add_metric([state, channel, program], count)
+        backlog, oldest, in_flight = (GaugeMetricFamily(*g, labels=["channel"]) for g in (BACKLOG, OLDEST, IN_FLIGHT))
+        for channel in CHANNELS:
+            due_now, _, first = store.due_counts(channel, now, now)
+            backlog.add_metric([channel], due_now)
+            age = (now - first) if first is not None and first <= now else timedelta(0)
+            oldest.add_metric([channel], age.total_seconds())
+            in_flight.add_metric([channel], store.in_flight(channel))
+        return [messages, backlog, oldest, in_flight]
+
+
+def make_registry(engine: Callable[[], EngineDeps]) -> CollectorRegistry:
+    """A registry of its own (not the process-global one), holding only the store collector."""
+    registry = CollectorRegistry(auto_describe=True)
+    registry.register(StoreCollector(engine))
+    return registry
+
+
+def render(registry: CollectorRegistry) -> bytes:
+    return generate_latest(registry)

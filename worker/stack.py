@@ -1,0 +1,139 @@
+"""`caredrip run`: API, worker and beat in one command for a laptop.
+
+Redis is `REDIS_URL`, or the embedded server under `CAREDRIP_VAR_DIR` (started here if no other
+caredrip command started it first, and then stopped here too). The children start API first
+(uvicorn's import is the slow part), then the worker, then beat; they share this command's
+environment plus `REDIS_URL`, so none of them starts a second Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from worker.redis_server import ensure_embedded, stop_embedded
+from worker.settings import Settings
+from worker.supervisor import (
+    Child,
+    Supervisor,
+    celery_beat,
+    celery_worker,
+    stop_requested,
+    uvicorn_api,
+    wait_for,
+)
+
+READY_TIMEOUT = 30.0  # seconds for /healthz to answer before we give up waiting (not running)
+LOOP_INTERVAL = 0.1
+WORKER_QUEUES = "intake,dispatch,send"
+WORKER_THREADS = 8
+
+Print = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class RedisHandle:
+    """The Redis this command uses; `started`: ours to stop at the end."""
+
+    url: str
+    var_dir: Path
+    embedded: bool
+    started: bool
+
+
+def resolve_redis(settings: Settings) -> RedisHandle:
+    """REDIS_URL if set, else the embedded server of the var dir (reused or started)."""
+    var_dir = settings.var_dir.absolute()
+    if settings.redis_url:
+        return RedisHandle(settings.redis_url, var_dir, embedded=False, started=False)
+    server = ensure_embedded(var_dir)
+    return RedisHandle(server.url, var_dir, embedded=True, started=server.started)
+
+
+def release_redis(handle: RedisHandle) -> None:
+    """Stop the embedded server if this command started it; leave anyone else's alone."""
+    if handle.started:
+        stop_embedded(handle.var_dir)
+
+
+def child_env(handle: RedisHandle, **extra: str) -> dict[str, str]:
+    """This process's environment plus the Redis and var dir every child must share."""
+    env = dict(os.environ)
+    env.update(REDIS_URL=handle.url, CAREDRIP_VAR_DIR=str(handle.var_dir), PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+def health_url(host: str, port: int) -> str:
+    probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    probe_host = "[::1]" if probe_host == "::" else probe_host
+    return f"http://{probe_host}:{port}/healthz"
+
+
+def healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=0.5) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def banner(settings: Settings, handle: RedisHandle, host: str, port: int) -> str:
+    where = "REDIS_URL" if not handle.embedded else "embedded, started now" if handle.started else "embedded, reused"
+    channels = f"SMS_CHANNEL={settings.sms_channel}, EMAIL_CHANNEL={settings.email_channel}"
+    return "\n".join([
+        "caredrip run",
+        f"  API     http://{host}:{port}  (OpenAPI: /docs, health: /healthz)",
+        f"  Redis   {handle.url}  ({where})",
+        f"  Outbox  {(handle.var_dir / 'outbox.jsonl')}  ({channels})",
+        f"  Worker  queues {WORKER_QUEUES}, {WORKER_THREADS} threads; beat every second",
+        "  Press Ctrl-C to stop everything.",
+    ])  # fmt: skip
+
+
+def start_children(supervisor: Supervisor, var_dir: Path, host: str, port: int) -> None:
+    supervisor.start("api", uvicorn_api(host, port))
+    supervisor.start("worker", celery_worker(WORKER_QUEUES, WORKER_THREADS))
+    supervisor.start("beat", celery_beat(var_dir / "celerybeat-schedule"))
+
+
+def wait_healthy(url: str, stop: threading.Event, supervisor: Supervisor, started: float, out: Print) -> Child | None:
+    """Poll /healthz until it answers (prints the time it took), a stop, or a child's death."""
+    while not stop.is_set():
+        dead = supervisor.first_dead()
+        if dead is not None:
+            return dead
+        if healthy(url):
+            out(f"  API ready in {time.monotonic() - started:.2f} s")
+            return None
+        if time.monotonic() - started > READY_TIMEOUT:
+            out(f"  API not answering {url} after {READY_TIMEOUT:.0f} s; still waiting")
+            return None
+        stop.wait(LOOP_INTERVAL)
+    return None
+
+
+def run_stack(settings: Settings, host: str, port: int, out: Print = print) -> int:
+    """Run until Ctrl-C/SIGTERM (exit 0) or until a child dies (exit 1); stop everything."""
+    started = time.monotonic()
+    with stop_requested() as stop:
+        handle = resolve_redis(settings)
+        try:
+            with Supervisor(child_env(handle)) as supervisor:
+                start_children(supervisor, handle.var_dir, host, port)
+                out(banner(settings, handle, host, port))
+                dead = wait_healthy(health_url(host, port), stop, supervisor, started, out)
+                dead = dead or wait_for(LOOP_INTERVAL, stop, supervisor)
+                if dead is not None:
+                    out(f"caredrip run: {dead.name} exited with {dead.process.returncode}; stopping the rest")
+                else:
+                    out("caredrip run: stopping")
+        finally:
+            release_redis(handle)
+    out("caredrip run: stopped")
+    return 1 if dead is not None else 0

@@ -1,0 +1,158 @@
+"""Child-process supervision for `caredrip run` and `caredrip demo`.
+
+Each child (uvicorn, a Celery worker, beat) starts in its own session, so a Ctrl-C in the
+terminal reaches only the supervising command, which then stops the children in order: SIGTERM
+to every process group, a bounded wait, SIGKILL to whatever is left. A child that dies on its
+own is noticed by `first_dead()`; the caller stops the rest and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
+KILL_TIMEOUT = 5.0  # seconds to wait for a SIGKILLed group
+POLL_INTERVAL = 0.05
+
+
+@dataclass
+class Child:
+    """One supervised process: its name, command line and, once started, its Popen."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes]
+    log: IO[bytes] | None = None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def exited(self) -> bool:
+        return self.process.poll() is not None
+
+
+@dataclass
+class Supervisor:
+    """Starts children in their own process groups and stops them all, never leaving one behind.
+
+    `log_dir`: when given, each child's stdout and stderr go to `<log_dir>/<name>.log`;
+    otherwise they share this process's terminal.
+    """
+
+    env: Mapping[str, str]
+    log_dir: Path | None = None
+    stop_timeout: float = STOP_TIMEOUT
+    children: list[Child] = field(default_factory=list)
+
+    def start(self, name: str, argv: list[str]) -> Child:
+        """Start `argv` as a child in a new session (its pid is also its process group id)."""
+        log: IO[bytes] | None = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        process = subprocess.Popen(
+            argv,
+            env=dict(self.env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT if log is not None else None,
+            start_new_session=True,
+        )
+        child = Child(name, argv, process, log)
+        self.children.append(child)
+        return child
+
+    def first_dead(self) -> Child | None:
+        """The first child that has exited, if any."""
+        return next((c for c in self.children if c.exited()), None)
+
+    def stop(self) -> None:
+        """SIGTERM every group, wait up to `stop_timeout` in all, then SIGKILL what is left."""
+        for child in reversed(self.children):
+            _signal_group(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.stop_timeout
+        for child in self.children:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(max(0.0, deadline - time.monotonic()))
+        for child in self.children:
+            # Also catches anything a child spawned into its group and left behind.
+            _signal_group(child.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.process.wait(KILL_TIMEOUT)
+            if child.log is not None:
+                child.log.close()
+        self.children.clear()
+
+    def __enter__(self) -> Supervisor:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    """Signal a whole process group; one already gone is fine."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+@contextlib.contextmanager
+def stop_requested() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while inside the block; the old handlers come back after."""
+    event = threading.Event()
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        event.set()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield event
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def python_module(module: str, *args: str) -> list[str]:
+    """`python -m module args…` with this interpreter (the venv's, when run from it)."""
+    return [sys.executable, "-m", module, *args]
+
+
+def celery_worker(queues: str, concurrency: int, *, name: str = "caredrip") -> list[str]:
+    """A threads-pool Celery worker on `queues` (threads: sends mostly wait on the network)."""
+    return python_module(
+        "celery", "-A", "worker.celery_app", "worker", "-Q", queues, "-P", "threads", "-c", str(concurrency),
+        "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "-l", "WARNING",
+    )  # fmt: skip
+
+
+def celery_beat(schedule_file: Path) -> list[str]:
+    """Celery beat, keeping its schedule state in `schedule_file`."""
+    return python_module("celery", "-A", "worker.celery_app", "beat", "-s", str(schedule_file), "-l", "WARNING")
+
+
+def uvicorn_api(host: str, port: int) -> list[str]:
+    """The HTTP API under uvicorn (no access log: JSON logs come from the app itself)."""
+    return python_module(
+        "uvicorn", "worker.api:app", "--host", host, "--port", str(port), "--log-level", "warning", "--no-access-log",
+    )  # fmt: skip
+
+
+def wait_for(probe_interval: float, stop: threading.Event, supervisor: Supervisor) -> Child | None:
+    """Block until a stop is requested (None) or a child dies (that child)."""
+    while not stop.wait(probe_interval):
+        dead = supervisor.first_dead()
+        if dead is not None:
+            return dead
+    return None
