@@ -414,9 +414,8 @@ def create_app(
         title="caredrip", version="0.1.0",
         description="Patient-education SMS and email programs: enroll patients, follow their messages.",
     )
-    ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token)
-    app.state.ctx = ctx
-    app.state.registry = make_registry(ctx.engine)
+    app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token)
+    app.state.registry = make_registry(lambda: app.state.ctx.engine())
     for router in (enrollments, webhooks, pages, ops):
         app.include_router(router)
     app.add_exception_handler(RequestValidationError, on_request_validation)

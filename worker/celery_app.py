@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery, signals
-from kombu import Queue
+from kombu import Queue  # type: ignore[attr-defined]
 
 from worker import wiring
 

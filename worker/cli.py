@@ -236,7 +236,7 @@ def clinic_list(json_out: JsonOption = False) -> None:
     from worker.clinics import list_clinics
 
     _settings()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"id": c.id, "name": c.name, "phone": c.phone, "email": c.email,
          "created_at": c.created_at.isoformat() if c.created_at else None,
          "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None}

@@ -11,7 +11,8 @@ from typing import Protocol
 class Clock(Protocol):
     """Tells the current instant, timezone-aware in UTC; `scale` is virtual seconds per real one."""
 
-    scale: float
+    @property
+    def scale(self) -> float: ...
 
     def now(self) -> datetime: ...
 

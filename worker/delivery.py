@@ -134,7 +134,9 @@ def send_batch(deps: DeliveryDeps, channel: str, eids: Sequence[str]) -> BatchOu
     return outcome
 
 
-def _triage(deps: DeliveryDeps, channel: str, eids: Sequence[str], outcome: BatchOutcome) -> tuple[list[Pending], list[Op]]:
+def _triage(
+    deps: DeliveryDeps, channel: str, eids: Sequence[str], outcome: BatchOutcome
+) -> tuple[list[Pending], list[Op]]:
     """Keep what is due and allowed now; release or put back the rest."""
     store, now, catalog = deps.engine.store, deps.engine.clock.now(), deps.engine.catalog
     ready: list[Pending] = []
@@ -191,20 +193,36 @@ def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int
     mid = message_id(e.id, p.step.id, channel, occurrence)
     base = deps.public_base_url
     common = dict(
-        id=mid, enrollment_id=e.id, clinic_id=e.clinic_id, program=p.program.id, step=p.step.id,
-        language=e.language, timezone=e.timezone, due_at=e.next_due[channel] or deps.engine.clock.now(),
+        id=mid,
+        enrollment_id=e.id,
+        clinic_id=e.clinic_id,
+        program=p.program.id,
+        step=p.step.id,
+        language=e.language,
+        timezone=e.timezone,
+        due_at=e.next_due[channel] or deps.engine.clock.now(),
     )
     if channel == "sms":
         sms = deps.renderer.sms(p.program, p.step.id, e.language, context)
         return OutgoingMessage(
-            channel="sms", to=e.phone or "", body=sms.body, segments=sms.segments, encoding=sms.encoding,
-            status_callback_url=f"{base}/webhooks/twilio/status?m={mid}", **common,  # type: ignore[arg-type]
+            channel="sms",
+            to=e.phone or "",
+            body=sms.body,
+            segments=sms.segments,
+            encoding=sms.encoding,
+            status_callback_url=f"{base}/webhooks/twilio/status?m={mid}",
+            **common,  # type: ignore[arg-type]
         )
     unsubscribe = f"{base}/unsubscribe/{unsubscribe_token(deps.engine.secret, e.id)}"
     mail = deps.renderer.email(p.program, p.step.id, e.language, {**context, "unsubscribe_url": unsubscribe})
     return OutgoingMessage(
-        channel="email", to=e.email or "", body=mail.text, subject=mail.subject, html=mail.html,
-        unsubscribe_url=unsubscribe, **common,  # type: ignore[arg-type]
+        channel="email",
+        to=e.email or "",
+        body=mail.text,
+        subject=mail.subject,
+        html=mail.html,
+        unsubscribe_url=unsubscribe,
+        **common,  # type: ignore[arg-type]
     )
 
 
@@ -235,7 +253,8 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending]) -> Batch
         deps.sleep(wait_us / 1_000_000)
     now = deps.engine.clock.now()
     # Time passed while waiting for the limit: re-check quiet hours and caps at the real send instant.
-    allowed_now, deferred = [], []
+    allowed_now: list[tuple[Pending, datetime]] = []
+    deferred: list[tuple[Pending, datetime]] = []
     for p in chunk:
         allowed = _allowed_at(deps, p.enrollment, channel, now)
         (allowed_now if allowed <= now else deferred).append((p, allowed))
@@ -244,8 +263,10 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending]) -> Batch
         ops += store.reschedule_ops(p.enrollment.id, channel, allowed)
         outcome.add("deferred")
     stale_s = int(to_virtual(deps.engine.clock, deps.lease_seconds).total_seconds())
-    begins = [store.begin_send_op(p.enrollment.id, channel, p.cursor, _field(p, channel), now, stale_s)
-              for p, _ in allowed_now]
+    begins = [
+        store.begin_send_op(p.enrollment.id, channel, p.cursor, _field(p, channel), now, stale_s)
+        for p, _ in allowed_now
+    ]
     numbers = [p.enrollment.phone or "" for p, _ in allowed_now] if channel == "sms" else []
     results = store.run([*ops, *begins, *([Command("hmget", (OPTOUT_SMS, numbers))] if numbers else [])])
     statuses = results[len(ops) : len(ops) + len(begins)]
@@ -267,7 +288,12 @@ def _field(p: Pending, channel: str) -> str:
 
 
 def _sort_begins(
-    deps: DeliveryDeps, channel: str, chunk: list[Pending], statuses: list[str], opted: list[bool], outcome: BatchOutcome
+    deps: DeliveryDeps,
+    channel: str,
+    chunk: list[Pending],
+    statuses: list[str],
+    opted: list[bool],
+    outcome: BatchOutcome,
 ) -> tuple[list[Pending], list[Finished]]:
     to_send: list[Pending] = []
     finished: list[Finished] = []
@@ -325,7 +351,9 @@ def _finish(deps: DeliveryDeps, channel: str, finished: list[Finished], outcome:
             retry_at = now + to_virtual(engine.clock, compute_backoff(attempts=p.attempts, jitter=deps.jitter()))
             record = pack_record(state, now, reason=reason, attempts=p.attempts)
             follow.append((p, retry_at, len(ops)))
-            ops.append(store.finish_send_op(e.id, channel, None, field_name, record, 0, None, [], now, engine.retention_s))
+            ops.append(
+                store.finish_send_op(e.id, channel, None, field_name, record, 0, None, [], now, engine.retention_s)
+            )
             continue
         due = e.next_due[channel]
         lateness = int((now - due).total_seconds()) if due and state is MessageState.SENT else None
@@ -335,8 +363,11 @@ def _finish(deps: DeliveryDeps, channel: str, finished: list[Finished], outcome:
         history = [t for t in e.history[channel] if now - t < HISTORY_KEEP] + ([now] if counts else [])
         next_due = due_at_cursor(p.program, channel, p.cursor + 1, e.anchor, ZoneInfo(e.timezone), engine.quiet)
         follow.append((p, next_due, len(ops)))
-        ops.append(store.finish_send_op(e.id, channel, p.cursor, field_name, record, p.cursor + 1, next_due,
-                                        history, now, engine.retention_s))
+        ops.append(
+            store.finish_send_op(
+                e.id, channel, p.cursor, field_name, record, p.cursor + 1, next_due, history, now, engine.retention_s
+            )
+        )
         ops += _bookkeeping(store, state, channel, p, mid, reason, now)
     results = store.run(ops)
     index_ops: list[Op] = []
@@ -374,8 +405,15 @@ def _bookkeeping(
 
 
 def _log(p: Pending, channel: str, mid: str, outcome: str, reason: str) -> None:
-    log.info("message", message_id=mid, enrollment_id=p.enrollment.id, step=p.step.id, channel=channel,
-             outcome=outcome, reason=reason or None)
+    log.info(
+        "message",
+        message_id=mid,
+        enrollment_id=p.enrollment.id,
+        step=p.step.id,
+        channel=channel,
+        outcome=outcome,
+        reason=reason or None,
+    )
 
 
 def tick_seconds(scale: float) -> float:
@@ -403,6 +441,7 @@ def dispatch_window(
         while monotonic() + tick < deadline:
             sleep(tick)
             handed += dispatch_once(deps, enqueue)
+        store.note_dispatch(deps.engine.clock.now(), handed)
         return handed
     finally:
         store.release_lock("dispatch", token)
@@ -424,8 +463,11 @@ def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, resend_field: str)
     if state is MessageState.RETRYING:
         state = MessageState.FAILED
     record = pack_record(state, deps.engine.clock.now(), provider_id=sent.provider_id if sent else "", reason=reason)
-    ops: list[Op] = [store.finish_send_op(p.enrollment.id, channel, None, resend_field, record, 0, None, [], now,
-                                          deps.engine.retention_s)]
+    ops: list[Op] = [
+        store.finish_send_op(
+            p.enrollment.id, channel, None, resend_field, record, 0, None, [], now, deps.engine.retention_s
+        )
+    ]
     mid = f"{p.enrollment.id}.{resend_field}"
     ops += _bookkeeping(store, state, channel, p, mid, reason, now)
     store.run(ops)

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 from worker.clock import Clock
 from worker.errors import NotFound
 from worker.programs import ProgramCatalog
-from worker.records import Enrollment, EnrollmentState
+from worker.records import Enrollment, EnrollmentState, epoch_ms, epoch_s
 from worker.schedule import due_at_cursor, first_cursor_after
 from worker.settings import QuietHours
-from worker.store import Store, epoch_ms, epoch_s
+from worker.store import Store
 from worker.tokens import enrollment_id
 
 
@@ -71,10 +71,20 @@ def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     tz = ZoneInfo(new.timezone)
     consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
     enrollment = Enrollment(
-        id=eid, clinic_id=new.clinic_id, patient_ref=new.patient_ref, program=program.id,
-        first_name=new.first_name, phone=new.phone, email=new.email, channels=new.channels,
-        language=new.language, timezone=new.timezone, state=EnrollmentState.ACTIVE,
-        anchor=anchor, created_at=now, consent=consent,
+        id=eid,
+        clinic_id=new.clinic_id,
+        patient_ref=new.patient_ref,
+        program=program.id,
+        first_name=new.first_name,
+        phone=new.phone,
+        email=new.email,
+        channels=new.channels,
+        language=new.language,
+        timezone=new.timezone,
+        state=EnrollmentState.ACTIVE,
+        anchor=anchor,
+        created_at=now,
+        consent=consent,
         cursor={ch: 0 for ch in new.channels},
         next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet) for ch in new.channels},
     )
@@ -148,12 +158,21 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
         channels=changes.channels or current.channels,
     )
     tz = ZoneInfo(updated.timezone)
-    fields = {"n": updated.first_name, "ph": updated.phone or "", "em": updated.email or "",
-              "l": updated.language, "tz": updated.timezone, "ch": ",".join(updated.channels), "u": str(epoch_s(now))}
+    fields = {
+        "n": updated.first_name,
+        "ph": updated.phone or "",
+        "em": updated.email or "",
+        "l": updated.language,
+        "tz": updated.timezone,
+        "ch": ",".join(updated.channels),
+        "u": str(epoch_s(now)),
+    }
     dropped = [ch for ch in current.channels if ch not in updated.channels]
     reschedule: dict[str, datetime | None] = {}
     for ch in updated.channels:
-        cursor = current.cursor[ch] if ch in current.channels else first_cursor_after(program, ch, now, updated.anchor, tz)
+        cursor = (
+            current.cursor[ch] if ch in current.channels else first_cursor_after(program, ch, now, updated.anchor, tz)
+        )
         due = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet)
         fields[f"k:{ch}"], fields[f"d:{ch}"] = str(cursor), str(epoch_ms(due)) if due else "0"
         fields.setdefault(f"h:{ch}", ",".join(str(epoch_s(t)) for t in current.history.get(ch, [])))

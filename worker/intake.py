@@ -210,13 +210,19 @@ def check_start(deps: EngineDeps, start_at: datetime | None) -> None:
 
 
 def to_new_enrollment(clinic_id: str, body: EnrollmentBody) -> NewEnrollment:
-    consent = {ch: body.consent.recorded_at for ch in body.channels}
+    consent = {str(ch): body.consent.recorded_at for ch in body.channels}
     return NewEnrollment(
-        clinic_id=clinic_id, patient_ref=body.patient_ref, program=body.program, first_name=body.first_name,
-        channels=tuple(body.channels), language=body.language, timezone=body.timezone,
+        clinic_id=clinic_id,
+        patient_ref=body.patient_ref,
+        program=body.program,
+        first_name=body.first_name,
+        channels=tuple(body.channels),
+        language=body.language,
+        timezone=body.timezone,
         phone=body.phone if "sms" in body.channels else None,
         email=body.email if "email" in body.channels else None,
-        consent=consent, start_at=body.start_at,
+        consent=consent,
+        start_at=body.start_at,
     )
 
 
@@ -235,8 +241,12 @@ def parse_enrollment(clinic_id: str, payload: dict[str, Any], deps: EngineDeps) 
 
 def to_changes(patch: EnrollmentPatch) -> EnrollmentChanges:
     return EnrollmentChanges(
-        first_name=patch.first_name, phone=patch.phone, email=patch.email, language=patch.language,
-        timezone=patch.timezone, channels=tuple(patch.channels) if patch.channels else None,
+        first_name=patch.first_name,
+        phone=patch.phone,
+        email=patch.email,
+        language=patch.language,
+        timezone=patch.timezone,
+        channels=tuple(patch.channels) if patch.channels else None,
     )
 
 

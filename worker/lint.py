@@ -10,8 +10,9 @@ some enrollment time, a missing translation, and English above grade 8. Problem 
 for timing; each names its rule (`render error`, `over budget`, `not GSM-7`, `first SMS`,
 `out of order`, `quiet hours`, `caps`, `missing translation`, `reading level`).
 
-The caps rule runs the scheduler's own `plan_channel` over a grid of enrollment instants (every
-half hour of a day, in zones on both hemispheres and an odd offset, across each DST change).
+The caps rule runs the scheduler's own `plan_channel` over a grid of enrollment instants (twice an
+hour and a minute either side of each step time and quiet-hours edge, on every enrollment day that
+puts a DST change inside the program, in zones of both hemispheres and one with a half-hour offset).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache, lru_cache
+from itertools import pairwise
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -41,7 +43,7 @@ MAX_ENGLISH_GRADE = 8.0
 
 CAP_ZONES = ("America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata")
 GRID_YEAR = 2026
-GRID_STEP = timedelta(minutes=30)
+GRID_MINUTES = (1, 31)  # enrollment at hh:01 and hh:31: just after each whole and half hour
 _UNBOUNDED = 1_000_000
 _MINUTES_A_DAY = 24 * 60
 
@@ -87,7 +89,7 @@ def lint_content(
     return report
 
 
-def sample_context(program: Program, language: str) -> dict[str, str]:
+def realistic_context(program: Program, language: str) -> dict[str, str]:
     """Long, realistic values for every template variable, in `language` where it matters."""
     return {
         "first_name": SAMPLE_FIRST_NAME,
@@ -130,7 +132,7 @@ class _ProgramLinter:
     # --- words: per language -----------------------------------------------------------------
 
     def check_language(self, language: str) -> None:
-        context = sample_context(self.program, language)
+        context = realistic_context(self.program, language)
         sms_costs: list[RenderedSms] = []
         grades: list[float] = []
         first_sms = next(iter(self.program.steps_for("sms")), None)
@@ -247,7 +249,7 @@ def first_sms_problems(body: str, language: str, context: dict[str, str]) -> lis
 def order_problems(program: Program, path: Path) -> list[str]:
     """Each step must not be able to land before the step listed above it."""
     problems: list[str] = []
-    for prev, step in zip(program.steps, program.steps[1:], strict=False):
+    for prev, step in pairwise(program.steps):
         if _can_precede(step, prev):
             problems.append(
                 f"{path}: {step.id}: out of order: {describe(step)} can come before the step above it"
@@ -272,7 +274,7 @@ def cap_problems(program: Program, path: Path, quiet: QuietHours, caps: Caps) ->
     seen: set[tuple[str, str, str]] = set()
     plans = 0
     for channel in capped_channels(program, caps):
-        for tz, anchor in enrollment_grid(program):
+        for tz, anchor in enrollment_grid(program, quiet):
             plans += 1
             plan = plan_channel(program, channel, anchor, tz, quiet, caps)
             for message, rule in cap_breaks(plan, tz, quiet, caps):
@@ -331,15 +333,27 @@ def _cap_problem(
     )
 
 
-def enrollment_grid(program: Program) -> Iterator[tuple[ZoneInfo, datetime]]:
-    """Every half hour of each enrollment day that puts a DST change inside the program, per zone."""
+def enrollment_grid(program: Program, quiet: QuietHours) -> Iterator[tuple[ZoneInfo, datetime]]:
+    """Enrollment instants to plan from, per zone: each day that puts a DST change inside the program
+    (and one ordinary day), at every time of day in `enrollment_times`."""
     span = _program_days(program)
+    times = enrollment_times(program, quiet)
     for name in CAP_ZONES:
         tz = ZoneInfo(name)
         for day in _enrollment_days(name, span):
-            midnight = resolve_local(day, time(0, 0), tz)
-            for k in range(int(timedelta(days=1) / GRID_STEP)):
-                yield tz, midnight + k * GRID_STEP
+            for at in times:
+                yield tz, resolve_local(day, at, tz)
+
+
+def enrollment_times(program: Program, quiet: QuietHours) -> list[time]:
+    """Local times of day to enroll at: twice an hour, and a minute either side of every step time
+    and quiet-hours edge, since a cap breaks for enrollments just after such a moment."""
+    minutes = {hour * 60 + m for hour in range(24) for m in GRID_MINUTES}
+    edges = [s.at for s in program.steps if s.at is not None] + [quiet.start, quiet.end]
+    for edge in edges:
+        minute = edge.hour * 60 + edge.minute
+        minutes.update({(minute - 1) % _MINUTES_A_DAY, minute, (minute + 1) % _MINUTES_A_DAY})
+    return [time(m // 60, m % 60) for m in sorted(minutes)]
 
 
 def _enrollment_days(zone: str, span: int) -> list[date]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -11,7 +12,7 @@ import structlog
 _FORBIDDEN = frozenset({"first_name", "name", "body", "text", "html", "subject", "email", "phone", "to"})
 
 
-def _scrub(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+def _scrub(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in _FORBIDDEN & event.keys():
         event[key] = "[redacted]"
     return event

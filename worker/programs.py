@@ -145,7 +145,7 @@ def _parse_step(raw: Any, path: Path, index: int) -> Step:
         raise ContentError(f"{where}.day: a whole number >= 0")
     match = _TIME_RE.match(str(at)) if isinstance(at, str) else None
     if not match:
-        raise ContentError(f"{where}.at: a local time as \"HH:MM\"")
+        raise ContentError(f'{where}.at: a local time as "HH:MM"')
     return Step(step_id, tuple(channels), day=day, at=time(int(match[1]), int(match[2])))
 
 

@@ -70,10 +70,12 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self._compiled: dict[tuple[str, str, str, str], Template] = {}
+        self._compiled: dict[str, Template] = {}
 
     def sms(self, program: Program, step_id: str, language: str, context: dict[str, Any]) -> RenderedSms:
         """The SMS text of `step_id`, within budget if the fallback name allows it."""
+        if language not in program.sms_segment_budget:
+            raise RenderError(f"{program.id}: no language {language!r}")
         budget = program.sms_segment_budget[language]
         rendered = self._sms_once(program, step_id, language, context)
         if rendered.segments <= budget:
@@ -100,12 +102,11 @@ class Renderer:
         return RenderedSms(body, count.segments, count.encoding)
 
     def _string(self, program: Program, step_id: str, language: str, key: str, context: dict[str, Any]) -> str:
-        cache_key = (program.id, language, step_id, key)
         try:
-            template = self._compiled.get(cache_key)
+            source = program.strings[language][step_id][key]
+            template = self._compiled.get(source)  # keyed by the text itself: an edited program never renders stale
             if template is None:
-                source = program.strings[language][step_id][key]
-                template = self._compiled[cache_key] = self._strings_env.from_string(source)
+                template = self._compiled[source] = self._strings_env.from_string(source)
             return template.render(context)
         except KeyError:
             raise RenderError(f"{program.id}/{language}/{step_id}.{key}: missing translation") from None

@@ -45,4 +45,3 @@ def resend(deps: DeliveryDeps, mid: str) -> str:
         store.drop_from_index(FAILED_INDEX, mid)
         return f"sent {new_id}"
     return f"{state.value} {new_id}: {reason}"
-

@@ -11,7 +11,7 @@ def compute_backoff(*, attempts: int, base_seconds: float = 2.0, max_seconds: fl
     `jitter` is a number in [0, 1) supplied by the caller (random.random() in production), so
     the function stays pure and testable.
     """
-    ceiling = min(max_seconds, base_seconds * 2 ** max(attempts - 1, 0))
+    ceiling = min(max_seconds, base_seconds * float(2 ** max(attempts - 1, 0)))
     return ceiling / 2 + ceiling / 2 * jitter
 
 

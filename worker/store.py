@@ -14,6 +14,7 @@ Keys (prefix `cd:`; `{...}` is the Redis Cluster hash tag, so each Lua script to
   cd:stats:total         hash   `<state>:<channel>:<program>` -> messages that reached that state
   cd:rl:<channel>        string the shared rate limit's theoretical arrival time
   cd:clock, cd:secret    shared clock origin and the secret for derived ids and tokens
+  cd:dispatch            hash   last dispatch run (time, runs, messages handed): is beat alive?
 Ended enrollments and their records expire CAREDRIP_RETENTION_DAYS after their end.
 """
 
@@ -71,6 +72,7 @@ PHONES = "cd:phones"
 STATS_TOTAL = "cd:stats:total"
 INBOX_KEEP = 1000
 SECRET_KEY = "cd:secret"
+DISPATCH_KEY = "cd:dispatch"
 
 
 def inbox_key(clinic_id: str) -> str:
@@ -82,7 +84,12 @@ def record_field(step: str, channel: str, occurrence: int) -> str:
 
 
 def pack_record(
-    state: MessageState, at: datetime, *, lateness: int | None = None, provider_id: str = "", reason: str = "",
+    state: MessageState,
+    at: datetime,
+    *,
+    lateness: int | None = None,
+    provider_id: str = "",
+    reason: str = "",
     attempts: int = 1,
 ) -> str:
     """`code|at|lateness|provider id|reason|attempts`: short enough for Redis's compact hashes."""
@@ -109,10 +116,19 @@ def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
 
 def encode_enrollment(e: Enrollment) -> dict[str, str]:
     fields = {
-        "c": e.clinic_id, "r": e.patient_ref, "p": e.program, "n": e.first_name,
-        "ph": e.phone or "", "em": e.email or "", "ch": ",".join(e.channels), "l": e.language,
-        "tz": e.timezone, "st": e.state.value, "a": str(epoch_s(e.anchor)),
-        "ca": str(epoch_s(e.created_at)), "cs": e.consent,
+        "c": e.clinic_id,
+        "r": e.patient_ref,
+        "p": e.program,
+        "n": e.first_name,
+        "ph": e.phone or "",
+        "em": e.email or "",
+        "ch": ",".join(e.channels),
+        "l": e.language,
+        "tz": e.timezone,
+        "st": e.state.value,
+        "a": str(epoch_s(e.anchor)),
+        "ca": str(epoch_s(e.created_at)),
+        "cs": e.consent,
     }
     for ch in e.channels:
         due = e.next_due.get(ch)
@@ -125,10 +141,20 @@ def encode_enrollment(e: Enrollment) -> dict[str, str]:
 def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
     channels = tuple(c for c in h.get("ch", "").split(",") if c)
     return Enrollment(
-        id=eid, clinic_id=h["c"], patient_ref=h["r"], program=h["p"], first_name=h.get("n", ""),
-        phone=h.get("ph") or None, email=h.get("em") or None, channels=channels,
-        language=h["l"], timezone=h["tz"], state=EnrollmentState(h["st"]),
-        anchor=from_epoch_s(int(h["a"])), created_at=from_epoch_s(int(h["ca"])), consent=h.get("cs", ""),
+        id=eid,
+        clinic_id=h["c"],
+        patient_ref=h["r"],
+        program=h["p"],
+        first_name=h.get("n", ""),
+        phone=h.get("ph") or None,
+        email=h.get("em") or None,
+        channels=channels,
+        language=h["l"],
+        timezone=h["tz"],
+        state=EnrollmentState(h["st"]),
+        anchor=from_epoch_s(int(h["a"])),
+        created_at=from_epoch_s(int(h["ca"])),
+        consent=h.get("cs", ""),
         cursor={ch: int(h.get(f"k:{ch}", "0")) for ch in channels},
         next_due={ch: _due(h.get(f"d:{ch}", "0")) for ch in channels},
         history={ch: [from_epoch_s(int(t)) for t in h.get(f"h:{ch}", "").split(",") if t] for ch in channels},
@@ -227,7 +253,9 @@ class Store:
         self.run(ops)
 
     def _indexed(self, eid: str, channel: str) -> bool:
-        due, lease = self.run([Command("zscore", (due_key(channel), eid)), Command("zscore", (lease_key(channel), eid))])
+        due, lease = self.run(
+            [Command("zscore", (due_key(channel), eid)), Command("zscore", (lease_key(channel), eid))]
+        )
         return due is not None or lease is not None
 
     def unschedule(self, eid: str, channels: Iterable[str]) -> None:
@@ -242,10 +270,12 @@ class Store:
 
     def update_enrollment(self, eid: str, fields: dict[str, str]) -> None:
         if fields:
-            self.redis.hset(enrollment_key(eid), mapping=fields)
+            self.redis.hset(enrollment_key(eid), mapping=dict[Any, Any](fields))
 
     def lifecycle(self, eid: str, action: str, now: datetime, retention_s: int) -> str:
-        return str(self.script("lifecycle", [enrollment_key(eid), records_key(eid)], [action, epoch_s(now), retention_s]))
+        return str(
+            self.script("lifecycle", [enrollment_key(eid), records_key(eid)], [action, epoch_s(now), retention_s])
+        )
 
     def set_channel_opt_out(self, eid: str, channel: str, opted_out: bool) -> None:
         op = "hset" if opted_out else "hdel"
@@ -272,27 +302,50 @@ class Store:
 
     def due_counts(self, channel: str, now: datetime, horizon: datetime) -> tuple[int, int, datetime | None]:
         """(due now, due by `horizon`, oldest due instant) for one channel."""
-        due_now, due_soon, oldest = self.run([
-            Command("zcount", (due_key(channel), "-inf", epoch_ms(now))),
-            Command("zcount", (due_key(channel), "-inf", epoch_ms(horizon))),
-            Command("zrange", (due_key(channel), 0, 0, False, True)),
-        ])
+        due_now, due_soon, oldest = self.run(
+            [
+                Command("zcount", (due_key(channel), "-inf", epoch_ms(now))),
+                Command("zcount", (due_key(channel), "-inf", epoch_ms(horizon))),
+                Command("zrange", (due_key(channel), 0, 0, False, True)),
+            ]
+        )
         first = from_epoch_ms(float(oldest[0][1])) if oldest else None
         return int(due_now), int(due_soon), first
 
     # -- messages -------------------------------------------------------------------------
     def begin_send_op(self, eid: str, channel: str, cursor: int | None, field: str, now: datetime, stale_s: int) -> Op:
         keys = [enrollment_key(eid), records_key(eid)]
-        return ScriptCall("begin_send", keys, [channel, "-" if cursor is None else cursor, field, epoch_s(now), stale_s])
+        return ScriptCall(
+            "begin_send", keys, [channel, "-" if cursor is None else cursor, field, epoch_s(now), stale_s]
+        )
 
     def finish_send_op(
-        self, eid: str, channel: str, cursor: int | None, field: str, record: str,
-        next_cursor: int, next_due: datetime | None, history: Sequence[datetime], now: datetime, retention_s: int,
+        self,
+        eid: str,
+        channel: str,
+        cursor: int | None,
+        field: str,
+        record: str,
+        next_cursor: int,
+        next_due: datetime | None,
+        history: Sequence[datetime],
+        now: datetime,
+        retention_s: int,
     ) -> Op:
         keys = [enrollment_key(eid), records_key(eid)]
         hist = ",".join(str(epoch_s(t)) for t in history)
         due = epoch_ms(next_due) if next_due else 0
-        args = [channel, "-" if cursor is None else cursor, field, record, next_cursor, due, hist, epoch_s(now), retention_s]
+        args = [
+            channel,
+            "-" if cursor is None else cursor,
+            field,
+            record,
+            next_cursor,
+            due,
+            hist,
+            epoch_s(now),
+            retention_s,
+        ]
         return ScriptCall("finish_send", keys, args)
 
     def index_op(self, index: str, mid: str, now: datetime) -> Op:
@@ -300,12 +353,13 @@ class Store:
 
     def records(self, eid: str) -> list[MessageRecord]:
         raw = self.redis.hgetall(records_key(eid))
-        return sorted((unpack_record(eid, f, v) for f, v in raw.items()), key=lambda r: (r.at is None, r.at))
+        records = (unpack_record(eid, str(f), str(v)) for f, v in raw.items())
+        return sorted(records, key=lambda r: (r.at is None, r.at))
 
     def record(self, mid: str) -> MessageRecord | None:
         eid, step, channel, occ = parse_message_id(mid)
         value = self.redis.hget(records_key(eid), record_field(step, channel, occ))
-        return unpack_record(eid, record_field(step, channel, occ), value) if value else None
+        return unpack_record(eid, record_field(step, channel, occ), str(value)) if value else None
 
     def apply_callback(self, mid: str, state: MessageState, reason: str, now: datetime) -> str:
         eid, step, channel, occ = parse_message_id(mid)
@@ -341,8 +395,12 @@ class Store:
 
     def push_inbox(self, clinic_id: str, entry: str) -> None:
         """Keep a patient's reply (JSON text) for the clinic; only the latest INBOX_KEEP stay."""
-        self.run([Command("lpush", (inbox_key(clinic_id), entry)),
-                  Command("ltrim", (inbox_key(clinic_id), 0, INBOX_KEEP - 1))])
+        self.run(
+            [
+                Command("lpush", (inbox_key(clinic_id), entry)),
+                Command("ltrim", (inbox_key(clinic_id), 0, INBOX_KEEP - 1)),
+            ]
+        )
 
     def inbox(self, clinic_id: str, limit: int = 100) -> list[str]:
         return [str(v) for v in self.redis.lrange(inbox_key(clinic_id), 0, limit - 1)]
@@ -358,6 +416,18 @@ class Store:
     def reserve(self, channel: str, count: int, interval_us: int, burst_us: int) -> int:
         """Reserve `count` sends on the channel's shared limit; microseconds to wait first."""
         return int(self.script("ratelimit", [f"cd:rl:{channel}"], [interval_us, count, burst_us]))
+
+    # -- dispatch heartbeat ----------------------------------------------------------------------
+    def note_dispatch(self, now: datetime, handed: int) -> None:
+        """Record a finished dispatch run: operators see when the last one ran (beat alive?)."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hset(DISPATCH_KEY, mapping={"last_at": epoch_s(now)})
+        pipe.hincrby(DISPATCH_KEY, "runs", 1)
+        pipe.hincrby(DISPATCH_KEY, "handed", handed)
+        pipe.execute()
+
+    def dispatch_info(self) -> dict[str, int]:
+        return {str(k): int(v) for k, v in self.redis.hgetall(DISPATCH_KEY).items()}
 
     # -- locks --------------------------------------------------------------------------------
     def acquire_lock(self, name: str, ttl_ms: int) -> str | None:
@@ -393,7 +463,7 @@ class ClinicStore:
 
     def add(self, cid: str, fields: dict[str, str], key_hash: str) -> None:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(clinic_key(cid), mapping={**fields, "key": key_hash})
+        pipe.hset(clinic_key(cid), mapping=dict[Any, Any]({**fields, "key": key_hash}))
         pipe.hset(CLINIC_KEYS, key_hash, cid)
         pipe.sadd(CLINICS, cid)
         pipe.execute()
@@ -418,4 +488,3 @@ class ClinicStore:
         pipe.hset(clinic_key(cid), "revoked", str(now_s))
         pipe.execute()
         return True
-

@@ -132,14 +132,16 @@ def python_module(module: str, *args: str) -> list[str]:
 def celery_worker(queues: str, concurrency: int, *, name: str = "caredrip") -> list[str]:
     """A threads-pool Celery worker on `queues` (threads: sends mostly wait on the network)."""
     return python_module(
-        "celery", "-A", "worker.celery_app", "worker", "-Q", queues, "-P", "threads", "-c", str(concurrency),
+        "celery", "-A", "worker.celery_app", "--quiet", "worker", "-Q", queues, "-P", "threads", "-c", str(concurrency),
         "-n", f"{name}@%h", "--without-mingle", "--without-gossip", "-l", "WARNING",
     )  # fmt: skip
 
 
 def celery_beat(schedule_file: Path) -> list[str]:
     """Celery beat, keeping its schedule state in `schedule_file`."""
-    return python_module("celery", "-A", "worker.celery_app", "beat", "-s", str(schedule_file), "-l", "WARNING")
+    return python_module(
+        "celery", "-A", "worker.celery_app", "--quiet", "beat", "-s", str(schedule_file), "-l", "WARNING",
+    )  # fmt: skip
 
 
 def uvicorn_api(host: str, port: int) -> list[str]:

@@ -24,7 +24,9 @@ def verify_unsubscribe_token(secret: bytes, token: str) -> str | None:
     eid, _, signature = token.partition(".")
     if not eid or not signature or len(token) > 128:
         return None
-    return eid if hmac.compare_digest(signature, _sign(secret, "unsubscribe", eid)) else None
+    # bytes, not str: compare_digest refuses non-ASCII str (a mangled link would raise, not fail)
+    expected = _sign(secret, "unsubscribe", eid).encode()
+    return eid if hmac.compare_digest(signature.encode("utf-8", "replace"), expected) else None
 
 
 def new_clinic_key() -> str:

@@ -105,8 +105,12 @@ def engine_deps() -> EngineDeps:
         return _overrides["engine"]  # type: ignore[no-any-return]
     s = settings()
     return EngineDeps(
-        clock=clock(), store=store(), catalog=catalog_for(s.content_dir), quiet=s.quiet_hours,
-        secret=secret(), retention_days=s.retention_days,
+        clock=clock(),
+        store=store(),
+        catalog=catalog_for(s.content_dir),
+        quiet=s.quiet_hours,
+        secret=secret(),
+        retention_days=s.retention_days,
     )
 
 
@@ -117,10 +121,15 @@ def delivery_deps() -> DeliveryDeps:
     s = settings()
     clinic_store = clinics()
     return DeliveryDeps(
-        engine=engine_deps(), renderer=Renderer(s.templates_dir), channels=build_channels(s), caps=s.caps,
+        engine=engine_deps(),
+        renderer=Renderer(s.templates_dir),
+        channels=build_channels(s),
+        caps=s.caps,
         public_base_url=s.public_base_url,
         rate_per_second={"sms": s.sms_rate_per_second, "email": s.email_rate_per_second},
-        send_batch=s.send_batch, lease_seconds=s.lease_seconds, clinics=_cached_clinic_lookup(clinic_store),
+        send_batch=s.send_batch,
+        lease_seconds=s.lease_seconds,
+        clinics=_cached_clinic_lookup(clinic_store),
     )
 
 
@@ -144,8 +153,10 @@ def build_channels(s: Settings) -> dict[str, Channel]:
         from worker.channels.twilio_sms import TwilioSmsChannel
 
         channels["sms"] = TwilioSmsChannel(
-            account_sid=s.twilio_account_sid or "", auth_token=s.twilio_auth_token or "",
-            messaging_service_sid=s.twilio_messaging_service_sid, from_number=s.twilio_from_number,
+            account_sid=s.twilio_account_sid or "",
+            auth_token=s.twilio_auth_token or "",
+            messaging_service_sid=s.twilio_messaging_service_sid,
+            from_number=s.twilio_from_number,
             api_base_url=s.twilio_api_base_url,
         )
     else:
@@ -154,8 +165,12 @@ def build_channels(s: Settings) -> dict[str, Channel]:
         from worker.channels.smtp_email import SmtpEmailChannel
 
         channels["email"] = SmtpEmailChannel(
-            host=s.smtp_host or "", port=s.smtp_port, username=s.smtp_username, password=s.smtp_password,
-            starttls=s.smtp_starttls, mail_from=s.mail_from or "",
+            host=s.smtp_host or "",
+            port=s.smtp_port,
+            username=s.smtp_username,
+            password=s.smtp_password,
+            starttls=s.smtp_starttls,
+            mail_from=s.mail_from or "",
         )
     else:
         channels["email"] = OutboxChannel("email", s.outbox_path)

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.support.celery_worker import subprocess_worker
-from tests.support.engine import SECRET, make_deps, new_enrollment, outbox_lines, run_until_idle
+from tests.support.engine import make_deps, new_enrollment, outbox_lines, run_until_idle
+from tests.support.processes import enroll_due_now, worker_env
 from tests.support.redis_fixture import wait_until
 from tests.support.twilio_standin import TwilioStandIn
 from worker import tasks
@@ -24,36 +22,6 @@ from worker.delivery import DeliveryDeps, dispatch_once
 from worker.enrollment import enroll
 from worker.records import MessageState
 from worker.redis_server import RedisServer
-
-ROOT = Path(__file__).resolve().parents[2]
-AWAKE = ["America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata",
-         "Australia/Sydney", "Pacific/Honolulu", "Asia/Dubai"]
-
-
-def awake_timezone() -> str:
-    """A zone where it is now between 09:00 and 19:00, so messages due now may go now."""
-    now = datetime.now(UTC)
-    for name in AWAKE:
-        if 9 <= now.astimezone(ZoneInfo(name)).hour < 19:
-            return name
-    raise AssertionError("no awake zone in the list")
-
-
-def worker_env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREDRIP_", "TWILIO_", "SMTP_", "SMS_", "EMAIL_"))}
-    env.update(REDIS_URL=url, CAREDRIP_VAR_DIR=str(tmp_path / "var"), CAREDRIP_LEASE_SECONDS="3",
-               CAREDRIP_SECRET_KEY=SECRET.decode(), CAREDRIP_ENV="test", PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
-    env.update(extra)
-    return env
-
-
-def enroll_due_now(deps: DeliveryDeps, count: int) -> list[str]:
-    tz = awake_timezone()
-    return [
-        enroll(deps.engine, new_enrollment(f"p-{i}", channels=("sms",), email=None, timezone=tz,
-                                           phone=f"+1415555{i:04d}"))[0].id
-        for i in range(count)
-    ]
 
 
 @pytest.fixture
@@ -72,13 +40,21 @@ def _dispatch_until(deps: DeliveryDeps, done: object, timeout: float) -> None:
     raise AssertionError("not done in time")
 
 
-def test_sigkill_mid_batch_sends_each_message_at_most_once(live_deps: DeliveryDeps, redis_url: str,
-                                                            tmp_path: Path) -> None:
+def test_sigkill_mid_batch_sends_each_message_at_most_once(
+    live_deps: DeliveryDeps, redis_url: str, tmp_path: Path
+) -> None:
     token = "kill-test-token"
     with TwilioStandIn(auth_token=token, latency_seconds=0.05) as standin:
-        env = worker_env(redis_url, tmp_path, SMS_CHANNEL="twilio", TWILIO_ACCOUNT_SID="AC" + "1" * 32,
-                         TWILIO_AUTH_TOKEN=token, TWILIO_FROM_NUMBER="+15005550006",
-                         TWILIO_API_BASE_URL=standin.base_url, SMS_RATE_PER_SECOND="100000")
+        env = worker_env(
+            redis_url,
+            tmp_path,
+            SMS_CHANNEL="twilio",
+            TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+            TWILIO_AUTH_TOKEN=token,
+            TWILIO_FROM_NUMBER="+15005550006",
+            TWILIO_API_BASE_URL=standin.base_url,
+            SMS_RATE_PER_SECOND="100000",
+        )
         eids = enroll_due_now(live_deps, 200)
         store = live_deps.engine.store
         with subprocess_worker("worker.celery_app", redis_url, env, concurrency=2, queues="send") as first:
@@ -87,9 +63,11 @@ def test_sigkill_mid_batch_sends_each_message_at_most_once(live_deps: DeliveryDe
             first.kill()
         assert len(standin.requests) < 200, "the kill came too late to interrupt a batch"
         with subprocess_worker("worker.celery_app", redis_url, env, concurrency=2, queues="send"):
+
             def all_final() -> bool:
                 states = [r.state for e in eids for r in store.records(e)]
                 return len(states) == 200 and MessageState.SENDING not in states
+
             _dispatch_until(live_deps, all_final, timeout=60)
         per_message = Counter(r["StatusCallback"].rsplit("?m=", 1)[1] for r in standin.requests)
         assert max(per_message.values()) == 1, "a message was handed to the provider twice"
@@ -122,8 +100,10 @@ def test_two_workers_share_the_rate_limit(live_deps: DeliveryDeps, redis_url: st
         for i in range(0, len(ids), 60):
             tasks.enqueue_send(channel, ids[i : i + 60])
 
-    with subprocess_worker("worker.celery_app", redis_url, env, concurrency=2, queues="send"), \
-         subprocess_worker("worker.celery_app", redis_url, env, concurrency=2, queues="send"):
+    with (
+        subprocess_worker("worker.celery_app", redis_url, env, concurrency=2, queues="send"),
+        subprocess_worker("worker.celery_app", redis_url, env, concurrency=2, queues="send"),
+    ):
         dispatch_once(live_deps, four_batches)
         wait_until(lambda: len(outbox_lines(outbox)) >= 240, timeout=30)
     stamps = sorted(datetime.fromisoformat(line["sent_at"]) for line in outbox_lines(outbox))

@@ -16,10 +16,10 @@ from worker.clock import Clock, FixedClock
 from worker.delivery import DeliveryDeps, dispatch_once, send_batch
 from worker.enrollment import EngineDeps, NewEnrollment
 from worker.programs import ProgramCatalog
+from worker.records import from_epoch_ms
 from worker.render import Renderer
 from worker.settings import parse_caps, parse_quiet_hours
 from worker.store import Store, due_key
-from worker.records import from_epoch_ms
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"test-secret-0123456789abcdef"
@@ -61,9 +61,15 @@ def make_deps(
 
 def new_enrollment(ref: str = "p-1", **overrides: Any) -> NewEnrollment:
     fields: dict[str, Any] = dict(
-        clinic_id="c_test", patient_ref=ref, program="twitching", first_name="Ana",
-        channels=("sms", "email"), language="en", timezone="America/New_York",
-        phone="+14155552671", email="ana@example.com",
+        clinic_id="c_test",
+        patient_ref=ref,
+        program="twitching",
+        first_name="Ana",
+        channels=("sms", "email"),
+        language="en",
+        timezone="America/New_York",
+        phone="+14155552671",
+        email="ana@example.com",
         consent={"sms": datetime(2026, 1, 1, tzinfo=UTC), "email": datetime(2026, 1, 1, tzinfo=UTC)},
     )
     fields.update(overrides)
@@ -72,7 +78,11 @@ def new_enrollment(ref: str = "p-1", **overrides: Any) -> NewEnrollment:
 
 def send_inline(deps: DeliveryDeps) -> Callable[[str, list[str]], None]:
     """An enqueue that sends at once in this process (no Celery): for time-travel tests."""
-    return lambda channel, eids: None if send_batch(deps, channel, eids) else None
+
+    def enqueue(channel: str, eids: list[str]) -> None:
+        send_batch(deps, channel, eids)
+
+    return enqueue
 
 
 def next_due(deps: DeliveryDeps) -> datetime | None:

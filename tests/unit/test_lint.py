@@ -98,7 +98,8 @@ def test_over_budget_says_when_only_the_fallback_fits(nltk_dir: Path) -> None:
 def test_caps_are_checked_with_the_configured_caps(nltk_dir: Path) -> None:
     assert lint(BROKEN / "caps", nltk_dir, caps=Caps({"sms": 2}, {"sms": 3})).problems == []
     tight = lint(CONTENT, nltk_dir, caps=Caps({"sms": 1}, {"sms": 2})).problems
-    assert tight and all("caps: breaks the cap of 2 SMS in any 7 x 24 hours" in line for line in tight)
+    assert all(": caps: breaks the cap of " in line for line in tight)
+    assert any("caps: breaks the cap of 2 SMS in any 7 x 24 hours" in line for line in tight)
 
 
 def test_quiet_hours_are_the_configured_ones(nltk_dir: Path) -> None:
@@ -126,4 +127,24 @@ def test_empty_content_dir_is_a_problem(tmp_path: Path, nltk_dir: Path) -> None:
 
 def test_email_words_cut_the_footer_and_end_list_items() -> None:
     text = "Hi Ana,\n\nCall us if it:\n\n  - lasts weeks,\n  - spreads\n\n--\nNot medical advice.\n"
-    assert email_words(text) == "Hi Ana, Call us if it: lasts weeks. spreads."
+    assert email_words(text) == "Hi Ana. Call us if it: lasts weeks. spreads."
+
+
+def test_week_cap_break_just_after_a_step_time_is_found(tmp_path: Path, nltk_dir: Path) -> None:
+    """Welcome at enrollment, then day 2, day 5 and day 7 at 12:00: only patients enrolled just
+    after 12:00 get the day-7 step held back by 3 SMS in 7 x 24 h, and lint finds them."""
+    shutil.copytree(BROKEN / "caps" / "caps", tmp_path / "caps")
+    program = tmp_path / "caps" / "program.yaml"
+    steps = "".join(
+        f'  - id: {step}\n    day: {day}\n    at: "12:00"\n    channels: [sms]\n'
+        for step, day in (("tip-morning", 2), ("tip-noon", 5), ("tip-evening", 7))
+    )
+    head = program.read_text(encoding="utf-8").split("  - id: tip-morning")[0]
+    program.write_text(head + steps, encoding="utf-8")
+    strings = tmp_path / "caps" / "strings" / "en.yaml"
+    noon = '\ntip-noon:\n  sms: "Hi {{ first_name }}, take a short walk after lunch today."\n'
+    strings.write_text(strings.read_text(encoding="utf-8") + noon, encoding="utf-8")
+    problems = lint(tmp_path, nltk_dir).problems
+    assert len(problems) == 1
+    assert "tip-evening.sms: caps: breaks the cap of 3 SMS in any 7 x 24 hours" in problems[0]
+    assert " 12:01 " in problems[0]

@@ -133,13 +133,19 @@ def test_email_text_has_blocks_and_footer(renderer: Renderer) -> None:
     [
         ("", []),
         ("One line.", [Block("paragraph", ("One line.",))]),
-        ("First\nline joined.\n\nSecond.", [Block("paragraph", ("First line joined.",)), Block("paragraph", ("Second.",))]),
+        (
+            "First\nline joined.\n\nSecond.",
+            [Block("paragraph", ("First line joined.",)), Block("paragraph", ("Second.",))],
+        ),
         ("- a\n- b", [Block("list", ("a", "b"))]),
-        ("Intro:\r\n\r\n- a\r\n-  b  \n\n\n\nEnd.", [
-            Block("paragraph", ("Intro:",)),
-            Block("list", ("a", "b")),
-            Block("paragraph", ("End.",)),
-        ]),
+        (
+            "Intro:\r\n\r\n- a\r\n-  b  \n\n\n\nEnd.",
+            [
+                Block("paragraph", ("Intro:",)),
+                Block("list", ("a", "b")),
+                Block("paragraph", ("End.",)),
+            ],
+        ),
         ("- a\nnot an item", [Block("paragraph", ("- a not an item",))]),
     ],
 )

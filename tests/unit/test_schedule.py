@@ -27,13 +27,13 @@ NO_CAPS = Caps({}, {})
 DEFAULT_CAPS = Caps({"sms": 1}, {"sms": 3})
 
 
-def at(zone: str, *args: int) -> datetime:
+def at(zone: str, year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
     """A local wall-clock time in `zone` as a UTC instant (first occurrence in an overlap)."""
-    return datetime(*args, tzinfo=ZoneInfo(zone)).astimezone(UTC)  # type: ignore[misc]
+    return datetime(year, month, day, hour, minute, second, tzinfo=ZoneInfo(zone)).astimezone(UTC)
 
 
-def utc_at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+def utc_at(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def program_of(*steps: Step) -> Program:
@@ -89,7 +89,12 @@ def test_resolve_local(zone: str, day: date, local: time, expected_utc: datetime
         # day N counts local calendar days from the enrollment's local date
         (NY, at(NY, 2026, 3, 6, 23, 30), Step("a", ("sms",), day=2, at=time(2, 30)), utc_at(2026, 3, 8, 7, 30)),
         (NY, utc_at(2026, 3, 7, 3, 0), Step("a", ("sms",), day=1, at=time(10, 0)), utc_at(2026, 3, 7, 15, 0)),
-        ("Asia/Kolkata", utc_at(2026, 3, 7, 20, 0), Step("a", ("sms",), day=0, at=time(9, 0)), utc_at(2026, 3, 8, 3, 30)),
+        (
+            "Asia/Kolkata",
+            utc_at(2026, 3, 7, 20, 0),
+            Step("a", ("sms",), day=0, at=time(9, 0)),
+            utc_at(2026, 3, 8, 3, 30),
+        ),
         # relative steps are plain elapsed time, DST or not
         (NY, at(NY, 2026, 3, 7, 12, 0), Step("a", ("sms",), after_minutes=1440), at(NY, 2026, 3, 8, 13, 0)),
         (NY, at(NY, 2026, 3, 7, 12, 0), Step("a", ("sms",), after_minutes=0), at(NY, 2026, 3, 7, 12, 0)),

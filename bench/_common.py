@@ -1,0 +1,229 @@
+"""What every benchmark shares: a private Redis, worker subprocesses, fast setup, CPU accounting.
+
+Nothing here touches the machine's Redis on 6379: each benchmark starts its own server on a free
+port (worker.redis_server) and real `celery worker` processes in their own sessions, and stops
+them all on the way out.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import redis  # noqa: E402
+
+from tests.support.celery_worker import SubprocessWorker, subprocess_worker  # noqa: E402
+from tests.support.engine import SECRET, make_deps, new_enrollment  # noqa: E402
+from worker.clock import SystemClock  # noqa: E402
+from worker.delivery import DeliveryDeps  # noqa: E402
+from worker.enrollment import NewEnrollment  # noqa: E402
+from worker.records import Enrollment, EnrollmentState, epoch_s  # noqa: E402
+from worker.redis_server import RedisServer  # noqa: E402
+from worker.schedule import due_at_cursor  # noqa: E402
+from worker.store import Command, Op, due_key, encode_enrollment, enrollment_key  # noqa: E402
+from worker.tokens import enrollment_id  # noqa: E402
+
+AWAKE = ["America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata",
+         "Australia/Sydney", "Pacific/Honolulu", "Asia/Dubai", "Europe/Berlin", "America/Chicago"]
+
+
+def emit(result: dict[str, Any]) -> None:
+    """Print the benchmark's one JSON object."""
+    print(json.dumps(result, sort_keys=True))
+
+
+def awake_timezone(hours: tuple[int, int] = (9, 19)) -> str:
+    """A zone where it is now within `hours` local, so a message due now may go now."""
+    now = datetime.now(UTC)
+    for name in AWAKE:
+        if hours[0] <= now.astimezone(ZoneInfo(name)).hour < hours[1]:
+            return name
+    for offset in range(-12, 15):  # Etc/GMT-N is N hours *ahead* of UTC
+        name = f"Etc/GMT{'-' if offset > 0 else '+'}{abs(offset)}" if offset else "Etc/GMT"
+        if hours[0] <= now.astimezone(ZoneInfo(name)).hour < hours[1]:
+            return name
+    raise AssertionError("no awake zone")
+
+
+@contextlib.contextmanager
+def private_redis() -> Iterator[RedisServer]:
+    """A private redis-server on a free port in a temporary directory (AOF on, like compose)."""
+    with tempfile.TemporaryDirectory(prefix="caredrip-bench-") as tmp:
+        server = RedisServer.on_free_port(Path(tmp) / "redis")
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def redis_info(url: str) -> dict[str, str]:
+    client = redis.Redis.from_url(url, decode_responses=True)
+    info = client.info("server")
+    return {"redis_version": str(info["redis_version"]), "redis_executable": str(info.get("executable", "")),
+            "mem_allocator": str(client.info("memory").get("mem_allocator", ""))}
+
+
+def worker_env(url: str, var_dir: Path, **extra: str) -> dict[str, str]:
+    """A worker's environment: this process's, minus caredrip settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREDRIP_", "TWILIO_", "SMTP_", "SMS_", "EMAIL_"))}
+    env.update(REDIS_URL=url, CAREDRIP_VAR_DIR=str(var_dir), CAREDRIP_SECRET_KEY=SECRET.decode(),
+               CAREDRIP_ENV="test", PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
+    env.update(extra)
+    return env
+
+
+@contextlib.contextmanager
+def workers(app_module: str, url: str, env: dict[str, str], *, count: int = 1, pool: str = "prefork",
+            concurrency: int = 2, queues: str = "send") -> Iterator[list[SubprocessWorker]]:
+    """`count` real `celery worker` processes, each ready (answering ping) before the block runs."""
+    with contextlib.ExitStack() as stack:
+        started = [stack.enter_context(subprocess_worker(app_module, url, env, pool=pool, concurrency=concurrency,
+                                                         queues=queues, ready_timeout=60))
+                   for _ in range(count)]
+        yield started
+
+
+def live_deps(url: str, outbox: Path, *, rate: float = 1_000_000.0, lease_seconds: int = 300,
+              quiet: str = "21:00-08:00") -> DeliveryDeps:
+    """Engine deps for the benchmark process (it dispatches, as the beat task would)."""
+    from dataclasses import replace
+
+    from worker.settings import parse_quiet_hours
+
+    deps = make_deps(url, outbox, clock=SystemClock(), rate=rate, lease_seconds=lease_seconds)
+    return replace(deps, engine=replace(deps.engine, quiet=parse_quiet_hours(quiet)))
+
+
+def sms_only(i: int, tz: str, **overrides: Any) -> NewEnrollment:
+    return new_enrollment(f"p-{i}", channels=("sms",), email=None, timezone=tz, phone=f"+1415{i:07d}", **overrides)
+
+
+def both_channels(i: int, tz: str, **overrides: Any) -> NewEnrollment:
+    return new_enrollment(f"p-{i}", channels=("sms", "email"), timezone=tz, phone=f"+1415{i:07d}",
+                          email=f"patient{i}@example.com", **overrides)
+
+
+def build_enrollment(deps: DeliveryDeps, new: NewEnrollment, now: datetime) -> Enrollment:
+    """The enrollment `enroll()` would store for `new` at `now` (same id, fields and due times)."""
+    engine = deps.engine
+    program = engine.catalog.get(new.program)
+    anchor = new.start_at or now
+    tz = ZoneInfo(new.timezone)
+    consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
+    return Enrollment(
+        id=enrollment_id(engine.secret, new.clinic_id, new.patient_ref, new.program), clinic_id=new.clinic_id,
+        patient_ref=new.patient_ref, program=program.id, first_name=new.first_name, phone=new.phone,
+        email=new.email, channels=new.channels, language=new.language, timezone=new.timezone,
+        state=EnrollmentState.ACTIVE, anchor=anchor, created_at=now, consent=consent,
+        cursor={ch: 0 for ch in new.channels},
+        next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, engine.quiet) for ch in new.channels},
+    )
+
+
+def bulk_store(deps: DeliveryDeps, enrollments: Sequence[Enrollment], *, due_ms: Callable[[Enrollment, str], int | None]
+               | None = None, chunk: int = 2000) -> None:
+    """Write enrollments and their due entries with pipelined HSET + ZADD (setup only, not measured)."""
+    store = deps.engine.store
+    ops: list[Op] = []
+    for e in enrollments:
+        ops.append(Command("hset", (enrollment_key(e.id), None, None, encode_enrollment(e))))
+        for ch in e.channels:
+            if due_ms is not None:
+                score = due_ms(e, ch)
+            else:
+                due = e.next_due.get(ch)
+                score = int(due.timestamp() * 1000) if due else None
+            if score is not None:
+                ops.append(Command("zadd", (due_key(ch), {e.id: score})))
+        if len(ops) >= chunk:
+            store.run(ops)
+            ops = []
+    store.run(ops)
+
+
+# -- CPU accounting ---------------------------------------------------------------------------
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return raw[raw.rindex(")") + 2 :].split()  # fields from "state" on (index 0 = field 3)
+
+
+def group_cpu_seconds(pgids: Sequence[int]) -> float:
+    """User + system CPU of every live process in these process groups, plus their reaped children."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat(int(entry))
+        if fields is None or int(fields[2]) not in pgids:  # field 5: pgrp
+            continue
+        total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return total / _TICK
+
+
+def pid_cpu_seconds(pid: int) -> float:
+    fields = _stat(pid)
+    return 0.0 if fields is None else sum(int(fields[i]) for i in (11, 12)) / _TICK
+
+
+def self_cpu_seconds() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+@dataclass
+class Stopwatch:
+    start: float = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self.start = time.perf_counter()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.elapsed = time.perf_counter() - self.start
+
+    elapsed: float = 0.0
+
+
+def median(values: Sequence[float]) -> float:
+    return float(statistics.median(values))
+
+
+class LineCounter:
+    """Counts the lines of a growing file, reading only what was appended since the last call."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+        self.lines = 0
+
+    def __call__(self) -> int:
+        try:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                data = f.read()
+        except FileNotFoundError:
+            return 0
+        self.offset += len(data)
+        self.lines += data.count(b"\n")
+        return self.lines

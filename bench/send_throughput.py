@@ -1,0 +1,126 @@
+"""Figure 1: send throughput on the outbox channel against raw Celery no-op tasks, same run.
+
+20,000 SMS-only enrollments have their welcome due now (in a zone where it is daytime). One
+`celery worker -P prefork -c 2` (2 worker processes, the settings of worker/celery_app.py) sends
+them while this process dispatches, as the beat task would: `dispatch_once` every 50 ms. The
+clock runs from the first dispatch to the 20,000th outbox line. Then, on the same Redis with the
+same worker settings, 20,000 no-op tasks (bench/noop_app.py) are queued first and drained by an
+identical worker; the clock runs from the moment it starts consuming to the last ack.
+CPU seconds are read from /proc for the worker's process group, Redis and this process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sys
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
+
+import redis  # noqa: E402
+
+from bench._common import (  # noqa: E402
+    LineCounter, bulk_store, build_enrollment, emit, group_cpu_seconds, live_deps, pid_cpu_seconds, private_redis,
+    redis_info, self_cpu_seconds, sms_only, worker_env, workers, awake_timezone,
+)
+from worker import tasks  # noqa: E402
+from worker.celery_app import app as caredrip_app  # noqa: E402
+from worker.delivery import dispatch_once  # noqa: E402
+from worker.store import due_key, lease_key  # noqa: E402
+
+TICK_SECONDS = 0.05
+
+
+def caredrip_phase(url: str, var: Path, count: int, batch: int) -> dict[str, float]:
+    outbox = var / "outbox.jsonl"
+    deps = live_deps(url, outbox)
+    tz = awake_timezone()
+    now = datetime.now(UTC)
+    bulk_store(deps, [build_enrollment(deps, sms_only(i, tz), now) for i in range(count)])
+    caredrip_app.conf.broker_url = url
+    env = worker_env(url, var, SMS_RATE_PER_SECOND="1000000", CAREDRIP_SEND_BATCH=str(batch))
+    client = redis.Redis.from_url(url, decode_responses=True)
+    redis_pid = int(client.info("server")["process_id"])
+    with workers("worker.celery_app", url, env, pool="prefork", concurrency=2, queues="send") as started:
+        pgids = [w.pid for w in started]
+        lines = LineCounter(outbox)
+        cpu0 = (group_cpu_seconds(pgids), pid_cpu_seconds(redis_pid), self_cpu_seconds())
+        t0 = time.perf_counter()
+        while client.zcard(due_key("sms")):
+            dispatch_once(deps, tasks.enqueue_send)
+            time.sleep(TICK_SECONDS)
+        claimed_at = time.perf_counter() - t0
+        deadline = time.monotonic() + 300
+        while lines() < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {lines()} of {count} written")
+            if client.zcard(due_key("sms")) or client.zcard(lease_key("sms")) < 1:
+                dispatch_once(deps, tasks.enqueue_send)
+            time.sleep(0.01)
+        elapsed = time.perf_counter() - t0
+        cpu1 = (group_cpu_seconds(pgids), pid_cpu_seconds(redis_pid), self_cpu_seconds())
+    ids = [json.loads(line)["id"] for line in outbox.read_text().splitlines()]
+    assert len(ids) == len(set(ids)) == count, "a duplicate or a loss"
+    return {
+        "messages": count, "seconds": round(elapsed, 3), "rate": round(count / elapsed, 1),
+        "claim_seconds": round(claimed_at, 3),
+        "worker_cpu_s_per_1000": round((cpu1[0] - cpu0[0]) / count * 1000, 4),
+        "redis_cpu_s_per_1000": round((cpu1[1] - cpu0[1]) / count * 1000, 4),
+        "dispatcher_cpu_s_per_1000": round((cpu1[2] - cpu0[2]) / count * 1000, 4),
+    }
+
+
+def noop_phase(url: str, var: Path, count: int) -> dict[str, float]:
+    from bench.noop_app import app, noop
+
+    app.conf.broker_url = url
+    client = redis.Redis.from_url(url, decode_responses=True)
+    with app.producer_or_acquire() as producer:
+        for _ in range(count):
+            noop.apply_async((), queue="noop", producer=producer)
+    assert client.llen("noop") == count
+    redis_pid = int(client.info("server")["process_id"])
+    env = worker_env(url, var)
+    with workers("bench.noop_app", url, env, pool="prefork", concurrency=2, queues="idle") as started:
+        pgids = [w.pid for w in started]
+        cpu0 = (group_cpu_seconds(pgids), pid_cpu_seconds(redis_pid))
+        t0 = time.perf_counter()
+        app.control.add_consumer("noop", destination=[w.nodename for w in started], reply=True, timeout=5)
+        deadline = time.monotonic() + 300
+        while client.llen("noop") or client.hlen("unacked"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("no-op tasks did not drain")
+            time.sleep(0.005)
+        elapsed = time.perf_counter() - t0
+        cpu1 = (group_cpu_seconds(pgids), pid_cpu_seconds(redis_pid))
+    return {
+        "tasks": count, "seconds": round(elapsed, 3), "rate": round(count / elapsed, 1),
+        "worker_cpu_s_per_1000": round((cpu1[0] - cpu0[0]) / count * 1000, 4),
+        "redis_cpu_s_per_1000": round((cpu1[1] - cpu0[1]) / count * 1000, 4),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--messages", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=100, help="CAREDRIP_SEND_BATCH")
+    args = parser.parse_args()
+    with private_redis() as server:
+        var = server.data_dir.parent / "var"
+        send = caredrip_phase(server.url, var, args.messages, args.batch)
+        noop = noop_phase(server.url, var, args.messages)
+        emit({
+            "figure": "send_throughput", "workers": "1 x celery worker -P prefork -c 2 (2 worker processes)",
+            "send_batch": args.batch, "send": send, "noop": noop,
+            "messages_per_second": send["rate"], "noop_tasks_per_second": noop["rate"],
+            "ratio": round(send["rate"] / noop["rate"], 2), "target_ratio": 3.0,
+            "cpu_seconds_per_1000_messages": send["worker_cpu_s_per_1000"], **redis_info(server.url),
+        })
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""`caredrip run` end to end: a fresh var dir, an enrollment over HTTP, the welcome in the outbox,
+`caredrip status --json`, then SIGINT, and nothing left running."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.ops.conftest import CAREDRIP, REPO, alive, caredrip, children_of, cli_env, processes_for
+from tests.support.redis_fixture import wait_until
+from worker.redis_server import free_port
+
+pytestmark = pytest.mark.slow
+
+OUTBOX_SMS_KEYS = {"id", "enrollment_id", "clinic_id", "program", "step", "channel", "to", "body", "language",
+                   "timezone", "due_at", "sent_at", "local_time", "segments", "encoding"}
+STATUS_KEYS = {"queues", "due_now", "due_next_hour", "oldest_overdue_seconds", "in_flight", "last_hour",
+               "unknown_total", "failed_total", "workers", "now"}
+HEALTHZ_BOUND = 5.0  # seconds from start to /healthz answering 200 (the issue's target)
+
+
+def daytime_zone(now: datetime) -> str:
+    """A fixed-offset IANA zone where it is now between 10:00 and 18:59: no quiet hours, no caps."""
+    for offset in range(-12, 15):
+        if 10 <= (now + timedelta(hours=offset)).hour <= 18:
+            # Etc/GMT signs are inverted: Etc/GMT-3 is UTC+3.
+            return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+    raise AssertionError("unreachable: some offset is always in daytime")
+
+
+def outbox_records(path: Path) -> list[dict[str, Any]]:
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def test_run_enrolls_sends_reports_and_stops_cleanly(var_dir: Path, tmp_path: Path) -> None:
+    env = cli_env(var_dir)
+    port = free_port()
+    log = (tmp_path / "run.log").open("wb")
+    started = time.monotonic()
+    run = subprocess.Popen([CAREDRIP, "run", "--port", str(port)], env=env, cwd=REPO, stdout=log,
+                           stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_until(lambda: _healthy(base), timeout=30, interval=0.05)
+        ready_after = time.monotonic() - started
+        assert ready_after < HEALTHZ_BOUND, f"/healthz answered only after {ready_after:.2f}s"
+
+        added = caredrip(env, "clinic", "add", "Test", "--phone", "+16175550123")
+        assert added.returncode == 0, added.stderr
+        key = added.stdout.strip().splitlines()[-1]
+
+        now = datetime.now(UTC)
+        zone = daytime_zone(now)
+        body = {
+            "patient_ref": "p-1", "program": "twitching", "first_name": "Ana", "phone": "+14155552671",
+            "channels": ["sms"], "language": "en", "timezone": zone,
+            "consent": {"sms": True, "recorded_at": now.isoformat()},
+        }
+        response = httpx.post(f"{base}/v1/enrollments", json=body, headers={"Authorization": f"Bearer {key}"})
+        assert response.status_code == 201, response.text
+
+        outbox = var_dir / "outbox.jsonl"
+        records = wait_until(lambda: outbox_records(outbox), timeout=30, interval=0.1)
+        welcome = records[0]
+        assert OUTBOX_SMS_KEYS <= welcome.keys()
+        assert (welcome["step"], welcome["channel"], welcome["to"]) == ("welcome", "sms", "+14155552671")
+        assert "STOP" in welcome["body"] and welcome["timezone"] == zone
+
+        status = caredrip(env, "status", "--json")
+        assert status.returncode == 0, status.stderr
+        report = json.loads(status.stdout)
+        assert set(report) == STATUS_KEYS
+        assert set(report["queues"]) == {"intake", "dispatch", "send"}
+        assert report["last_hour"]["sent"] >= 1
+        assert report["workers"], "the run's worker should answer a ping"
+
+        children = children_of(run.pid)
+        redis_pid = int((var_dir / "redis" / "redis.pid").read_text())
+        assert len(children) >= 4, f"expected api, worker, beat and redis-server, got {children}"
+
+        run.send_signal(signal.SIGINT)
+        assert run.wait(timeout=15) == 0
+        for pid in {*children, redis_pid}:
+            wait_until(lambda pid=pid: not alive(pid), timeout=2)
+        assert not processes_for(var_dir)
+    finally:
+        if run.poll() is None:  # a failed assertion: still stop the stack the way an operator would
+            run.send_signal(signal.SIGINT)
+            try:
+                run.wait(20)
+            except subprocess.TimeoutExpired:
+                run.kill()
+                run.wait(5)
+        log.close()
+    output = (tmp_path / "run.log").read_text()
+    assert "API ready in" in output and "stopped" in output
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200
+    except httpx.HTTPError:
+        return False

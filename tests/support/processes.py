@@ -1,0 +1,47 @@
+"""Helpers for tests that run caredrip workers as real processes: their environment, and
+enrollments that fall due at once (in a timezone where it is daytime right now)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tests.support.engine import SECRET, new_enrollment
+from worker.delivery import DeliveryDeps
+from worker.enrollment import enroll
+
+AWAKE = ["America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata",
+         "Australia/Sydney", "Pacific/Honolulu", "Asia/Dubai"]
+
+
+def awake_timezone() -> str:
+    """A zone where it is now between 09:00 and 19:00, so messages due now may go now."""
+    now = datetime.now(UTC)
+    for name in AWAKE:
+        if 9 <= now.astimezone(ZoneInfo(name)).hour < 19:
+            return name
+    raise AssertionError("no awake zone in the list")
+
+
+def worker_env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """The environment of a worker process on `url`: no settings leak in from this shell,
+    3-second leases, the tests' secret; `extra` overrides."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREDRIP_", "TWILIO_", "SMTP_", "SMS_", "EMAIL_"))}
+    env.update(REDIS_URL=url, CAREDRIP_VAR_DIR=str(tmp_path / "var"), CAREDRIP_LEASE_SECONDS="3",
+               CAREDRIP_SECRET_KEY=SECRET.decode(), CAREDRIP_ENV="test",
+               PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
+    env.update(extra)
+    return env
+
+
+def enroll_due_now(deps: DeliveryDeps, count: int, prefix: str = "p") -> list[str]:
+    """`count` SMS-only enrollments whose welcome is due now; their ids."""
+    tz = awake_timezone()
+    return [
+        enroll(deps.engine, new_enrollment(f"{prefix}-{i}", channels=("sms",), email=None, timezone=tz,
+                                           phone=f"+1415555{i:04d}"))[0].id
+        for i in range(count)
+    ]
