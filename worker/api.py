@@ -122,7 +122,9 @@ def _out(deps: EngineDeps, enrollment: Enrollment) -> EnrollmentOut:
 
 
 @enrollments.post(
-    "", status_code=201, response_model=EnrollmentOut,
+    "",
+    status_code=201,
+    response_model=EnrollmentOut,
     responses={200: {"model": EnrollmentOut, "description": "The same (clinic, patient_ref, program) again"}},
 )
 def create_enrollment(body: EnrollmentBody, response: Response, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
@@ -220,7 +222,10 @@ TwilioParams = Annotated[dict[str, str], Depends(twilio_params)]
 
 
 @webhooks.post(
-    "/status", status_code=204, response_class=Response, openapi_extra=FORM_BODY,
+    "/status",
+    status_code=204,
+    response_class=Response,
+    openapi_extra=FORM_BODY,
     responses={**FORBIDDEN, 400: {"model": ErrorOut, "description": "No message id (m) or status"}},
 )
 def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_length=200)] = "") -> Response:
@@ -237,9 +242,14 @@ def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_le
 
 
 @webhooks.post(
-    "/inbound", response_class=Response, openapi_extra=FORM_BODY,
-    responses={**FORBIDDEN, 200: {"content": {TWIML: {}}, "description": "TwiML: a reply, or none"},
-               400: {"model": ErrorOut, "description": "No From number"}},
+    "/inbound",
+    response_class=Response,
+    openapi_extra=FORM_BODY,
+    responses={
+        **FORBIDDEN,
+        200: {"content": {TWIML: {}}, "description": "TwiML: a reply, or none"},
+        400: {"model": ErrorOut, "description": "No From number"},
+    },
 )
 def twilio_inbound(params: TwilioParams, ctx: Ctx) -> Response:
     """A patient's SMS: STOP/START/HELP and synonyms act at once; anything else is kept for the clinic."""
@@ -254,7 +264,8 @@ def twilio_inbound(params: TwilioParams, ctx: Ctx) -> Response:
 # -- email unsubscribe ---------------------------------------------------------------------------
 pages = APIRouter(prefix="/unsubscribe", tags=["unsubscribe"])
 HTML_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"text/html": {}}}, 404: {"content": {"text/html": {}}, "description": "Invalid link"},
+    200: {"content": {"text/html": {}}},
+    404: {"content": {"text/html": {}}, "description": "Invalid link"},
 }
 
 
@@ -321,7 +332,7 @@ def field_error(error: dict[str, Any]) -> dict[str, Any]:
     match = _FIELD_PREFIX.match(msg)
     if match:
         path = match.group(1).split(".")
-        if loc[-len(path):] != path:
+        if loc[-len(path) :] != path:
             loc += path
         msg = match.group(2)
     return {"loc": loc, "msg": msg, "type": str(error.get("type", "value_error"))}
@@ -411,7 +422,8 @@ def create_app(
 ) -> FastAPI:
     """The API over the given deps; each one left None comes from `worker.wiring` when first needed."""
     app = FastAPI(
-        title="caredrip", version="0.1.0",
+        title="caredrip",
+        version="0.1.0",
         description="Patient-education SMS and email programs: enroll patients, follow their messages.",
     )
     app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token)

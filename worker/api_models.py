@@ -7,7 +7,7 @@ an explicit UTC offset (`2026-03-02T15:00:00+00:00`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
@@ -18,6 +18,7 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
+ChannelName = Literal["sms", "email"]
 Timestamp = Annotated[
     datetime,
     PlainSerializer(_iso, return_type=str, when_used="json"),
@@ -33,7 +34,7 @@ class EnrollmentOut(BaseModel):
     patient_ref: str
     program: str
     state: EnrollmentState
-    channels: list[Literal["sms", "email"]]
+    channels: list[ChannelName]
     language: str
     timezone: str
     first_name: str
@@ -49,7 +50,7 @@ class MessageOut(BaseModel):
 
     id: str
     step: str
-    channel: Literal["sms", "email"]
+    channel: ChannelName
     state: MessageState
     at: Timestamp | None = Field(description="When the message last changed state")
     provider_id: str | None
@@ -84,11 +85,20 @@ class ValidationErrorOut(BaseModel):
 def enrollment_out(enrollment: Enrollment, *, sms_opted_out: bool = False) -> EnrollmentOut:
     """`next_message_at`: the earliest next message among the channels still sending to."""
     return EnrollmentOut(
-        id=enrollment.id, clinic_id=enrollment.clinic_id, patient_ref=enrollment.patient_ref,
-        program=enrollment.program, state=enrollment.state, channels=list(enrollment.channels),  # type: ignore[arg-type]
-        language=enrollment.language, timezone=enrollment.timezone, first_name=enrollment.first_name,
-        phone=enrollment.phone, email=enrollment.email, created_at=enrollment.created_at,
-        next_message_at=next_message_at(enrollment, sms_opted_out=sms_opted_out), ended_at=enrollment.ended_at,
+        id=enrollment.id,
+        clinic_id=enrollment.clinic_id,
+        patient_ref=enrollment.patient_ref,
+        program=enrollment.program,
+        state=enrollment.state,
+        channels=[cast(ChannelName, ch) for ch in enrollment.channels],
+        language=enrollment.language,
+        timezone=enrollment.timezone,
+        first_name=enrollment.first_name,
+        phone=enrollment.phone,
+        email=enrollment.email,
+        created_at=enrollment.created_at,
+        next_message_at=next_message_at(enrollment, sms_opted_out=sms_opted_out),
+        ended_at=enrollment.ended_at,
     )
 
 
@@ -96,20 +106,30 @@ def next_message_at(enrollment: Enrollment, *, sms_opted_out: bool = False) -> d
     if enrollment.state is not EnrollmentState.ACTIVE:
         return None
     dues = [
-        due for ch, due in enrollment.next_due.items()
+        due
+        for ch, due in enrollment.next_due.items()
         if due is not None and not enrollment.opted_out.get(ch) and not (ch == "sms" and sms_opted_out)
     ]
     return min(dues, default=None)
 
 
 def messages_out(eid: str, records: list[MessageRecord]) -> MessagesOut:
-    return MessagesOut(enrollment_id=eid, messages=[
-        MessageOut(
-            id=r.id, step=r.step, channel=r.channel, state=r.state, at=r.at,  # type: ignore[arg-type]
-            provider_id=r.provider_id or None, reason=r.reason or None, attempts=r.attempts,
-        )
-        for r in records
-    ])
+    return MessagesOut(
+        enrollment_id=eid,
+        messages=[
+            MessageOut(
+                id=r.id,
+                step=r.step,
+                channel=cast(ChannelName, r.channel),
+                state=r.state,
+                at=r.at,
+                provider_id=r.provider_id or None,
+                reason=r.reason or None,
+                attempts=r.attempts,
+            )
+            for r in records
+        ],
+    )
 
 
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

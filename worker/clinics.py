@@ -113,7 +113,10 @@ def _new_id(clinic_store: ClinicStore) -> str:
 
 def _info(cid: str, row: dict[str, str]) -> ClinicInfo:
     return ClinicInfo(
-        id=cid, name=row.get("name", ""), phone=row.get("phone", ""), email=row.get("email", ""),
+        id=cid,
+        name=row.get("name", ""),
+        phone=row.get("phone", ""),
+        email=row.get("email", ""),
         created_at=from_epoch_s(int(row["created"])) if row.get("created") else None,
         revoked_at=from_epoch_s(int(row["revoked"])) if row.get("revoked") else None,
     )

@@ -38,6 +38,7 @@ from worker.store import (
     Store,
     pack_record,
     record_field,
+    unpack_record,
 )
 from worker.tokens import unsubscribe_token
 
@@ -311,10 +312,13 @@ def _sort_begins(
             finished.append((p, MessageState.SKIPPED, None, "opted_out"))
         elif status == "stale":
             finished.append((p, MessageState.UNKNOWN, None, "interrupted"))
+        elif status.startswith("done:"):  # recorded before, cursor not moved on: move it, send nothing
+            record = unpack_record(eid, _field(p, channel), status.removeprefix("done:"))
+            finished.append((p, record.state, None, record.reason))
         elif status == "busy":
             ops += store.reschedule_ops(eid, channel, deps.engine.clock.now() + to_virtual(deps.engine.clock, 60))
             outcome.add("busy")
-        else:  # gone, inactive, moved, done:<record>: nothing to send at this cursor
+        else:  # gone, inactive, moved: nothing to send at this cursor
             ops += store.reschedule_ops(eid, channel, None)
             outcome.add("inactive" if status in ("gone", "inactive") else "moved")
     store.run(ops)

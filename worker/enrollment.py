@@ -168,14 +168,18 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
         "u": str(epoch_s(now)),
     }
     dropped = [ch for ch in current.channels if ch not in updated.channels]
+    # Cursors of channels that stay are never written here: a send finishing concurrently
+    # owns them. Due times are recomputed only when the timezone moves them.
     reschedule: dict[str, datetime | None] = {}
     for ch in updated.channels:
-        cursor = (
-            current.cursor[ch] if ch in current.channels else first_cursor_after(program, ch, now, updated.anchor, tz)
-        )
+        added = ch not in current.channels
+        if not added and updated.timezone == current.timezone:
+            continue
+        cursor = first_cursor_after(program, ch, now, updated.anchor, tz) if added else current.cursor[ch]
         due = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet)
-        fields[f"k:{ch}"], fields[f"d:{ch}"] = str(cursor), str(epoch_ms(due)) if due else "0"
-        fields.setdefault(f"h:{ch}", ",".join(str(epoch_s(t)) for t in current.history.get(ch, [])))
+        fields[f"d:{ch}"] = str(epoch_ms(due)) if due else "0"
+        if added:
+            fields[f"k:{ch}"], fields[f"h:{ch}"] = str(cursor), ""
         reschedule[ch] = due
     for ch in dropped:
         fields[f"d:{ch}"] = "0"
@@ -184,7 +188,7 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
         deps.store.remember_phone(changes.phone, current.clinic_id)
     deps.store.unschedule(eid, dropped)
     fresh = get_owned(deps, eid, clinic_id)
-    if fresh.state is EnrollmentState.ACTIVE:
+    if fresh.state is EnrollmentState.ACTIVE and reschedule:
         deps.store.unschedule(eid, list(reschedule))
         deps.store.schedule_all(replace(fresh, next_due=reschedule))
     return fresh

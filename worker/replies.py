@@ -137,9 +137,7 @@ class StatusOutcome:
     state: MessageState | None = None
 
 
-def handle_status(
-    store: Store, mid: str, status: str, error_code: str, to: str, now: datetime
-) -> StatusOutcome:
+def handle_status(store: Store, mid: str, status: str, error_code: str, to: str, now: datetime) -> StatusOutcome:
     """Apply one status callback for message `mid`; raises ValueError if `mid` is not a message id."""
     eid, _step, channel, _occ = parse_message_id(mid)
     state = STATUS_STATES.get(status.strip().lower())

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import warnings
 
 import pytest
 import redis
@@ -22,7 +21,7 @@ from tests.support.engine import make_deps
 from worker.api import create_app
 from worker.clinics import add_clinic
 from worker.clock import FixedClock
-from worker.delivery import DeliveryDeps
+from worker.delivery import DeliveryDeps, dispatch_once, send_batch
 from worker.enrollment import EngineDeps
 from worker.store import ClinicStore, Store
 
@@ -57,6 +56,15 @@ def sign(params: dict[str, str], path: str, token: str = TWILIO_TOKEN, base: str
 def twilio_post(client: TestClient, path: str, params: dict[str, str], **sign_kw: Any) -> Any:
     """POST form `params` to `path` (with its query) signed as Twilio would."""
     return client.post(path, data=params, headers={"X-Twilio-Signature": sign(params, path, **sign_kw)})
+
+
+def send_due(delivery: DeliveryDeps) -> int:
+    """One dispatch tick that sends what it claims at once, in this process (no Celery)."""
+
+    def send_now(channel: str, eids: list[str]) -> None:
+        send_batch(delivery, channel, eids)
+
+    return dispatch_once(delivery, send_now)
 
 
 @pytest.fixture

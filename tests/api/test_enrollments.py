@@ -9,10 +9,10 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from tests.api.conftest import PATIENT_PHONE, enrollment_body
+from tests.api.conftest import PATIENT_PHONE, enrollment_body, send_due
 from worker.clinics import revoke_clinic
 from worker.clock import FixedClock
-from worker.delivery import DeliveryDeps, dispatch_once, send_batch
+from worker.delivery import DeliveryDeps
 from worker.store import ClinicStore, Store
 
 
@@ -21,13 +21,16 @@ def enrollment_keys(store: Store) -> list[str]:
 
 
 # -- auth ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("headers", [
-    {},
-    {"Authorization": "Bearer cdk_not-a-real-key"},
-    {"Authorization": "Bearer "},
-    {"Authorization": "Basic dXNlcjpwYXNz"},
-    {"Authorization": "cdk_no-scheme"},
-])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer cdk_not-a-real-key"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "cdk_no-scheme"},
+    ],
+)
 def test_missing_or_bad_key_is_401_with_challenge(anon: TestClient, headers: dict[str, str], store: Store) -> None:
     response = anon.post("/v1/enrollments", json=enrollment_body(), headers=headers)
     assert response.status_code == 401
@@ -35,11 +38,17 @@ def test_missing_or_bad_key_is_401_with_challenge(anon: TestClient, headers: dic
     assert enrollment_keys(store) == []
 
 
-@pytest.mark.parametrize("method, path", [
-    ("GET", "/v1/enrollments/abc"), ("GET", "/v1/enrollments/abc/messages"), ("PATCH", "/v1/enrollments/abc"),
-    ("POST", "/v1/enrollments/abc/pause"), ("POST", "/v1/enrollments/abc/resume"),
-    ("POST", "/v1/enrollments/abc/cancel"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("GET", "/v1/enrollments/abc"),
+        ("GET", "/v1/enrollments/abc/messages"),
+        ("PATCH", "/v1/enrollments/abc"),
+        ("POST", "/v1/enrollments/abc/pause"),
+        ("POST", "/v1/enrollments/abc/resume"),
+        ("POST", "/v1/enrollments/abc/cancel"),
+    ],
+)
 def test_every_enrollment_endpoint_needs_a_key(anon: TestClient, method: str, path: str) -> None:
     response = anon.request(method, path, json={} if method == "PATCH" else None)
     assert response.status_code == 401
@@ -71,12 +80,17 @@ def test_other_clinics_enrollment_is_404_exactly_like_a_missing_one(
     eid = enrolled["id"]
     with TestClient(api, headers={"Authorization": f"Bearer {other_clinic[1]}"}) as other:
         for method, path in [
-            ("GET", f"/v1/enrollments/{eid}"), ("GET", f"/v1/enrollments/{eid}/messages"),
-            ("PATCH", f"/v1/enrollments/{eid}"), ("POST", f"/v1/enrollments/{eid}/pause"),
-            ("POST", f"/v1/enrollments/{eid}/resume"), ("POST", f"/v1/enrollments/{eid}/cancel"),
+            ("GET", f"/v1/enrollments/{eid}"),
+            ("GET", f"/v1/enrollments/{eid}/messages"),
+            ("PATCH", f"/v1/enrollments/{eid}"),
+            ("POST", f"/v1/enrollments/{eid}/pause"),
+            ("POST", f"/v1/enrollments/{eid}/resume"),
+            ("POST", f"/v1/enrollments/{eid}/cancel"),
         ]:
             theirs = other.request(method, path, json={"first_name": "Eve"} if method == "PATCH" else None)
-            missing = other.request(method, path.replace(eid, "0" * 20), json={"first_name": "Eve"} if method == "PATCH" else None)
+            missing = other.request(
+                method, path.replace(eid, "0" * 20), json={"first_name": "Eve"} if method == "PATCH" else None
+            )
             assert theirs.status_code == missing.status_code == 404, (method, path)
             assert theirs.json() == missing.json()
         # the same patient_ref enrolled by the other clinic is a different enrollment
@@ -205,15 +219,20 @@ def test_chunked_body_over_64_kib_is_413(client: TestClient, store: Store) -> No
 def test_messages_lists_what_was_sent(client: TestClient, enrolled: dict[str, Any], delivery: DeliveryDeps) -> None:
     eid = enrolled["id"]
     assert client.get(f"/v1/enrollments/{eid}/messages").json() == {"enrollment_id": eid, "messages": []}
-    dispatch_once(delivery, lambda channel, eids: None if send_batch(delivery, channel, eids) else None)
+    send_due(delivery)
     body = client.get(f"/v1/enrollments/{eid}/messages").json()
     assert body["enrollment_id"] == eid
     by_channel = {m["channel"]: m for m in body["messages"]}
     assert set(by_channel) == {"sms", "email"}
     sms = by_channel["sms"]
     assert sms == {
-        "id": f"{eid}.welcome.sms.1", "step": "welcome", "channel": "sms", "state": "sent",
-        "at": "2026-03-02T15:00:00+00:00", "provider_id": f"outbox-{eid}.welcome.sms.1", "reason": None,
+        "id": f"{eid}.welcome.sms.1",
+        "step": "welcome",
+        "channel": "sms",
+        "state": "sent",
+        "at": "2026-03-02T15:00:00+00:00",
+        "provider_id": f"outbox-{eid}.welcome.sms.1",
+        "reason": None,
         "attempts": 1,
     }
     # the next message is the day-2 lesson (day 0 = enrollment day) at 10:00 New York time
@@ -237,8 +256,10 @@ def test_patch_changes_only_given_fields_and_is_idempotent(client: TestClient, e
 
 
 def test_patch_can_drop_and_add_channels(client: TestClient) -> None:
-    created = client.post("/v1/enrollments", json=enrollment_body(channels=["email"], consent={
-        "email": True, "recorded_at": "2026-01-01T00:00:00Z"})).json()
+    created = client.post(
+        "/v1/enrollments",
+        json=enrollment_body(channels=["email"], consent={"email": True, "recorded_at": "2026-01-01T00:00:00Z"}),
+    ).json()
     eid = created["id"]
     assert created["phone"] is None
     refused = client.patch(f"/v1/enrollments/{eid}", json={"channels": ["sms", "email"]})
@@ -247,25 +268,35 @@ def test_patch_can_drop_and_add_channels(client: TestClient) -> None:
     no_consent = client.patch(f"/v1/enrollments/{eid}", json={"channels": ["sms", "email"], "phone": PATIENT_PHONE})
     assert no_consent.status_code == 422
     assert no_consent.json()["detail"][0]["loc"] == ["body", "consent", "sms"]
-    added = client.patch(f"/v1/enrollments/{eid}", json={
-        "channels": ["sms", "email"], "phone": PATIENT_PHONE,
-        "consent": {"sms": True, "recorded_at": "2026-03-01T00:00:00Z"}})
+    added = client.patch(
+        f"/v1/enrollments/{eid}",
+        json={
+            "channels": ["sms", "email"],
+            "phone": PATIENT_PHONE,
+            "consent": {"sms": True, "recorded_at": "2026-03-01T00:00:00Z"},
+        },
+    )
     assert added.status_code == 200, added.text
     assert added.json()["channels"] == ["sms", "email"]
     dropped = client.patch(f"/v1/enrollments/{eid}", json={"channels": ["sms"]})
     assert dropped.json()["channels"] == ["sms"]
 
 
-@pytest.mark.parametrize("patch, loc", [
-    ({"phone": "+442071838750"}, ["body", "phone"]),
-    ({"email": "a@b.com\nBcc: c@d.com"}, ["body", "email"]),
-    ({"timezone": "Nowhere/Town"}, ["body", "timezone"]),
-    ({"language": "de"}, ["body", "language"]),
-    ({"channels": ["sms", "sms"]}, ["body", "channels"]),
-    ({"first_name": "x" * 101}, ["body", "first_name"]),
-    ({"id": "other"}, ["body", "id"]),
-])
-def test_invalid_patch_is_422(client: TestClient, enrolled: dict[str, Any], patch: dict[str, Any], loc: list[str]) -> None:
+@pytest.mark.parametrize(
+    "patch, loc",
+    [
+        ({"phone": "+442071838750"}, ["body", "phone"]),
+        ({"email": "a@b.com\nBcc: c@d.com"}, ["body", "email"]),
+        ({"timezone": "Nowhere/Town"}, ["body", "timezone"]),
+        ({"language": "de"}, ["body", "language"]),
+        ({"channels": ["sms", "sms"]}, ["body", "channels"]),
+        ({"first_name": "x" * 101}, ["body", "first_name"]),
+        ({"id": "other"}, ["body", "id"]),
+    ],
+)
+def test_invalid_patch_is_422(
+    client: TestClient, enrolled: dict[str, Any], patch: dict[str, Any], loc: list[str]
+) -> None:
     response = client.patch(f"/v1/enrollments/{enrolled['id']}", json=patch)
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == loc
@@ -308,16 +339,24 @@ def test_paused_enrollment_sends_nothing(
     client: TestClient, enrolled: dict[str, Any], delivery: DeliveryDeps, outbox: Any
 ) -> None:
     client.post(f"/v1/enrollments/{enrolled['id']}/pause")
-    dispatch_once(delivery, lambda channel, eids: None if send_batch(delivery, channel, eids) else None)
+    send_due(delivery)
     assert not outbox.exists()
 
 
 def test_openapi_lists_every_endpoint(anon: TestClient) -> None:
     spec = anon.get("/openapi.json").json()
     assert set(spec["paths"]) == {
-        "/v1/enrollments", "/v1/enrollments/{eid}", "/v1/enrollments/{eid}/messages",
-        "/v1/enrollments/{eid}/pause", "/v1/enrollments/{eid}/resume", "/v1/enrollments/{eid}/cancel",
-        "/webhooks/twilio/status", "/webhooks/twilio/inbound", "/unsubscribe/{token}", "/healthz", "/metrics",
+        "/v1/enrollments",
+        "/v1/enrollments/{eid}",
+        "/v1/enrollments/{eid}/messages",
+        "/v1/enrollments/{eid}/pause",
+        "/v1/enrollments/{eid}/resume",
+        "/v1/enrollments/{eid}/cancel",
+        "/webhooks/twilio/status",
+        "/webhooks/twilio/inbound",
+        "/unsubscribe/{token}",
+        "/healthz",
+        "/metrics",
     }
     assert set(spec["paths"]["/unsubscribe/{token}"]) == {"get", "post"}
     assert "patch" in spec["paths"]["/v1/enrollments/{eid}"]

@@ -10,29 +10,52 @@ from worker.api import field_error
 from worker.clinics import add_clinic, authenticate, get_clinic, list_clinics, revoke_clinic
 from worker.errors import NotFound, ValidationError
 from worker.records import MessageState
-from worker.replies import Keyword, help_message, keyword, normalize_number, twiml
-from worker.replies import STATUS_STATES
+from worker.replies import STATUS_STATES, Keyword, help_message, keyword, normalize_number, twiml
 from worker.store import ClinicStore
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize("body, expected", [
-    ("STOP", Keyword.STOP), (" sToP ", Keyword.STOP), ("stopall", Keyword.STOP), ("UNSUBSCRIBE", Keyword.STOP),
-    ("Cancel", Keyword.STOP), ("end", Keyword.STOP), ("QUIT", Keyword.STOP), ("revoke", Keyword.STOP),
-    ("optout", Keyword.STOP), ("\nSTOP\r\n", Keyword.STOP),
-    ("START", Keyword.START), ("unstop", Keyword.START), (" yes ", Keyword.START),
-    ("HELP", Keyword.HELP), ("info", Keyword.HELP),
-    ("", None), ("stop it", None), ("STOP.", None), ("opt out", None), ("Yes please", None), ("HELP ME", None),
-])
+@pytest.mark.parametrize(
+    "body, expected",
+    [
+        ("STOP", Keyword.STOP),
+        (" sToP ", Keyword.STOP),
+        ("stopall", Keyword.STOP),
+        ("UNSUBSCRIBE", Keyword.STOP),
+        ("Cancel", Keyword.STOP),
+        ("end", Keyword.STOP),
+        ("QUIT", Keyword.STOP),
+        ("revoke", Keyword.STOP),
+        ("optout", Keyword.STOP),
+        ("\nSTOP\r\n", Keyword.STOP),
+        ("START", Keyword.START),
+        ("unstop", Keyword.START),
+        (" yes ", Keyword.START),
+        ("HELP", Keyword.HELP),
+        ("info", Keyword.HELP),
+        ("", None),
+        ("stop it", None),
+        ("STOP.", None),
+        ("opt out", None),
+        ("Yes please", None),
+        ("HELP ME", None),
+    ],
+)
 def test_keywords(body: str, expected: Keyword | None) -> None:
     assert keyword(body) is expected
 
 
 def test_status_mapping() -> None:
     assert {k: v.value for k, v in STATUS_STATES.items()} == {
-        "queued": "sent", "accepted": "sent", "sending": "sent", "sent": "sent",
-        "delivered": "delivered", "read": "delivered", "undelivered": "undelivered", "failed": "failed",
+        "queued": "sent",
+        "accepted": "sent",
+        "sending": "sent",
+        "sent": "sent",
+        "delivered": "delivered",
+        "read": "delivered",
+        "undelivered": "undelivered",
+        "failed": "failed",
     }
     assert MessageState.DELIVERED in STATUS_STATES.values()
 
@@ -41,32 +64,60 @@ def test_help_message() -> None:
     assert help_message({"name": "Riverside", "phone": "+14155550100"}) == (
         "Riverside: patient education messages. Questions? Call +1 415-555-0100. Reply STOP to opt out."
     )
-    assert help_message({"name": "Riverside", "phone": ""}) == "Riverside: patient education messages. Reply STOP to opt out."
+    assert (
+        help_message({"name": "Riverside", "phone": ""})
+        == "Riverside: patient education messages. Reply STOP to opt out."
+    )
     assert help_message(None) == help_message({}) == "caredrip health messages. Reply STOP to opt out."
 
 
 def test_twiml_escapes() -> None:
     assert twiml(None) == '<?xml version="1.0" encoding="UTF-8"?><Response/>'
-    assert twiml("A & B <C>") == '<?xml version="1.0" encoding="UTF-8"?><Response><Message>A &amp; B &lt;C&gt;</Message></Response>'
+    assert (
+        twiml("A & B <C>")
+        == '<?xml version="1.0" encoding="UTF-8"?><Response><Message>A &amp; B &lt;C&gt;</Message></Response>'
+    )
 
 
-@pytest.mark.parametrize("raw, number", [("+14155552671", "+14155552671"), (" +1 415 555 2671", "+14155552671"),
-                                         ("14155552671", "+14155552671"), ("", "")])
+@pytest.mark.parametrize(
+    "raw, number",
+    [("+14155552671", "+14155552671"), (" +1 415 555 2671", "+14155552671"), ("14155552671", "+14155552671"), ("", "")],
+)
 def test_normalize_number(raw: str, number: str) -> None:
     assert normalize_number(raw) == number
 
 
-@pytest.mark.parametrize("error, expected", [
-    ({"loc": ("body",), "msg": "Value error, phone: required when channels include sms", "type": "value_error"},
-     {"loc": ["body", "phone"], "msg": "required when channels include sms", "type": "value_error"}),
-    ({"loc": ("body",), "msg": "Value error, consent.sms: consent is required", "type": "value_error"},
-     {"loc": ["body", "consent", "sms"], "msg": "consent is required", "type": "value_error"}),
-    ({"loc": ("body", "phone"), "msg": "Value error, is not a valid phone number", "type": "value_error"},
-     {"loc": ["body", "phone"], "msg": "is not a valid phone number", "type": "value_error"}),
-    ({"loc": ("body", "first_name"), "msg": "String should have at most 100 characters", "type": "string_too_long",
-      "input": "x" * 500, "ctx": {"max_length": 100}},
-     {"loc": ["body", "first_name"], "msg": "String should have at most 100 characters", "type": "string_too_long"}),
-])
+@pytest.mark.parametrize(
+    "error, expected",
+    [
+        (
+            {"loc": ("body",), "msg": "Value error, phone: required when channels include sms", "type": "value_error"},
+            {"loc": ["body", "phone"], "msg": "required when channels include sms", "type": "value_error"},
+        ),
+        (
+            {"loc": ("body",), "msg": "Value error, consent.sms: consent is required", "type": "value_error"},
+            {"loc": ["body", "consent", "sms"], "msg": "consent is required", "type": "value_error"},
+        ),
+        (
+            {"loc": ("body", "phone"), "msg": "Value error, is not a valid phone number", "type": "value_error"},
+            {"loc": ["body", "phone"], "msg": "is not a valid phone number", "type": "value_error"},
+        ),
+        (
+            {
+                "loc": ("body", "first_name"),
+                "msg": "String should have at most 100 characters",
+                "type": "string_too_long",
+                "input": "x" * 500,
+                "ctx": {"max_length": 100},
+            },
+            {
+                "loc": ["body", "first_name"],
+                "msg": "String should have at most 100 characters",
+                "type": "string_too_long",
+            },
+        ),
+    ],
+)
 def test_field_error_moves_the_field_into_loc(error: dict[str, object], expected: dict[str, object]) -> None:
     assert field_error(error) == expected
 
@@ -100,12 +151,21 @@ def test_a_clinic_line_may_be_a_landline(clinic_store: ClinicStore) -> None:
     assert get_clinic(clinic_store, cid).phone == "+442071838750"
 
 
-@pytest.mark.parametrize("name, phone, email, field", [
-    ("", None, None, "name"), ("Bad\x00Name", None, None, "name"), ("x" * 101, None, None, "name"),
-    ("Ok", "4155550100", None, "phone"), ("Ok", "+1999", None, "phone"),
-    ("Ok", None, "not-an-address", "email"), ("Ok", None, "a@b.example\r\nBcc: c@d.example", "email"),
-])
-def test_add_clinic_validates(clinic_store: ClinicStore, name: str, phone: str | None, email: str | None, field: str) -> None:
+@pytest.mark.parametrize(
+    "name, phone, email, field",
+    [
+        ("", None, None, "name"),
+        ("Bad\x00Name", None, None, "name"),
+        ("x" * 101, None, None, "name"),
+        ("Ok", "4155550100", None, "phone"),
+        ("Ok", "+1999", None, "phone"),
+        ("Ok", None, "not-an-address", "email"),
+        ("Ok", None, "a@b.example\r\nBcc: c@d.example", "email"),
+    ],
+)
+def test_add_clinic_validates(
+    clinic_store: ClinicStore, name: str, phone: str | None, email: str | None, field: str
+) -> None:
     with pytest.raises(ValidationError) as info:
         add_clinic(clinic_store, name, phone, email, NOW)
     assert info.value.field == field

@@ -11,9 +11,9 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from starlette.testclient import TestClient
 
-from tests.api.conftest import BASE_URL, enrollment_body
+from tests.api.conftest import BASE_URL, enrollment_body, send_due
 from worker.api import create_app
-from worker.delivery import DeliveryDeps, dispatch_once, send_batch
+from worker.delivery import DeliveryDeps
 from worker.enrollment import EngineDeps
 from worker.store import ClinicStore, Store
 from worker.tokens import unsubscribe_token
@@ -23,7 +23,9 @@ def token_for(engine: EngineDeps, eid: str) -> str:
     return unsubscribe_token(engine.secret, eid)
 
 
-def test_unsubscribe_get_asks_and_changes_nothing(anon: TestClient, enrolled: dict[str, Any], engine: EngineDeps) -> None:
+def test_unsubscribe_get_asks_and_changes_nothing(
+    anon: TestClient, enrolled: dict[str, Any], engine: EngineDeps
+) -> None:
     response = anon.get(f"/unsubscribe/{token_for(engine, enrolled['id'])}")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -35,7 +37,11 @@ def test_unsubscribe_get_asks_and_changes_nothing(anon: TestClient, enrolled: di
 
 
 def test_unsubscribe_post_opts_out_of_email_only_and_is_idempotent(
-    anon: TestClient, client: TestClient, enrolled: dict[str, Any], engine: EngineDeps, delivery: DeliveryDeps,
+    anon: TestClient,
+    client: TestClient,
+    enrolled: dict[str, Any],
+    engine: EngineDeps,
+    delivery: DeliveryDeps,
     outbox: Any,
 ) -> None:
     url = f"/unsubscribe/{token_for(engine, enrolled['id'])}"
@@ -47,7 +53,7 @@ def test_unsubscribe_post_opts_out_of_email_only_and_is_idempotent(
     enrollment = engine.store.get_enrollment(enrolled["id"])
     assert enrollment is not None and enrollment.opted_out == {"sms": False, "email": True}
     assert anon.post(url).status_code == 200  # an empty POST works too
-    dispatch_once(delivery, lambda channel, eids: None if send_batch(delivery, channel, eids) else None)
+    send_due(delivery)
     assert [line["channel"] for line in map(__import__("json").loads, outbox.read_text().splitlines())] == ["sms"]
 
 
@@ -58,14 +64,18 @@ def test_unsubscribe_page_speaks_spanish(client: TestClient, anon: TestClient, e
     assert "Su suscripción fue cancelada" in anon.post(url).text
 
 
-@pytest.mark.parametrize("token", ["nope", "0" * 20 + "." + "0" * 32, "", "a" * 300, "..", "x.y.z", "0.%C2%80", "%E2%80%AE.x"])
+@pytest.mark.parametrize(
+    "token", ["nope", "0" * 20 + "." + "0" * 32, "", "a" * 300, "..", "x.y.z", "0.%C2%80", "%E2%80%AE.x"]
+)
 def test_unsubscribe_with_a_bad_token_is_404(anon: TestClient, enrolled: dict[str, Any], token: str) -> None:
     for method in ("GET", "POST"):
         response = anon.request(method, f"/unsubscribe/{token}")
         assert response.status_code == 404, (method, token)
 
 
-def test_unsubscribe_token_of_a_forged_enrollment_id_is_404(anon: TestClient, enrolled: dict[str, Any], engine: EngineDeps) -> None:
+def test_unsubscribe_token_of_a_forged_enrollment_id_is_404(
+    anon: TestClient, enrolled: dict[str, Any], engine: EngineDeps
+) -> None:
     good = token_for(engine, enrolled["id"])
     tampered = ("f" if good[0] != "f" else "e") + good[1:]
     assert anon.get(f"/unsubscribe/{tampered}").status_code == 404
@@ -81,10 +91,17 @@ def test_healthz_503_when_redis_is_unreachable(engine: EngineDeps, clinic_store:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # nothing listens here once the socket closes
-    dead = Store(redis.Redis(host="127.0.0.1", port=port, socket_connect_timeout=0.5, decode_responses=True,
-                             retry=Retry(NoBackoff(), 0)))
-    app = create_app(EngineDeps(engine.clock, dead, engine.catalog, engine.quiet, engine.secret), clinic_store,
-                     public_base_url=BASE_URL, twilio_auth_token="t")
+    dead = Store(
+        redis.Redis(
+            host="127.0.0.1", port=port, socket_connect_timeout=0.5, decode_responses=True, retry=Retry(NoBackoff(), 0)
+        )
+    )
+    app = create_app(
+        EngineDeps(engine.clock, dead, engine.catalog, engine.quiet, engine.secret),
+        clinic_store,
+        public_base_url=BASE_URL,
+        twilio_auth_token="t",
+    )
     with TestClient(app) as c:
         response = c.get("/healthz")
         assert (response.status_code, response.json()) == (503, {"status": "unavailable", "redis": False})
@@ -103,14 +120,18 @@ def test_metrics_count_messages_and_the_backlog(
     assert 'caredrip_due_backlog{channel="sms"} 2.0' in before.text
     assert 'caredrip_oldest_overdue_seconds{channel="sms"} 300.0' in before.text
     assert 'caredrip_in_flight{channel="email"} 0.0' in before.text
-    dispatch_once(delivery, lambda channel, eids: None if send_batch(delivery, channel, eids) else None)
+    send_due(delivery)
     after = anon.get("/metrics").text
     assert 'caredrip_messages_total{channel="sms",program="twitching",state="sent"} 2.0' in after
     assert 'caredrip_messages_total{channel="email",program="twitching",state="sent"} 2.0' in after
     assert 'caredrip_due_backlog{channel="sms"} 0.0' in after
     assert 'caredrip_oldest_overdue_seconds{channel="sms"} 0.0' in after
-    for name in ("# TYPE caredrip_messages_total counter", "# TYPE caredrip_due_backlog gauge",
-                 "# TYPE caredrip_oldest_overdue_seconds gauge", "# TYPE caredrip_in_flight gauge"):
+    for name in (
+        "# TYPE caredrip_messages_total counter",
+        "# TYPE caredrip_due_backlog gauge",
+        "# TYPE caredrip_oldest_overdue_seconds gauge",
+        "# TYPE caredrip_in_flight gauge",
+    ):
         assert name in after
 
 

@@ -15,8 +15,8 @@ from tests.api.conftest import (
     BASE_URL,
     CLINIC_NAME,
     PATIENT_PHONE,
-    TWILIO_TOKEN,
     enrollment_body,
+    send_due,
     sign,
     twilio_post,
 )
@@ -49,10 +49,6 @@ def inbound(body: str, sender: str = PATIENT_PHONE) -> dict[str, str]:
     return {"From": sender, "To": "+14155550199", "Body": body, "MessageSid": "SM" + "2" * 32}
 
 
-def send_due(delivery: DeliveryDeps) -> None:
-    dispatch_once(delivery, lambda channel, eids: None if send_batch(delivery, channel, eids) else None)
-
-
 @pytest.fixture
 def sent_sms(enrolled: dict[str, Any], delivery: DeliveryDeps) -> str:
     """The id of the welcome SMS, handed to the (outbox) provider."""
@@ -82,7 +78,9 @@ def test_forged_status_callback_is_403_and_changes_nothing(
     assert record is not None and record.state is MessageState.SENT
 
 
-def test_forged_inbound_stop_is_403_and_does_not_opt_out(anon: TestClient, enrolled: dict[str, Any], store: Store) -> None:
+def test_forged_inbound_stop_is_403_and_does_not_opt_out(
+    anon: TestClient, enrolled: dict[str, Any], store: Store
+) -> None:
     params = inbound("STOP")
     response = anon.post(INBOUND, data=params, headers={"X-Twilio-Signature": sign(inbound("HELP"), INBOUND)})
     assert response.status_code == 403
@@ -93,11 +91,16 @@ def test_without_an_auth_token_every_webhook_is_refused(engine: Any, clinic_stor
     app = create_app(engine, clinic_store, public_base_url=BASE_URL, twilio_auth_token="")
     with TestClient(app, base_url=BASE_URL) as c:
         params = inbound("STOP")
-        assert c.post(INBOUND, data=params, headers={"X-Twilio-Signature": sign(params, INBOUND, token="")}).status_code == 403
+        assert (
+            c.post(INBOUND, data=params, headers={"X-Twilio-Signature": sign(params, INBOUND, token="")}).status_code
+            == 403
+        )
 
 
 # -- status callbacks ----------------------------------------------------------------------------
-def test_status_callbacks_apply_in_any_order_and_replay_is_harmless(anon: TestClient, sent_sms: str, store: Store) -> None:
+def test_status_callbacks_apply_in_any_order_and_replay_is_harmless(
+    anon: TestClient, sent_sms: str, store: Store
+) -> None:
     path = status_path(sent_sms)
     before = store.record(sent_sms)
     assert before is not None and before.state is MessageState.SENT
@@ -177,21 +180,25 @@ def test_delivered_callback_that_beats_the_send_result_is_kept(
     assert record.provider_id == f"outbox-{eid}.welcome.sms.1"
 
 
-@pytest.mark.parametrize("path, params, code", [
-    ("/webhooks/twilio/status", callback("delivered"), 400),
-    ("/webhooks/twilio/status?m=not-a-message-id", callback("delivered"), 400),
-    ("/webhooks/twilio/status?m=abc.welcome.sms.1", {"To": PATIENT_PHONE}, 400),
-    ("/webhooks/twilio/status?m=abc.welcome.sms.1", callback("delivered"), 204),  # no such record: nothing to do
-    ("/webhooks/twilio/status?m=abc.welcome.sms.1", callback("scheduled"), 204),  # a status we ignore
-    ("/webhooks/twilio/inbound", {"Body": "STOP"}, 400),
-])
+@pytest.mark.parametrize(
+    "path, params, code",
+    [
+        ("/webhooks/twilio/status", callback("delivered"), 400),
+        ("/webhooks/twilio/status?m=not-a-message-id", callback("delivered"), 400),
+        ("/webhooks/twilio/status?m=abc.welcome.sms.1", {"To": PATIENT_PHONE}, 400),
+        ("/webhooks/twilio/status?m=abc.welcome.sms.1", callback("delivered"), 204),  # no such record: nothing to do
+        ("/webhooks/twilio/status?m=abc.welcome.sms.1", callback("scheduled"), 204),  # a status we ignore
+        ("/webhooks/twilio/inbound", {"Body": "STOP"}, 400),
+    ],
+)
 def test_signed_but_unusable_webhooks(anon: TestClient, path: str, params: dict[str, str], code: int) -> None:
     assert twilio_post(anon, path, params).status_code == code
 
 
 # -- inbound: STOP, START, HELP, anything else ---------------------------------------------------
-@pytest.mark.parametrize("word", ["STOP", " sToP ", "stopall", "Unsubscribe", "cancel", "END", "quit", "revoke",
-                                  "OptOut", "\tstop\n"])
+@pytest.mark.parametrize(
+    "word", ["STOP", " sToP ", "stopall", "Unsubscribe", "cancel", "END", "quit", "revoke", "OptOut", "\tstop\n"]
+)
 def test_opt_out_keywords_opt_the_number_out(anon: TestClient, store: Store, word: str) -> None:
     response = twilio_post(anon, INBOUND, inbound(word))
     assert response.status_code == 200

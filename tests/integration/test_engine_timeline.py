@@ -97,3 +97,34 @@ def test_backlog_after_clock_jump_respects_caps_and_quiet_hours(redis_url: str, 
     assert not any(_quiet(s) for s in sms)
     utc = sorted(s.astimezone(UTC) for s in sms)
     assert all(utc[i + 3] - utc[i] >= timedelta(days=7) for i in range(len(utc) - 3)), "3 a week"
+
+
+def test_a_cursor_left_behind_a_sent_step_is_moved_on_without_a_resend(redis_url: str, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.jsonl"
+    deps = make_deps(redis_url, outbox)
+    enrollment, _ = enroll(deps.engine, new_enrollment(channels=("sms",), email=None))
+    run_until_idle(deps, until=deps.engine.clock.now())
+    store = deps.engine.store
+    # As if a record was written but the cursor move was lost: back to step 0, due now.
+    store.update_enrollment(
+        enrollment.id, {"k:sms": "0", "d:sms": str(int(deps.engine.clock.now().timestamp() * 1000))}
+    )
+    store.redis.zadd("cd:{due:sms}", {enrollment.id: int(deps.engine.clock.now().timestamp() * 1000)})
+    run_until_idle(deps)
+    steps = [line["step"] for line in outbox_lines(outbox)]
+    assert steps == [s.id for s in PROGRAM.steps_for("sms")], "welcome not sent twice, the rest still sent"
+
+
+def test_patch_timezone_moves_the_next_message_to_the_new_local_time(redis_url: str, tmp_path: Path) -> None:
+    from worker.enrollment import EnrollmentChanges, update
+
+    outbox = tmp_path / "outbox.jsonl"
+    deps = make_deps(redis_url, outbox)
+    enrollment, _ = enroll(deps.engine, new_enrollment(channels=("sms",), email=None))
+    run_until_idle(deps, until=deps.engine.clock.now())
+    update(deps.engine, enrollment.id, EnrollmentChanges(timezone="Europe/London"))
+    run_until_idle(deps, until=deps.engine.clock.now() + timedelta(days=4))
+    hydration = [line for line in outbox_lines(outbox) if line["step"] == "hydration"]
+    assert len(hydration) == 1
+    local = datetime.fromisoformat(hydration[0]["local_time"])
+    assert local.utcoffset() == timedelta(0) and local.time() == time(10, 0)

@@ -68,7 +68,7 @@ def test_sigkill_mid_batch_sends_each_message_at_most_once(
                 states = [r.state for e in eids for r in store.records(e)]
                 return len(states) == 200 and MessageState.SENDING not in states
 
-            _dispatch_until(live_deps, all_final, timeout=60)
+            _dispatch_until(live_deps, all_final, timeout=120)
         per_message = Counter(r["StatusCallback"].rsplit("?m=", 1)[1] for r in standin.requests)
         assert max(per_message.values()) == 1, "a message was handed to the provider twice"
         states = Counter(r.state for e in eids for r in store.records(e))
@@ -105,7 +105,7 @@ def test_two_workers_share_the_rate_limit(live_deps: DeliveryDeps, redis_url: st
         subprocess_worker("worker.celery_app", redis_url, env, concurrency=2, queues="send"),
     ):
         dispatch_once(live_deps, four_batches)
-        wait_until(lambda: len(outbox_lines(outbox)) >= 240, timeout=30)
+        wait_until(lambda: len(outbox_lines(outbox)) >= 240, timeout=90)
     stamps = sorted(datetime.fromisoformat(line["sent_at"]) for line in outbox_lines(outbox))
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]).total_seconds()
     assert len(stamps) == 240

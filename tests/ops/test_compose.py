@@ -39,7 +39,8 @@ def compose() -> dict[str, Any]:
 
 
 def test_compose_file_is_valid(schema: dict[str, Any], compose: dict[str, Any]) -> None:
-    errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in jsonschema.Draft7Validator(schema).iter_errors(compose)]
+    validator = jsonschema.Draft7Validator(schema)
+    errors = [f"{'/'.join(map(str, e.path))}: {e.message}" for e in validator.iter_errors(compose)]
     assert not errors, errors
 
 

@@ -14,7 +14,7 @@ import redis
 from tests.support.accounting import all_final, assert_adds_up, message_ids_at_standin
 from tests.support.celery_worker import SubprocessWorker, subprocess_worker
 from tests.support.engine import make_deps
-from tests.support.processes import enroll_due_now, worker_env
+from tests.support.processes import celery_broker, enroll_due_now, worker_env
 from tests.support.twilio_standin import TwilioStandIn
 from worker import tasks
 from worker.celery_app import app
@@ -47,8 +47,8 @@ def drive(tick: Callable[[], None], done: Callable[[], bool], *, timeout: float,
 
 @pytest.fixture
 def live_deps(redis_url: str, tmp_path: Path) -> Iterator[DeliveryDeps]:
-    app.conf.broker_url = redis_url
-    yield make_deps(redis_url, tmp_path / "outbox.jsonl", clock=SystemClock(), lease_seconds=3)
+    with celery_broker(app, redis_url):
+        yield make_deps(redis_url, tmp_path / "outbox.jsonl", clock=SystemClock(), lease_seconds=3)
 
 
 def test_sigkill_send_workers_three_times_and_the_dispatcher(live_deps: DeliveryDeps, redis_url: str,
@@ -105,7 +105,7 @@ def test_redis_killed_and_restarted_mid_run(tmp_path: Path) -> None:
     total = 100
     server = RedisServer.on_free_port(tmp_path / "redis", appendfsync="always")
     try:
-        app.conf.broker_url = server.url
+        stack.enter_context(celery_broker(app, server.url))
         deps = make_deps(server.url, tmp_path / "outbox.jsonl", clock=SystemClock(), lease_seconds=3)
         store = deps.engine.store
         with TwilioStandIn(auth_token=TOKEN, latency_seconds=0.03) as standin:

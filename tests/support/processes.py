@@ -3,11 +3,15 @@ enrollments that fall due at once (in a timezone where it is daytime right now).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from celery import Celery
 
 from tests.support.engine import SECRET, new_enrollment
 from worker.delivery import DeliveryDeps
@@ -45,3 +49,24 @@ def enroll_due_now(deps: DeliveryDeps, count: int, prefix: str = "p") -> list[st
                                            phone=f"+1415555{i:04d}"))[0].id
         for i in range(count)
     ]
+
+
+@contextlib.contextmanager
+def celery_broker(app: Celery, url: str) -> Iterator[Celery]:
+    """Send `app`'s tasks to the broker at `url` for the block, then put the previous one back.
+
+    The app caches its connection and producer pools: a new URL alone would still publish to the
+    old server (a test that restarts Redis on a server of its own needs this).
+    """
+    previous = app.conf.broker_url
+
+    def point_at(target: str | None) -> None:
+        app.conf.broker_url = target
+        app._pool = None
+        app.amqp._producer_pool = None
+
+    point_at(url)
+    try:
+        yield app
+    finally:
+        point_at(previous)

@@ -2,7 +2,8 @@
 -- KEYS[1] enrollment hash   KEYS[2] its message records
 -- ARGV[1] channel   ARGV[2] expected cursor ('-' for a resend: no cursor check)   ARGV[3] record field
 -- ARGV[4] now (caredrip clock, s)   ARGV[5] age (s) after which an unfinished "sending" is stale
--- Returns 'ok:<attempt>' | 'gone' | 'inactive' | 'moved' | 'opted_out' | 'busy' | 'stale' | 'done:<code>'
+-- Returns 'ok:<attempt>' | 'gone' | 'inactive' | 'moved' | 'opted_out' | 'busy' | 'stale' | 'done:<record>'
+-- ('done': the step already has a final record but the cursor was not moved on: the caller repairs)
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'gone'
 end
@@ -29,7 +30,7 @@ if rec then
     return 'busy'
   end
   if code ~= 'r' and code ~= 'q' then
-    return 'done:' .. code
+    return 'done:' .. rec
   end
 end
 redis.call('HSET', KEYS[2], ARGV[3], 's|' .. ARGV[4] .. '||||' .. (attempts + 1))
