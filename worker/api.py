@@ -12,8 +12,6 @@ Handlers are thin: they authenticate, parse, and call `worker.enrollment`, `work
 
 from __future__ import annotations
 
-import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -24,7 +22,6 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from twilio.request_validator import RequestValidator
 
 from worker import wiring
@@ -37,6 +34,7 @@ from worker.api_models import (
     enrollment_out,
     messages_out,
 )
+from worker.api_support import BodyLimit, field_error
 from worker.clinics import authenticate
 from worker.enrollment import EngineDeps, cancel, enroll, get_owned, pause, resume, update
 from worker.errors import NotFound, ValidationError
@@ -53,12 +51,11 @@ from worker.logs import get_logger
 from worker.metrics import make_registry, render
 from worker.pages import confirm_page, done_page, missing_page
 from worker.records import Enrollment, EnrollmentState
-from worker.replies import handle_inbound, handle_status, twiml
+from worker.replies import handle_inbound, handle_status, normalize_number, twiml
 from worker.store import ClinicStore
 from worker.tokens import verify_unsubscribe_token
 
 log = get_logger("caredrip.api")
-MAX_BODY_BYTES = 64 * 1024
 TWIML = "text/xml"
 
 
@@ -197,8 +194,36 @@ def cancel_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
 
 # -- Twilio webhooks ----------------------------------------------------------------------------
 webhooks = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
-FORM_SCHEMA = {"type": "object", "additionalProperties": {"type": "string"}}
-FORM_BODY: dict[str, Any] = {"requestBody": {"content": {"application/x-www-form-urlencoded": {"schema": FORM_SCHEMA}}}}
+
+
+def form_body(required: list[str], fields: dict[str, str]) -> dict[str, Any]:
+    """OpenAPI for a Twilio form post: the fields we read, and any others Twilio adds."""
+    properties = {name: {"type": "string", "description": text} for name, text in fields.items()}
+    schema = {
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        "additionalProperties": {"type": "string"},
+    }
+    return {"requestBody": {"required": True, "content": {"application/x-www-form-urlencoded": {"schema": schema}}}}
+
+
+STATUS_FORM = form_body(
+    ["MessageStatus"],
+    {
+        "MessageStatus": "queued, sent, delivered, undelivered, failed, ...",
+        "ErrorCode": "Twilio's error code when undelivered or failed (21610: the recipient opted out)",
+        "To": "The recipient, E.164",
+    },
+)
+INBOUND_FORM = form_body(
+    ["From", "Body"],
+    {
+        "From": "The patient's number, E.164",
+        "To": "Our number",
+        "Body": "The text: STOP, START, HELP and their synonyms act; anything else is kept for the clinic",
+    },
+)
 FORBIDDEN: dict[int | str, dict[str, Any]] = {
     403: {"model": ErrorOut, "description": "Missing or invalid X-Twilio-Signature"},
 }
@@ -225,7 +250,7 @@ TwilioParams = Annotated[dict[str, str], Depends(twilio_params)]
     "/status",
     status_code=204,
     response_class=Response,
-    openapi_extra=FORM_BODY,
+    openapi_extra=STATUS_FORM,
     responses={**FORBIDDEN, 400: {"model": ErrorOut, "description": "No message id (m) or status"}},
 )
 def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_length=200)] = "") -> Response:
@@ -244,7 +269,7 @@ def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_le
 @webhooks.post(
     "/inbound",
     response_class=Response,
-    openapi_extra=FORM_BODY,
+    openapi_extra=INBOUND_FORM,
     responses={
         **FORBIDDEN,
         200: {"content": {TWIML: {}}, "description": "TwiML: a reply, or none"},
@@ -253,9 +278,9 @@ def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_le
 )
 def twilio_inbound(params: TwilioParams, ctx: Ctx) -> Response:
     """A patient's SMS: STOP/START/HELP and synonyms act at once; anything else is kept for the clinic."""
-    number = params.get("From", "").strip()
-    if not number:
-        raise HTTPException(400, "an inbound message needs From")
+    number = normalize_number(params.get("From", ""))
+    if len(number) < 4:
+        raise HTTPException(400, "an inbound message needs From, a phone number")
     deps = ctx.engine()
     outcome = handle_inbound(deps.store, ctx.clinics(), number, params.get("Body", ""), deps.clock.now())
     return Response(twiml(outcome.reply), media_type=TWIML)
@@ -322,22 +347,6 @@ def metrics(request: Request) -> Response:
 
 
 # -- errors --------------------------------------------------------------------------------------
-_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): (.+)$", re.DOTALL)
-
-
-def field_error(error: dict[str, Any]) -> dict[str, Any]:
-    """One pydantic error as {loc, msg, type}; a model-level "phone: ..." message moves into loc."""
-    loc = list(error.get("loc", ()))
-    msg = str(error.get("msg", "")).removeprefix("Value error, ")
-    match = _FIELD_PREFIX.match(msg)
-    if match:
-        path = match.group(1).split(".")
-        if loc[-len(path) :] != path:
-            loc += path
-        msg = match.group(2)
-    return {"loc": loc, "msg": msg, "type": str(error.get("type", "value_error"))}
-
-
 def _key_ok(ctx: ApiContext, request: Request) -> bool:
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     return scheme.lower() == "bearer" and authenticate(ctx.clinics(), key.strip()) is not None
@@ -360,56 +369,6 @@ async def on_validation(request: Request, exc: Exception) -> Response:
 
 async def on_not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": "enrollment not found"}, status_code=404)
-
-
-# -- body size limit -----------------------------------------------------------------------------
-class BodyLimit:
-    """Refuse (413) a body over `limit` bytes, by Content-Length and by what actually arrives;
-    the app sees the body only once it is known to fit."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope["headers"]).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > self.limit:
-            await _too_large(scope, receive, send)
-            return
-        chunks, size, more = [], 0, True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await _too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        await self.app(scope, _replay(b"".join(chunks), receive), send)
-
-
-def _replay(body: bytes, receive: Receive) -> Callable[[], Awaitable[Message]]:
-    delivered = False
-
-    async def replay() -> Message:
-        nonlocal delivered
-        if delivered:
-            return await receive()
-        delivered = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return replay
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
-    detail = f"request body larger than {MAX_BODY_BYTES} bytes"
-    await JSONResponse({"detail": detail}, status_code=413, headers={"Connection": "close"})(scope, receive, send)
 
 
 # -- the app -------------------------------------------------------------------------------------

@@ -89,7 +89,7 @@ def run(
     """API, worker and beat in one command, for a laptop (embedded Redis unless REDIS_URL is set)."""
     from worker.stack import run_stack
 
-    raise typer.Exit(run_stack(_settings(), host, port))
+    raise typer.Exit(run_stack(_settings(), host, port, out=typer.echo))
 
 
 @app.command()
@@ -98,7 +98,7 @@ def demo() -> None:
     """A fictional patient's whole program in about a minute, each message printed as it goes out."""
     from worker.demo import run_demo
 
-    raise typer.Exit(run_demo(_settings()))
+    raise typer.Exit(run_demo(_settings(), out=typer.echo))
 
 
 # -- content ------------------------------------------------------------------------------------

@@ -433,13 +433,21 @@ def dispatch_window(
     sleep: Callable[[float], None],
     monotonic: Callable[[], float] = time.monotonic,
 ) -> int:
-    """Run dispatch ticks for about `window_seconds`; one dispatcher at a time (a Redis lock)."""
+    """Run dispatch ticks for about `window_seconds`; one dispatcher at a time (a Redis lock).
+
+    Beat starts one window a second. A window that finds the previous one still running waits
+    for it (up to half a window) instead of giving up, so windows follow each other with no gap.
+    """
     store = deps.engine.store
+    tick = tick_seconds(deps.engine.clock.scale)
+    give_up = monotonic() + window_seconds / 2
     token = store.acquire_lock("dispatch", int((window_seconds + 5) * 1000))
+    while token is None and monotonic() < give_up:
+        sleep(min(tick, 0.02))
+        token = store.acquire_lock("dispatch", int((window_seconds + 5) * 1000))
     if token is None:
         return 0
     try:
-        tick = tick_seconds(deps.engine.clock.scale)
         deadline = monotonic() + window_seconds
         handed = dispatch_once(deps, enqueue)
         while monotonic() + tick < deadline:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -34,7 +35,6 @@ DEMO_SCALE = DEMO_DAYS * 86400 / DEMO_REAL_SECONDS  # 40,320: a virtual day ever
 DEMO_BOUND = 180.0  # real seconds before the demo gives up
 READY_TIMEOUT = 30.0  # real seconds for worker and beat to run their first dispatch
 POLL_INTERVAL = 0.05
-DISPATCH_LOCK = "cd:lock:dispatch"  # held by a running dispatch window (worker.store.acquire_lock)
 PATIENT: dict[str, Any] = {
     "patient_ref": "demo-ana",
     "program": PROGRAM,
@@ -138,12 +138,12 @@ def enroll_sample() -> tuple[str, datetime]:
 
 
 def wait_first_dispatch(supervisor: Supervisor, stop: threading.Event) -> None:
-    """Until worker and beat are up: a dispatch window holds its lock in Redis."""
+    """Until worker and beat are up: a dispatch run has been recorded in Redis."""
     from worker import wiring
 
-    client = wiring.redis_client()
+    store = wiring.store()
     deadline = time.monotonic() + READY_TIMEOUT
-    while not client.exists(DISPATCH_LOCK):
+    while not store.dispatch_info().get("runs", 0):
         _check_alive(supervisor)
         if stop.is_set():
             return
@@ -204,6 +204,17 @@ def intro(var_dir: Path) -> str:
     ])  # fmt: skip
 
 
+def play(supervisor: Supervisor, stop: threading.Event, outbox: Path, started: float, out: Print) -> None:
+    """Once worker and beat tick: enroll the patient and print the program until it completes."""
+    wait_first_dispatch(supervisor, stop)
+    if stop.is_set():
+        out("Stopped.")
+        return
+    eid, enrolled = enroll_sample()
+    tally = follow(eid, enrolled, outbox, supervisor, stop, out)
+    out("Stopped." if stop.is_set() else summary(tally, time.monotonic() - started))
+
+
 def run_demo(settings: Settings, out: Print = print) -> int:
     """The whole demo; 0 when the program completed (or Ctrl-C), 1 when it could not."""
     from worker import wiring
@@ -221,12 +232,9 @@ def run_demo(settings: Settings, out: Print = print) -> int:
             with Supervisor(dict(os.environ), log_dir=var_dir / "logs") as supervisor:
                 supervisor.start("worker", celery_worker("intake,dispatch,send", 8, name="caredrip-demo"))
                 supervisor.start("beat", celery_beat(var_dir / "celerybeat-schedule"))
-                wait_first_dispatch(supervisor, stop)
-                eid, enrolled = enroll_sample()
-                tally = follow(eid, enrolled, var_dir / "outbox.jsonl", supervisor, stop, out)
-                out("Stopped." if stop.is_set() else summary(tally, time.monotonic() - started))
+                play(supervisor, stop, var_dir / "outbox.jsonl", started, out)
         except DemoError as exc:
-            out(f"caredrip demo: {exc}")
+            print(f"caredrip demo: {exc}", file=sys.stderr)
             return 1
         finally:
             wiring.redis_client().close()

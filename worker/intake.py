@@ -107,10 +107,23 @@ class Consent(BaseModel):
         return aware(value, what="recorded_at")
 
 
+EXAMPLE_BODY: dict[str, Any] = {
+    "patient_ref": "MRN-004211",
+    "program": "twitching",
+    "first_name": "Ana",
+    "phone": "+14155552671",
+    "email": "ana@example.com",
+    "channels": ["sms", "email"],
+    "language": "en",
+    "timezone": "America/New_York",
+    "consent": {"sms": True, "email": True, "recorded_at": "2026-01-15T09:30:00-05:00"},
+}
+
+
 class EnrollmentBody(BaseModel):
     """POST /v1/enrollments."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, json_schema_extra={"examples": [EXAMPLE_BODY]})
 
     patient_ref: str = Field(min_length=1, max_length=128, description="The clinic's own opaque patient id")
     program: str = Field(min_length=1, max_length=40)

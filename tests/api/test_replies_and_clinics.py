@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.api import field_error
+from worker.api_support import field_error
 from worker.clinics import add_clinic, authenticate, get_clinic, list_clinics, revoke_clinic
 from worker.errors import NotFound, ValidationError
 from worker.records import MessageState

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -104,6 +105,12 @@ def test_run_enrolls_sends_reports_and_stops_cleanly(var_dir: Path, tmp_path: Pa
         log.close()
     output = (tmp_path / "run.log").read_text()
     assert "API ready in" in output and "stopped" in output
+    # JSON logs of the send outcome, without PHI: no number (not even masked here), name or text.
+    events = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    sent = [e for e in events if e.get("outcome") == "sent"]
+    assert sent and {"message_id", "enrollment_id", "step", "channel", "outcome"} <= sent[0].keys()
+    for secret in ("4155552671", "Ana", welcome["body"][:20]):
+        assert secret not in output
 
 
 def _healthy(base: str) -> bool:
@@ -111,3 +118,22 @@ def _healthy(base: str) -> bool:
         return httpx.get(f"{base}/healthz", timeout=0.5).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_run_stops_everything_when_a_child_dies(var_dir: Path, tmp_path: Path) -> None:
+    env = cli_env(var_dir)
+    port = free_port()
+    with (tmp_path / "run.log").open("wb") as log:
+        run = subprocess.Popen([CAREDRIP, "run", "--port", str(port)], env=env, cwd=REPO, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            wait_until(lambda: _healthy(f"http://127.0.0.1:{port}"), timeout=30, interval=0.05)
+            beat = wait_until(lambda: [p for p, cmd in processes_for(var_dir).items() if " beat " in cmd], timeout=10)
+            os.kill(beat[0], signal.SIGKILL)
+            assert run.wait(timeout=20) == 1
+            wait_until(lambda: not processes_for(var_dir), timeout=5)
+        finally:
+            if run.poll() is None:
+                run.send_signal(signal.SIGTERM)
+                run.wait(20)
+    assert "beat exited" in (tmp_path / "run.log").read_text()
