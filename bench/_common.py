@@ -227,3 +227,48 @@ class LineCounter:
         self.offset += len(data)
         self.lines += data.count(b"\n")
         return self.lines
+
+
+def due_now(client: redis.Redis, channel: str = "sms") -> int:
+    """Entries due by now (a sent message's enrollment comes back to the index for its next step)."""
+    return int(client.zcount(due_key(channel), "-inf", int(time.time() * 1000)))
+
+
+def sent_count(client: redis.Redis, state: str = "sent", channel: str = "sms", program: str = "twitching") -> int:
+    return int(client.hget("cd:stats:total", f"{state}:{channel}:{program}") or 0)
+
+
+def start_process(command: Sequence[str], env: dict[str, str] | None = None) -> Any:
+    """A helper process (the Twilio stand-in, an API server) in its own session, output discarded."""
+    import subprocess
+
+    child_env = {**os.environ, **(env or {})}
+    child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), child_env.get("PYTHONPATH", "")) if p)
+    return subprocess.Popen(list(command), cwd=ROOT, env=child_env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+
+
+def stop_process(process: Any, timeout: float = 10.0) -> None:
+    """SIGTERM the process group, SIGKILL after `timeout`."""
+    import signal
+    import subprocess
+
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout)
+
+
+def wait_port(port: int, timeout: float = 20.0) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        time.sleep(0.02)
+    raise RuntimeError(f"nothing listening on {port} after {timeout}s")

@@ -12,6 +12,8 @@ Handlers are thin: they authenticate, parse, and call `worker.enrollment`, `work
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -24,7 +26,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.concurrency import run_in_threadpool
 from twilio.request_validator import RequestValidator
 
-from worker import wiring
+from worker import logs, wiring
 from worker.api_models import (
     ERROR_RESPONSES,
     EnrollmentOut,
@@ -372,6 +374,13 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
 
 
 # -- the app -------------------------------------------------------------------------------------
+@asynccontextmanager
+async def _configure_logs(_: FastAPI) -> AsyncIterator[None]:
+    """JSON log lines from the API process too (no PHI: see worker.logs)."""
+    logs.configure()
+    yield
+
+
 def create_app(
     engine: EngineDeps | None = None,
     clinics: ClinicStore | None = None,
@@ -381,6 +390,7 @@ def create_app(
 ) -> FastAPI:
     """The API over the given deps; each one left None comes from `worker.wiring` when first needed."""
     app = FastAPI(
+        lifespan=_configure_logs,
         title="caredrip",
         version="0.1.0",
         description="Patient-education SMS and email programs: enroll patients, follow their messages.",

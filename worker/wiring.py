@@ -57,7 +57,10 @@ def broker_url() -> str:
 
 @cache
 def redis_client() -> redis.Redis:
-    return redis.Redis.from_url(redis_url(), decode_responses=True, health_check_interval=30)
+    # Bounded waits: an unreachable Redis fails a health check in seconds, not minutes.
+    return redis.Redis.from_url(
+        redis_url(), decode_responses=True, health_check_interval=30, socket_connect_timeout=2, socket_timeout=15
+    )
 
 
 @cache

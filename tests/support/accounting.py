@@ -43,7 +43,8 @@ def assert_adds_up(store: Store, eids: Sequence[str], step: str, channel: str) -
     assert sent + states[MessageState.UNKNOWN] + states[MessageState.FAILED] == len(eids), states
     unknown = {mid for mid, r in records.items() if r is not None and r.state is MessageState.UNKNOWN}
     failed = {mid for mid, r in records.items() if r is not None and r.state is MessageState.FAILED}
-    assert all(records[mid] is not None and records[mid].reason for mid in unknown | failed), "no reason"  # type: ignore[union-attr]
+    reasons = {mid: r.reason for mid, r in records.items() if r is not None and mid in unknown | failed}
+    assert all(reasons.values()), f"unknown or failed without a reason: {reasons}"
     assert unknown <= set(store.indexed_messages(UNKNOWN_INDEX, 100_000)), "unknown but not listed for operators"
     assert failed <= set(store.indexed_messages(FAILED_INDEX, 100_000)), "failed but not listed for operators"
     return states

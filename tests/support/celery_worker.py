@@ -28,9 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import redis
 from celery import Celery
 from celery.contrib.testing.worker import TestWorkController, start_worker
 from celery.worker import state as worker_state
+from kombu.exceptions import OperationalError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 20.0  # seconds for a subprocess worker to answer ping
@@ -145,8 +147,9 @@ class SubprocessWorker:
         while time.monotonic() < deadline:
             if not self.alive():
                 raise RuntimeError(f"celery worker exited with {self.process.returncode}: {self.log_tail()}")
-            if self.ping():
-                return
+            with contextlib.suppress(redis.ConnectionError, OperationalError):  # a broker that restarted
+                if self.ping():
+                    return
         raise RuntimeError(f"celery worker did not answer ping in {timeout}s: {self.log_tail()}")
 
     def kill(self) -> None:
