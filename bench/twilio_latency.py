@@ -61,7 +61,7 @@ def main() -> None:
                 deadline = time.monotonic() + 60
                 while sent_count(client) < args.messages:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"not all sent: {client.hgetall('cd:stats:total')}")
+                        raise RuntimeError(f"not all sent: {client.hgetall('cd:stats:total')} lease={client.zcard('cd:{due:sms}:lease')} due_now={due_now(client)} send={client.llen('send')} unacked={client.hlen('unacked')}")
                     if due_now(client):
                         dispatch_once(deps, tasks.enqueue_send)
                     time.sleep(0.05)

@@ -11,6 +11,8 @@ Keys of `caredrip status --json`:
   in_flight               {sms, email}: claimed messages holding a lease (queued or sending)
   last_hour               {sent, failed, unknown, retrying, skipped}: outcomes in the last 60 minutes
   unknown_total, failed_total   messages waiting for an operator (`caredrip messages …`)
+  dispatch                {last_at, runs, handed}: the last dispatch run (ISO time or null), how many
+                          runs and messages handed over so far: a stale last_at means beat is down
   workers                 names of Celery workers answering a ping within 1 s
   now                     the caredrip clock's time, ISO 8601 UTC
 """
@@ -23,7 +25,7 @@ from typing import Any
 
 import redis
 
-from worker.records import epoch_s
+from worker.records import epoch_s, from_epoch_s
 from worker.store import CHANNELS, FAILED_INDEX, UNKNOWN_INDEX, Store
 
 QUEUES = ("intake", "dispatch", "send")
@@ -88,8 +90,19 @@ def gather(store: Store, now: datetime, ping_workers: Callable[[], list[str]]) -
         "in_flight": {channel: store.in_flight(channel) for channel in CHANNELS},
         "last_hour": last_hour(client, now),
         **operator_totals(client),
+        "dispatch": dispatch_heartbeat(store),
         "workers": ping_workers(),
         "now": now.isoformat(),
+    }
+
+
+def dispatch_heartbeat(store: Store) -> dict[str, object]:
+    info = store.dispatch_info()
+    last = info.get("last_at")
+    return {
+        "last_at": from_epoch_s(last).isoformat() if last else None,
+        "runs": info.get("runs", 0),
+        "handed": info.get("handed", 0),
     }
 
 
@@ -121,6 +134,8 @@ def format_table(status: Status) -> str:
     lines.append("last hour     " + "   ".join(f"{state} {n}" for state, n in status["last_hour"].items()))
     lines.append(f"need an operator   unknown {status['unknown_total']}   failed {status['failed_total']}"
                  "   (caredrip messages unknown|failed)")
+    dispatch = status["dispatch"]
+    lines.append(f"last dispatch {dispatch['last_at'] or 'never'}   ({dispatch['runs']} runs)")
     workers = status["workers"]
     lines.append(f"workers       {', '.join(workers) if workers else 'none answering'}")
     return "\n".join(lines)
