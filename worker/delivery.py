@@ -68,8 +68,10 @@ class DeliveryDeps:
         return self.lease_seconds * 1000
 
     def max_in_flight(self, channel: str) -> int:
-        """Claim no more than the channel can send within a fraction of a lease (backpressure)."""
-        return max(self.send_batch, min(self.send_batch * 20, int(self.rate_per_second[channel] * 60)))
+        """Claim no more than the channel can send in half a lease (at most a minute): claimed
+        messages then never wait in the queue long enough for their lease to run out."""
+        horizon = min(60.0, self.lease_seconds / 2)
+        return max(self.send_batch, min(self.send_batch * 20, int(self.rate_per_second[channel] * horizon)))
 
 
 # -- dispatch ---------------------------------------------------------------------------------
@@ -316,7 +318,8 @@ def _sort_begins(
             record = unpack_record(eid, _field(p, channel), status.removeprefix("done:"))
             finished.append((p, record.state, None, record.reason))
         elif status == "busy":
-            ops += store.reschedule_ops(eid, channel, deps.engine.clock.now() + to_virtual(deps.engine.clock, 60))
+            later = deps.engine.clock.now() + to_virtual(deps.engine.clock, deps.lease_seconds)
+            ops += store.reschedule_ops(eid, channel, later)
             outcome.add("busy")
         else:  # gone, inactive, moved: nothing to send at this cursor
             ops += store.reschedule_ops(eid, channel, None)

@@ -118,8 +118,18 @@ def wait_healthy(url: str, stop: threading.Event, supervisor: Supervisor, starte
     return None
 
 
+def keep_running(dead: Child | None, stop: threading.Event, supervisor: Supervisor, out: Print) -> Child | None:
+    """Restart children that die until a stop is requested (None) or one dies too often (it)."""
+    while dead is not None:
+        if supervisor.restart(dead) is None:
+            return dead
+        out(f"caredrip run: {dead.name} exited with {dead.process.returncode}; started it again")
+        dead = wait_for(LOOP_INTERVAL, stop, supervisor)
+    return None
+
+
 def run_stack(settings: Settings, host: str, port: int, out: Print = print) -> int:
-    """Run until Ctrl-C/SIGTERM (exit 0) or until a child dies (exit 1); stop everything."""
+    """Run until Ctrl-C/SIGTERM (exit 0) or until a child keeps dying (exit 1); stop everything."""
     started = time.monotonic()
     with stop_requested() as stop:
         handle = resolve_redis(settings)
@@ -128,9 +138,9 @@ def run_stack(settings: Settings, host: str, port: int, out: Print = print) -> i
                 start_children(supervisor, handle.var_dir, host, port)
                 out(banner(settings, handle, host, port))
                 dead = wait_healthy(health_url(host, port), stop, supervisor, started, out)
-                dead = dead or wait_for(LOOP_INTERVAL, stop, supervisor)
+                dead = keep_running(dead or wait_for(LOOP_INTERVAL, stop, supervisor), stop, supervisor, out)
                 if dead is not None:
-                    out(f"caredrip run: {dead.name} exited with {dead.process.returncode}; stopping the rest")
+                    out(f"caredrip run: {dead.name} keeps exiting ({dead.process.returncode}); stopping the rest")
                 else:
                     out("caredrip run: stopping")
         finally:

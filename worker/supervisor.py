@@ -3,7 +3,10 @@
 Each child (uvicorn, a Celery worker, beat) starts in its own session, so a Ctrl-C in the
 terminal reaches only the supervising command, which then stops the children in order: SIGTERM
 to every process group, a bounded wait, SIGKILL to whatever is left. A child that dies on its
-own is noticed by `first_dead()`; the caller stops the rest and exits non-zero.
+own is noticed by `first_dead()` and started again by `restart()` (a Celery worker exits when
+the broker connection drops in some kombu versions; compose's `restart: unless-stopped` does the
+same there), unless it keeps dying: past RESTART_LIMIT restarts in RESTART_WINDOW seconds the
+caller stops the rest and exits non-zero.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from typing import IO
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 KILL_TIMEOUT = 5.0  # seconds to wait for a SIGKILLed group
 POLL_INTERVAL = 0.05
+RESTART_LIMIT = 5  # restarts of one child ...
+RESTART_WINDOW = 60.0  # ... within this many seconds, before giving up
 
 
 @dataclass
@@ -55,6 +60,7 @@ class Supervisor:
     log_dir: Path | None = None
     stop_timeout: float = STOP_TIMEOUT
     children: list[Child] = field(default_factory=list)
+    restarts: dict[str, list[float]] = field(default_factory=dict)
 
     def start(self, name: str, argv: list[str]) -> Child:
         """Start `argv` as a child in a new session (its pid is also its process group id)."""
@@ -77,6 +83,19 @@ class Supervisor:
     def first_dead(self) -> Child | None:
         """The first child that has exited, if any."""
         return next((c for c in self.children if c.exited()), None)
+
+    def restart(self, child: Child) -> Child | None:
+        """Start a dead child again; None when it already died too often to keep trying."""
+        now = time.monotonic()
+        recent = [t for t in self.restarts.get(child.name, []) if now - t < RESTART_WINDOW]
+        if len(recent) >= RESTART_LIMIT:
+            return None
+        self.restarts[child.name] = [*recent, now]
+        _signal_group(child.pid, signal.SIGKILL)  # whatever it left in its group
+        if child.log is not None:
+            child.log.close()
+        self.children.remove(child)
+        return self.start(child.name, child.argv)
 
     def stop(self) -> None:
         """SIGTERM every group, wait up to `stop_timeout` in all, then SIGKILL what is left."""
