@@ -272,3 +272,10 @@ def wait_port(port: int, timeout: float = 20.0) -> None:
             return
         time.sleep(0.02)
     raise RuntimeError(f"nothing listening on {port} after {timeout}s")
+
+
+def quiet_logs() -> None:
+    """Only warnings from the engine in a benchmark process: stdout carries the one JSON object."""
+    from worker import logs
+
+    logs.configure(level="WARNING")

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<n
 import redis  # noqa: E402
 
 from bench._common import (  # noqa: E402
+    quiet_logs,
     LineCounter, bulk_store, build_enrollment, emit, group_cpu_seconds, live_deps, pid_cpu_seconds, private_redis,
     redis_info, self_cpu_seconds, sms_only, worker_env, workers, awake_timezone,
 )
@@ -110,6 +111,7 @@ def noop_phase(url: str, var: Path, count: int) -> dict[str, float]:
 
 
 def main() -> None:
+    quiet_logs()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100, help="CAREDRIP_SEND_BATCH")

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<n
 import redis  # noqa: E402
 
 from bench._common import (  # noqa: E402
+    quiet_logs,
     awake_timezone, build_enrollment, bulk_store, due_now, emit, group_cpu_seconds, live_deps, private_redis,
     redis_info, sent_count, sms_only, start_process, stop_process, wait_port, worker_env, workers,
 )
@@ -32,6 +33,7 @@ TOKEN = "bench-auth-token-0123456789"
 
 
 def main() -> None:
+    quiet_logs()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=6000)
     parser.add_argument("--latency", type=float, default=0.15)
@@ -61,7 +63,7 @@ def main() -> None:
                 deadline = time.monotonic() + 60
                 while sent_count(client) < args.messages:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"not all sent: {client.hgetall('cd:stats:total')} lease={client.zcard('cd:{due:sms}:lease')} due_now={due_now(client)} send={client.llen('send')} unacked={client.hlen('unacked')}")
+                        raise RuntimeError(f"not all sent: {client.hgetall('cd:stats:total')} lease={client.zcard('cd:{due:sms}:lease')} due_now={due_now(client)} send={client.llen('send')} unacked={client.hlen('unacked')} log={[l for w in started for l in w.log_path.read_text().splitlines() if 'outcome' not in l][:30]}")
                     if due_now(client):
                         dispatch_once(deps, tasks.enqueue_send)
                     time.sleep(0.05)

@@ -55,12 +55,22 @@ def broker_url() -> str:
     return url.replace("unix://", "redis+socket://", 1) if url.startswith("unix://") else url
 
 
+REDIS_MAX_CONNECTIONS = 128  # per process
+REDIS_POOL_WAIT_SECONDS = 30
+
+
 @cache
 def redis_client() -> redis.Redis:
     # Bounded waits: an unreachable Redis fails a health check in seconds, not minutes.
-    return redis.Redis.from_url(
-        redis_url(), decode_responses=True, health_check_interval=30, socket_connect_timeout=2, socket_timeout=15
+    # A blocking pool: a `-P threads -c 32` send worker runs 32 batches at once, each with up to
+    # `parallelism` provider threads, more than redis-py's default pool of 100 connections; a
+    # plain pool then fails the batch (MaxConnectionsError) and strands its leases until they
+    # expire. Here a thread waits for a free connection instead.
+    pool = redis.BlockingConnectionPool.from_url(
+        redis_url(), decode_responses=True, health_check_interval=30, socket_connect_timeout=2, socket_timeout=15,
+        max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_SECONDS,
     )
+    return redis.Redis(connection_pool=pool)
 
 
 @cache

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.celery_worker import in_process_worker
 from tests.support.engine import make_deps, new_enrollment, next_due
+from tests.support.processes import celery_broker
 from tests.support.redis_fixture import wait_until
 from tests.support.smtp_server import SmtpTestServer
 from tests.support.twilio_standin import TwilioStandIn
@@ -60,8 +61,7 @@ def celery_deps(redis_url: str, tmp_path: Path, standin: TwilioStandIn, smtp: Sm
     deps = _deps(redis_url, tmp_path, standin, smtp)
     wiring.reset()
     wiring.override(delivery=deps, engine=deps.engine)
-    app.conf.broker_url = redis_url.replace("/0", "/1") if redis_url.endswith("/0") else redis_url
-    with in_process_worker(app, pool="threads", concurrency=4, queues=["dispatch", "send"]):
+    with celery_broker(app, redis_url), in_process_worker(app, pool="threads", queues=["dispatch", "send"]):
         yield deps
     wiring.reset()
 

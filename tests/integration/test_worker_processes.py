@@ -12,7 +12,7 @@ import pytest
 
 from tests.support.celery_worker import subprocess_worker
 from tests.support.engine import make_deps, new_enrollment, outbox_lines, run_until_idle
-from tests.support.processes import enroll_due_now, worker_env
+from tests.support.processes import celery_broker, enroll_due_now, worker_env
 from tests.support.redis_fixture import wait_until
 from tests.support.twilio_standin import TwilioStandIn
 from worker import tasks
@@ -26,8 +26,8 @@ from worker.redis_server import RedisServer
 
 @pytest.fixture
 def live_deps(redis_url: str, tmp_path: Path) -> Iterator[DeliveryDeps]:
-    app.conf.broker_url = redis_url
-    yield make_deps(redis_url, tmp_path / "outbox.jsonl", clock=SystemClock(), lease_seconds=3)
+    with celery_broker(app, redis_url):
+        yield make_deps(redis_url, tmp_path / "outbox.jsonl", clock=SystemClock(), lease_seconds=3)
 
 
 def _dispatch_until(deps: DeliveryDeps, done: object, timeout: float) -> None:

@@ -1,0 +1,150 @@
+"""Figure 3: Redis memory per active enrollment and per message record, and the dispatch tick at scale.
+
+Memory: enrollments are written as `enroll()` stores them (store.encode_enrollment, the due index
+entry of each channel, the `cd:phones` entry), with pipelined HSET/ZADD so a million take seconds,
+into a Redis with persistence off (so AOF buffers stay out of the figure); INFO `used_memory`
+before and after, divided by the count. Records: a program's worth of messages is sent in-process
+for 500 enrollments on both channels, jumping a fixed clock through the weeks, and MEMORY USAGE of
+their record hashes is divided by the records they hold. Tick: one reap plus one claim of 1,000
+due entries, with the rest of the index due tomorrow, among 10,000 and among 1,000,000 entries;
+the claimed entries are put back between repeats; median of 9.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
+
+import redis  # noqa: E402
+
+from bench._common import quiet_logs, both_channels, build_enrollment, emit, redis_info, sms_only  # noqa: E402
+from tests.support.engine import make_deps, new_enrollment, run_until_idle  # noqa: E402
+from worker.clock import FixedClock  # noqa: E402
+from worker.delivery import DeliveryDeps  # noqa: E402
+from worker.records import Enrollment, epoch_ms  # noqa: E402
+from worker.redis_server import RedisServer  # noqa: E402
+from worker.store import PHONES, due_key, encode_enrollment, enrollment_key, lease_key, records_key  # noqa: E402
+
+TZ = "America/New_York"
+NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+FILL_CHUNK = 5000
+
+
+def used_memory(client: redis.Redis) -> int:
+    return int(client.info("memory")["used_memory"])
+
+
+def fill(deps: DeliveryDeps, start: int, stop: int, *, channels: str, due_count: int = 0) -> None:
+    """Enrollments start..stop-1 as stored by enroll(); the first `due_count` due now, the rest tomorrow."""
+    client = deps.engine.store.redis
+    make = both_channels if channels == "both" else sms_only
+    template = build_enrollment(deps, make(0, TZ), NOW)
+    now_ms = epoch_ms(NOW)
+    pipe = client.pipeline(transaction=False)
+    for i in range(start, stop):
+        e = build_enrollment(deps, make(i, TZ), NOW) if i < start + 2 else _like(deps, template, i, make)
+        pipe.hset(enrollment_key(e.id), mapping=encode_enrollment(e))
+        score = now_ms - 1000 if i < due_count else now_ms + 86_400_000 + i
+        for ch in e.channels:
+            pipe.zadd(due_key(ch), {e.id: score})
+        pipe.hset(PHONES, e.phone or "", e.clinic_id)
+        if (i + 1) % FILL_CHUNK == 0:
+            pipe.execute()
+    pipe.execute()
+
+
+def _like(deps: DeliveryDeps, template: Enrollment, i: int, make: object) -> Enrollment:
+    """`template` with patient i's id, reference and contact details (same due times: same anchor)."""
+    from dataclasses import replace
+
+    from worker.tokens import enrollment_id
+
+    ref = f"p-{i}"
+    email = f"patient{i}@example.com" if template.email else None
+    return replace(template, id=enrollment_id(deps.engine.secret, template.clinic_id, ref, template.program),
+                   patient_ref=ref, phone=f"+1415{i:07d}", email=email)
+
+
+def per_enrollment(deps: DeliveryDeps, count: int, channels: str, *, already: int = 0) -> float:
+    client = deps.engine.store.redis
+    before = used_memory(client)
+    fill(deps, already, count, channels=channels, due_count=1000)
+    return (used_memory(client) - before) / (count - already)
+
+
+def tick_seconds(deps: DeliveryDeps, repeats: int = 9) -> float:
+    """Median of `repeats` reap + claim of 1,000 due entries (put back after each)."""
+    store, client = deps.engine.store, deps.engine.store.redis
+    store.load_scripts()
+    timings = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        store.reap("sms", NOW)
+        claimed = store.claim("sms", NOW, 1000, 300_000)
+        timings.append(time.perf_counter() - t0)
+        assert len(claimed) == 1000
+        pipe = client.pipeline(transaction=False)
+        pipe.zadd(due_key("sms"), {eid: epoch_ms(due) for eid, due in claimed})
+        pipe.zrem(lease_key("sms"), *[eid for eid, _ in claimed])
+        pipe.execute()
+    return statistics.median(timings)
+
+
+def record_bytes(url: str, tmp: Path, enrollments: int) -> dict[str, float]:
+    """Send every message of the program to `enrollments` patients (SMS + email) in-process."""
+    deps = make_deps(url, tmp / "outbox.jsonl", clock=FixedClock(NOW))
+    from worker.enrollment import enroll
+
+    ids = [enroll(deps.engine, new_enrollment(f"r-{i}", phone=f"+1415{i:07d}", email=f"r{i}@example.com"))[0].id
+           for i in range(enrollments)]
+    run_until_idle(deps, max_ticks=10_000)
+    client = deps.engine.store.redis
+    records = sum(int(client.hlen(records_key(e))) for e in ids)
+    size = sum(int(client.memory_usage(records_key(e)) or 0) for e in ids)
+    return {"records": records, "bytes_per_record": round(size / records, 1),
+            "records_per_enrollment": round(records / enrollments, 1)}
+
+
+def main() -> None:
+    quiet_logs()
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--large", type=int, default=1_000_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="caredrip-bench-") as tmp:
+        server = RedisServer.on_free_port(Path(tmp) / "redis", appendonly=False)
+        try:
+            deps = make_deps(server.url, Path(tmp) / "outbox.jsonl", clock=FixedClock(NOW))
+            client = deps.engine.store.redis
+            result: dict[str, object] = {"figure": "scale", **redis_info(server.url)}
+            fill(deps, 0, 10_000, channels="sms", due_count=1000)
+            tick_10k = tick_seconds(deps)
+            client.flushall()
+            result["bytes_per_enrollment_sms_100k"] = round(per_enrollment(deps, 100_000, "sms"), 1)
+            client.flushall()
+            result["bytes_per_enrollment_both_100k"] = round(per_enrollment(deps, 100_000, "both"), 1)
+            client.flushall()
+            t0 = time.perf_counter()
+            result["bytes_per_enrollment_sms_1m"] = round(per_enrollment(deps, args.large, "sms"), 1)
+            result["fill_seconds_1m"] = round(time.perf_counter() - t0, 1)
+            tick_1m = tick_seconds(deps)
+            client.flushall()
+            result.update(record_bytes(server.url, Path(tmp), 500))
+            result.update(
+                tick_ms_10k=round(tick_10k * 1000, 3), tick_ms_1m=round(tick_1m * 1000, 3),
+                tick_ratio=round(tick_1m / tick_10k, 3),
+                targets={"bytes_per_enrollment": 400, "bytes_per_record": 200, "tick_ratio": 1.5},
+            )
+            emit(result)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
