@@ -38,8 +38,18 @@ from worker.schedule import due_at_cursor  # noqa: E402
 from worker.store import Command, Op, due_key, encode_enrollment, enrollment_key  # noqa: E402
 from worker.tokens import enrollment_id  # noqa: E402
 
-AWAKE = ["America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata",
-         "Australia/Sydney", "Pacific/Honolulu", "Asia/Dubai", "Europe/Berlin", "America/Chicago"]
+AWAKE = [
+    "America/New_York",
+    "Europe/London",
+    "Asia/Tokyo",
+    "America/Los_Angeles",
+    "Asia/Kolkata",
+    "Australia/Sydney",
+    "Pacific/Honolulu",
+    "Asia/Dubai",
+    "Europe/Berlin",
+    "America/Chicago",
+]
 
 
 def emit(result: dict[str, Any]) -> None:
@@ -74,32 +84,54 @@ def private_redis() -> Iterator[RedisServer]:
 def redis_info(url: str) -> dict[str, str]:
     client = redis.Redis.from_url(url, decode_responses=True)
     info = client.info("server")
-    return {"redis_version": str(info["redis_version"]), "redis_executable": str(info.get("executable", "")),
-            "mem_allocator": str(client.info("memory").get("mem_allocator", ""))}
+    return {
+        "redis_version": str(info["redis_version"]),
+        "redis_executable": str(info.get("executable", "")),
+        "mem_allocator": str(client.info("memory").get("mem_allocator", "")),
+    }
 
 
 def worker_env(url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     """A worker's environment: this process's, minus caredrip settings, plus `extra`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREDRIP_", "TWILIO_", "SMTP_", "SMS_", "EMAIL_"))}
-    env.update(REDIS_URL=url, CAREDRIP_VAR_DIR=str(var_dir), CAREDRIP_SECRET_KEY=SECRET.decode(),
-               CAREDRIP_ENV="test", PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
+    env.update(
+        REDIS_URL=url,
+        CAREDRIP_VAR_DIR=str(var_dir),
+        CAREDRIP_SECRET_KEY=SECRET.decode(),
+        CAREDRIP_ENV="test",
+        PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
+    )
     env.update(extra)
     return env
 
 
 @contextlib.contextmanager
-def workers(app_module: str, url: str, env: dict[str, str], *, count: int = 1, pool: str = "prefork",
-            concurrency: int = 2, queues: str = "send") -> Iterator[list[SubprocessWorker]]:
+def workers(
+    app_module: str,
+    url: str,
+    env: dict[str, str],
+    *,
+    count: int = 1,
+    pool: str = "prefork",
+    concurrency: int = 2,
+    queues: str = "send",
+) -> Iterator[list[SubprocessWorker]]:
     """`count` real `celery worker` processes, each ready (answering ping) before the block runs."""
     with contextlib.ExitStack() as stack:
-        started = [stack.enter_context(subprocess_worker(app_module, url, env, pool=pool, concurrency=concurrency,
-                                                         queues=queues, ready_timeout=60))
-                   for _ in range(count)]
+        started = [
+            stack.enter_context(
+                subprocess_worker(
+                    app_module, url, env, pool=pool, concurrency=concurrency, queues=queues, ready_timeout=60
+                )
+            )
+            for _ in range(count)
+        ]
         yield started
 
 
-def live_deps(url: str, outbox: Path, *, rate: float = 1_000_000.0, lease_seconds: int = 300,
-              quiet: str = "21:00-08:00") -> DeliveryDeps:
+def live_deps(
+    url: str, outbox: Path, *, rate: float = 1_000_000.0, lease_seconds: int = 300, quiet: str = "21:00-08:00"
+) -> DeliveryDeps:
     """Engine deps for the benchmark process (it dispatches, as the beat task would)."""
     from dataclasses import replace
 
@@ -114,8 +146,14 @@ def sms_only(i: int, tz: str, **overrides: Any) -> NewEnrollment:
 
 
 def both_channels(i: int, tz: str, **overrides: Any) -> NewEnrollment:
-    return new_enrollment(f"p-{i}", channels=("sms", "email"), timezone=tz, phone=f"+1415{i:07d}",
-                          email=f"patient{i}@example.com", **overrides)
+    return new_enrollment(
+        f"p-{i}",
+        channels=("sms", "email"),
+        timezone=tz,
+        phone=f"+1415{i:07d}",
+        email=f"patient{i}@example.com",
+        **overrides,
+    )
 
 
 def build_enrollment(deps: DeliveryDeps, new: NewEnrollment, now: datetime) -> Enrollment:
@@ -126,17 +164,32 @@ def build_enrollment(deps: DeliveryDeps, new: NewEnrollment, now: datetime) -> E
     tz = ZoneInfo(new.timezone)
     consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
     return Enrollment(
-        id=enrollment_id(engine.secret, new.clinic_id, new.patient_ref, new.program), clinic_id=new.clinic_id,
-        patient_ref=new.patient_ref, program=program.id, first_name=new.first_name, phone=new.phone,
-        email=new.email, channels=new.channels, language=new.language, timezone=new.timezone,
-        state=EnrollmentState.ACTIVE, anchor=anchor, created_at=now, consent=consent,
+        id=enrollment_id(engine.secret, new.clinic_id, new.patient_ref, new.program),
+        clinic_id=new.clinic_id,
+        patient_ref=new.patient_ref,
+        program=program.id,
+        first_name=new.first_name,
+        phone=new.phone,
+        email=new.email,
+        channels=new.channels,
+        language=new.language,
+        timezone=new.timezone,
+        state=EnrollmentState.ACTIVE,
+        anchor=anchor,
+        created_at=now,
+        consent=consent,
         cursor={ch: 0 for ch in new.channels},
         next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, engine.quiet) for ch in new.channels},
     )
 
 
-def bulk_store(deps: DeliveryDeps, enrollments: Sequence[Enrollment], *, due_ms: Callable[[Enrollment, str], int | None]
-               | None = None, chunk: int = 2000) -> None:
+def bulk_store(
+    deps: DeliveryDeps,
+    enrollments: Sequence[Enrollment],
+    *,
+    due_ms: Callable[[Enrollment, str], int | None] | None = None,
+    chunk: int = 2000,
+) -> None:
     """Write enrollments and their due entries with pipelined HSET + ZADD (setup only, not measured)."""
     store = deps.engine.store
     ops: list[Op] = []
@@ -244,8 +297,15 @@ def start_process(command: Sequence[str], env: dict[str, str] | None = None) -> 
 
     child_env = {**os.environ, **(env or {})}
     child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), child_env.get("PYTHONPATH", "")) if p)
-    return subprocess.Popen(list(command), cwd=ROOT, env=child_env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        list(command),
+        cwd=ROOT,
+        env=child_env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def stop_process(process: Any, timeout: float = 10.0) -> None:
@@ -279,3 +339,15 @@ def quiet_logs() -> None:
     from worker import logs
 
     logs.configure(level="WARNING")
+
+
+def use_broker(url: str) -> None:
+    """Point this process's caredrip Celery app (it enqueues send batches) at the private Redis.
+
+    REDIS_URL is set first: the app binds its broker on first configuration, and without
+    REDIS_URL it would start the embedded Redis under ./var instead.
+    """
+    os.environ["REDIS_URL"] = url
+    from worker.celery_app import app
+
+    app.conf.broker_url = url

@@ -19,17 +19,25 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
 
-import redis  # noqa: E402
+import redis
 
-from bench._common import (  # noqa: E402
-    emit, group_cpu_seconds, live_deps, private_redis, quiet_logs, redis_info, start_process, stop_process,
-    wait_port, worker_env,
+from bench._common import (
+    emit,
+    group_cpu_seconds,
+    live_deps,
+    private_redis,
+    quiet_logs,
+    redis_info,
+    start_process,
+    stop_process,
+    wait_port,
+    worker_env,
 )
-from tests.support.engine import new_enrollment  # noqa: E402
-from worker.clinics import add_clinic  # noqa: E402
-from worker.enrollment import enroll  # noqa: E402
-from worker.redis_server import free_port  # noqa: E402
-from worker.store import ClinicStore, due_key  # noqa: E402
+from tests.support.engine import new_enrollment
+from worker.clinics import add_clinic
+from worker.enrollment import enroll
+from worker.redis_server import free_port
+from worker.store import ClinicStore, due_key
 
 CONNECTIONS = 32
 
@@ -46,11 +54,19 @@ def engine_rate(url: str, var: Path, count: int) -> float:
 
 
 def body(i: int) -> bytes:
-    return json.dumps({
-        "patient_ref": f"h-{i}", "program": "twitching", "first_name": "Ana", "phone": f"+1415{2_000_000 + i:07d}",
-        "email": f"h{i}@example.com", "channels": ["sms", "email"], "language": "en", "timezone": "America/New_York",
-        "consent": {"sms": True, "email": True, "recorded_at": "2026-01-01T00:00:00Z"},
-    }).encode()
+    return json.dumps(
+        {
+            "patient_ref": f"h-{i}",
+            "program": "twitching",
+            "first_name": "Ana",
+            "phone": f"+1415{2_000_000 + i:07d}",
+            "email": f"h{i}@example.com",
+            "channels": ["sms", "email"],
+            "language": "en",
+            "timezone": "America/New_York",
+            "consent": {"sms": True, "email": True, "recorded_at": "2026-01-01T00:00:00Z"},
+        }
+    ).encode()
 
 
 async def post_all(port: int, key: str, count: int) -> tuple[float, dict[int, int]]:
@@ -62,9 +78,15 @@ async def post_all(port: int, key: str, count: int) -> tuple[float, dict[int, in
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         for i in counter:
             payload = body(i)
-            writer.write(b"POST /v1/enrollments HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
-                         b"Authorization: Bearer " + key.encode() + b"\r\nContent-Length: "
-                         + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+            writer.write(
+                b"POST /v1/enrollments HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\n"
+                b"Authorization: Bearer "
+                + key.encode()
+                + b"\r\nContent-Length: "
+                + str(len(payload)).encode()
+                + b"\r\n\r\n"
+                + payload
+            )
             status_line = await reader.readline()
             length = 0
             while (line := await reader.readline()) not in (b"\r\n", b""):
@@ -85,8 +107,24 @@ def http_rate(url: str, var: Path, count: int) -> dict[str, object]:
     _cid, key = add_clinic(ClinicStore(client), "Bench Clinic", "+14155550100", None, datetime.now(UTC))
     port = free_port()
     env = worker_env(url, var, PUBLIC_BASE_URL=f"http://127.0.0.1:{port}")
-    api = start_process([sys.executable, "-m", "uvicorn", "worker.api:app", "--host", "127.0.0.1", "--port", str(port),
-                         "--workers", "2", "--log-level", "warning", "--no-access-log"], env)
+    api = start_process(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "worker.api:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        env,
+    )
     try:
         wait_port(port, 60)
         asyncio.run(post_all(port, key, 200))  # warm-up: both processes imported, connections open
@@ -99,8 +137,13 @@ def http_rate(url: str, var: Path, count: int) -> dict[str, object]:
     assert statuses.get(201, 0) == count and statuses.get(200, 0) == 200, statuses
     assert int(client.zcard(due_key("sms"))) - before == count
     total = count + 200
-    return {"requests": total, "seconds": round(seconds, 3), "rate": round(total / seconds, 1),
-            "statuses": statuses, "api_cpu_ms_per_request": round(cpu / total * 1000, 3)}
+    return {
+        "requests": total,
+        "seconds": round(seconds, 3),
+        "rate": round(total / seconds, 1),
+        "statuses": statuses,
+        "api_cpu_ms_per_request": round(cpu / total * 1000, 3),
+    }
 
 
 def main() -> None:
@@ -113,9 +156,19 @@ def main() -> None:
         var = server.data_dir.parent / "var"
         engine = engine_rate(server.url, var, args.engine)
         http = http_rate(server.url, var, args.http)
-        emit({"figure": "intake", "engine_per_second": round(engine, 1), "engine_enrollments": args.engine,
-              "http_per_second": http["rate"], "http": http, "api_processes": 2, "connections": CONNECTIONS,
-              "targets": {"engine_per_second": 3000, "http_per_second": 500}, **redis_info(server.url)})
+        emit(
+            {
+                "figure": "intake",
+                "engine_per_second": round(engine, 1),
+                "engine_enrollments": args.engine,
+                "http_per_second": http["rate"],
+                "http": http,
+                "api_processes": 2,
+                "connections": CONNECTIONS,
+                "targets": {"engine_per_second": 3000, "http_per_second": 500},
+                **redis_info(server.url),
+            }
+        )
 
 
 if __name__ == "__main__":

@@ -22,15 +22,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
 
-import redis  # noqa: E402
+import redis
 
-from bench._common import quiet_logs, both_channels, build_enrollment, emit, redis_info, sms_only  # noqa: E402
-from tests.support.engine import make_deps, new_enrollment, run_until_idle  # noqa: E402
-from worker.clock import FixedClock  # noqa: E402
-from worker.delivery import DeliveryDeps  # noqa: E402
-from worker.records import Enrollment, epoch_ms  # noqa: E402
-from worker.redis_server import RedisServer  # noqa: E402
-from worker.store import PHONES, due_key, encode_enrollment, enrollment_key, lease_key, records_key  # noqa: E402
+from bench._common import both_channels, build_enrollment, emit, quiet_logs, redis_info, sms_only
+from tests.support.engine import make_deps, new_enrollment, run_until_idle
+from worker.clock import FixedClock
+from worker.delivery import DeliveryDeps
+from worker.records import Enrollment, epoch_ms
+from worker.redis_server import RedisServer
+from worker.store import PHONES, due_key, encode_enrollment, enrollment_key, lease_key, records_key
 
 TZ = "America/New_York"
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -68,8 +68,13 @@ def _like(deps: DeliveryDeps, template: Enrollment, i: int, make: object) -> Enr
 
     ref = f"p-{i}"
     email = f"patient{i}@example.com" if template.email else None
-    return replace(template, id=enrollment_id(deps.engine.secret, template.clinic_id, ref, template.program),
-                   patient_ref=ref, phone=f"+1415{i:07d}", email=email)
+    return replace(
+        template,
+        id=enrollment_id(deps.engine.secret, template.clinic_id, ref, template.program),
+        patient_ref=ref,
+        phone=f"+1415{i:07d}",
+        email=email,
+    )
 
 
 def per_enrollment(deps: DeliveryDeps, count: int, channels: str, *, already: int = 0) -> float:
@@ -102,14 +107,19 @@ def record_bytes(url: str, tmp: Path, enrollments: int) -> dict[str, float]:
     deps = make_deps(url, tmp / "outbox.jsonl", clock=FixedClock(NOW))
     from worker.enrollment import enroll
 
-    ids = [enroll(deps.engine, new_enrollment(f"r-{i}", phone=f"+1415{i:07d}", email=f"r{i}@example.com"))[0].id
-           for i in range(enrollments)]
+    ids = [
+        enroll(deps.engine, new_enrollment(f"r-{i}", phone=f"+1415{i:07d}", email=f"r{i}@example.com"))[0].id
+        for i in range(enrollments)
+    ]
     run_until_idle(deps, max_ticks=10_000)
     client = deps.engine.store.redis
     records = sum(int(client.hlen(records_key(e))) for e in ids)
     size = sum(int(client.memory_usage(records_key(e)) or 0) for e in ids)
-    return {"records": records, "bytes_per_record": round(size / records, 1),
-            "records_per_enrollment": round(records / enrollments, 1)}
+    return {
+        "records": records,
+        "bytes_per_record": round(size / records, 1),
+        "records_per_enrollment": round(records / enrollments, 1),
+    }
 
 
 def main() -> None:
@@ -137,7 +147,8 @@ def main() -> None:
             client.flushall()
             result.update(record_bytes(server.url, Path(tmp), 500))
             result.update(
-                tick_ms_10k=round(tick_10k * 1000, 3), tick_ms_1m=round(tick_1m * 1000, 3),
+                tick_ms_10k=round(tick_10k * 1000, 3),
+                tick_ms_1m=round(tick_1m * 1000, 3),
                 tick_ratio=round(tick_1m / tick_10k, 3),
                 targets={"bytes_per_enrollment": 400, "bytes_per_record": 200, "tick_ratio": 1.5},
             )

@@ -13,25 +13,36 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import sys
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
 
-import redis  # noqa: E402
+import redis
 
-from bench._common import (  # noqa: E402
+from bench._common import (
+    LineCounter,
+    awake_timezone,
+    build_enrollment,
+    bulk_store,
+    emit,
+    group_cpu_seconds,
+    live_deps,
+    pid_cpu_seconds,
+    private_redis,
     quiet_logs,
-    LineCounter, bulk_store, build_enrollment, emit, group_cpu_seconds, live_deps, pid_cpu_seconds, private_redis,
-    redis_info, self_cpu_seconds, sms_only, worker_env, workers, awake_timezone,
+    redis_info,
+    self_cpu_seconds,
+    sms_only,
+    use_broker,
+    worker_env,
+    workers,
 )
-from worker import tasks  # noqa: E402
-from worker.celery_app import app as caredrip_app  # noqa: E402
-from worker.delivery import dispatch_once  # noqa: E402
-from worker.store import due_key  # noqa: E402
+from worker import tasks
+from worker.delivery import dispatch_once
+from worker.store import due_key
 
 TICK_SECONDS = 0.05
 
@@ -47,7 +58,7 @@ def caredrip_phase(url: str, var: Path, count: int, batch: int) -> dict[str, flo
     tz = awake_timezone()
     now = datetime.now(UTC)
     bulk_store(deps, [build_enrollment(deps, sms_only(i, tz), now) for i in range(count)])
-    caredrip_app.conf.broker_url = url
+    use_broker(url)
     env = worker_env(url, var, SMS_RATE_PER_SECOND="1000000", CAREDRIP_SEND_BATCH=str(batch))
     client = redis.Redis.from_url(url, decode_responses=True)
     redis_pid = int(client.info("server")["process_id"])
@@ -72,7 +83,9 @@ def caredrip_phase(url: str, var: Path, count: int, batch: int) -> dict[str, flo
     ids = [json.loads(line)["id"] for line in outbox.read_text().splitlines()]
     assert len(ids) == len(set(ids)) == count, "a duplicate or a loss"
     return {
-        "messages": count, "seconds": round(elapsed, 3), "rate": round(count / elapsed, 1),
+        "messages": count,
+        "seconds": round(elapsed, 3),
+        "rate": round(count / elapsed, 1),
         "claim_seconds": round(claimed_at, 3),
         "worker_cpu_s_per_1000": round((cpu1[0] - cpu0[0]) / count * 1000, 4),
         "redis_cpu_s_per_1000": round((cpu1[1] - cpu0[1]) / count * 1000, 4),
@@ -104,7 +117,9 @@ def noop_phase(url: str, var: Path, count: int) -> dict[str, float]:
         elapsed = time.perf_counter() - t0
         cpu1 = (group_cpu_seconds(pgids), pid_cpu_seconds(redis_pid))
     return {
-        "tasks": count, "seconds": round(elapsed, 3), "rate": round(count / elapsed, 1),
+        "tasks": count,
+        "seconds": round(elapsed, 3),
+        "rate": round(count / elapsed, 1),
         "worker_cpu_s_per_1000": round((cpu1[0] - cpu0[0]) / count * 1000, 4),
         "redis_cpu_s_per_1000": round((cpu1[1] - cpu0[1]) / count * 1000, 4),
     }
@@ -120,13 +135,21 @@ def main() -> None:
         var = server.data_dir.parent / "var"
         send = caredrip_phase(server.url, var, args.messages, args.batch)
         noop = noop_phase(server.url, var, args.messages)
-        emit({
-            "figure": "send_throughput", "workers": "1 x celery worker -P prefork -c 2 (2 worker processes)",
-            "send_batch": args.batch, "send": send, "noop": noop,
-            "messages_per_second": send["rate"], "noop_tasks_per_second": noop["rate"],
-            "ratio": round(send["rate"] / noop["rate"], 2), "target_ratio": 3.0,
-            "cpu_seconds_per_1000_messages": send["worker_cpu_s_per_1000"], **redis_info(server.url),
-        })
+        emit(
+            {
+                "figure": "send_throughput",
+                "workers": "1 x celery worker -P prefork -c 2 (2 worker processes)",
+                "send_batch": args.batch,
+                "send": send,
+                "noop": noop,
+                "messages_per_second": send["rate"],
+                "noop_tasks_per_second": noop["rate"],
+                "ratio": round(send["rate"] / noop["rate"], 2),
+                "target_ratio": 3.0,
+                "cpu_seconds_per_1000_messages": send["worker_cpu_s_per_1000"],
+                **redis_info(server.url),
+            }
+        )
 
 
 if __name__ == "__main__":

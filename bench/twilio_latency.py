@@ -17,17 +17,31 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
 
-import redis  # noqa: E402
+import redis
 
-from bench._common import (  # noqa: E402
+from bench._common import (
+    awake_timezone,
+    build_enrollment,
+    bulk_store,
+    due_now,
+    emit,
+    group_cpu_seconds,
+    live_deps,
+    private_redis,
     quiet_logs,
-    awake_timezone, build_enrollment, bulk_store, due_now, emit, group_cpu_seconds, live_deps, private_redis,
-    redis_info, sent_count, sms_only, start_process, stop_process, wait_port, worker_env, workers,
+    redis_info,
+    sent_count,
+    sms_only,
+    start_process,
+    stop_process,
+    use_broker,
+    wait_port,
+    worker_env,
+    workers,
 )
-from worker import tasks  # noqa: E402
-from worker.celery_app import app as caredrip_app  # noqa: E402
-from worker.delivery import dispatch_once  # noqa: E402
-from worker.redis_server import free_port  # noqa: E402
+from worker import tasks
+from worker.delivery import dispatch_once
+from worker.redis_server import free_port
 
 TOKEN = "bench-auth-token-0123456789"
 
@@ -41,9 +55,20 @@ def main() -> None:
     parser.add_argument("--validate", action="store_true", help="let the stand-in check every request too")
     args = parser.parse_args()
     port = free_port()
-    standin = start_process([sys.executable, "-m", "tests.support.twilio_standin", "--port", str(port),
-                             "--latency", str(args.latency), "--auth-token", TOKEN,
-                             *([] if args.validate else ["--no-validate"])])
+    standin = start_process(
+        [
+            sys.executable,
+            "-m",
+            "tests.support.twilio_standin",
+            "--port",
+            str(port),
+            "--latency",
+            str(args.latency),
+            "--auth-token",
+            TOKEN,
+            *([] if args.validate else ["--no-validate"]),
+        ]
+    )
     try:
         wait_port(port)
         with private_redis() as server:
@@ -51,10 +76,17 @@ def main() -> None:
             deps = live_deps(url, var / "outbox.jsonl")
             tz, now = awake_timezone(), datetime.now(UTC)
             bulk_store(deps, [build_enrollment(deps, sms_only(i, tz), now) for i in range(args.messages)])
-            caredrip_app.conf.broker_url = url
-            env = worker_env(url, var, SMS_CHANNEL="twilio", TWILIO_ACCOUNT_SID="AC" + "1" * 32,
-                             TWILIO_AUTH_TOKEN=TOKEN, TWILIO_FROM_NUMBER="+15005550006",
-                             TWILIO_API_BASE_URL=f"http://127.0.0.1:{port}", SMS_RATE_PER_SECOND="100000")
+            use_broker(url)
+            env = worker_env(
+                url,
+                var,
+                SMS_CHANNEL="twilio",
+                TWILIO_ACCOUNT_SID="AC" + "1" * 32,
+                TWILIO_AUTH_TOKEN=TOKEN,
+                TWILIO_FROM_NUMBER="+15005550006",
+                TWILIO_API_BASE_URL=f"http://127.0.0.1:{port}",
+                SMS_RATE_PER_SECOND="100000",
+            )
             client = redis.Redis.from_url(url, decode_responses=True)
             with workers("worker.celery_app", url, env, count=2, pool="threads", concurrency=args.threads) as started:
                 pgids = [w.pid for w in started]
@@ -63,20 +95,34 @@ def main() -> None:
                 deadline = time.monotonic() + 60
                 while sent_count(client) < args.messages:
                     if time.monotonic() > deadline:
-                        raise RuntimeError(f"not all sent: {client.hgetall('cd:stats:total')} lease={client.zcard('cd:{due:sms}:lease')} due_now={due_now(client)} send={client.llen('send')} unacked={client.hlen('unacked')} log={[l for w in started for l in w.log_path.read_text().splitlines() if 'outcome' not in l][:30]}")
+                        errors = [
+                            ln
+                            for w in started
+                            for ln in w.log_path.read_text().splitlines()
+                            if "Traceback" in ln or "raised" in ln
+                        ][:10]
+                        raise RuntimeError(f"not all sent: {client.hgetall('cd:stats:total')} {errors}")
                     if due_now(client):
                         dispatch_once(deps, tasks.enqueue_send)
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - t0
                 cpu = group_cpu_seconds(pgids) - cpu0
             states = {k: int(v) for k, v in client.hgetall("cd:stats:total").items()}
-            emit({
-                "figure": "twilio_latency", "messages": args.messages, "latency_s": args.latency,
-                "workers": f"2 x celery worker -P threads -c {args.threads}", "seconds": round(elapsed, 3),
-                "messages_per_second": round(args.messages / elapsed, 1), "target": 300,
-                "worker_cpu_s_per_1000": round(cpu / args.messages * 1000, 3), "outcomes": states,
-                "standin_validates": args.validate, **redis_info(url),
-            })
+            emit(
+                {
+                    "figure": "twilio_latency",
+                    "messages": args.messages,
+                    "latency_s": args.latency,
+                    "workers": f"2 x celery worker -P threads -c {args.threads}",
+                    "seconds": round(elapsed, 3),
+                    "messages_per_second": round(args.messages / elapsed, 1),
+                    "target": 300,
+                    "worker_cpu_s_per_1000": round(cpu / args.messages * 1000, 3),
+                    "outcomes": states,
+                    "standin_validates": args.validate,
+                    **redis_info(url),
+                }
+            )
     finally:
         stop_process(standin)
 

@@ -75,13 +75,23 @@ class DeliveryDeps:
 
 
 # -- dispatch ---------------------------------------------------------------------------------
+BUSY_TICK_SECONDS = 0.05  # between ticks while a backlog is being worked off
+
+
 def dispatch_once(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None]) -> int:
     """One tick: return expired leases, claim what is due, hand it over in batches."""
+    return _dispatch(deps, enqueue)[0]
+
+
+def _dispatch(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None]) -> tuple[int, bool]:
+    """(handed over, backlogged): backlogged when a channel claimed work or hit its in-flight cap,
+    so more may be due at once and the next tick should come soon."""
     store, now = deps.engine.store, deps.engine.clock.now()
-    handed = 0
+    handed, backlogged = 0, False
     for channel in deps.channels:
         store.reap(channel, now)
         room = deps.max_in_flight(channel) - store.in_flight(channel)
+        backlogged |= room <= 0
         while room > 0:
             claimed = store.claim(channel, now, min(deps.send_batch, room), deps.lease_ms)
             if not claimed:
@@ -89,7 +99,8 @@ def dispatch_once(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None])
             enqueue(channel, [eid for eid, _ in claimed])
             handed += len(claimed)
             room -= len(claimed)
-    return handed
+            backlogged = True
+    return handed, backlogged
 
 
 # -- send -------------------------------------------------------------------------------------
@@ -452,10 +463,13 @@ def dispatch_window(
         return 0
     try:
         deadline = monotonic() + window_seconds
-        handed = dispatch_once(deps, enqueue)
-        while monotonic() + tick < deadline:
-            sleep(tick)
-            handed += dispatch_once(deps, enqueue)
+        handed, backlogged = _dispatch(deps, enqueue)
+        # A backlog (work claimed, or the in-flight cap reached) is re-checked every 50 ms, so a
+        # burst is handed over as fast as workers free up, not one in-flight cap per tick.
+        while monotonic() + (pause := min(tick, BUSY_TICK_SECONDS) if backlogged else tick) < deadline:
+            sleep(pause)
+            more, backlogged = _dispatch(deps, enqueue)
+            handed += more
         store.note_dispatch(deps.engine.clock.now(), handed)
         return handed
     finally:

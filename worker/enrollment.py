@@ -60,41 +60,28 @@ def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     stored enrollment unchanged (and repairs its due entries if a crash lost them).
     """
     eid = enrollment_id(deps.secret, new.clinic_id, new.patient_ref, new.program)
-    existing = deps.store.get_enrollment(eid)
-    if existing is not None:
-        if existing.state is EnrollmentState.ACTIVE:
-            deps.store.schedule_all(existing, only_missing=True)
-        return existing, False
     program = deps.catalog.get(new.program)
     now = deps.clock.now()
     anchor = new.start_at or now
     tz = ZoneInfo(new.timezone)
     consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
     enrollment = Enrollment(
-        id=eid,
-        clinic_id=new.clinic_id,
-        patient_ref=new.patient_ref,
-        program=program.id,
-        first_name=new.first_name,
-        phone=new.phone,
-        email=new.email,
-        channels=new.channels,
-        language=new.language,
-        timezone=new.timezone,
-        state=EnrollmentState.ACTIVE,
-        anchor=anchor,
-        created_at=now,
-        consent=consent,
+        id=eid, clinic_id=new.clinic_id, patient_ref=new.patient_ref, program=program.id,
+        first_name=new.first_name, phone=new.phone, email=new.email, channels=new.channels,
+        language=new.language, timezone=new.timezone, state=EnrollmentState.ACTIVE,
+        anchor=anchor, created_at=now, consent=consent,
         cursor={ch: 0 for ch in new.channels},
         next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet) for ch in new.channels},
     )
-    if not deps.store.create_enrollment(enrollment):
-        stored = deps.store.get_enrollment(eid)
-        assert stored is not None
-        return stored, False
-    if new.phone:
-        deps.store.remember_phone(new.phone, new.clinic_id)
-    return enrollment, True
+    # Create first, read only if it existed: a new enrollment costs two round trips (create; then
+    # its due entries and the phone's clinic together), not four.
+    if deps.store.create_enrollment(enrollment, phone_clinic=new.clinic_id if new.phone else None):
+        return enrollment, True
+    stored = deps.store.get_enrollment(eid)
+    assert stored is not None
+    if stored.state is EnrollmentState.ACTIVE:
+        deps.store.schedule_all(stored, only_missing=True)
+    return stored, False
 
 
 def get_owned(deps: EngineDeps, eid: str, clinic_id: str | None) -> Enrollment:

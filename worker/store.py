@@ -233,13 +233,22 @@ class Store:
         return bool(self.redis.ping())
 
     # -- enrollments ----------------------------------------------------------------------
-    def create_enrollment(self, enrollment: Enrollment) -> bool:
-        """Store `enrollment` unless its id exists; True when created. Schedules each channel."""
+    def create_enrollment(self, enrollment: Enrollment, *, phone_clinic: str | None = None) -> bool:
+        """Store `enrollment` unless its id exists; True when created. Then, in one more round
+        trip, schedule each channel and (with `phone_clinic`) note the clinic of its phone."""
         flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
         created = bool(self.script("enroll", [enrollment_key(enrollment.id)], flat))
         if created:
-            self.schedule_all(enrollment)
+            ops = self.schedule_ops(enrollment)
+            if phone_clinic is not None and enrollment.phone:
+                ops.append(Command("hset", (PHONES, enrollment.phone, phone_clinic)))
+            self.run(ops)
         return created
+
+    def schedule_ops(self, enrollment: Enrollment) -> list[Op]:
+        """ZADD NX of each channel's next message into its due index (an entry stays put)."""
+        return [Command("zadd", (due_key(ch), {enrollment.id: epoch_ms(due)}, True))
+                for ch, due in enrollment.next_due.items() if due is not None]
 
     def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
         """Put each channel with a next message into its due index (NX: an entry stays put)."""
