@@ -25,9 +25,8 @@ from worker.redis_server import free_port
 
 
 def healthy(port: int) -> bool:
-    with contextlib.suppress(OSError):
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=0.5) as response:
-            return bool(response.status == 200)
+    with contextlib.suppress(OSError), urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=0.5) as r:
+        return bool(r.status == 200)
     return False
 
 

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal, Protocol
+
+from worker.errors import ChannelError
 
 ChannelName = Literal["sms", "email"]
 
@@ -61,3 +64,17 @@ class Channel(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+def send_each(
+    send: Callable[[OutgoingMessage], SendResult], messages: list[OutgoingMessage]
+) -> list[SendResult | Exception]:
+    """`send_many` for channels that make one provider call per message: a failed call becomes
+    that message's result, and the rest of the batch still goes."""
+    results: list[SendResult | Exception] = []
+    for message in messages:
+        try:
+            results.append(send(message))
+        except ChannelError as exc:
+            results.append(exc)
+    return results

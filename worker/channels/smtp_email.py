@@ -22,7 +22,7 @@ from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
-from worker.channels.base import OutgoingMessage, SendResult
+from worker.channels.base import OutgoingMessage, SendResult, send_each
 from worker.clock import utc
 from worker.errors import (
     AmbiguousChannelError,
@@ -149,13 +149,7 @@ class SmtpEmailChannel:
         return SendResult(provider_id=str(email["Message-ID"]), sent_at=utc(now))
 
     def send_many(self, messages: list[OutgoingMessage], *, now: datetime) -> list[SendResult | Exception]:
-        results: list[SendResult | Exception] = []
-        for message in messages:
-            try:
-                results.append(self.send(message, now=now))
-            except ChannelError as exc:
-                results.append(exc)
-        return results
+        return send_each(lambda message: self.send(message, now=now), messages)
 
     def close(self) -> None:
         """QUIT every open connection (call when no send is in flight)."""

@@ -28,7 +28,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 from twilio.rest import Client
 
-from worker.channels.base import OutgoingMessage, SendResult
+from worker.channels.base import OutgoingMessage, SendResult, send_each
 from worker.clock import utc
 from worker.errors import (
     AmbiguousChannelError,
@@ -127,13 +127,7 @@ class TwilioSmsChannel:
         return SendResult(provider_id=created.sid, sent_at=utc(now))
 
     def send_many(self, messages: list[OutgoingMessage], *, now: datetime) -> list[SendResult | Exception]:
-        results: list[SendResult | Exception] = []
-        for message in messages:
-            try:
-                results.append(self.send(message, now=now))
-            except ChannelError as exc:
-                results.append(exc)
-        return results
+        return send_each(lambda message: self.send(message, now=now), messages)
 
     def close(self) -> None:
         """Close every thread's HTTP session; a later send opens a fresh one."""
