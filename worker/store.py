@@ -234,16 +234,19 @@ class Store:
 
     # -- enrollments ----------------------------------------------------------------------
     def create_enrollment(self, enrollment: Enrollment, *, phone_clinic: str | None = None) -> bool:
-        """Store `enrollment` unless its id exists; True when created. Then, in one more round
-        trip, schedule each channel and (with `phone_clinic`) note the clinic of its phone."""
+        """Store `enrollment` unless its id exists, schedule each channel and (with `phone_clinic`)
+        note the clinic of its phone, in one round trip; True when created.
+
+        The due entries go out with the create (ZADD NX), whether or not it creates: for an
+        enrollment that already existed they are either already there (NX: unchanged) or a
+        harmless hint — dispatch re-reads the enrollment and releases an inactive one or moves
+        the entry to its real due time. So a new enrollment costs one round trip, not two.
+        """
         flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
-        created = bool(self.script("enroll", [enrollment_key(enrollment.id)], flat))
-        if created:
-            ops = self.schedule_ops(enrollment)
-            if phone_clinic is not None and enrollment.phone:
-                ops.append(Command("hset", (PHONES, enrollment.phone, phone_clinic)))
-            self.run(ops)
-        return created
+        ops: list[Op] = [ScriptCall("enroll", [enrollment_key(enrollment.id)], flat), *self.schedule_ops(enrollment)]
+        if phone_clinic is not None and enrollment.phone:
+            ops.append(Command("hset", (PHONES, enrollment.phone, phone_clinic)))
+        return bool(self.run(ops)[0])
 
     def schedule_ops(self, enrollment: Enrollment) -> list[Op]:
         """ZADD NX of each channel's next message into its due index (an entry stays put)."""
