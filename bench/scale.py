@@ -30,7 +30,7 @@ from worker.clock import FixedClock
 from worker.delivery import DeliveryDeps
 from worker.records import Enrollment, epoch_ms
 from worker.redis_server import RedisServer
-from worker.store import PHONES, due_key, encode_enrollment, enrollment_key, lease_key, records_key
+from worker.store import due_key, encode_enrollment, enrollment_key, lease_key, phones_key, records_key
 
 TZ = "America/New_York"
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -54,7 +54,7 @@ def fill(deps: DeliveryDeps, start: int, stop: int, *, channels: str, due_count:
         score = now_ms - 1000 if i < due_count else now_ms + 86_400_000 + i
         for ch in e.channels:
             pipe.zadd(due_key(ch), {e.id: score})
-        pipe.hset(PHONES, e.phone or "", e.clinic_id)
+        pipe.hset(phones_key(e.phone or ""), e.phone or "", e.clinic_id)
         if (i + 1) % FILL_CHUNK == 0:
             pipe.execute()
     pipe.execute()

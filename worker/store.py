@@ -9,7 +9,8 @@ Keys (prefix `cd:`; `{...}` is the Redis Cluster hash tag, so each Lua script to
   cd:optout:sms          hash   E.164 number -> when it replied STOP (all clinics)
   cd:idx:unknown|failed  zset   message ids operators must look at, scored by time
   cd:clinic:<id>         hash   a clinic; cd:clinickeys hash: sha256(key) -> clinic id
-  cd:phones              hash   E.164 number -> clinic id of its latest enrollment (HELP replies)
+  cd:phones:<n>          hash   E.164 number -> clinic id of its latest enrollment (HELP replies),
+                                in 16,384 buckets by CRC32 so each stays a compact listpack
   cd:inbox:<clinic id>   list   patients' other SMS replies, newest first, JSON, last 1000 kept
   cd:stats:total         hash   `<state>:<channel>:<program>` -> messages that reached that state
   cd:rl:<channel>        string the shared rate limit's theoretical arrival time
@@ -21,6 +22,7 @@ Ended enrollments and their records expire CAREDRIP_RETENTION_DAYS after their e
 from __future__ import annotations
 
 import secrets
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -68,7 +70,12 @@ OPTOUT_SMS = "cd:optout:sms"
 UNKNOWN_INDEX = "cd:idx:unknown"
 FAILED_INDEX = "cd:idx:failed"
 CLOCK_KEY = "cd:clock"
-PHONES = "cd:phones"
+PHONE_BUCKETS = 16384  # small hashes stay compact listpacks up to about 2 million numbers
+
+
+def phones_key(number: str) -> str:
+    """The bucket holding `number` -> clinic of its latest enrollment (for HELP replies)."""
+    return f"cd:phones:{zlib.crc32(number.encode()) % PHONE_BUCKETS}"
 STATS_TOTAL = "cd:stats:total"
 INBOX_KEEP = 1000
 SECRET_KEY = "cd:secret"
@@ -115,26 +122,30 @@ def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
 
 
 def encode_enrollment(e: Enrollment) -> dict[str, str]:
+    """The enrollment hash. Memory grows with patients, so nothing empty is stored: no email or
+    phone the patient lacks, no send history yet, and `ca` (created) only when it differs from
+    the anchor `a` (a future start_at)."""
+    anchor, created = str(epoch_s(e.anchor)), str(epoch_s(e.created_at))
+    optional = {"ph": e.phone or "", "em": e.email or "", "cs": e.consent, "ca": "" if created == anchor else created}
     fields = {
         "c": e.clinic_id,
         "r": e.patient_ref,
         "p": e.program,
         "n": e.first_name,
-        "ph": e.phone or "",
-        "em": e.email or "",
         "ch": ",".join(e.channels),
         "l": e.language,
         "tz": e.timezone,
         "st": e.state.value,
-        "a": str(epoch_s(e.anchor)),
-        "ca": str(epoch_s(e.created_at)),
-        "cs": e.consent,
+        "a": anchor,
+        **{name: value for name, value in optional.items() if value},
     }
     for ch in e.channels:
         due = e.next_due.get(ch)
         fields[f"k:{ch}"] = str(e.cursor.get(ch, 0))
         fields[f"d:{ch}"] = str(epoch_ms(due)) if due else "0"
-        fields[f"h:{ch}"] = ",".join(str(epoch_s(t)) for t in e.history.get(ch, []))
+        history = ",".join(str(epoch_s(t)) for t in e.history.get(ch, []))
+        if history:
+            fields[f"h:{ch}"] = history
     return fields
 
 
@@ -153,7 +164,7 @@ def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
         timezone=h["tz"],
         state=EnrollmentState(h["st"]),
         anchor=from_epoch_s(int(h["a"])),
-        created_at=from_epoch_s(int(h["ca"])),
+        created_at=from_epoch_s(int(h.get("ca") or h["a"])),
         consent=h.get("cs", ""),
         cursor={ch: int(h.get(f"k:{ch}", "0")) for ch in channels},
         next_due={ch: _due(h.get(f"d:{ch}", "0")) for ch in channels},
@@ -245,7 +256,7 @@ class Store:
         flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
         ops: list[Op] = [ScriptCall("enroll", [enrollment_key(enrollment.id)], flat), *self.schedule_ops(enrollment)]
         if phone_clinic is not None and enrollment.phone:
-            ops.append(Command("hset", (PHONES, enrollment.phone, phone_clinic)))
+            ops.append(Command("hset", (phones_key(enrollment.phone), enrollment.phone, phone_clinic)))
         return bool(self.run(ops)[0])
 
     def schedule_ops(self, enrollment: Enrollment) -> list[Op]:
@@ -399,10 +410,10 @@ class Store:
     # -- numbers, replies, counters -------------------------------------------------------------
     def remember_phone(self, number: str, clinic_id: str) -> None:
         """Note `clinic_id` as the clinic of `number`'s latest enrollment (HELP names it)."""
-        self.redis.hset(PHONES, number, clinic_id)
+        self.redis.hset(phones_key(number), number, clinic_id)
 
     def clinic_for_phone(self, number: str) -> str | None:
-        cid = self.redis.hget(PHONES, number)
+        cid = self.redis.hget(phones_key(number), number)
         return str(cid) if cid else None
 
     def push_inbox(self, clinic_id: str, entry: str) -> None:
