@@ -22,7 +22,7 @@ SCRIPTS: dict[str, list[str]] = {
     "twilio_latency": [],
     "scale": [],
     "intake": [],
-    "timeliness": [],
+    "timeliness": ["--messages", "20000"],
     "startup": [],
 }
 

@@ -41,7 +41,7 @@ from bench._common import (
     workers,
 )
 from worker import tasks
-from worker.delivery import dispatch_once
+from worker.dispatch import dispatch_once
 from worker.store import due_key
 
 TICK_SECONDS = 0.05

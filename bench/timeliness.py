@@ -42,7 +42,7 @@ from bench._common import (
     workers,
 )
 from worker import tasks
-from worker.delivery import dispatch_once
+from worker.dispatch import dispatch_once
 from worker.records import epoch_ms
 from worker.store import due_key, lease_key
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from worker.delivery import DeliveryDeps, Pending, render_message, send_one
+from worker.delivery import DeliveryDeps, Pending, send_one
+from worker.messages import render_message
 from worker.records import EnrollmentState, MessageState, message_id, parse_message_id
 from worker.schedule import defer_quiet
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX, record_field

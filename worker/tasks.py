@@ -7,6 +7,7 @@ from typing import Any
 
 from worker import delivery, intake, wiring
 from worker.celery_app import app
+from worker.dispatch import dispatch_window
 from worker.resend import resend as resend_message
 
 DISPATCH_WINDOW_SECONDS = 1.0  # = the beat period: windows follow each other
@@ -16,7 +17,7 @@ DISPATCH_WINDOW_SECONDS = 1.0  # = the beat period: windows follow each other
 def dispatch() -> int:
     """Claim due messages for about a second, in ticks of at most one virtual minute."""
     deps = wiring.delivery_deps()
-    return delivery.dispatch_window(deps, enqueue_send, window_seconds=DISPATCH_WINDOW_SECONDS, sleep=time.sleep)
+    return dispatch_window(deps, enqueue_send, window_seconds=DISPATCH_WINDOW_SECONDS, sleep=time.sleep)
 
 
 @app.task(name="caredrip.send", ignore_result=True)

@@ -25,7 +25,8 @@ from worker.api import create_app
 from worker.channels.base import OutgoingMessage, SendResult
 from worker.channels.outbox import OutboxChannel
 from worker.clock import FixedClock
-from worker.delivery import DeliveryDeps, dispatch_once, send_batch
+from worker.delivery import DeliveryDeps, send_batch
+from worker.dispatch import dispatch_once
 from worker.errors import AmbiguousChannelError
 from worker.records import MessageState
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX, ClinicStore, Store

@@ -67,7 +67,8 @@ def test_pause_cancel_and_stop_hold_claimed_messages(redis_url: str, tmp_path: P
     paused, _ = enroll(deps.engine, new_enrollment("p-pause"))
     canceled, _ = enroll(deps.engine, new_enrollment("p-cancel"))
     stopped, _ = enroll(deps.engine, new_enrollment("p-stop", phone="+14155550199", channels=("sms",)))
-    from worker.delivery import dispatch_once, send_batch
+    from worker.delivery import send_batch
+    from worker.dispatch import dispatch_once
 
     batches: list[tuple[str, list[str]]] = []
     dispatch_once(deps, lambda ch, ids: batches.append((ch, ids)))

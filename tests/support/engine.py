@@ -13,7 +13,8 @@ import redis
 from worker.channels.base import Channel
 from worker.channels.outbox import OutboxChannel
 from worker.clock import Clock, FixedClock
-from worker.delivery import DeliveryDeps, dispatch_once, send_batch
+from worker.delivery import DeliveryDeps, send_batch
+from worker.dispatch import dispatch_once
 from worker.enrollment import EngineDeps, NewEnrollment
 from worker.programs import ProgramCatalog
 from worker.records import from_epoch_ms

@@ -1,0 +1,84 @@
+"""Dispatch: return expired leases, claim what is due, hand it to send tasks in batches.
+
+The broker only ever carries work that is due now: the schedule is the due index in Redis, and
+a claim moves entries to a lease set in one Lua call, so a lost task's messages come back when
+its lease runs out. One dispatcher runs at a time (a Redis lock); beat starts one window a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from worker.delivery import DeliveryDeps
+
+BUSY_TICK_SECONDS = 0.05  # between ticks while a backlog is being worked off
+
+
+def dispatch_once(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None]) -> int:
+    """One tick: return expired leases, claim what is due, hand it over in batches."""
+    return _dispatch(deps, enqueue)[0]
+
+
+def _dispatch(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None]) -> tuple[int, bool]:
+    """(handed over, backlogged): backlogged when a channel claimed work or hit its in-flight cap,
+    so more may be due at once and the next tick should come soon."""
+    store, now = deps.engine.store, deps.engine.clock.now()
+    handed, backlogged = 0, False
+    for channel in deps.channels:
+        store.reap(channel, now)
+        room = deps.max_in_flight(channel) - store.in_flight(channel)
+        backlogged |= room <= 0
+        while room > 0:
+            claimed = store.claim(channel, now, min(deps.send_batch, room), deps.lease_ms)
+            if not claimed:
+                break
+            enqueue(channel, [eid for eid, _ in claimed])
+            handed += len(claimed)
+            room -= len(claimed)
+            backlogged = True
+    return handed, backlogged
+
+
+def tick_seconds(scale: float) -> float:
+    """Real seconds between dispatch ticks: at most one virtual minute, never below 20 ms."""
+    return min(1.0, max(0.02, 60.0 / scale))
+
+
+def dispatch_window(
+    deps: DeliveryDeps,
+    enqueue: Callable[[str, list[str]], None],
+    *,
+    window_seconds: float,
+    sleep: Callable[[float], None],
+    monotonic: Callable[[], float] = time.monotonic,
+) -> int:
+    """Run dispatch ticks for about `window_seconds`; one dispatcher at a time (a Redis lock).
+
+    Beat starts one window a second. A window that finds the previous one still running waits
+    for it (up to half a window) instead of giving up, so windows follow each other with no gap.
+    """
+    store = deps.engine.store
+    tick = tick_seconds(deps.engine.clock.scale)
+    give_up = monotonic() + window_seconds / 2
+    token = store.acquire_lock("dispatch", int((window_seconds + 5) * 1000))
+    while token is None and monotonic() < give_up:
+        sleep(min(tick, 0.02))
+        token = store.acquire_lock("dispatch", int((window_seconds + 5) * 1000))
+    if token is None:
+        return 0
+    try:
+        deadline = monotonic() + window_seconds
+        handed, backlogged = _dispatch(deps, enqueue)
+        # A backlog (work claimed, or the in-flight cap reached) is re-checked every 50 ms, so a
+        # burst is handed over as fast as workers free up, not one in-flight cap per tick.
+        while monotonic() + (pause := min(tick, BUSY_TICK_SECONDS) if backlogged else tick) < deadline:
+            sleep(pause)
+            more, backlogged = _dispatch(deps, enqueue)
+            handed += more
+        store.note_dispatch(deps.engine.clock.now(), handed)
+        return handed
+    finally:
+        store.release_lock("dispatch", token)

@@ -1,0 +1,72 @@
+"""Build the message a patient gets for a pending step: rendered text, links, segment count."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from worker.channels.base import OutgoingMessage
+from worker.errors import ContentError
+from worker.outcomes import log, record_outcomes
+from worker.records import MessageState, message_id
+from worker.tokens import unsubscribe_token
+
+if TYPE_CHECKING:
+    from worker.delivery import BatchOutcome, DeliveryDeps, Pending
+
+
+def render_all(deps: DeliveryDeps, channel: str, ready: list[Pending], outcome: BatchOutcome) -> list[Pending]:
+    rendered: list[Pending] = []
+    for p in ready:
+        try:
+            p.message = render_message(deps, channel, p)
+            rendered.append(p)
+        except ContentError as exc:
+            log.error("render_failed", enrollment_id=p.enrollment.id, step=p.step.id, channel=channel, error=str(exc))
+            record_outcomes(deps, channel, [(p, MessageState.FAILED, None, "render_error")], outcome)
+    return rendered
+
+
+def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int = 1) -> OutgoingMessage:
+    """The message for `p` on `channel`, with its id, links and SMS segment count."""
+    e = p.enrollment
+    clinic = deps.clinics(e.clinic_id)
+    context = {
+        "first_name": e.first_name,
+        "clinic_name": clinic.get("name", "your clinic"),
+        "clinic_phone": clinic.get("phone", ""),
+        "program_name": p.program.name,
+    }
+    mid = message_id(e.id, p.step.id, channel, occurrence)
+    base = deps.public_base_url
+    common = dict(
+        id=mid,
+        enrollment_id=e.id,
+        clinic_id=e.clinic_id,
+        program=p.program.id,
+        step=p.step.id,
+        language=e.language,
+        timezone=e.timezone,
+        due_at=e.next_due[channel] or deps.engine.clock.now(),
+    )
+    if channel == "sms":
+        sms = deps.renderer.sms(p.program, p.step.id, e.language, context)
+        return OutgoingMessage(
+            channel="sms",
+            to=e.phone or "",
+            body=sms.body,
+            segments=sms.segments,
+            encoding=sms.encoding,
+            status_callback_url=f"{base}/webhooks/twilio/status?m={mid}",
+            **common,  # type: ignore[arg-type]
+        )
+    unsubscribe = f"{base}/unsubscribe/{unsubscribe_token(deps.engine.secret, e.id)}"
+    mail = deps.renderer.email(p.program, p.step.id, e.language, {**context, "unsubscribe_url": unsubscribe})
+    return OutgoingMessage(
+        channel="email",
+        to=e.email or "",
+        body=mail.text,
+        subject=mail.subject,
+        html=mail.html,
+        unsubscribe_url=unsubscribe,
+        **common,  # type: ignore[arg-type]
+    )
