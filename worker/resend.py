@@ -1,4 +1,4 @@
-"""Operator resend of a message in state `unknown` or `failed`: a new occurrence, sent once.
+"""Operator resend of a message in state `unknown`, `failed` or `undelivered`: a new occurrence, sent once.
 
 The original record is kept; the resend gets the next occurrence number, so its id is new and
 the "same id never handed to a provider twice" rule holds. Quiet hours still apply.
@@ -14,7 +14,7 @@ from worker.records import EnrollmentState, MessageState, message_id, parse_mess
 from worker.schedule import defer_quiet
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX, record_field
 
-RESENDABLE = (MessageState.UNKNOWN, MessageState.FAILED)
+RESENDABLE = (MessageState.UNKNOWN, MessageState.FAILED, MessageState.UNDELIVERED)
 
 
 def resend(deps: DeliveryDeps, mid: str) -> str:
@@ -36,7 +36,11 @@ def resend(deps: DeliveryDeps, mid: str) -> str:
     if allowed > now:
         return f"not sent: quiet hours for the patient until {allowed.isoformat()}"
     program = catalog.get(enrollment.program)
-    occurrence = 1 + max(r.occurrence for r in store.records(eid) if r.step == step_id and r.channel == channel)
+    siblings = [r for r in store.records(eid) if r.step == step_id and r.channel == channel]
+    later = [r for r in siblings if r.occurrence > record.occurrence and r.state not in (MessageState.FAILED,)]
+    if later:  # a second command must not text the patient a third time
+        return f"not resendable: already resent as {later[0].id} ({later[0].state.value})"
+    occurrence = 1 + max(r.occurrence for r in siblings)
     pending = Pending(enrollment, program, program.step(step_id), enrollment.cursor[channel])
     pending.message = render_message(deps, channel, pending, occurrence)
     new_id = message_id(eid, step_id, channel, occurrence)

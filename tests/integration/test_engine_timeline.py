@@ -129,3 +129,37 @@ def test_patch_timezone_moves_the_next_message_to_the_new_local_time(redis_url: 
     assert len(hydration) == 1
     local = datetime.fromisoformat(hydration[0]["local_time"])
     assert local.utcoffset() == timedelta(0) and local.time() == time(10, 0)
+
+
+def test_operator_resend_of_an_unknown_message_sends_a_new_occurrence_once(redis_url: str, tmp_path: Path) -> None:
+    from worker.resend import resend
+    from worker.store import UNKNOWN_INDEX
+
+    outbox = tmp_path / "outbox.jsonl"
+    deps = make_deps(redis_url, outbox, lease_seconds=60)
+    enrollment, _ = enroll(deps.engine, new_enrollment(channels=("sms",), email=None))
+    store, clock = deps.engine.store, deps.engine.clock
+    # A send interrupted after taking "sending": the record is left behind, the lease runs out.
+    store.run([store.begin_send_op(enrollment.id, "sms", 0, "welcome.sms.1", clock.now(), 60)])
+    clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
+    run_until_idle(deps, until=clock.now())
+    mid = f"{enrollment.id}.welcome.sms.1"
+    assert store.record(mid).state is MessageState.UNKNOWN  # type: ignore[union-attr]
+    assert outbox_lines(outbox) == [] and store.indexed_messages(UNKNOWN_INDEX) == [mid]
+
+    assert resend(deps, mid) == f"sent {enrollment.id}.welcome.sms.2"
+    assert [line["id"] for line in outbox_lines(outbox)] == [f"{enrollment.id}.welcome.sms.2"]
+    assert store.record(mid).state is MessageState.UNKNOWN  # type: ignore[union-attr]  # kept as it was
+    assert store.indexed_messages(UNKNOWN_INDEX) == []
+    assert resend(deps, f"{enrollment.id}.welcome.sms.2").startswith("not resendable")
+
+    assert resend(deps, mid) == f"not resendable: already resent as {enrollment.id}.welcome.sms.2 (sent)"
+
+    other, _ = enroll(deps.engine, new_enrollment("p-night", channels=("sms",), email=None))
+    night_mid = f"{other.id}.welcome.sms.1"
+    store.run([store.begin_send_op(other.id, "sms", 0, "welcome.sms.1", clock.now(), 60)])
+    clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
+    run_until_idle(deps, until=clock.now())
+    clock.set(datetime(2026, 3, 3, 23, 30, tzinfo=NY))  # type: ignore[attr-defined]
+    assert resend(deps, night_mid).startswith("not sent: quiet hours")
+    assert len(outbox_lines(outbox)) == 1
