@@ -29,14 +29,13 @@ import redis  # noqa: E402
 
 from tests.support.celery_worker import SubprocessWorker, subprocess_worker  # noqa: E402
 from tests.support.engine import SECRET, make_deps, new_enrollment  # noqa: E402
+from worker import enrollment  # noqa: E402
 from worker.clock import SystemClock  # noqa: E402
 from worker.delivery import DeliveryDeps  # noqa: E402
 from worker.enrollment import NewEnrollment  # noqa: E402
-from worker.records import Enrollment, EnrollmentState, epoch_s  # noqa: E402
+from worker.records import Enrollment  # noqa: E402
 from worker.redis_server import RedisServer  # noqa: E402
-from worker.schedule import due_at_cursor  # noqa: E402
 from worker.store import Command, Op, due_key, encode_enrollment, enrollment_key  # noqa: E402
-from worker.tokens import enrollment_id  # noqa: E402
 
 AWAKE = [
     "America/New_York",
@@ -157,30 +156,8 @@ def both_channels(i: int, tz: str, **overrides: Any) -> NewEnrollment:
 
 
 def build_enrollment(deps: DeliveryDeps, new: NewEnrollment, now: datetime) -> Enrollment:
-    """The enrollment `enroll()` would store for `new` at `now` (same id, fields and due times)."""
-    engine = deps.engine
-    program = engine.catalog.get(new.program)
-    anchor = new.start_at or now
-    tz = ZoneInfo(new.timezone)
-    consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
-    return Enrollment(
-        id=enrollment_id(engine.secret, new.clinic_id, new.patient_ref, new.program),
-        clinic_id=new.clinic_id,
-        patient_ref=new.patient_ref,
-        program=program.id,
-        first_name=new.first_name,
-        phone=new.phone,
-        email=new.email,
-        channels=new.channels,
-        language=new.language,
-        timezone=new.timezone,
-        state=EnrollmentState.ACTIVE,
-        anchor=anchor,
-        created_at=now,
-        consent=consent,
-        cursor={ch: 0 for ch in new.channels},
-        next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, engine.quiet) for ch in new.channels},
-    )
+    """The enrollment `enroll()` would store for `new` at `now` (the engine's own builder)."""
+    return enrollment.build_enrollment(deps.engine, new, now)
 
 
 def bulk_store(

@@ -53,28 +53,41 @@ class NewEnrollment:
     start_at: datetime | None = None
 
 
+def build_enrollment(deps: EngineDeps, new: NewEnrollment, now: datetime) -> Enrollment:
+    """The enrollment `new` becomes at `now`: its derived id, fields and first due times (pure)."""
+    program = deps.catalog.get(new.program)
+    anchor = new.start_at or now
+    tz = ZoneInfo(new.timezone)
+    consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
+    return Enrollment(
+        id=enrollment_id(deps.secret, new.clinic_id, new.patient_ref, new.program),
+        clinic_id=new.clinic_id,
+        patient_ref=new.patient_ref,
+        program=program.id,
+        first_name=new.first_name,
+        phone=new.phone,
+        email=new.email,
+        channels=new.channels,
+        language=new.language,
+        timezone=new.timezone,
+        state=EnrollmentState.ACTIVE,
+        anchor=anchor,
+        created_at=now,
+        consent=consent,
+        cursor={ch: 0 for ch in new.channels},
+        next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet) for ch in new.channels},
+    )
+
+
 def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     """Store the enrollment and schedule its first messages; (enrollment, created).
 
     The id derives from (clinic, patient_ref, program), so the same event again returns the
     stored enrollment unchanged (and repairs its due entries if a crash lost them).
     """
-    eid = enrollment_id(deps.secret, new.clinic_id, new.patient_ref, new.program)
-    program = deps.catalog.get(new.program)
-    now = deps.clock.now()
-    anchor = new.start_at or now
-    tz = ZoneInfo(new.timezone)
-    consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
-    enrollment = Enrollment(
-        id=eid, clinic_id=new.clinic_id, patient_ref=new.patient_ref, program=program.id,
-        first_name=new.first_name, phone=new.phone, email=new.email, channels=new.channels,
-        language=new.language, timezone=new.timezone, state=EnrollmentState.ACTIVE,
-        anchor=anchor, created_at=now, consent=consent,
-        cursor={ch: 0 for ch in new.channels},
-        next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet) for ch in new.channels},
-    )
-    # Create first, read only if it existed: a new enrollment costs two round trips (create; then
-    # its due entries and the phone's clinic together), not four.
+    enrollment = build_enrollment(deps, new, deps.clock.now())
+    eid = enrollment.id
+    # Create, schedule and note the phone's clinic in one round trip; read only if it existed.
     if deps.store.create_enrollment(enrollment, phone_clinic=new.clinic_id if new.phone else None):
         return enrollment, True
     stored = deps.store.get_enrollment(eid)
