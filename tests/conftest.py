@@ -17,7 +17,13 @@ import pytest
 import redis
 
 from tests.support.redis_fixture import flushed_url
-from worker.redis_server import RedisServer, kill_owned_servers
+from worker.redis_server import RedisServer, kill_owned_servers, stop_embedded
+
+# The suite's own var/: anything that falls back to the embedded Redis (the Celery app binds its
+# broker when first configured) starts it here, not in the checkout, and it is stopped at the end.
+_var_dir = Path(tempfile.mkdtemp(prefix="caredrip-test-var-"))
+os.environ.setdefault("CAREDRIP_VAR_DIR", str(_var_dir))
+atexit.register(shutil.rmtree, _var_dir, True)
 
 if "HYPOTHESIS_STORAGE_DIRECTORY" not in os.environ:  # else .hypothesis/ lands in the tree
     _hypothesis_dir = tempfile.mkdtemp(prefix="caredrip-hypothesis-")
@@ -57,4 +63,5 @@ def fresh_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Kill any server a test started and did not stop (also done at interpreter exit)."""
+    stop_embedded(Path(os.environ["CAREDRIP_VAR_DIR"]))
     kill_owned_servers()

@@ -372,10 +372,13 @@ def stop_embedded(var_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
 
 
 def _reap_detached() -> None:
-    """Forget (and reap) detached servers of ours that have exited, e.g. after a crash."""
+    """Forget (and reap) detached servers of ours that have exited, e.g. after a crash.
+
+    Several threads may reap at once (ensure_embedded from a thread pool): pop, don't del.
+    """
     for pid, process in list(_DETACHED.items()):
         if process.poll() is not None:
-            del _DETACHED[pid]
+            _DETACHED.pop(pid, None)
 
 
 def _live_embedded(redis_dir: Path) -> tuple[str, int] | None:

@@ -10,6 +10,7 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -207,3 +208,22 @@ def test_concurrent_commands_start_one_server_that_outlives_them(var_dir: Path) 
     assert not ensure_embedded(var_dir).started
     assert stop_embedded(var_dir)
     assert _gone(pid)
+
+
+def test_concurrent_reaping_of_an_exited_server_is_safe(var_dir: Path) -> None:
+    """Threads racing into ensure_embedded while an exited detached server is still on record
+    (a crash earlier in the process) must not trip over each other reaping it."""
+    from worker import redis_server
+
+    class SlowPoll(subprocess.Popen[bytes]):
+        def poll(self) -> int | None:  # every thread sees the entry before any one removes it
+            time.sleep(0.05)
+            return super().poll()
+
+    dead = SlowPoll([sys.executable, "-c", "pass"])
+    dead.wait()
+    redis_server._DETACHED[dead.pid] = dead
+    try:
+        test_concurrent_threads_start_one_server(var_dir)
+    finally:
+        redis_server._DETACHED.pop(dead.pid, None)
