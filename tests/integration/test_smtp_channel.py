@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.messages import outgoing
 from tests.support.smtp_server import SmtpTestServer, free_port, parse_smtp_fault
 from worker.channels.base import Channel, OutgoingMessage, SendResult
 from worker.channels.masking import mask_email
@@ -26,24 +27,17 @@ ChannelFactory = Callable[..., SmtpEmailChannel]
 
 
 def email(n: int = 0, **changes: Any) -> OutgoingMessage:
-    fields: dict[str, Any] = {
-        "id": f"e{n}:day1:0",
-        "enrollment_id": f"e{n}",
-        "clinic_id": "c1",
-        "program": "twitching",
-        "step": "day1",
+    spanish = {
         "channel": "email",
         "to": "ana@example.com",
         "body": "Hola Ana, ¿cómo está? Beba agua hoy.\n",
         "html": "<p>Hola Ana, ¿cómo está?</p>\n",
         "subject": "Recordatorio del día 1",
         "language": "es",
-        "timezone": "America/Chicago",
-        "due_at": NOW,
         "unsubscribe_url": UNSUBSCRIBE,
         "extra_headers": {"X-Caredrip-Step": "day1"},
     }
-    return OutgoingMessage(**{**fields, **changes})
+    return outgoing(n, **{**spanish, **changes})
 
 
 def text_of(message: EmailMessage, subtype: str) -> str:

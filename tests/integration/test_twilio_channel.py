@@ -18,6 +18,7 @@ import pytest
 import requests
 import urllib3
 
+from tests.support.messages import outgoing
 from tests.support.twilio_standin import (
     SPEC_FILE,
     TwilioStandIn,
@@ -43,21 +44,8 @@ ChannelFactory = Callable[..., TwilioSmsChannel]
 
 
 def sms(n: int = 0, **changes: Any) -> OutgoingMessage:
-    fields: dict[str, Any] = {
-        "id": f"e{n}:day1:0",
-        "enrollment_id": f"e{n}",
-        "clinic_id": "c1",
-        "program": "twitching",
-        "step": "day1",
-        "channel": "sms",
-        "to": "+15551234567",
-        "body": "Hi Ana, drink water. Reply STOP to opt out.",
-        "language": "en",
-        "timezone": "America/Chicago",
-        "due_at": NOW,
-        "status_callback_url": CALLBACK,
-    }
-    return OutgoingMessage(**{**fields, **changes})
+    body = "Hi Ana, drink water. Reply STOP to opt out."
+    return outgoing(n, **{"body": body, "status_callback_url": CALLBACK, **changes})
 
 
 def closed_port() -> int:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.support.messages import outgoing
 from worker.channels.base import Channel, OutgoingMessage, SendResult
 from worker.channels.outbox import OutboxChannel
 from worker.errors import PermanentChannelError, TransientChannelError
@@ -35,22 +36,8 @@ COMMON_KEYS = {
 
 
 def sms(n: int = 0, **changes: Any) -> OutgoingMessage:
-    fields: dict[str, Any] = {
-        "id": f"e{n}:day1:0",
-        "enrollment_id": f"e{n}",
-        "clinic_id": "c1",
-        "program": "twitching",
-        "step": "day1",
-        "channel": "sms",
-        "to": "+15551234567",
-        "body": "Hi Ana, drink water today.",
-        "language": "en",
-        "timezone": "America/Chicago",
-        "due_at": datetime(2026, 3, 1, 14, 59, 30, tzinfo=UTC),
-        "segments": 1,
-        "encoding": "GSM-7",
-    }
-    return OutgoingMessage(**{**fields, **changes})
+    due = datetime(2026, 3, 1, 14, 59, 30, tzinfo=UTC)
+    return outgoing(n, **{"due_at": due, "segments": 1, "encoding": "GSM-7", **changes})
 
 
 def email(n: int = 0) -> OutgoingMessage:
