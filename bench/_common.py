@@ -31,11 +31,13 @@ from tests.support.celery_worker import SubprocessWorker, subprocess_worker  # n
 from tests.support.engine import SECRET, make_deps, new_enrollment  # noqa: E402
 from worker import enrollment  # noqa: E402
 from worker.clock import SystemClock  # noqa: E402
-from worker.delivery import DeliveryDeps  # noqa: E402
+from worker.delivery.send import DeliveryDeps  # noqa: E402
 from worker.enrollment import NewEnrollment  # noqa: E402
 from worker.records import Enrollment  # noqa: E402
 from worker.redis_server import RedisServer  # noqa: E402
-from worker.store import Command, Op, due_key, encode_enrollment, enrollment_key  # noqa: E402
+from worker.store import Command, Op, enrollment_key  # noqa: E402
+from worker.store.codec import encode_enrollment  # noqa: E402
+from worker.store.keys import due_key  # noqa: E402
 
 AWAKE = [
     "America/New_York",

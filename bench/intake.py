@@ -37,7 +37,8 @@ from tests.support.engine import new_enrollment
 from worker.clinics import add_clinic
 from worker.enrollment import enroll
 from worker.redis_server import free_port
-from worker.store import ClinicStore, due_key
+from worker.store import ClinicStore
+from worker.store.keys import due_key
 
 CONNECTIONS = 32
 

@@ -29,8 +29,8 @@ from bench._common import (
     quiet_logs,
     sms_only,
 )
-from worker.delivery import send_batch
-from worker.store import lease_key
+from worker.delivery.send import send_batch
+from worker.store.keys import lease_key
 
 
 def main() -> None:

@@ -27,10 +27,11 @@ import redis
 from bench._common import both_channels, build_enrollment, emit, quiet_logs, redis_info, sms_only
 from tests.support.engine import make_deps, new_enrollment, run_until_idle
 from worker.clock import FixedClock
-from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 from worker.records import Enrollment, epoch_ms
 from worker.redis_server import RedisServer
-from worker.store import due_key, encode_enrollment, enrollment_key, lease_key, phones_key, records_key
+from worker.store.codec import encode_enrollment
+from worker.store.keys import due_key, enrollment_key, lease_key, phones_key, records_key
 
 TZ = "America/New_York"
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

@@ -41,8 +41,8 @@ from bench._common import (
     workers,
 )
 from worker import tasks
-from worker.dispatch import dispatch_once
-from worker.store import due_key
+from worker.delivery.dispatch import dispatch_once
+from worker.store.keys import due_key
 
 TICK_SECONDS = 0.05
 

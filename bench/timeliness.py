@@ -42,9 +42,9 @@ from bench._common import (
     workers,
 )
 from worker import tasks
-from worker.dispatch import dispatch_once
+from worker.delivery.dispatch import dispatch_once
 from worker.records import epoch_ms
-from worker.store import due_key, lease_key
+from worker.store.keys import due_key, lease_key
 
 RATE = 200.0
 TICK_SECONDS = 1.0

@@ -40,7 +40,7 @@ from bench._common import (
     workers,
 )
 from worker import tasks
-from worker.dispatch import dispatch_once
+from worker.delivery.dispatch import dispatch_once
 from worker.redis_server import free_port
 
 TOKEN = "bench-auth-token-0123456789"

@@ -38,7 +38,8 @@ from worker.api_models import (
 )
 from worker.api_support import BodyLimit, field_error
 from worker.clinics import authenticate
-from worker.enrollment import EngineDeps, cancel, enroll, get_owned, pause, resume, update
+from worker.deps import EngineDeps
+from worker.enrollment import cancel, enroll, get_owned, pause, resume, update
 from worker.errors import NotFound, ValidationError
 from worker.intake import (
     EnrollmentBody,

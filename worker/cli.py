@@ -284,7 +284,7 @@ def status(json_out: JsonOption = False) -> None:
 @guarded
 def messages_failed(json_out: JsonOption = False) -> None:
     """Messages the provider refused (or that could not be rendered)."""
-    from worker.store import FAILED_INDEX
+    from worker.store.keys import FAILED_INDEX
 
     _list_messages(FAILED_INDEX, json_out)
 
@@ -293,7 +293,7 @@ def messages_failed(json_out: JsonOption = False) -> None:
 @guarded
 def messages_unknown(json_out: JsonOption = False) -> None:
     """Messages the provider may or may not have: never re-sent by themselves."""
-    from worker.store import UNKNOWN_INDEX
+    from worker.store.keys import UNKNOWN_INDEX
 
     _list_messages(UNKNOWN_INDEX, json_out)
 
@@ -331,9 +331,9 @@ def messages_resend(
 ) -> None:
     """Send a message in state unknown or failed again, once, as a new message id."""
     from worker import wiring
+    from worker.delivery.resend import resend
     from worker.records import parse_message_id
-    from worker.resend import resend
-    from worker.store import UNKNOWN_INDEX
+    from worker.store.keys import UNKNOWN_INDEX
 
     _settings()
     if (message_id is None) == (not all_unknown):

@@ -10,30 +10,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from worker.clock import Clock
+from worker.deps import EngineDeps
 from worker.errors import NotFound
-from worker.programs import ProgramCatalog
 from worker.records import Enrollment, EnrollmentState, epoch_ms, epoch_s
 from worker.schedule import due_at_cursor, first_cursor_after
-from worker.settings import QuietHours
-from worker.store import Store
 from worker.tokens import enrollment_id
-
-
-@dataclass(frozen=True)
-class EngineDeps:
-    """What the rules need from the outside world; wiring builds the real ones, tests their own."""
-
-    clock: Clock
-    store: Store
-    catalog: ProgramCatalog
-    quiet: QuietHours
-    secret: bytes
-    retention_days: int = 400
-
-    @property
-    def retention_s(self) -> int:
-        return self.retention_days * 86400
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
-from worker.enrollment import EngineDeps, EnrollmentChanges, NewEnrollment
+from worker.deps import EngineDeps
+from worker.enrollment import EnrollmentChanges, NewEnrollment
 from worker.errors import ContentError, ValidationError
 from worker.records import Enrollment
 

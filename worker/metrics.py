@@ -14,8 +14,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from worker.enrollment import EngineDeps
-from worker.store import CHANNELS
+from worker.deps import EngineDeps
+from worker.store.keys import CHANNELS
 
 MESSAGES = ("caredrip_messages", "Messages that reached each state, by channel and program")
 BACKLOG = ("caredrip_due_backlog", "Messages due now and not yet claimed, by channel")

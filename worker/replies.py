@@ -24,7 +24,8 @@ import phonenumbers
 from worker.channels.masking import mask_phone
 from worker.logs import get_logger
 from worker.records import MessageState, parse_message_id
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, ClinicStore, Store
+from worker.store import ClinicStore, Store
+from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
 
 log = get_logger("caredrip.replies")
 

@@ -26,7 +26,8 @@ from typing import Any
 import redis
 
 from worker.records import epoch_s, from_epoch_s
-from worker.store import CHANNELS, FAILED_INDEX, UNKNOWN_INDEX, Store
+from worker.store import Store
+from worker.store.keys import CHANNELS, FAILED_INDEX, UNKNOWN_INDEX
 
 QUEUES = ("intake", "dispatch", "send")
 LAST_HOUR_STATES = ("sent", "failed", "unknown", "retrying", "skipped")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from worker import delivery, intake, wiring
+from worker import intake, wiring
 from worker.celery_app import app
-from worker.dispatch import dispatch_window
-from worker.resend import resend as resend_message
+from worker.delivery.dispatch import dispatch_window
+from worker.delivery.resend import resend as resend_message
+from worker.delivery.send import send_batch
 
 DISPATCH_WINDOW_SECONDS = 1.0  # = the beat period: windows follow each other
 
@@ -22,7 +23,7 @@ def dispatch() -> int:
 
 @app.task(name="caredrip.send", ignore_result=True)
 def send(channel: str, enrollment_ids: list[str]) -> dict[str, int]:
-    return delivery.send_batch(wiring.delivery_deps(), channel, enrollment_ids).counts
+    return send_batch(wiring.delivery_deps(), channel, enrollment_ids).counts
 
 
 @app.task(name="caredrip.resend", ignore_result=True)

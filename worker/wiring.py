@@ -15,13 +15,14 @@ import redis
 
 from worker.channels.base import Channel
 from worker.clock import Clock, ScaledClock, SystemClock
-from worker.delivery import DeliveryDeps
-from worker.enrollment import EngineDeps
+from worker.delivery.types import DeliveryDeps
+from worker.deps import EngineDeps
 from worker.programs import catalog_for
 from worker.redis_server import ensure_embedded
 from worker.render import Renderer
 from worker.settings import Settings, load_settings
-from worker.store import CLOCK_KEY, SECRET_KEY, ClinicStore, Store
+from worker.store import ClinicStore, Store
+from worker.store.keys import CLOCK_KEY, SECRET_KEY
 from worker.tokens import new_secret
 
 _overrides: dict[str, Any] = {}

@@ -21,9 +21,10 @@ from tests.support.engine import make_deps
 from worker.api import create_app
 from worker.clinics import add_clinic
 from worker.clock import FixedClock
-from worker.delivery import DeliveryDeps, send_batch
-from worker.dispatch import dispatch_once
-from worker.enrollment import EngineDeps
+from worker.delivery.dispatch import dispatch_once
+from worker.delivery.send import send_batch
+from worker.delivery.types import DeliveryDeps
+from worker.deps import EngineDeps
 from worker.store import ClinicStore, Store
 
 BASE_URL = "http://testserver"

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from tests.api.conftest import PATIENT_PHONE, enrollment_body, send_due
 from worker.clinics import revoke_clinic
 from worker.clock import FixedClock
-from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 from worker.store import ClinicStore, Store
 
 

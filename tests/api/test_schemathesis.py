@@ -22,7 +22,7 @@ from starlette.testclient import TestClient
 
 from tests.api.conftest import BASE_URL, PATIENT_PHONE, TWILIO_TOKEN, enrollment_body, send_due, sign
 from worker.api import ApiContext, create_app
-from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 from worker.store import ClinicStore
 from worker.tokens import unsubscribe_token
 

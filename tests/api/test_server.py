@@ -19,7 +19,7 @@ from fastapi import FastAPI
 from tests.api.conftest import PATIENT_PHONE, TWILIO_TOKEN, enrollment_body
 from tests.support.redis_fixture import wait_until
 from worker.api import create_app
-from worker.enrollment import EngineDeps
+from worker.deps import EngineDeps
 from worker.store import ClinicStore, Store
 
 ROOT = Path(__file__).resolve().parents[2]

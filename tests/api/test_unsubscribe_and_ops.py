@@ -13,8 +13,8 @@ from starlette.testclient import TestClient
 
 from tests.api.conftest import BASE_URL, enrollment_body, send_due
 from worker.api import create_app
-from worker.delivery import DeliveryDeps
-from worker.enrollment import EngineDeps
+from worker.delivery.types import DeliveryDeps
+from worker.deps import EngineDeps
 from worker.store import ClinicStore, Store
 from worker.tokens import unsubscribe_token
 

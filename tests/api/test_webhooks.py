@@ -25,11 +25,13 @@ from worker.api import create_app
 from worker.channels.base import OutgoingMessage, SendResult
 from worker.channels.outbox import OutboxChannel
 from worker.clock import FixedClock
-from worker.delivery import DeliveryDeps, send_batch
-from worker.dispatch import dispatch_once
+from worker.delivery.dispatch import dispatch_once
+from worker.delivery.send import send_batch
+from worker.delivery.types import DeliveryDeps
 from worker.errors import AmbiguousChannelError
 from worker.records import MessageState
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, ClinicStore, Store
+from worker.store import ClinicStore, Store
+from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
 
 INBOUND = "/webhooks/twilio/inbound"
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response/>'

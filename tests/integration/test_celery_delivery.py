@@ -19,7 +19,7 @@ from worker import tasks, wiring
 from worker.celery_app import app
 from worker.channels.smtp_email import SmtpEmailChannel
 from worker.channels.twilio_sms import TwilioSmsChannel
-from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
 from worker.programs import load_program
 from worker.records import EnrollmentState, MessageState

@@ -67,8 +67,8 @@ def test_pause_cancel_and_stop_hold_claimed_messages(redis_url: str, tmp_path: P
     paused, _ = enroll(deps.engine, new_enrollment("p-pause"))
     canceled, _ = enroll(deps.engine, new_enrollment("p-cancel"))
     stopped, _ = enroll(deps.engine, new_enrollment("p-stop", phone="+14155550199", channels=("sms",)))
-    from worker.delivery import send_batch
-    from worker.dispatch import dispatch_once
+    from worker.delivery.dispatch import dispatch_once
+    from worker.delivery.send import send_batch
 
     batches: list[tuple[str, list[str]]] = []
     dispatch_once(deps, lambda ch, ids: batches.append((ch, ids)))
@@ -132,8 +132,8 @@ def test_patch_timezone_moves_the_next_message_to_the_new_local_time(redis_url: 
 
 
 def test_operator_resend_of_an_unknown_message_sends_a_new_occurrence_once(redis_url: str, tmp_path: Path) -> None:
-    from worker.resend import resend
-    from worker.store import UNKNOWN_INDEX
+    from worker.delivery.resend import resend
+    from worker.store.keys import UNKNOWN_INDEX
 
     outbox = tmp_path / "outbox.jsonl"
     deps = make_deps(redis_url, outbox, lease_seconds=60)

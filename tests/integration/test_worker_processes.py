@@ -18,8 +18,8 @@ from tests.support.twilio_standin import TwilioStandIn
 from worker import tasks
 from worker.celery_app import app
 from worker.clock import SystemClock
-from worker.delivery import DeliveryDeps
-from worker.dispatch import dispatch_once
+from worker.delivery.dispatch import dispatch_once
+from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
 from worker.records import MessageState
 from worker.redis_server import RedisServer

@@ -13,7 +13,9 @@ import redis
 from tests.ops.conftest import caredrip, cli_env
 from worker.records import MessageState, message_id
 from worker.redis_server import ensure_embedded
-from worker.store import FAILED_INDEX, Command, Store, pack_record, record_field, records_key
+from worker.store import Command, Store
+from worker.store.codec import pack_record, record_field
+from worker.store.keys import FAILED_INDEX, records_key
 
 MESSAGE_KEYS = {"id", "enrollment_id", "channel", "step", "state", "reason"}
 

@@ -14,9 +14,10 @@ from tests.api.conftest import enrollment_body, sign, twilio_post
 from tests.support.engine import SECRET, run_until_idle
 from worker.clinics import revoke_clinic
 from worker.clock import FixedClock
-from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 from worker.records import EnrollmentState, MessageState
-from worker.store import ClinicStore, Store, due_key
+from worker.store import ClinicStore, Store
+from worker.store.keys import due_key
 from worker.tokens import unsubscribe_token
 
 INBOUND = "/webhooks/twilio/inbound"

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import enrollment_body
 from tests.support.engine import ROOT, outbox_lines, run_until_idle
-from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 from worker.programs import load_program
 from worker.store import Store
 

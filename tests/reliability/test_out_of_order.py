@@ -12,9 +12,10 @@ from fastapi.testclient import TestClient
 
 from tests.api.conftest import enrollment_body, twilio_post
 from tests.support.engine import SECRET, outbox_lines, run_until_idle
-from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 from worker.records import MessageState
-from worker.store import Store, due_key
+from worker.store import Store
+from worker.store.keys import due_key
 from worker.tokens import enrollment_id
 
 

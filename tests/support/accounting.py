@@ -12,7 +12,8 @@ from collections.abc import Iterable, Sequence
 
 from tests.support.twilio_standin import TwilioStandIn
 from worker.records import MessageRecord, MessageState, message_id
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, Store
+from worker.store import Store
+from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
 
 FINAL = (MessageState.SENT, MessageState.DELIVERED, MessageState.UNKNOWN, MessageState.FAILED, MessageState.SKIPPED)
 

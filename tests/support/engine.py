@@ -13,14 +13,17 @@ import redis
 from worker.channels.base import Channel
 from worker.channels.outbox import OutboxChannel
 from worker.clock import Clock, FixedClock
-from worker.delivery import DeliveryDeps, send_batch
-from worker.dispatch import dispatch_once
-from worker.enrollment import EngineDeps, NewEnrollment
+from worker.delivery.dispatch import dispatch_once
+from worker.delivery.send import send_batch
+from worker.delivery.types import DeliveryDeps
+from worker.deps import EngineDeps
+from worker.enrollment import NewEnrollment
 from worker.programs import ProgramCatalog
 from worker.records import from_epoch_ms
 from worker.render import Renderer
 from worker.settings import parse_caps, parse_quiet_hours
-from worker.store import Store, due_key
+from worker.store import Store
+from worker.store.keys import due_key
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"test-secret-0123456789abcdef"

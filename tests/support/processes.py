@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from celery import Celery
 
 from tests.support.engine import SECRET, new_enrollment
-from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
 
 AWAKE = ["America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata",

@@ -1,28 +1,8 @@
-"""Redis: every key caredrip keeps, and the only code that builds key names or runs Lua.
-
-Keys (prefix `cd:`; `{...}` is the Redis Cluster hash tag, so each Lua script touches one tag):
-  cd:{e:<id>}            hash   one enrollment (short field names: memory grows with patients)
-  cd:{e:<id>}:m          hash   its message records, field `<step>.<channel>.<occurrence>`
-  cd:{due:<channel>}     zset   the due index: one entry per active enrollment and channel,
-                                scored by the next message's due time (caredrip clock, ms)
-  cd:{due:<channel>}:lease zset claimed entries, scored by lease expiry (Redis server time, ms)
-  cd:optout:sms          hash   E.164 number -> when it replied STOP (all clinics)
-  cd:idx:unknown|failed  zset   message ids operators must look at, scored by time
-  cd:clinic:<id>         hash   a clinic; cd:clinickeys hash: sha256(key) -> clinic id
-  cd:phones:<n>          hash   E.164 number -> clinic id of its latest enrollment (HELP replies),
-                                in 16,384 buckets by CRC32 so each stays a compact listpack
-  cd:inbox:<clinic id>   list   patients' other SMS replies, newest first, JSON, last 1000 kept
-  cd:stats:total         hash   `<state>:<channel>:<program>` -> messages that reached that state
-  cd:rl:<channel>        string the shared rate limit's theoretical arrival time
-  cd:clock, cd:secret    shared clock origin and the secret for derived ids and tokens
-  cd:dispatch            hash   last dispatch run (time, runs, messages handed): is beat alive?
-Ended enrollments and their records expire CAREDRIP_RETENTION_DAYS after their end.
-"""
+"""The Store: every round trip to Redis for enrollments, the due index, messages and counters."""
 
 from __future__ import annotations
 
 import secrets
-import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,149 +13,30 @@ import redis
 
 from worker.records import (
     CALLBACK_RANKS,
-    CODE_STATES,
     STATE_CODES,
     Enrollment,
-    EnrollmentState,
     MessageRecord,
     MessageState,
     epoch_ms,
     epoch_s,
     from_epoch_ms,
-    from_epoch_s,
     parse_message_id,
+)
+from worker.store.codec import decode_enrollment, encode_enrollment, record_field, unpack_record
+from worker.store.keys import (
+    DISPATCH_KEY,
+    INBOX_KEEP,
+    OPTOUT_SMS,
+    STATS_TOTAL,
+    due_key,
+    enrollment_key,
+    inbox_key,
+    lease_key,
+    phones_key,
+    records_key,
 )
 
 SCRIPTS = ("claim", "reap", "enroll", "begin_send", "finish_send", "lifecycle", "ratelimit", "callback")
-CHANNELS = ("sms", "email")
-
-
-def enrollment_key(eid: str) -> str:
-    return f"cd:{{e:{eid}}}"
-
-
-def records_key(eid: str) -> str:
-    return f"cd:{{e:{eid}}}:m"
-
-
-def due_key(channel: str) -> str:
-    return f"cd:{{due:{channel}}}"
-
-
-def lease_key(channel: str) -> str:
-    return f"cd:{{due:{channel}}}:lease"
-
-
-OPTOUT_SMS = "cd:optout:sms"
-UNKNOWN_INDEX = "cd:idx:unknown"
-FAILED_INDEX = "cd:idx:failed"
-CLOCK_KEY = "cd:clock"
-PHONE_BUCKETS = 16384  # small hashes stay compact listpacks up to about 2 million numbers
-
-
-def phones_key(number: str) -> str:
-    """The bucket holding `number` -> clinic of its latest enrollment (for HELP replies)."""
-    return f"cd:phones:{zlib.crc32(number.encode()) % PHONE_BUCKETS}"
-STATS_TOTAL = "cd:stats:total"
-INBOX_KEEP = 1000
-SECRET_KEY = "cd:secret"
-DISPATCH_KEY = "cd:dispatch"
-
-
-def inbox_key(clinic_id: str) -> str:
-    return f"cd:inbox:{clinic_id}"
-
-
-def record_field(step: str, channel: str, occurrence: int) -> str:
-    return f"{step}.{channel}.{occurrence}"
-
-
-def pack_record(
-    state: MessageState,
-    at: datetime,
-    *,
-    lateness: int | None = None,
-    provider_id: str = "",
-    reason: str = "",
-    attempts: int = 1,
-) -> str:
-    """`code|at|lateness|provider id|reason|attempts`: short enough for Redis's compact hashes."""
-    late = "" if lateness is None else str(lateness)
-    return f"{STATE_CODES[state]}|{epoch_s(at)}|{late}|{provider_id}|{reason.replace('|', '/')}|{attempts}"
-
-
-def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
-    step, channel, occurrence = field.rsplit(".", 2)
-    code, at, late, provider, reason, attempts = (value.split("|") + [""] * 6)[:6]
-    return MessageRecord(
-        enrollment_id=eid,
-        step=step,
-        channel=channel,
-        occurrence=int(occurrence),
-        state=CODE_STATES.get(code, MessageState.UNKNOWN),
-        at=from_epoch_s(int(at)) if at else None,
-        lateness_seconds=int(late) if late else None,
-        provider_id=provider,
-        reason=reason,
-        attempts=int(attempts or 0),
-    )
-
-
-def encode_enrollment(e: Enrollment) -> dict[str, str]:
-    """The enrollment hash. Memory grows with patients, so nothing empty is stored: no email or
-    phone the patient lacks, no send history yet, and `ca` (created) only when it differs from
-    the anchor `a` (a future start_at)."""
-    anchor, created = str(epoch_s(e.anchor)), str(epoch_s(e.created_at))
-    optional = {"ph": e.phone or "", "em": e.email or "", "cs": e.consent, "ca": "" if created == anchor else created}
-    fields = {
-        "c": e.clinic_id,
-        "r": e.patient_ref,
-        "p": e.program,
-        "n": e.first_name,
-        "ch": ",".join(e.channels),
-        "l": e.language,
-        "tz": e.timezone,
-        "st": e.state.value,
-        "a": anchor,
-        **{name: value for name, value in optional.items() if value},
-    }
-    for ch in e.channels:
-        due = e.next_due.get(ch)
-        fields[f"k:{ch}"] = str(e.cursor.get(ch, 0))
-        fields[f"d:{ch}"] = str(epoch_ms(due)) if due else "0"
-        history = ",".join(str(epoch_s(t)) for t in e.history.get(ch, []))
-        if history:
-            fields[f"h:{ch}"] = history
-    return fields
-
-
-def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
-    channels = tuple(c for c in h.get("ch", "").split(",") if c)
-    return Enrollment(
-        id=eid,
-        clinic_id=h["c"],
-        patient_ref=h["r"],
-        program=h["p"],
-        first_name=h.get("n", ""),
-        phone=h.get("ph") or None,
-        email=h.get("em") or None,
-        channels=channels,
-        language=h["l"],
-        timezone=h["tz"],
-        state=EnrollmentState(h["st"]),
-        anchor=from_epoch_s(int(h["a"])),
-        created_at=from_epoch_s(int(h.get("ca") or h["a"])),
-        consent=h.get("cs", ""),
-        cursor={ch: int(h.get(f"k:{ch}", "0")) for ch in channels},
-        next_due={ch: _due(h.get(f"d:{ch}", "0")) for ch in channels},
-        history={ch: [from_epoch_s(int(t)) for t in h.get(f"h:{ch}", "").split(",") if t] for ch in channels},
-        opted_out={ch: bool(h.get(f"o:{ch}")) for ch in channels},
-        ended_at=from_epoch_s(int(h["end"])) if h.get("end") else None,
-    )
-
-
-def _due(raw: str) -> datetime | None:
-    return None if raw in ("", "0") else from_epoch_ms(int(raw))
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,47 +328,3 @@ class Store:
         """The value stored at `key`, set to `candidate` first if there is none (SET NX)."""
         self.redis.set(key, candidate, nx=True)
         return str(self.redis.get(key))
-
-
-# -- clinics ------------------------------------------------------------------------------------
-CLINICS = "cd:clinics"
-CLINIC_KEYS = "cd:clinickeys"
-
-
-def clinic_key(cid: str) -> str:
-    return f"cd:clinic:{cid}"
-
-
-class ClinicStore:
-    """Clinics and their API keys (stored hashed); separate from the hot path on purpose."""
-
-    def __init__(self, client: redis.Redis) -> None:
-        self.redis = client
-
-    def add(self, cid: str, fields: dict[str, str], key_hash: str) -> None:
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hset(clinic_key(cid), mapping=dict[Any, Any]({**fields, "key": key_hash}))
-        pipe.hset(CLINIC_KEYS, key_hash, cid)
-        pipe.sadd(CLINICS, cid)
-        pipe.execute()
-
-    def get(self, cid: str) -> dict[str, str]:
-        return {str(k): str(v) for k, v in self.redis.hgetall(clinic_key(cid)).items()}
-
-    def all(self) -> list[dict[str, str]]:
-        ids = sorted(str(c) for c in self.redis.smembers(CLINICS))
-        return [{"id": cid, **self.get(cid)} for cid in ids]
-
-    def by_key_hash(self, key_hash: str) -> str | None:
-        cid = self.redis.hget(CLINIC_KEYS, key_hash)
-        return str(cid) if cid else None
-
-    def revoke(self, cid: str, now_s: int) -> bool:
-        key_hash = self.redis.hget(clinic_key(cid), "key")
-        if key_hash is None:
-            return False
-        pipe = self.redis.pipeline(transaction=True)
-        pipe.hdel(CLINIC_KEYS, key_hash)
-        pipe.hset(clinic_key(cid), "revoked", str(now_s))
-        pipe.execute()
-        return True

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from worker.channels.base import OutgoingMessage
+from worker.delivery.outcomes import log, record_outcomes
+from worker.delivery.types import BatchOutcome, DeliveryDeps, Pending
 from worker.errors import ContentError
-from worker.outcomes import log, record_outcomes
 from worker.records import MessageState, message_id
 from worker.tokens import unsubscribe_token
-
-if TYPE_CHECKING:
-    from worker.delivery import BatchOutcome, DeliveryDeps, Pending
 
 
 def render_all(deps: DeliveryDeps, channel: str, ready: list[Pending], outcome: BatchOutcome) -> list[Pending]:

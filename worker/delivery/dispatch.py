@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from worker.delivery import DeliveryDeps
+from worker.delivery.types import DeliveryDeps
 
 BUSY_TICK_SECONDS = 0.05  # between ticks while a backlog is being worked off
 

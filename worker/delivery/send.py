@@ -9,87 +9,20 @@ claimed; a "sending" left behind by a crash becomes `unknown`, never a second te
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from worker.channels.base import Channel, OutgoingMessage
 from worker.clock import to_virtual
-from worker.enrollment import EngineDeps
-from worker.messages import render_all
-from worker.outcomes import Finished, bookkeeping, classify, record_field_of, record_outcomes
-from worker.programs import Program, Step
+from worker.delivery.compose import render_all
+from worker.delivery.outcomes import bookkeeping, classify, record_field_of, record_outcomes
+from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
 from worker.records import Enrollment, EnrollmentState, MessageState
-from worker.render import Renderer
 from worker.schedule import channel_caps, next_allowed
-from worker.settings import Caps
-from worker.store import (
-    OPTOUT_SMS,
-    Command,
-    Op,
-    pack_record,
-    unpack_record,
-)
-
-LEASE_SECONDS = 300
-
-
-@dataclass(frozen=True)
-class DeliveryDeps:
-    """The engine's deps plus what sending needs: renderer, channels, caps, limits."""
-
-    engine: EngineDeps
-    renderer: Renderer
-    channels: dict[str, Channel]
-    caps: Caps
-    public_base_url: str
-    rate_per_second: dict[str, float]
-    send_batch: int = 100
-    lease_seconds: int = LEASE_SECONDS
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[], float] = random.random
-    clinics: Callable[[str], dict[str, str]] = field(default=lambda _cid: {})
-
-    @property
-    def lease_ms(self) -> int:
-        return self.lease_seconds * 1000
-
-    def max_in_flight(self, channel: str) -> int:
-        """Claim no more than the channel can send in half a lease (at most a minute): claimed
-        messages then never wait in the queue long enough for their lease to run out."""
-        horizon = min(60.0, self.lease_seconds / 2)
-        return max(self.send_batch, min(self.send_batch * 20, int(self.rate_per_second[channel] * horizon)))
-
-
-# -- send -------------------------------------------------------------------------------------
-@dataclass
-class Pending:
-    """One message on its way: the enrollment, the step, and once rendered, the message."""
-
-    enrollment: Enrollment
-    program: Program
-    step: Step
-    cursor: int
-    message: OutgoingMessage | None = None
-    attempts: int = 1
-
-
-@dataclass
-class BatchOutcome:
-    """How a batch went, by outcome; adds up to the batch's size."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, outcome: str, n: int = 1) -> None:
-        self.counts[outcome] = self.counts.get(outcome, 0) + n
-
-    @property
-    def total(self) -> int:
-        return sum(self.counts.values())
+from worker.store import Command, Op
+from worker.store.codec import pack_record, unpack_record
+from worker.store.keys import OPTOUT_SMS
 
 
 def send_batch(deps: DeliveryDeps, channel: str, eids: Sequence[str]) -> BatchOutcome:

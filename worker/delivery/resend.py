@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from worker.delivery import DeliveryDeps, Pending, send_one
-from worker.messages import render_message
+from worker.delivery.compose import render_message
+from worker.delivery.send import send_one
+from worker.delivery.types import DeliveryDeps, Pending
 from worker.records import EnrollmentState, MessageState, message_id, parse_message_id
 from worker.schedule import defer_quiet
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, record_field
+from worker.store.codec import record_field
+from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
 
 RESENDABLE = (MessageState.UNKNOWN, MessageState.FAILED, MessageState.UNDELIVERED)
 

@@ -8,34 +8,22 @@ atomic per enrollment); one more fixes the due index. `sent` and `unknown` count
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from worker.channels.base import SendResult
 from worker.clock import to_virtual
+from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
 from worker.errors import AmbiguousChannelError, PermanentChannelError, TransientChannelError
 from worker.logs import get_logger
 from worker.records import MessageState, epoch_s, message_id
 from worker.retry import compute_backoff, should_retry
 from worker.schedule import due_at_cursor
-from worker.store import (
-    FAILED_INDEX,
-    OPTOUT_SMS,
-    UNKNOWN_INDEX,
-    Command,
-    Op,
-    ScriptCall,
-    Store,
-    pack_record,
-    record_field,
-)
-
-if TYPE_CHECKING:
-    from worker.delivery import BatchOutcome, DeliveryDeps, Pending
+from worker.store import Command, Op, ScriptCall, Store
+from worker.store.codec import pack_record, record_field
+from worker.store.keys import FAILED_INDEX, OPTOUT_SMS, UNKNOWN_INDEX
 
 log = get_logger("caredrip.delivery")
 HISTORY_KEEP = timedelta(days=8)
-Finished = tuple["Pending", MessageState, SendResult | None, str]
 
 
 def record_field_of(p: Pending, channel: str) -> str:

@@ -1,0 +1,75 @@
+"""The delivery package's own types, at its bottom: every other delivery module imports these."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from worker.channels.base import Channel, OutgoingMessage, SendResult
+from worker.deps import EngineDeps
+from worker.programs import Program, Step
+from worker.records import Enrollment, MessageState
+from worker.render import Renderer
+from worker.settings import Caps
+
+LEASE_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class DeliveryDeps:
+    """The engine's deps plus what sending needs: renderer, channels, caps, limits."""
+
+    engine: EngineDeps
+    renderer: Renderer
+    channels: dict[str, Channel]
+    caps: Caps
+    public_base_url: str
+    rate_per_second: dict[str, float]
+    send_batch: int = 100
+    lease_seconds: int = LEASE_SECONDS
+    sleep: Callable[[float], None] = time.sleep
+    jitter: Callable[[], float] = random.random
+    clinics: Callable[[str], dict[str, str]] = field(default=lambda _cid: {})
+
+    @property
+    def lease_ms(self) -> int:
+        return self.lease_seconds * 1000
+
+    def max_in_flight(self, channel: str) -> int:
+        """Claim no more than the channel can send in half a lease (at most a minute): claimed
+        messages then never wait in the queue long enough for their lease to run out."""
+        horizon = min(60.0, self.lease_seconds / 2)
+        return max(self.send_batch, min(self.send_batch * 20, int(self.rate_per_second[channel] * horizon)))
+
+
+@dataclass
+class Pending:
+    """One message on its way: the enrollment, the step, and once rendered, the message."""
+
+    enrollment: Enrollment
+    program: Program
+    step: Step
+    cursor: int
+    message: OutgoingMessage | None = None
+    attempts: int = 1
+
+
+@dataclass
+class BatchOutcome:
+    """How a batch went, by outcome; adds up to the batch's size."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, outcome: str, n: int = 1) -> None:
+        self.counts[outcome] = self.counts.get(outcome, 0) + n
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+
+
+Finished = tuple[Pending, MessageState, SendResult | None, str]

@@ -1,0 +1,26 @@
+"""EngineDeps: what the rules need from the outside world (clock, store, catalog, policy, secret)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from worker.clock import Clock
+from worker.programs import ProgramCatalog
+from worker.settings import QuietHours
+from worker.store import Store
+
+
+@dataclass(frozen=True)
+class EngineDeps:
+    """What the rules need from the outside world; wiring builds the real ones, tests their own."""
+
+    clock: Clock
+    store: Store
+    catalog: ProgramCatalog
+    quiet: QuietHours
+    secret: bytes
+    retention_days: int = 400
+
+    @property
+    def retention_s(self) -> int:
+        return self.retention_days * 86400
