@@ -31,13 +31,12 @@ from tests.support.celery_worker import SubprocessWorker, subprocess_worker  # n
 from tests.support.engine import SECRET, make_deps, new_enrollment  # noqa: E402
 from worker import enrollment  # noqa: E402
 from worker.clock import SystemClock  # noqa: E402
-from worker.delivery.send import DeliveryDeps  # noqa: E402
+from worker.delivery.types import DeliveryDeps  # noqa: E402
 from worker.enrollment import NewEnrollment  # noqa: E402
 from worker.records import Enrollment  # noqa: E402
 from worker.redis_server import RedisServer  # noqa: E402
-from worker.store import Command, Op, enrollment_key  # noqa: E402
 from worker.store.codec import encode_enrollment  # noqa: E402
-from worker.store.keys import due_key  # noqa: E402
+from worker.store.keys import STATS_TOTAL, due_key, enrollment_key  # noqa: E402
 
 AWAKE = [
     "America/New_York",
@@ -170,10 +169,9 @@ def bulk_store(
     chunk: int = 2000,
 ) -> None:
     """Write enrollments and their due entries with pipelined HSET + ZADD (setup only, not measured)."""
-    store = deps.engine.store
-    ops: list[Op] = []
-    for e in enrollments:
-        ops.append(Command("hset", (enrollment_key(e.id), None, None, encode_enrollment(e))))
+    pipe = deps.engine.store.redis.pipeline(transaction=False)
+    for i, e in enumerate(enrollments, 1):
+        pipe.hset(enrollment_key(e.id), mapping=dict[Any, Any](encode_enrollment(e)))
         for ch in e.channels:
             if due_ms is not None:
                 score = due_ms(e, ch)
@@ -181,11 +179,10 @@ def bulk_store(
                 due = e.next_due.get(ch)
                 score = int(due.timestamp() * 1000) if due else None
             if score is not None:
-                ops.append(Command("zadd", (due_key(ch), {e.id: score})))
-        if len(ops) >= chunk:
-            store.run(ops)
-            ops = []
-    store.run(ops)
+                pipe.zadd(due_key(ch), {e.id: score})
+        if i % chunk == 0:
+            pipe.execute()
+    pipe.execute()
 
 
 # -- CPU accounting ---------------------------------------------------------------------------
@@ -267,7 +264,7 @@ def due_now(client: redis.Redis, channel: str = "sms") -> int:
 
 
 def sent_count(client: redis.Redis, state: str = "sent", channel: str = "sms", program: str = "twitching") -> int:
-    return int(client.hget("cd:stats:total", f"{state}:{channel}:{program}") or 0)
+    return int(client.hget(STATS_TOTAL, f"{state}:{channel}:{program}") or 0)
 
 
 def start_process(command: Sequence[str], env: dict[str, str] | None = None) -> Any:

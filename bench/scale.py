@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
 
@@ -51,7 +52,7 @@ def fill(deps: DeliveryDeps, start: int, stop: int, *, channels: str, due_count:
     pipe = client.pipeline(transaction=False)
     for i in range(start, stop):
         e = build_enrollment(deps, make(i, TZ), NOW) if i < start + 2 else _like(deps, template, i, make)
-        pipe.hset(enrollment_key(e.id), mapping=encode_enrollment(e))
+        pipe.hset(enrollment_key(e.id), mapping=dict[Any, Any](encode_enrollment(e)))
         score = now_ms - 1000 if i < due_count else now_ms + 86_400_000 + i
         for ch in e.channels:
             pipe.zadd(due_key(ch), {e.id: score})

@@ -42,6 +42,7 @@ from bench._common import (
 from worker import tasks
 from worker.delivery.dispatch import dispatch_once
 from worker.redis_server import free_port
+from worker.store.keys import STATS_TOTAL
 
 TOKEN = "bench-auth-token-0123456789"
 
@@ -107,7 +108,7 @@ def main() -> None:
                     time.sleep(0.05)
                 elapsed = time.perf_counter() - t0
                 cpu = group_cpu_seconds(pgids) - cpu0
-            states = {k: int(v) for k, v in client.hgetall("cd:stats:total").items()}
+            states = {k: int(v) for k, v in client.hgetall(STATS_TOTAL).items()}
             emit(
                 {
                     "figure": "twilio_latency",

@@ -21,6 +21,7 @@ from worker.errors import CaredripError, ConfigError, NotFound, ValidationError
 
 if TYPE_CHECKING:
     from worker.settings import Settings
+    from worker.store import OperatorIndex
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -284,7 +285,7 @@ def status(json_out: JsonOption = False) -> None:
 @guarded
 def messages_failed(json_out: JsonOption = False) -> None:
     """Messages the provider refused (or that could not be rendered)."""
-    from worker.store.keys import FAILED_INDEX
+    from worker.store import FAILED_INDEX
 
     _list_messages(FAILED_INDEX, json_out)
 
@@ -293,12 +294,12 @@ def messages_failed(json_out: JsonOption = False) -> None:
 @guarded
 def messages_unknown(json_out: JsonOption = False) -> None:
     """Messages the provider may or may not have: never re-sent by themselves."""
-    from worker.store.keys import UNKNOWN_INDEX
+    from worker.store import UNKNOWN_INDEX
 
     _list_messages(UNKNOWN_INDEX, json_out)
 
 
-def _list_messages(index: str, json_out: bool) -> None:
+def _list_messages(index: OperatorIndex, json_out: bool) -> None:
     from worker import wiring
 
     _settings()
@@ -333,7 +334,7 @@ def messages_resend(
     from worker import wiring
     from worker.delivery.resend import resend
     from worker.records import parse_message_id
-    from worker.store.keys import UNKNOWN_INDEX
+    from worker.store import UNKNOWN_INDEX
 
     _settings()
     if (message_id is None) == (not all_unknown):

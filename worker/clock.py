@@ -1,4 +1,7 @@
-"""The one source of "now": real, fixed (tests), or scaled (demos). Nothing else reads the time."""
+"""The one source of "now": real, fixed (tests), or scaled (demos, shared through the store).
+
+Nothing else reads the time of day; elsewhere only monotonic timers measure waits and timeouts.
+"""
 
 from __future__ import annotations
 
@@ -73,6 +76,22 @@ class ScaledClock:
     def real_seconds(self, virtual: timedelta) -> float:
         """How long `virtual` lasts on the wall clock."""
         return virtual.total_seconds() / self.scale
+
+
+class OriginStore(Protocol):
+    """Where the processes on one Redis keep the scaled clock's origin (worker.store.Store)."""
+
+    def clock_origin(self, real_origin: float, scale: float, *, replace: bool = False) -> tuple[float, float]: ...
+
+
+def shared_scaled_clock(store: OriginStore, scale: float, *, fresh: bool = False) -> ScaledClock:
+    """The scaled clock every process on `store` agrees on: the stored origin, or now stored as
+    the origin when there is none, when it was kept for another scale, or with `fresh` (a demo)."""
+    now = time.time()
+    origin, stored_scale = store.clock_origin(now, scale, replace=fresh)
+    if stored_scale != scale:
+        origin, _ = store.clock_origin(now, scale, replace=True)
+    return ScaledClock(real_origin=origin, virtual_origin=datetime.fromtimestamp(origin, UTC), scale=scale)
 
 
 def to_virtual(clock: Clock, real_seconds: float) -> timedelta:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from worker.clock import shared_scaled_clock
 from worker.records import EnrollmentState
 from worker.redis_server import ensure_embedded, stop_embedded
 from worker.settings import Settings
@@ -143,7 +144,7 @@ def wait_first_dispatch(supervisor: Supervisor, stop: threading.Event) -> None:
 
     store = wiring.store()
     deadline = time.monotonic() + READY_TIMEOUT
-    while not store.dispatch_info().get("runs", 0):
+    while not store.dispatch_info().runs:
         _check_alive(supervisor)
         if stop.is_set():
             return
@@ -227,7 +228,7 @@ def run_demo(settings: Settings, out: Print = print) -> int:
             env = demo_environment(var_dir, redis.url)
             os.environ.update(env)
             wiring.reset()
-            wiring.shared_scaled_clock(wiring.redis_client(), DEMO_SCALE, fresh=True)
+            shared_scaled_clock(wiring.store(), DEMO_SCALE, fresh=True)
             out(intro(var_dir))
             with Supervisor(dict(os.environ), log_dir=var_dir / "logs") as supervisor:
                 supervisor.start("worker", celery_worker("intake,dispatch,send", 8, name="caredrip-demo"))
@@ -237,6 +238,6 @@ def run_demo(settings: Settings, out: Print = print) -> int:
             print(f"caredrip demo: {exc}", file=sys.stderr)
             return 1
         finally:
-            wiring.redis_client().close()
+            wiring.store().close()
             stop_embedded(var_dir)
     return 0

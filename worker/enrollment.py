@@ -1,4 +1,4 @@
-"""Intake and lifecycle: enroll (idempotent), update, pause, resume, cancel, opt-outs.
+"""Intake and lifecycle: enroll (idempotent), update, pause, resume, cancel.
 
 Plain functions over an `EngineDeps` (clock, store, catalog, settings); the API, the CLI and
 Celery tasks are thin wrappers around them.
@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from worker.deps import EngineDeps
 from worker.errors import NotFound
-from worker.records import Enrollment, EnrollmentState, epoch_ms, epoch_s
+from worker.records import Enrollment, EnrollmentState, EnrollmentUpdate, epoch_s
 from worker.schedule import due_at_cursor, first_cursor_after
 from worker.tokens import enrollment_id
 
@@ -90,7 +90,7 @@ def pause(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollmen
     """Stop sending until resumed; messages already claimed or queued are held at send time."""
     enrollment = get_owned(deps, eid, clinic_id)
     result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s)
-    if result == "paused:changed":
+    if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
     return get_owned(deps, eid, clinic_id)
 
@@ -98,7 +98,8 @@ def pause(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollmen
 def resume(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
     """Continue where the program stopped; anything that fell due meanwhile is due now."""
     get_owned(deps, eid, clinic_id)
-    if deps.store.lifecycle(eid, "resume", deps.clock.now(), deps.retention_s) == "active:changed":
+    result = deps.store.lifecycle(eid, "resume", deps.clock.now(), deps.retention_s)
+    if result is not None and result.changed:
         deps.store.schedule_all(get_owned(deps, eid, clinic_id))
     return get_owned(deps, eid, clinic_id)
 
@@ -106,7 +107,8 @@ def resume(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollme
 def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
     """End the enrollment for good; records are kept for the retention period."""
     enrollment = get_owned(deps, eid, clinic_id)
-    if deps.store.lifecycle(eid, "cancel", deps.clock.now(), deps.retention_s) == "canceled:changed":
+    result = deps.store.lifecycle(eid, "cancel", deps.clock.now(), deps.retention_s)
+    if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
     return get_owned(deps, eid, clinic_id)
 
@@ -139,32 +141,32 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
         channels=changes.channels or current.channels,
     )
     tz = ZoneInfo(updated.timezone)
-    fields = {
-        "n": updated.first_name,
-        "ph": updated.phone or "",
-        "em": updated.email or "",
-        "l": updated.language,
-        "tz": updated.timezone,
-        "ch": ",".join(updated.channels),
-        "u": str(epoch_s(now)),
-    }
-    dropped = [ch for ch in current.channels if ch not in updated.channels]
+    dropped = tuple(ch for ch in current.channels if ch not in updated.channels)
     # Cursors of channels that stay are never written here: a send finishing concurrently
     # owns them. Due times are recomputed only when the timezone moves them.
     reschedule: dict[str, datetime | None] = {}
+    started: dict[str, int] = {}
     for ch in updated.channels:
         added = ch not in current.channels
         if not added and updated.timezone == current.timezone:
             continue
         cursor = first_cursor_after(program, ch, now, updated.anchor, tz) if added else current.cursor[ch]
-        due = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet)
-        fields[f"d:{ch}"] = str(epoch_ms(due)) if due else "0"
+        reschedule[ch] = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet)
         if added:
-            fields[f"k:{ch}"], fields[f"h:{ch}"] = str(cursor), ""
-        reschedule[ch] = due
-    for ch in dropped:
-        fields[f"d:{ch}"] = "0"
-    deps.store.update_enrollment(eid, fields)
+            started[ch] = cursor
+    change = EnrollmentUpdate(
+        first_name=updated.first_name,
+        phone=updated.phone,
+        email=updated.email,
+        language=updated.language,
+        timezone=updated.timezone,
+        channels=updated.channels,
+        at=now,
+        due=reschedule,
+        started=started,
+        dropped=dropped,
+    )
+    deps.store.update_enrollment(eid, change)
     if changes.phone and changes.phone != current.phone:
         deps.store.remember_phone(changes.phone, current.clinic_id)
     deps.store.unschedule(eid, dropped)

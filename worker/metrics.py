@@ -1,21 +1,20 @@
 """Prometheus metrics for /metrics, read from Redis at scrape time.
 
-Workers are other processes, so nothing is counted in this one: the counters are the totals the
-send path and the status callbacks keep in Redis (`cd:stats:total`), and the gauges are read from
-the due index when Prometheus asks.
+Workers are other processes, so nothing is counted in this one: each scrape reads the status
+snapshot (worker.status.snapshot, the figures `caredrip status` shows): the counters are the
+totals the send path and the status callbacks keep in Redis, the gauges the due index's figures.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import timedelta
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from worker.deps import EngineDeps
-from worker.store.keys import CHANNELS
+from worker.status import snapshot
 
 MESSAGES = ("caredrip_messages", "Messages that reached each state, by channel and program")
 BACKLOG = ("caredrip_due_backlog", "Messages due now and not yet claimed, by channel")
@@ -24,7 +23,7 @@ IN_FLIGHT = ("caredrip_in_flight", "Enrollments claimed for sending and not yet 
 
 
 class StoreCollector(Collector):
-    """Reads the totals and the due index of the store `engine()` returns, at each scrape."""
+    """Reads the status snapshot of the store `engine()` returns, at each scrape."""
 
     def __init__(self, engine: Callable[[], EngineDeps]) -> None:
         self._engine = engine
@@ -38,19 +37,15 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         deps = self._engine()
-        store, now = deps.store, deps.clock.now()
+        snap = snapshot(deps.store, deps.clock.now())
         messages = CounterMetricFamily(*MESSAGES, labels=["state", "channel", "program"])
-        for key, count in sorted(store.stats_totals().items()):
-            state, _, rest = key.partition(":")
-            channel, _, program = rest.partition(":")
-            messages.add_metric([state, channel, program], count)
+        for key, count in sorted(snap.totals.items()):
+            messages.add_metric([key.state, key.channel, key.program], count)
         backlog, oldest, in_flight = (GaugeMetricFamily(*g, labels=["channel"]) for g in (BACKLOG, OLDEST, IN_FLIGHT))
-        for channel in CHANNELS:
-            due_now, _, first = store.due_counts(channel, now, now)
-            backlog.add_metric([channel], due_now)
-            age = (now - first) if first is not None and first <= now else timedelta(0)
-            oldest.add_metric([channel], age.total_seconds())
-            in_flight.add_metric([channel], store.in_flight(channel))
+        for channel, figures in snap.channels.items():
+            backlog.add_metric([channel], figures.due_now)
+            oldest.add_metric([channel], figures.oldest_overdue.total_seconds())
+            in_flight.add_metric([channel], figures.in_flight)
         return [messages, backlog, oldest, in_flight]
 
 

@@ -32,21 +32,6 @@ class MessageState(StrEnum):
     SKIPPED = "skipped"
 
 
-STATE_CODES: dict[MessageState, str] = {
-    MessageState.QUEUED: "q",
-    MessageState.RETRYING: "r",
-    MessageState.SENDING: "s",
-    MessageState.SENT: "S",
-    MessageState.DELIVERED: "d",
-    MessageState.UNDELIVERED: "u",
-    MessageState.FAILED: "f",
-    MessageState.UNKNOWN: "x",
-    MessageState.SKIPPED: "k",
-}
-CODE_STATES = {code: state for state, code in STATE_CODES.items()}
-CALLBACK_RANKS = {MessageState.SENT: 2, MessageState.DELIVERED: 3, MessageState.UNDELIVERED: 3, MessageState.FAILED: 3}
-
-
 @dataclass(slots=True)
 class Enrollment:
     """One patient in one program for one clinic. Per-channel fields are keyed by channel."""
@@ -73,6 +58,27 @@ class Enrollment:
 
 
 @dataclass(frozen=True, slots=True)
+class EnrollmentUpdate:
+    """A change to a stored enrollment's details: contact, language, timezone, channels.
+
+    Cursors of channels that stay are not part of it (a send finishing meanwhile owns them):
+    `due` holds the channels whose next due time moves, `started` the channels added (their first
+    cursor; no send history), `dropped` the channels removed (they get no next due time).
+    """
+
+    first_name: str
+    phone: str | None
+    email: str | None
+    language: str
+    timezone: str
+    channels: tuple[str, ...]
+    at: datetime
+    due: dict[str, datetime | None] = field(default_factory=dict)
+    started: dict[str, int] = field(default_factory=dict)
+    dropped: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRecord:
     """What happened to one message; `at` is when it last changed state (caredrip clock)."""
 
@@ -82,10 +88,10 @@ class MessageRecord:
     occurrence: int
     state: MessageState
     at: datetime | None
-    lateness_seconds: int | None
-    provider_id: str
-    reason: str
-    attempts: int
+    lateness_seconds: int | None = None
+    provider_id: str = ""
+    reason: str = ""
+    attempts: int = 1
 
     @property
     def id(self) -> str:

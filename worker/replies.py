@@ -159,11 +159,11 @@ def _bookkeeping(store: Store, eid: str, channel: str, mid: str, state: MessageS
     """The provider has the message: it is no longer `unknown`; failures join the failed index;
     final states count in the totals behind /metrics (a 'sent' was counted at send time)."""
     store.drop_from_index(UNKNOWN_INDEX, mid)
-    ops = []
+    batch = store.batch()
     if state in (MessageState.UNDELIVERED, MessageState.FAILED):
-        ops.append(store.index_op(FAILED_INDEX, mid, now))
+        batch.add_to_index(FAILED_INDEX, mid, now)
     if state in FINAL_STATES:
         enrollment = store.get_enrollment(eid)
         if enrollment is not None:
-            ops.append(store.count_op(state.value, channel, enrollment.program))
-    store.run(ops)
+            batch.count(state, channel, enrollment.program)
+    batch.run()

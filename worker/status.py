@@ -1,7 +1,8 @@
 """What `caredrip status` shows: queues, due backlog, lateness, leases, recent outcomes, workers.
 
-`gather()` builds one JSON-ready dict (its keys are the contract documented in the README);
-`format_table()` turns it into the human view. Reads only; nothing here changes Redis.
+`snapshot()` reads the figures in one round trip (the same snapshot feeds /metrics, see
+worker.metrics); `gather()` makes it the JSON-ready dict whose keys are the contract documented
+in the README; `format_table()` turns that into the human view. Reads only.
 
 Keys of `caredrip status --json`:
   queues                  {intake, dispatch, send}: tasks waiting in each broker queue
@@ -19,91 +20,99 @@ Keys of `caredrip status --json`:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import redis
 
-from worker.records import epoch_s, from_epoch_s
-from worker.store import Store
-from worker.store.keys import CHANNELS, FAILED_INDEX, UNKNOWN_INDEX
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, CountKey, DispatchInfo, Store
+from worker.store.keys import CHANNELS
 
 QUEUES = ("intake", "dispatch", "send")
 LAST_HOUR_STATES = ("sent", "failed", "unknown", "retrying", "skipped")
-# kombu's Redis transport keeps one list per queue and priority step: `send`, `send\x06\x163`, …
-_PRIORITY_SEP = "\x06\x16"
-_PRIORITY_STEPS = (3, 6, 9)
+HORIZON = timedelta(hours=1)
 PING_TIMEOUT = 1.0
 
 Status = dict[str, Any]
 
 
-def queue_lengths(client: redis.Redis, queues: Sequence[str] = QUEUES) -> dict[str, int]:
-    """Tasks waiting in each kombu queue list (all priority steps) on the broker Redis."""
-    pipe = client.pipeline(transaction=False)
-    for queue in queues:
-        for name in (queue, *(f"{queue}{_PRIORITY_SEP}{step}" for step in _PRIORITY_STEPS)):
-            pipe.llen(name)
-    lengths = [int(n) for n in pipe.execute()]
-    per = 1 + len(_PRIORITY_STEPS)
-    return {queue: sum(lengths[i * per : (i + 1) * per]) for i, queue in enumerate(queues)}
+@dataclass(frozen=True, slots=True)
+class ChannelFigures:
+    """One channel's due index and leases at the snapshot's instant."""
+
+    due_now: int
+    due_next_hour: int  # due after now and within the next hour
+    oldest_overdue: timedelta  # how late the oldest due entry is; 0 when none is due
+    in_flight: int
 
 
-def due_backlog(store: Store, now: datetime) -> dict[str, dict[str, int]]:
-    """due_now, due_next_hour and oldest_overdue_seconds, per channel."""
-    section: dict[str, dict[str, int]] = {"due_now": {}, "due_next_hour": {}, "oldest_overdue_seconds": {}}
-    for channel in CHANNELS:
-        due_now, due_by_horizon, oldest = store.due_counts(channel, now, now + timedelta(hours=1))
-        section["due_now"][channel] = due_now
-        section["due_next_hour"][channel] = due_by_horizon - due_now
-        late = (now - oldest).total_seconds() if oldest is not None and oldest <= now else 0.0
-        section["oldest_overdue_seconds"][channel] = int(late)
-    return section
+@dataclass(frozen=True, slots=True)
+class StatusSnapshot:
+    """Everything status and /metrics report, read in one round trip (workers aside)."""
+
+    now: datetime
+    queues: dict[str, int]
+    channels: dict[str, ChannelFigures]
+    last_hour: dict[str, int]
+    unknown_total: int
+    failed_total: int
+    dispatch: DispatchInfo
+    totals: dict[CountKey, int]
 
 
-def last_hour(client: redis.Redis, now: datetime) -> dict[str, int]:
-    """Outcomes of the last 60 minutes (caredrip clock), summed over the per-minute stats hashes."""
-    minute = epoch_s(now) // 60
-    pipe = client.pipeline(transaction=False)
-    for m in range(minute - 59, minute + 1):
-        pipe.hgetall(f"cd:stats:m:{m}")
-    totals = dict.fromkeys(LAST_HOUR_STATES, 0)
-    for counts in pipe.execute():
-        for field, value in counts.items():
-            state = _text(field).split(":", 1)[0]
-            if state in totals:
-                totals[state] += int(value)
-    return totals
-
-
-def operator_totals(client: redis.Redis) -> dict[str, int]:
-    """Messages waiting for an operator: in state unknown, and failed."""
-    return {"unknown_total": int(client.zcard(UNKNOWN_INDEX)), "failed_total": int(client.zcard(FAILED_INDEX))}
+def snapshot(store: Store, now: datetime) -> StatusSnapshot:
+    """The store's figures at `now` (caredrip clock), in one round trip."""
+    batch = store.batch()
+    queues = {queue: batch.queue_length(queue) for queue in QUEUES}
+    due = {ch: batch.due_counts(ch, now, now + HORIZON) for ch in CHANNELS}
+    leased = {ch: batch.in_flight(ch) for ch in CHANNELS}
+    recent, totals = batch.recent_outcomes(now, 60), batch.totals()
+    unknown, failed = batch.index_size(UNKNOWN_INDEX), batch.index_size(FAILED_INDEX)
+    dispatch = batch.dispatch_info()
+    batch.run()
+    channels = {}
+    for ch in CHANNELS:
+        due_now, due_by_horizon, oldest = due[ch].value
+        late = now - oldest if oldest is not None and oldest <= now else timedelta(0)
+        channels[ch] = ChannelFigures(due_now, due_by_horizon - due_now, late, leased[ch].value)
+    return StatusSnapshot(
+        now=now,
+        queues={queue: n.value for queue, n in queues.items()},
+        channels=channels,
+        last_hour={state: recent.value.get(state, 0) for state in LAST_HOUR_STATES},
+        unknown_total=unknown.value,
+        failed_total=failed.value,
+        dispatch=dispatch.value,
+        totals=totals.value,
+    )
 
 
 def gather(store: Store, now: datetime, ping_workers: Callable[[], list[str]]) -> Status:
     """Everything `caredrip status` reports, as one JSON-ready dict."""
-    client = store.redis
-    return {
-        "queues": queue_lengths(client),
-        **due_backlog(store, now),
-        "in_flight": {channel: store.in_flight(channel) for channel in CHANNELS},
-        "last_hour": last_hour(client, now),
-        **operator_totals(client),
-        "dispatch": dispatch_heartbeat(store),
-        "workers": ping_workers(),
-        "now": now.isoformat(),
-    }
+    return as_json(snapshot(store, now), ping_workers())
 
 
-def dispatch_heartbeat(store: Store) -> dict[str, object]:
-    info = store.dispatch_info()
-    last = info.get("last_at")
+def as_json(snap: StatusSnapshot, workers: list[str]) -> Status:
+    """The snapshot in the shape `caredrip status --json` prints (documented in the README)."""
+    per_channel = snap.channels.items()
     return {
-        "last_at": from_epoch_s(last).isoformat() if last else None,
-        "runs": info.get("runs", 0),
-        "handed": info.get("handed", 0),
+        "queues": snap.queues,
+        "due_now": {ch: f.due_now for ch, f in per_channel},
+        "due_next_hour": {ch: f.due_next_hour for ch, f in per_channel},
+        "oldest_overdue_seconds": {ch: int(f.oldest_overdue.total_seconds()) for ch, f in per_channel},
+        "in_flight": {ch: f.in_flight for ch, f in per_channel},
+        "last_hour": snap.last_hour,
+        "unknown_total": snap.unknown_total,
+        "failed_total": snap.failed_total,
+        "dispatch": {
+            "last_at": snap.dispatch.last_at.isoformat() if snap.dispatch.last_at else None,
+            "runs": snap.dispatch.runs,
+            "handed": snap.dispatch.handed,
+        },
+        "workers": workers,
+        "now": snap.now.isoformat(),
     }
 
 
@@ -151,6 +160,3 @@ def _duration(seconds: int) -> str:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
 
-
-def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -7,14 +7,13 @@ API, CLI and Celery tasks ask here; tests build their own deps and install them 
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import redis
 
 from worker.channels.base import Channel
-from worker.clock import Clock, ScaledClock, SystemClock
+from worker.clock import Clock, SystemClock, shared_scaled_clock
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.programs import catalog_for
@@ -22,7 +21,6 @@ from worker.redis_server import ensure_embedded
 from worker.render import Renderer
 from worker.settings import Settings, load_settings
 from worker.store import ClinicStore, Store
-from worker.store.keys import CLOCK_KEY, SECRET_KEY
 from worker.tokens import new_secret
 
 _overrides: dict[str, Any] = {}
@@ -90,27 +88,13 @@ def clock() -> Clock:
     scale = settings().time_scale
     if scale == 1:
         return SystemClock()
-    return shared_scaled_clock(redis_client(), scale)
-
-
-def shared_scaled_clock(client: redis.Redis, scale: float, *, fresh: bool = False) -> ScaledClock:
-    """Read (or create once, or with `fresh` replace) the shared origin of the scaled clock."""
-    now = time.time()
-    if fresh:
-        client.delete(CLOCK_KEY)
-    client.hsetnx(CLOCK_KEY, "origin", f"{now}:{scale}")
-    real, stored_scale = str(client.hget(CLOCK_KEY, "origin")).split(":")
-    if float(stored_scale) != scale:
-        client.hset(CLOCK_KEY, "origin", f"{now}:{scale}")
-        real = str(now)
-    origin = float(real)
-    return ScaledClock(real_origin=origin, virtual_origin=datetime.fromtimestamp(origin, UTC), scale=scale)
+    return shared_scaled_clock(store(), scale)
 
 
 @cache
 def secret() -> bytes:
     configured = settings().secret_key
-    return (configured or store().shared_value(SECRET_KEY, new_secret())).encode()
+    return (configured or store().shared_secret(new_secret())).encode()
 
 
 @cache

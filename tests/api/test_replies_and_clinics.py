@@ -12,6 +12,7 @@ from worker.errors import NotFound, ValidationError
 from worker.records import MessageState
 from worker.replies import STATUS_STATES, Keyword, help_message, keyword, normalize_number, twiml
 from worker.store import ClinicStore
+from worker.store.keys import clinic_key
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 
@@ -136,7 +137,7 @@ def test_add_authenticate_list_revoke(clinic_store: ClinicStore) -> None:
     assert info.created_at == NOW and info.active
     other, _ = add_clinic(clinic_store, "Hillside", None, None, NOW)
     assert [c.id for c in list_clinics(clinic_store)] == sorted([cid, other])
-    assert key not in str(clinic_store.redis.hgetall(f"cd:clinic:{cid}"))
+    assert key not in str(clinic_store.redis.hgetall(clinic_key(cid)))
     assert revoke_clinic(clinic_store, cid, NOW)
     assert revoke_clinic(clinic_store, cid, NOW)  # twice is harmless
     assert authenticate(clinic_store, key) is None

@@ -30,7 +30,7 @@ from worker.delivery.send import send_batch
 from worker.delivery.types import DeliveryDeps
 from worker.errors import AmbiguousChannelError
 from worker.records import MessageState
-from worker.store import ClinicStore, Store
+from worker.store import ClinicStore, CountKey, Store
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
 
 INBOUND = "/webhooks/twilio/inbound"
@@ -122,7 +122,7 @@ def test_status_callbacks_apply_in_any_order_and_replay_is_harmless(
         assert twilio_post(anon, path, callback(late)).status_code == 204
     assert store.record(sent_sms) == after
     assert store.stats_totals() == totals
-    assert totals.get("delivered:sms:twitching") == 1
+    assert totals.get(CountKey("delivered", "sms", "twitching")) == 1
 
 
 def test_undelivered_keeps_the_error_code(anon: TestClient, sent_sms: str, store: Store) -> None:

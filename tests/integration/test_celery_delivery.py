@@ -23,6 +23,7 @@ from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
 from worker.programs import load_program
 from worker.records import EnrollmentState, MessageState
+from worker.store import FAILED_INDEX
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(ROOT / "content", "twitching")
@@ -73,9 +74,9 @@ def _settled(deps: DeliveryDeps) -> bool:
 
 def _tick(deps: DeliveryDeps) -> None:
     """One dispatch through the Celery queue, then wait until every claimed batch was sent."""
-    runs = deps.engine.store.dispatch_info().get("runs", 0)
+    runs = deps.engine.store.dispatch_info().runs
     tasks.dispatch.apply_async(queue="dispatch")
-    wait_until(lambda: deps.engine.store.dispatch_info().get("runs", 0) > runs and _settled(deps), timeout=20)
+    wait_until(lambda: deps.engine.store.dispatch_info().runs > runs and _settled(deps), timeout=20)
 
 
 def _travel(deps: DeliveryDeps, max_ticks: int = 80) -> None:
@@ -125,4 +126,4 @@ def test_transient_errors_retry_then_succeed_and_21211_fails_once(
     failed = celery_deps.engine.store.records(bad.id)
     assert [(r.state, r.reason, r.attempts) for r in failed] == [(MessageState.FAILED, "21211", 1)]
     assert Counter(s for s in standin.stats() if s) and standin.stats().get("requests") == 4
-    assert celery_deps.engine.store.indexed_messages("cd:idx:failed") == [f"{bad.id}.welcome.sms.1"]
+    assert celery_deps.engine.store.indexed_messages(FAILED_INDEX) == [f"{bad.id}.welcome.sms.1"]

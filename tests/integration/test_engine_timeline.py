@@ -10,6 +10,8 @@ from tests.support.engine import make_deps, new_enrollment, outbox_lines, run_un
 from worker.enrollment import cancel, enroll, pause, resume
 from worker.programs import load_program
 from worker.records import EnrollmentState, MessageState
+from worker.store.codec import cursor_field, due_field
+from worker.store.keys import due_key, enrollment_key
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAM = load_program(ROOT / "content", "twitching")
@@ -58,7 +60,7 @@ def test_same_enrollment_event_creates_nothing_new(redis_url: str, tmp_path: Pat
     again, created_again = enroll(deps.engine, new_enrollment(first_name="Changed"))
     assert created and not created_again
     assert again.id == first.id and again.first_name == "Ana"
-    assert deps.engine.store.redis.zcard("cd:{due:sms}") == 1
+    assert deps.engine.store.redis.zcard(due_key("sms")) == 1
 
 
 def test_pause_cancel_and_stop_hold_claimed_messages(redis_url: str, tmp_path: Path) -> None:
@@ -107,10 +109,9 @@ def test_a_cursor_left_behind_a_sent_step_is_moved_on_without_a_resend(redis_url
     run_until_idle(deps, until=deps.engine.clock.now())
     store = deps.engine.store
     # As if a record was written but the cursor move was lost: back to step 0, due now.
-    store.update_enrollment(
-        enrollment.id, {"k:sms": "0", "d:sms": str(int(deps.engine.clock.now().timestamp() * 1000))}
-    )
-    store.redis.zadd("cd:{due:sms}", {enrollment.id: int(deps.engine.clock.now().timestamp() * 1000)})
+    now_ms = int(deps.engine.clock.now().timestamp() * 1000)
+    store.redis.hset(enrollment_key(enrollment.id), mapping={cursor_field("sms"): "0", due_field("sms"): str(now_ms)})
+    store.redis.zadd(due_key("sms"), {enrollment.id: now_ms})
     run_until_idle(deps)
     steps = [line["step"] for line in outbox_lines(outbox)]
     assert steps == [s.id for s in PROGRAM.steps_for("sms")], "welcome not sent twice, the rest still sent"
@@ -133,14 +134,14 @@ def test_patch_timezone_moves_the_next_message_to_the_new_local_time(redis_url: 
 
 def test_operator_resend_of_an_unknown_message_sends_a_new_occurrence_once(redis_url: str, tmp_path: Path) -> None:
     from worker.delivery.resend import resend
-    from worker.store.keys import UNKNOWN_INDEX
+    from worker.store import UNKNOWN_INDEX
 
     outbox = tmp_path / "outbox.jsonl"
     deps = make_deps(redis_url, outbox, lease_seconds=60)
     enrollment, _ = enroll(deps.engine, new_enrollment(channels=("sms",), email=None))
     store, clock = deps.engine.store, deps.engine.clock
     # A send interrupted after taking "sending": the record is left behind, the lease runs out.
-    store.run([store.begin_send_op(enrollment.id, "sms", 0, "welcome.sms.1", clock.now(), 60)])
+    store.begin_send(f"{enrollment.id}.welcome.sms.1", cursor=0, now=clock.now(), stale_s=60)
     clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
     run_until_idle(deps, until=clock.now())
     mid = f"{enrollment.id}.welcome.sms.1"
@@ -157,7 +158,7 @@ def test_operator_resend_of_an_unknown_message_sends_a_new_occurrence_once(redis
 
     other, _ = enroll(deps.engine, new_enrollment("p-night", channels=("sms",), email=None))
     night_mid = f"{other.id}.welcome.sms.1"
-    store.run([store.begin_send_op(other.id, "sms", 0, "welcome.sms.1", clock.now(), 60)])
+    store.begin_send(night_mid, cursor=0, now=clock.now(), stale_s=60)
     clock.advance(timedelta(minutes=2))  # type: ignore[attr-defined]
     run_until_idle(deps, until=clock.now())
     clock.set(datetime(2026, 3, 3, 23, 30, tzinfo=NY))  # type: ignore[attr-defined]

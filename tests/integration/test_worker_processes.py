@@ -23,6 +23,8 @@ from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
 from worker.records import MessageState
 from worker.redis_server import RedisServer
+from worker.store import UNKNOWN_INDEX
+from worker.store.keys import due_key
 
 
 @pytest.fixture
@@ -77,18 +79,18 @@ def test_sigkill_mid_batch_sends_each_message_at_most_once(
         states = Counter(r.state for e in eids for r in store.records(e))
         assert states[MessageState.SENT] + states[MessageState.UNKNOWN] == 200
         assert states[MessageState.SENT] >= len(per_message) - states[MessageState.UNKNOWN]
-        assert len(store.indexed_messages("cd:idx:unknown")) == states[MessageState.UNKNOWN]
+        assert len(store.indexed_messages(UNKNOWN_INDEX)) == states[MessageState.UNKNOWN]
 
 
 def test_redis_restart_keeps_enrollments_and_schedule(fresh_redis_server: RedisServer, tmp_path: Path) -> None:
     deps = make_deps(fresh_redis_server.url, tmp_path / "outbox.jsonl")
     ids = [enroll(deps.engine, new_enrollment(f"r-{i}"))[0].id for i in range(50)]
     store = deps.engine.store
-    before = (store.redis.zcard("cd:{due:sms}"), store.redis.zcard("cd:{due:email}"))
+    before = (store.redis.zcard(due_key("sms")), store.redis.zcard(due_key("email")))
     fresh_redis_server.restart()
     deps = make_deps(fresh_redis_server.url, tmp_path / "outbox.jsonl", clock=deps.engine.clock)
     store = deps.engine.store
-    assert (store.redis.zcard("cd:{due:sms}"), store.redis.zcard("cd:{due:email}")) == before == (50, 50)
+    assert (store.redis.zcard(due_key("sms")), store.redis.zcard(due_key("email"))) == before == (50, 50)
     assert all(store.get_enrollment(e) is not None for e in ids)
     run_until_idle(deps, until=deps.engine.clock.now())
     assert len(outbox_lines(tmp_path / "outbox.jsonl")) == 100  # welcome by SMS and email, after the restart

@@ -11,11 +11,11 @@ import pytest
 import redis
 
 from tests.ops.conftest import caredrip, cli_env
-from worker.records import MessageState, message_id
+from worker.records import MessageRecord, MessageState, message_id
 from worker.redis_server import ensure_embedded
-from worker.store import Command, Store
+from worker.store import FAILED_INDEX, Store
 from worker.store.codec import pack_record, record_field
-from worker.store.keys import FAILED_INDEX, records_key
+from worker.store.keys import records_key
 
 MESSAGE_KEYS = {"id", "enrollment_id", "channel", "step", "state", "reason"}
 
@@ -113,11 +113,11 @@ def test_messages_failed_json_shape_and_resend(env: dict[str, str], store: Store
     assert json.loads(caredrip(env, "messages", "failed", "--json").stdout) == []
     now = datetime.now(UTC)
     mid = message_id("e0000000000000000001", "hydration", "sms")
-    store.run([
-        Command("hset", (records_key("e0000000000000000001"), record_field("hydration", "sms", 1),
-                         pack_record(MessageState.FAILED, now, reason="21211"))),
-        store.index_op(FAILED_INDEX, mid, now),
-    ])
+    failed = MessageRecord("e0000000000000000001", "hydration", "sms", 1, MessageState.FAILED, now, reason="21211")
+    store.redis.hset(records_key("e0000000000000000001"), record_field("hydration", "sms", 1), pack_record(failed))
+    batch = store.batch()
+    batch.add_to_index(FAILED_INDEX, mid, now)
+    batch.run()
     listed = json.loads(caredrip(env, "messages", "failed", "--json").stdout)
     assert listed == [{"id": mid, "enrollment_id": "e0000000000000000001", "channel": "sms", "step": "hydration",
                        "state": "failed", "reason": "21211"}]

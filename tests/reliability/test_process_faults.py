@@ -23,6 +23,7 @@ from worker.delivery.dispatch import dispatch_once
 from worker.delivery.types import DeliveryDeps
 from worker.records import MessageState
 from worker.redis_server import RedisServer
+from worker.store.keys import lock_key
 
 TOKEN = "reliability-token"
 REPORT: dict[str, object] = {}
@@ -89,7 +90,7 @@ def test_sigkill_send_workers_three_times_and_the_dispatcher(live_deps: Delivery
             drive(tick, requests_at_least(n), timeout=60)
             if victim == "dispatch":
                 with contextlib.suppress(AssertionError):  # best effort: kill it holding the dispatch lock
-                    drive(lambda: None, lambda: store.redis.exists("cd:lock:dispatch") == 1, timeout=2, every=0.01)
+                    drive(lambda: None, lambda: store.redis.exists(lock_key("dispatch")) == 1, timeout=2, every=0.01)
                 dispatcher.kill()
                 dispatcher = start("dispatch", 1)
             else:

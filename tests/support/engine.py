@@ -92,7 +92,7 @@ def send_inline(deps: DeliveryDeps) -> Callable[[str, list[str]], None]:
 def next_due(deps: DeliveryDeps) -> datetime | None:
     client = deps.engine.store.redis
     scores = [client.zrange(due_key(ch), 0, 0, withscores=True) for ch in deps.channels]
-    firsts = [from_epoch_ms(s[0][1]) for s in scores if s]
+    firsts = [from_epoch_ms(float(s[0][1])) for s in scores if s]
     return min(firsts) if firsts else None
 
 

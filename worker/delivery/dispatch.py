@@ -33,7 +33,7 @@ def _dispatch(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None]) -> 
             claimed = store.claim(channel, now, min(deps.send_batch, room), deps.lease_ms)
             if not claimed:
                 break
-            enqueue(channel, [eid for eid, _ in claimed])
+            enqueue(channel, [c.enrollment_id for c in claimed])
             handed += len(claimed)
             room -= len(claimed)
             backlogged = True

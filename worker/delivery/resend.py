@@ -13,8 +13,7 @@ from worker.delivery.send import send_one
 from worker.delivery.types import DeliveryDeps, Pending
 from worker.records import EnrollmentState, MessageState, message_id, parse_message_id
 from worker.schedule import defer_quiet
-from worker.store.codec import record_field
-from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX
 
 RESENDABLE = (MessageState.UNKNOWN, MessageState.FAILED, MessageState.UNDELIVERED)
 
@@ -46,7 +45,7 @@ def resend(deps: DeliveryDeps, mid: str) -> str:
     pending = Pending(enrollment, program, program.step(step_id), enrollment.cursor[channel])
     pending.message = render_message(deps, channel, pending, occurrence)
     new_id = message_id(eid, step_id, channel, occurrence)
-    state, reason = send_one(deps, pending, channel, resend_field=record_field(step_id, channel, occurrence))
+    state, reason = send_one(deps, pending, channel, occurrence=occurrence)
     if state is MessageState.SENT:
         store.drop_from_index(UNKNOWN_INDEX, mid)
         store.drop_from_index(FAILED_INDEX, mid)

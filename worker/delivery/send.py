@@ -16,20 +16,18 @@ from zoneinfo import ZoneInfo
 
 from worker.clock import to_virtual
 from worker.delivery.compose import render_all
-from worker.delivery.outcomes import bookkeeping, classify, record_field_of, record_outcomes
+from worker.delivery.outcomes import bookkeeping, classify, record_outcomes
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
-from worker.records import Enrollment, EnrollmentState, MessageState
+from worker.records import Enrollment, EnrollmentState, MessageRecord, MessageState, message_id
 from worker.schedule import channel_caps, next_allowed
-from worker.store import Command, Op
-from worker.store.codec import pack_record, unpack_record
-from worker.store.keys import OPTOUT_SMS
+from worker.store import Batch, BeginSend, BeginStatus
 
 
 def send_batch(deps: DeliveryDeps, channel: str, eids: Sequence[str]) -> BatchOutcome:
     """Send the due message of each claimed enrollment on `channel`."""
     outcome = BatchOutcome()
-    ready, ops = _triage(deps, channel, eids, outcome)
-    deps.engine.store.run(ops)
+    ready, releases = _triage(deps, channel, eids, outcome)
+    releases.run()
     ready = render_all(deps, channel, ready, outcome)
     chunks = list(_chunks(ready, _chunk_size(deps, channel)))
     worker = deps.channels[channel]
@@ -45,30 +43,30 @@ def send_batch(deps: DeliveryDeps, channel: str, eids: Sequence[str]) -> BatchOu
 
 def _triage(
     deps: DeliveryDeps, channel: str, eids: Sequence[str], outcome: BatchOutcome
-) -> tuple[list[Pending], list[Op]]:
-    """Keep what is due and allowed now; release or put back the rest."""
+) -> tuple[list[Pending], Batch]:
+    """Keep what is due and allowed now; release or put back the rest (in the batch returned)."""
     store, now, catalog = deps.engine.store, deps.engine.clock.now(), deps.engine.catalog
     ready: list[Pending] = []
-    ops: list[Op] = []
+    batch = store.batch()
     for eid, enrollment in zip(eids, store.get_enrollments(eids), strict=True):
         if enrollment is None or enrollment.state is not EnrollmentState.ACTIVE or channel not in enrollment.channels:
-            ops += store.reschedule_ops(eid, channel, None)
+            batch.reschedule(eid, channel, None)
             outcome.add("inactive")
             continue
         program = catalog.get(enrollment.program)
         steps = program.steps_for(channel)
         cursor, due = enrollment.cursor[channel], enrollment.next_due[channel]
         if cursor >= len(steps) or due is None:
-            ops += store.reschedule_ops(eid, channel, None)
+            batch.reschedule(eid, channel, None)
             outcome.add("finished")
             continue
         allowed = _allowed_at(deps, enrollment, channel, max(now, due))
         if allowed > now:
-            ops += store.reschedule_ops(eid, channel, allowed)
+            batch.reschedule(eid, channel, allowed)
             outcome.add("deferred")
             continue
         ready.append(Pending(enrollment, program, steps[cursor], cursor))
-    return ready, ops
+    return ready, batch
 
 
 def _allowed_at(deps: DeliveryDeps, enrollment: Enrollment, channel: str, instant: datetime) -> datetime:
@@ -109,19 +107,20 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending]) -> Batch
     for p in chunk:
         allowed = _allowed_at(deps, p.enrollment, channel, now)
         (allowed_now if allowed <= now else deferred).append((p, allowed))
-    ops: list[Op] = []
+    batch = store.batch()
     for p, allowed in deferred:
-        ops += store.reschedule_ops(p.enrollment.id, channel, allowed)
+        batch.reschedule(p.enrollment.id, channel, allowed)
         outcome.add("deferred")
     stale_s = int(to_virtual(deps.engine.clock, deps.lease_seconds).total_seconds())
     begins = [
-        store.begin_send_op(p.enrollment.id, channel, p.cursor, record_field_of(p, channel), now, stale_s)
+        batch.begin_send(message_id(p.enrollment.id, p.step.id, channel), cursor=p.cursor, now=now, stale_s=stale_s)
         for p, _ in allowed_now
     ]
     numbers = [p.enrollment.phone or "" for p, _ in allowed_now] if channel == "sms" else []
-    results = store.run([*ops, *begins, *([Command("hmget", (OPTOUT_SMS, numbers))] if numbers else [])])
-    statuses = results[len(ops) : len(ops) + len(begins)]
-    opted = [v is not None for v in results[-1]] if numbers else [False] * len(begins)
+    opted_out = batch.sms_opted_out(numbers)
+    batch.run()
+    statuses = [b.value for b in begins]
+    opted = opted_out.value if numbers else [False] * len(begins)
     to_send, finished = _sort_begins(deps, channel, [p for p, _ in allowed_now], statuses, opted, outcome)
     if to_send:
         sent_at = deps.engine.clock.now()
@@ -135,47 +134,46 @@ def _sort_begins(
     deps: DeliveryDeps,
     channel: str,
     chunk: list[Pending],
-    statuses: list[str],
+    statuses: list[BeginSend],
     opted: list[bool],
     outcome: BatchOutcome,
 ) -> tuple[list[Pending], list[Finished]]:
     to_send: list[Pending] = []
     finished: list[Finished] = []
-    ops: list[Op] = []
-    store = deps.engine.store
-    for p, status, opted_out in zip(chunk, statuses, opted, strict=True):
-        eid = p.enrollment.id
-        if status.startswith("ok"):
-            p.attempts = int(status.split(":")[1]) if ":" in status else 1
+    batch = deps.engine.store.batch()
+    for p, begun, opted_out in zip(chunk, statuses, opted, strict=True):
+        eid, status = p.enrollment.id, begun.status
+        if status is BeginStatus.OK:
+            p.attempts = begun.attempts
             if opted_out:
                 finished.append((p, MessageState.SKIPPED, None, "opted_out"))
             else:
                 to_send.append(p)
-        elif status == "opted_out":
+        elif status is BeginStatus.OPTED_OUT:
             finished.append((p, MessageState.SKIPPED, None, "opted_out"))
-        elif status == "stale":
+        elif status is BeginStatus.STALE:
             finished.append((p, MessageState.UNKNOWN, None, "interrupted"))
-        elif status.startswith("done:"):  # recorded before, cursor not moved on: move it, send nothing
-            record = unpack_record(eid, record_field_of(p, channel), status.removeprefix("done:"))
-            finished.append((p, record.state, None, record.reason))
-        elif status == "busy":
+        elif status is BeginStatus.DONE and begun.record is not None:  # cursor not moved on: move it, send nothing
+            finished.append((p, begun.record.state, None, begun.record.reason))
+        elif status is BeginStatus.BUSY:
             later = deps.engine.clock.now() + to_virtual(deps.engine.clock, deps.lease_seconds)
-            ops += store.reschedule_ops(eid, channel, later)
+            batch.reschedule(eid, channel, later)
             outcome.add("busy")
         else:  # gone, inactive, moved: nothing to send at this cursor
-            ops += store.reschedule_ops(eid, channel, None)
-            outcome.add("inactive" if status in ("gone", "inactive") else "moved")
-    store.run(ops)
+            batch.reschedule(eid, channel, None)
+            outcome.add("inactive" if status in (BeginStatus.GONE, BeginStatus.INACTIVE) else "moved")
+    batch.run()
     return to_send, finished
 
 
-def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, resend_field: str) -> tuple[MessageState, str]:
-    """Send one already-rendered message outside the schedule (operator resend)."""
+def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, occurrence: int) -> tuple[MessageState, str]:
+    """Send one already-rendered message outside the schedule (operator resend) as `occurrence`."""
     store, now = deps.engine.store, deps.engine.clock.now()
     stale_s = int(to_virtual(deps.engine.clock, deps.lease_seconds).total_seconds())
-    status = store.run([store.begin_send_op(p.enrollment.id, channel, None, resend_field, now, stale_s)])[0]
-    if not str(status).startswith("ok"):
-        return MessageState.SKIPPED, str(status)
+    mid = message_id(p.enrollment.id, p.step.id, channel, occurrence)
+    begun = store.begin_send(mid, cursor=None, now=now, stale_s=stale_s)
+    if begun.status is not BeginStatus.OK:
+        return MessageState.SKIPPED, begun.status.value
     wait_us = store.reserve(channel, 1, int(1_000_000 / deps.rate_per_second[channel]), 0)
     if wait_us:
         deps.sleep(wait_us / 1_000_000)
@@ -184,13 +182,11 @@ def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, resend_field: str)
     _, state, sent, reason = classify(p, result)
     if state is MessageState.RETRYING:
         state = MessageState.FAILED
-    record = pack_record(state, deps.engine.clock.now(), provider_id=sent.provider_id if sent else "", reason=reason)
-    ops: list[Op] = [
-        store.finish_send_op(
-            p.enrollment.id, channel, None, resend_field, record, 0, None, [], now, deps.engine.retention_s
-        )
-    ]
-    mid = f"{p.enrollment.id}.{resend_field}"
-    ops += bookkeeping(store, state, channel, p, mid, reason, now)
-    store.run(ops)
+    provider_id = sent.provider_id if sent else ""
+    record = MessageRecord(p.enrollment.id, p.step.id, channel, occurrence, state, deps.engine.clock.now(),
+                           provider_id=provider_id, reason=reason)  # fmt: skip
+    batch = store.batch()
+    batch.finish_send(record, cursor=None, next_due=None, history=(), now=now, retention_s=deps.engine.retention_s)
+    bookkeeping(batch, state, channel, p, mid, reason, now)
+    batch.run()
     return state, reason

@@ -1,6 +1,43 @@
-"""Redis: the only package that knows Redis's shape (keys, field codes, Lua scripts)."""
+"""Redis: the only package that knows Redis's shape (keys, field codes, Lua scripts, commands).
 
+`Store` (and `ClinicStore` for clinics) are the doors; their methods answer with the typed
+results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
+its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
+answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
+messages, counters, shared), batch and redis_store (the Store), clinics.
+"""
+
+from worker.store.batch import Batch, Reply
 from worker.store.clinics import ClinicStore
-from worker.store.redis_store import Command, Op, ScriptCall, Store
+from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, OperatorIndex
+from worker.store.redis_store import Store
+from worker.store.results import (
+    BeginSend,
+    BeginStatus,
+    CallbackResult,
+    Claim,
+    CountKey,
+    DispatchInfo,
+    DueCounts,
+    FinishResult,
+    Lifecycle,
+)
 
-__all__ = ["ClinicStore", "Command", "Op", "ScriptCall", "Store"]
+__all__ = [
+    "FAILED_INDEX",
+    "UNKNOWN_INDEX",
+    "Batch",
+    "BeginSend",
+    "BeginStatus",
+    "CallbackResult",
+    "Claim",
+    "ClinicStore",
+    "CountKey",
+    "DispatchInfo",
+    "DueCounts",
+    "FinishResult",
+    "Lifecycle",
+    "OperatorIndex",
+    "Reply",
+    "Store",
+]

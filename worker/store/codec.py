@@ -1,14 +1,25 @@
-"""Field codes and record packing: how enrollments and message records are laid out in Redis."""
+"""Field codes and record packing: how enrollments and message records are laid out in Redis.
+
+The only place that knows them (with the Lua scripts under worker/lua/, which use the same codes).
+Memory grows with patients, so names are short and nothing empty is stored.
+
+Enrollment hash fields: c clinic, r patient ref, p program, n first name, ph phone, em email,
+ch channels (comma list), l language, tz timezone, st state, a anchor (s), ca created (s; only when
+it differs from a), cs consent, u last changed (s), end ended (s); per channel: k:<ch> cursor,
+d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1").
+
+Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from worker.records import (
-    CODE_STATES,
-    STATE_CODES,
     Enrollment,
     EnrollmentState,
+    EnrollmentUpdate,
     MessageRecord,
     MessageState,
     epoch_ms,
@@ -17,23 +28,48 @@ from worker.records import (
     from_epoch_s,
 )
 
+STATE_CODES: dict[MessageState, str] = {
+    MessageState.QUEUED: "q",
+    MessageState.RETRYING: "r",
+    MessageState.SENDING: "s",
+    MessageState.SENT: "S",
+    MessageState.DELIVERED: "d",
+    MessageState.UNDELIVERED: "u",
+    MessageState.FAILED: "f",
+    MessageState.UNKNOWN: "x",
+    MessageState.SKIPPED: "k",
+}
+CODE_STATES = {code: state for state, code in STATE_CODES.items()}
+# callback.lua keeps its own copy of these ranks: a callback never moves a record to a lower one.
+CALLBACK_RANKS = {MessageState.SENT: 2, MessageState.DELIVERED: 3, MessageState.UNDELIVERED: 3, MessageState.FAILED: 3}
+
+
+def cursor_field(channel: str) -> str:
+    return f"k:{channel}"
+
+
+def due_field(channel: str) -> str:
+    return f"d:{channel}"
+
+
+def history_field(channel: str) -> str:
+    return f"h:{channel}"
+
+
+def optout_field(channel: str) -> str:
+    return f"o:{channel}"
+
 
 def record_field(step: str, channel: str, occurrence: int) -> str:
     return f"{step}.{channel}.{occurrence}"
 
 
-def pack_record(
-    state: MessageState,
-    at: datetime,
-    *,
-    lateness: int | None = None,
-    provider_id: str = "",
-    reason: str = "",
-    attempts: int = 1,
-) -> str:
+def pack_record(record: MessageRecord) -> str:
     """`code|at|lateness|provider id|reason|attempts`: short enough for Redis's compact hashes."""
-    late = "" if lateness is None else str(lateness)
-    return f"{STATE_CODES[state]}|{epoch_s(at)}|{late}|{provider_id}|{reason.replace('|', '/')}|{attempts}"
+    at = "" if record.at is None else str(epoch_s(record.at))
+    late = "" if record.lateness_seconds is None else str(record.lateness_seconds)
+    reason = record.reason.replace("|", "/")
+    return f"{STATE_CODES[record.state]}|{at}|{late}|{record.provider_id}|{reason}|{record.attempts}"
 
 
 def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
@@ -54,9 +90,8 @@ def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
 
 
 def encode_enrollment(e: Enrollment) -> dict[str, str]:
-    """The enrollment hash. Memory grows with patients, so nothing empty is stored: no email or
-    phone the patient lacks, no send history yet, and `ca` (created) only when it differs from
-    the anchor `a` (a future start_at)."""
+    """The enrollment hash: no email or phone the patient lacks, no send history yet, and `ca`
+    (created) only when it differs from the anchor `a` (a future start_at)."""
     anchor, created = str(epoch_s(e.anchor)), str(epoch_s(e.created_at))
     optional = {"ph": e.phone or "", "em": e.email or "", "cs": e.consent, "ca": "" if created == anchor else created}
     fields = {
@@ -72,12 +107,31 @@ def encode_enrollment(e: Enrollment) -> dict[str, str]:
         **{name: value for name, value in optional.items() if value},
     }
     for ch in e.channels:
-        due = e.next_due.get(ch)
-        fields[f"k:{ch}"] = str(e.cursor.get(ch, 0))
-        fields[f"d:{ch}"] = str(epoch_ms(due)) if due else "0"
-        history = ",".join(str(epoch_s(t)) for t in e.history.get(ch, []))
+        fields[cursor_field(ch)] = str(e.cursor.get(ch, 0))
+        fields[due_field(ch)] = _encode_due(e.next_due.get(ch))
+        history = encode_history(e.history.get(ch, []))
         if history:
-            fields[f"h:{ch}"] = history
+            fields[history_field(ch)] = history
+    return fields
+
+
+def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
+    """The fields an update writes; cursors of channels that stay are never among them."""
+    fields = {
+        "n": u.first_name,
+        "ph": u.phone or "",
+        "em": u.email or "",
+        "l": u.language,
+        "tz": u.timezone,
+        "ch": ",".join(u.channels),
+        "u": str(epoch_s(u.at)),
+    }
+    for ch, due in u.due.items():
+        fields[due_field(ch)] = _encode_due(due)
+    for ch, cursor in u.started.items():
+        fields[cursor_field(ch)], fields[history_field(ch)] = str(cursor), ""
+    for ch in u.dropped:
+        fields[due_field(ch)] = "0"
     return fields
 
 
@@ -98,13 +152,21 @@ def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
         anchor=from_epoch_s(int(h["a"])),
         created_at=from_epoch_s(int(h.get("ca") or h["a"])),
         consent=h.get("cs", ""),
-        cursor={ch: int(h.get(f"k:{ch}", "0")) for ch in channels},
-        next_due={ch: _due(h.get(f"d:{ch}", "0")) for ch in channels},
-        history={ch: [from_epoch_s(int(t)) for t in h.get(f"h:{ch}", "").split(",") if t] for ch in channels},
-        opted_out={ch: bool(h.get(f"o:{ch}")) for ch in channels},
+        cursor={ch: int(h.get(cursor_field(ch), "0")) for ch in channels},
+        next_due={ch: _decode_due(h.get(due_field(ch), "0")) for ch in channels},
+        history={ch: [from_epoch_s(int(t)) for t in h.get(history_field(ch), "").split(",") if t] for ch in channels},
+        opted_out={ch: bool(h.get(optout_field(ch))) for ch in channels},
         ended_at=from_epoch_s(int(h["end"])) if h.get("end") else None,
     )
 
 
-def _due(raw: str) -> datetime | None:
+def encode_history(history: Sequence[datetime]) -> str:
+    return ",".join(str(epoch_s(t)) for t in history)
+
+
+def _encode_due(due: datetime | None) -> str:
+    return str(epoch_ms(due)) if due else "0"
+
+
+def _decode_due(raw: str) -> datetime | None:
     return None if raw in ("", "0") else from_epoch_ms(int(raw))

@@ -1,27 +1,38 @@
-"""Every Redis key caredrip keeps: its name, type and expiry, in one place.
+"""Every Redis key caredrip reads or writes: its name, type and expiry, in one table.
 
-Keys (prefix `cd:`; `{...}` is the Redis Cluster hash tag, so each Lua script touches one tag):
-  cd:{e:<id>}            hash   one enrollment (short field names: memory grows with patients)
-  cd:{e:<id>}:m          hash   its message records, field `<step>.<channel>.<occurrence>`
-  cd:{due:<channel>}     zset   the due index: one entry per active enrollment and channel,
-                                scored by the next message's due time (caredrip clock, ms)
-  cd:{due:<channel>}:lease zset claimed entries, scored by lease expiry (Redis server time, ms)
-  cd:optout:sms          hash   E.164 number -> when it replied STOP (all clinics)
-  cd:idx:unknown|failed  zset   message ids operators must look at, scored by time
-  cd:clinic:<id>         hash   a clinic; cd:clinickeys hash: sha256(key) -> clinic id
-  cd:phones:<n>          hash   E.164 number -> clinic id of its latest enrollment (HELP replies),
-                                in 16,384 buckets by CRC32 so each stays a compact listpack
-  cd:inbox:<clinic id>   list   patients' other SMS replies, newest first, JSON, last 1000 kept
-  cd:stats:total         hash   `<state>:<channel>:<program>` -> messages that reached that state
-  cd:rl:<channel>        string the shared rate limit's theoretical arrival time
-  cd:clock, cd:secret    shared clock origin and the secret for derived ids and tokens
-  cd:dispatch            hash   last dispatch run (time, runs, messages handed): is beat alive?
-Ended enrollments and their records expire CAREDRIP_RETENTION_DAYS after their end.
+Only `worker.store` builds these names. `{...}` is a Redis Cluster hash tag: each Lua script
+touches keys of one tag only. Times are caredrip clock times unless the row says otherwise.
+
+key                        type    expiry             holds
+cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec)
+cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>`
+cd:{due:<channel>}         zset    -                  due index: enrollment id, scored by next due (ms)
+cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lease expiry (Redis time, ms);
+                                                      an id leaves when its send finishes or is reaped
+cd:optout:sms              hash    -                  E.164 number -> when it opted out of SMS (s)
+cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
+cd:phones:<bucket>         hash    -                  number -> clinic of its latest enrollment (HELP);
+                                                      16,384 buckets by CRC32, so each stays a listpack
+cd:inbox:<clinic id>       list    - (1000 kept)      patients' other SMS replies, JSON, newest first
+cd:stats:total             hash    -                  `<state>:<channel>:<program>` -> messages counted
+cd:stats:m:<epoch minute>  hash    2 hours            `<state>:<channel>` -> messages in that minute
+cd:dispatch                hash    -                  last dispatch run: last_at (s), runs, handed
+cd:rl:<channel>            string  1 s past its slot  the shared rate limit's next free slot (Redis µs)
+cd:lock:<name>             string  the lock's ttl     the holder's token (SET NX PX)
+cd:clock                   hash    -                  `origin`: "<unix s>:<scale>" of the scaled clock
+cd:secret                  string  -                  secret for derived ids and tokens, unless configured
+cd:clinic:<id>             hash    -                  a clinic: name, phone, email, key (hash), revoked
+cd:clinics                 set     -                  every clinic id
+cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
+<queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
+
+"retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before.
 """
 
 from __future__ import annotations
 
 import zlib
+from enum import StrEnum
 
 CHANNELS = ("sms", "email")
 
@@ -43,24 +54,55 @@ def lease_key(channel: str) -> str:
 
 
 OPTOUT_SMS = "cd:optout:sms"
-UNKNOWN_INDEX = "cd:idx:unknown"
-FAILED_INDEX = "cd:idx:failed"
-CLOCK_KEY = "cd:clock"
+
+
+class OperatorIndex(StrEnum):
+    """The lists of message ids operators must look at (the value is the key)."""
+
+    UNKNOWN = "cd:idx:unknown"
+    FAILED = "cd:idx:failed"
+
+
+UNKNOWN_INDEX = OperatorIndex.UNKNOWN
+FAILED_INDEX = OperatorIndex.FAILED
+
 PHONE_BUCKETS = 16384  # small hashes stay compact listpacks up to about 2 million numbers
 
 
 def phones_key(number: str) -> str:
     """The bucket holding `number` -> clinic of its latest enrollment (for HELP replies)."""
     return f"cd:phones:{zlib.crc32(number.encode()) % PHONE_BUCKETS}"
-STATS_TOTAL = "cd:stats:total"
+
+
 INBOX_KEEP = 1000
-SECRET_KEY = "cd:secret"
-DISPATCH_KEY = "cd:dispatch"
 
 
 def inbox_key(clinic_id: str) -> str:
     return f"cd:inbox:{clinic_id}"
 
+
+STATS_TOTAL = "cd:stats:total"
+STATS_MINUTE_TTL_S = 7200
+
+
+def stats_minute_key(minute: int) -> str:
+    """Outcome counts of one minute (`minute` = epoch seconds // 60 on the caredrip clock)."""
+    return f"cd:stats:m:{minute}"
+
+
+DISPATCH_KEY = "cd:dispatch"
+
+
+def ratelimit_key(channel: str) -> str:
+    return f"cd:rl:{channel}"
+
+
+def lock_key(name: str) -> str:
+    return f"cd:lock:{name}"
+
+
+CLOCK_KEY = "cd:clock"
+SECRET_KEY = "cd:secret"
 
 CLINICS = "cd:clinics"
 CLINIC_KEYS = "cd:clinickeys"
@@ -68,3 +110,13 @@ CLINIC_KEYS = "cd:clinickeys"
 
 def clinic_key(cid: str) -> str:
     return f"cd:clinic:{cid}"
+
+
+# kombu's Redis transport keeps one list per queue and priority step: `send`, `send\x06\x163`, ...
+KOMBU_PRIORITY_SEP = "\x06\x16"
+KOMBU_PRIORITY_STEPS = (3, 6, 9)
+
+
+def queue_keys(queue: str) -> tuple[str, ...]:
+    """The kombu lists holding the tasks waiting in `queue`, one per priority step."""
+    return (queue, *(f"{queue}{KOMBU_PRIORITY_SEP}{step}" for step in KOMBU_PRIORITY_STEPS))

@@ -1,110 +1,55 @@
-"""The Store: every round trip to Redis for enrollments, the due index, messages and counters."""
+"""The Store: caredrip's one door to Redis for enrollments, the due index, messages and counters.
+
+Each method is one round trip (two where it says so) built from the concern modules beside it
+(enrollments, due, messages, counters, shared); `batch()` gathers several for one round trip.
+"""
 
 from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
-from importlib import resources
-from typing import Any
+from typing import TypeVar
 
 import redis
 
-from worker.records import (
-    CALLBACK_RANKS,
-    STATE_CODES,
-    Enrollment,
-    MessageRecord,
-    MessageState,
-    epoch_ms,
-    epoch_s,
-    from_epoch_ms,
-    parse_message_id,
-)
-from worker.store.codec import decode_enrollment, encode_enrollment, record_field, unpack_record
-from worker.store.keys import (
-    DISPATCH_KEY,
-    INBOX_KEEP,
-    OPTOUT_SMS,
-    STATS_TOTAL,
-    due_key,
-    enrollment_key,
-    inbox_key,
-    lease_key,
-    phones_key,
-    records_key,
-)
+from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState
+from worker.store import counters, due, enrollments, messages, shared
+from worker.store.batch import Batch
+from worker.store.keys import OperatorIndex
+from worker.store.ops import Call, Scripts
+from worker.store.results import BeginSend, CallbackResult, Claim, CountKey, DispatchInfo, Lifecycle
 
-SCRIPTS = ("claim", "reap", "enroll", "begin_send", "finish_send", "lifecycle", "ratelimit", "callback")
-
-
-@dataclass(frozen=True, slots=True)
-class ScriptCall:
-    """One Lua call for `Store.run`: script name, keys and arguments."""
-
-    script: str
-    keys: Sequence[str]
-    args: Sequence[Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One plain Redis command for `Store.run`, e.g. Command("zadd", (key, {member: score}))."""
-
-    name: str
-    args: Sequence[Any]
-
-
-Op = ScriptCall | Command
+T = TypeVar("T")
 
 
 class Store:
-    """Wraps one redis-py client (decode_responses=True); every round trip goes through here."""
+    """Wraps one redis-py client (decode_responses=True). `redis` is there for tests and benchmarks
+    that check or seed what is stored; caredrip's own code goes through the methods."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
-        self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in SCRIPTS}
-        self._sha: dict[str, str] = {}
+        self._scripts = Scripts(client)
 
-    # -- plumbing -------------------------------------------------------------------------
+    # -- plumbing ---------------------------------------------------------------------------
+    def _call(self, call: Call[T]) -> T:
+        return self._scripts.call(call)
+
+    def batch(self) -> Batch:
+        """Calls gathered for one round trip (see worker.store.batch)."""
+        return Batch(self._scripts.run)
+
     def load_scripts(self) -> None:
-        self._sha = {name: str(self.redis.script_load(src)) for name, src in self._sources.items()}
-
-    def run(self, ops: Sequence[Op]) -> list[Any]:
-        """Run `ops` in one pipelined round trip; scripts unknown to the server (it restarted)
-        are loaded and only those calls re-run, so nothing runs twice."""
-        if not ops:
-            return []
-        if not self._sha:
-            self.load_scripts()
-        results = self._pipeline(ops)
-        missing = [i for i, r in enumerate(results) if isinstance(r, redis.exceptions.NoScriptError)]
-        if missing:
-            self.load_scripts()
-            for i, value in zip(missing, self._pipeline([ops[i] for i in missing]), strict=True):
-                results[i] = value
-        for value in results:
-            if isinstance(value, Exception):
-                raise value
-        return results
-
-    def script(self, name: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
-        return self.run([ScriptCall(name, keys, args)])[0]
-
-    def _pipeline(self, ops: Sequence[Op]) -> list[Any]:
-        pipe = self.redis.pipeline(transaction=False)
-        for op in ops:
-            if isinstance(op, ScriptCall):
-                pipe.evalsha(self._sha[op.script], len(op.keys), *op.keys, *op.args)
-            else:
-                getattr(pipe, op.name)(*op.args)
-        return list(pipe.execute(raise_on_error=False))
+        self._scripts.load()
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
 
-    # -- enrollments ----------------------------------------------------------------------
+    def close(self) -> None:
+        self.redis.close()
+
+    # -- enrollments ------------------------------------------------------------------------
     def create_enrollment(self, enrollment: Enrollment, *, phone_clinic: str | None = None) -> bool:
         """Store `enrollment` unless its id exists, schedule each channel and (with `phone_clinic`)
         note the clinic of its phone, in one round trip; True when created.
@@ -114,217 +59,126 @@ class Store:
         harmless hint — dispatch re-reads the enrollment and releases an inactive one or moves
         the entry to its real due time. So a new enrollment costs one round trip, not two.
         """
-        flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
-        ops: list[Op] = [ScriptCall("enroll", [enrollment_key(enrollment.id)], flat), *self.schedule_ops(enrollment)]
-        if phone_clinic is not None and enrollment.phone:
-            ops.append(Command("hset", (phones_key(enrollment.phone), enrollment.phone, phone_clinic)))
-        return bool(self.run(ops)[0])
-
-    def schedule_ops(self, enrollment: Enrollment) -> list[Op]:
-        """ZADD NX of each channel's next message into its due index (an entry stays put)."""
-        return [Command("zadd", (due_key(ch), {enrollment.id: epoch_ms(due)}, True))
-                for ch, due in enrollment.next_due.items() if due is not None]
-
-    def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
-        """Put each channel with a next message into its due index (NX: an entry stays put)."""
-        ops: list[Op] = []
-        for ch, due in enrollment.next_due.items():
-            if due is None:
-                continue
-            if only_missing and self._indexed(enrollment.id, ch):
-                continue
-            ops.append(Command("zadd", (due_key(ch), {enrollment.id: epoch_ms(due)}, True)))
-        self.run(ops)
-
-    def _indexed(self, eid: str, channel: str) -> bool:
-        due, lease = self.run(
-            [Command("zscore", (due_key(channel), eid)), Command("zscore", (lease_key(channel), eid))]
-        )
-        return due is not None or lease is not None
-
-    def unschedule(self, eid: str, channels: Iterable[str]) -> None:
-        self.run([Command("zrem", (due_key(ch), eid)) for ch in channels])
+        return self._call(enrollments.create(enrollment, phone_clinic))
 
     def get_enrollment(self, eid: str) -> Enrollment | None:
         return self.get_enrollments([eid])[0]
 
     def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
-        rows = self.run([Command("hgetall", (enrollment_key(e),)) for e in eids])
-        return [decode_enrollment(e, h) if h else None for e, h in zip(eids, rows, strict=True)]
+        return self._call(enrollments.get_many(eids))
 
-    def update_enrollment(self, eid: str, fields: dict[str, str]) -> None:
-        if fields:
-            self.redis.hset(enrollment_key(eid), mapping=dict[Any, Any](fields))
+    def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
+        self._call(enrollments.update(eid, change))
 
-    def lifecycle(self, eid: str, action: str, now: datetime, retention_s: int) -> str:
-        return str(
-            self.script("lifecycle", [enrollment_key(eid), records_key(eid)], [action, epoch_s(now), retention_s])
-        )
+    def lifecycle(self, eid: str, action: str, now: datetime, retention_s: int) -> Lifecycle | None:
+        """'pause', 'resume' or 'cancel': the state afterwards and whether it changed; None: gone."""
+        return self._call(enrollments.lifecycle(eid, action, now, retention_s))
 
     def set_channel_opt_out(self, eid: str, channel: str, opted_out: bool) -> None:
-        op = "hset" if opted_out else "hdel"
-        args = (enrollment_key(eid), f"o:{channel}", "1") if opted_out else (enrollment_key(eid), f"o:{channel}")
-        self.run([Command(op, args)])
+        self._call(enrollments.set_channel_opt_out(eid, channel, opted_out))
 
-    # -- the due index --------------------------------------------------------------------
-    def claim(self, channel: str, now: datetime, limit: int, lease_ms: int) -> list[tuple[str, datetime]]:
-        flat = self.script("claim", [due_key(channel), lease_key(channel)], [epoch_ms(now), limit, lease_ms])
-        return [(flat[i], from_epoch_ms(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
+    # -- the due index ----------------------------------------------------------------------
+    def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
+        """Put each channel with a next message into its due index (NX: an entry stays put);
+        `only_missing` skips channels with an entry, due or leased (a round trip per channel)."""
+        if only_missing:
+            scheduled = {ch: at for ch, at in enrollment.next_due.items() if at is not None}
+            missing: dict[str, datetime | None] = {
+                ch: at for ch, at in scheduled.items() if not self._call(due.indexed(enrollment.id, ch))
+            }
+            enrollment = replace(enrollment, next_due=missing)
+        self._call(due.schedule(enrollment))
+
+    def unschedule(self, eid: str, channels: Iterable[str]) -> None:
+        self._call(due.unschedule(eid, channels))
+
+    def claim(self, channel: str, now: datetime, limit: int, lease_ms: int) -> list[Claim]:
+        return self._call(due.claim(channel, now, limit, lease_ms))
 
     def reap(self, channel: str, now: datetime, limit: int = 1000) -> int:
-        return int(self.script("reap", [due_key(channel), lease_key(channel)], [epoch_ms(now), limit]))
+        return self._call(due.reap(channel, now, limit))
 
     def in_flight(self, channel: str) -> int:
-        return int(self.redis.zcard(lease_key(channel)))
+        return self._call(due.in_flight(channel))
 
-    def reschedule_ops(self, eid: str, channel: str, due: datetime | None) -> list[Op]:
-        """Release the lease and, when `due` is given, put the entry back at `due`."""
-        ops: list[Op] = [Command("zrem", (lease_key(channel), eid))]
-        if due is not None:
-            ops.insert(0, Command("zadd", (due_key(channel), {eid: epoch_ms(due)})))
-        return ops
-
-    def due_counts(self, channel: str, now: datetime, horizon: datetime) -> tuple[int, int, datetime | None]:
-        """(due now, due by `horizon`, oldest due instant) for one channel."""
-        due_now, due_soon, oldest = self.run(
-            [
-                Command("zcount", (due_key(channel), "-inf", epoch_ms(now))),
-                Command("zcount", (due_key(channel), "-inf", epoch_ms(horizon))),
-                Command("zrange", (due_key(channel), 0, 0, False, True)),
-            ]
-        )
-        first = from_epoch_ms(float(oldest[0][1])) if oldest else None
-        return int(due_now), int(due_soon), first
-
-    # -- messages -------------------------------------------------------------------------
-    def begin_send_op(self, eid: str, channel: str, cursor: int | None, field: str, now: datetime, stale_s: int) -> Op:
-        keys = [enrollment_key(eid), records_key(eid)]
-        return ScriptCall(
-            "begin_send", keys, [channel, "-" if cursor is None else cursor, field, epoch_s(now), stale_s]
-        )
-
-    def finish_send_op(
-        self,
-        eid: str,
-        channel: str,
-        cursor: int | None,
-        field: str,
-        record: str,
-        next_cursor: int,
-        next_due: datetime | None,
-        history: Sequence[datetime],
-        now: datetime,
-        retention_s: int,
-    ) -> Op:
-        keys = [enrollment_key(eid), records_key(eid)]
-        hist = ",".join(str(epoch_s(t)) for t in history)
-        due = epoch_ms(next_due) if next_due else 0
-        args = [
-            channel,
-            "-" if cursor is None else cursor,
-            field,
-            record,
-            next_cursor,
-            due,
-            hist,
-            epoch_s(now),
-            retention_s,
-        ]
-        return ScriptCall("finish_send", keys, args)
-
-    def index_op(self, index: str, mid: str, now: datetime) -> Op:
-        return Command("zadd", (index, {mid: epoch_s(now)}))
+    # -- messages ---------------------------------------------------------------------------
+    def begin_send(self, mid: str, *, cursor: int | None, now: datetime, stale_s: int) -> BeginSend:
+        return self._call(messages.begin_send(mid, cursor, now, stale_s))
 
     def records(self, eid: str) -> list[MessageRecord]:
-        raw = self.redis.hgetall(records_key(eid))
-        records = (unpack_record(eid, str(f), str(v)) for f, v in raw.items())
-        return sorted(records, key=lambda r: (r.at is None, r.at))
+        return self._call(messages.records(eid))
 
     def record(self, mid: str) -> MessageRecord | None:
-        eid, step, channel, occ = parse_message_id(mid)
-        value = self.redis.hget(records_key(eid), record_field(step, channel, occ))
-        return unpack_record(eid, record_field(step, channel, occ), str(value)) if value else None
+        return self._call(messages.record(mid))
 
-    def apply_callback(self, mid: str, state: MessageState, reason: str, now: datetime) -> str:
-        eid, step, channel, occ = parse_message_id(mid)
-        args = [record_field(step, channel, occ), STATE_CODES[state], CALLBACK_RANKS[state], reason, epoch_s(now)]
-        return str(self.script("callback", [records_key(eid)], args))
+    def apply_callback(self, mid: str, state: MessageState, reason: str, now: datetime) -> CallbackResult:
+        return self._call(messages.apply_callback(mid, state, reason, now))
 
-    def indexed_messages(self, index: str, limit: int = 1000) -> list[str]:
-        return [str(m) for m in self.redis.zrange(index, 0, limit - 1)]
+    def indexed_messages(self, index: OperatorIndex, limit: int = 1000) -> list[str]:
+        return self._call(messages.indexed_messages(index, limit))
 
-    def drop_from_index(self, index: str, mid: str) -> None:
-        self.redis.zrem(index, mid)
+    def drop_from_index(self, index: OperatorIndex, mid: str) -> None:
+        self._call(messages.drop_from_index(index, mid))
 
-    # -- opt-outs ---------------------------------------------------------------------------
+    # -- opt-outs, numbers, replies ---------------------------------------------------------
     def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
-        if not numbers:
-            return []
-        return [v is not None for v in self.redis.hmget(OPTOUT_SMS, list(numbers))]
+        return self._call(enrollments.sms_opted_out(numbers))
 
     def opt_out_sms(self, number: str, now: datetime) -> None:
-        self.redis.hset(OPTOUT_SMS, number, epoch_s(now))
+        self._call(enrollments.opt_out_sms(number, now))
 
     def opt_in_sms(self, number: str) -> None:
-        self.redis.hdel(OPTOUT_SMS, number)
+        self._call(enrollments.opt_in_sms(number))
 
-    # -- numbers, replies, counters -------------------------------------------------------------
     def remember_phone(self, number: str, clinic_id: str) -> None:
         """Note `clinic_id` as the clinic of `number`'s latest enrollment (HELP names it)."""
-        self.redis.hset(phones_key(number), number, clinic_id)
+        self._call(enrollments.remember_phone(number, clinic_id))
 
     def clinic_for_phone(self, number: str) -> str | None:
-        cid = self.redis.hget(phones_key(number), number)
-        return str(cid) if cid else None
+        return self._call(enrollments.clinic_for_phone(number))
 
     def push_inbox(self, clinic_id: str, entry: str) -> None:
-        """Keep a patient's reply (JSON text) for the clinic; only the latest INBOX_KEEP stay."""
-        self.run(
-            [
-                Command("lpush", (inbox_key(clinic_id), entry)),
-                Command("ltrim", (inbox_key(clinic_id), 0, INBOX_KEEP - 1)),
-            ]
-        )
+        """Keep a patient's reply (JSON text) for the clinic; only the latest 1000 stay."""
+        self._call(enrollments.push_inbox(clinic_id, entry))
 
     def inbox(self, clinic_id: str, limit: int = 100) -> list[str]:
-        return [str(v) for v in self.redis.lrange(inbox_key(clinic_id), 0, limit - 1)]
+        return self._call(enrollments.inbox(clinic_id, limit))
 
-    def count_op(self, state: str, channel: str, program: str) -> Op:
-        return Command("hincrby", (STATS_TOTAL, f"{state}:{channel}:{program}", 1))
+    # -- counters and the dispatch heartbeat ------------------------------------------------
+    def stats_totals(self) -> dict[CountKey, int]:
+        """Messages that reached each state, by (state, channel, program), since the store began."""
+        return self._call(counters.totals())
 
-    def stats_totals(self) -> dict[str, int]:
-        """`<state>:<channel>:<program>` -> count, since the store began."""
-        return {str(k): int(v) for k, v in self.redis.hgetall(STATS_TOTAL).items()}
-
-    # -- rate limit ---------------------------------------------------------------------------
-    def reserve(self, channel: str, count: int, interval_us: int, burst_us: int) -> int:
-        """Reserve `count` sends on the channel's shared limit; microseconds to wait first."""
-        return int(self.script("ratelimit", [f"cd:rl:{channel}"], [interval_us, count, burst_us]))
-
-    # -- dispatch heartbeat ----------------------------------------------------------------------
     def note_dispatch(self, now: datetime, handed: int) -> None:
         """Record a finished dispatch run: operators see when the last one ran (beat alive?)."""
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.hset(DISPATCH_KEY, mapping={"last_at": epoch_s(now)})
-        pipe.hincrby(DISPATCH_KEY, "runs", 1)
-        pipe.hincrby(DISPATCH_KEY, "handed", handed)
-        pipe.execute()
+        self._call(counters.note_dispatch(now, handed))
 
-    def dispatch_info(self) -> dict[str, int]:
-        return {str(k): int(v) for k, v in self.redis.hgetall(DISPATCH_KEY).items()}
+    def dispatch_info(self) -> DispatchInfo:
+        return self._call(counters.dispatch_info())
 
-    # -- locks --------------------------------------------------------------------------------
+    # -- shared by every process: rate limit, locks, clock origin, secret -------------------
+    def reserve(self, channel: str, count: int, interval_us: int, burst_us: int) -> int:
+        """Reserve `count` sends on the channel's shared limit; microseconds to wait first."""
+        return self._call(shared.reserve(channel, count, interval_us, burst_us))
+
     def acquire_lock(self, name: str, ttl_ms: int) -> str | None:
         """A short lock (SET NX PX); its token releases it, so an expired holder frees no one else's."""
         token = secrets.token_hex(8)
-        return token if self.redis.set(f"cd:lock:{name}", token, nx=True, px=ttl_ms) else None
+        return token if self._call(shared.take_lock(name, token, ttl_ms)) else None
 
     def release_lock(self, name: str, token: str) -> None:
-        if self.redis.get(f"cd:lock:{name}") == token:
-            self.redis.delete(f"cd:lock:{name}")
+        """Two round trips: drop the lock only while `token` still holds it."""
+        if self._call(shared.lock_holder(name)) == token:
+            self._call(shared.drop_lock(name))
 
-    # -- shared values ------------------------------------------------------------------------
-    def shared_value(self, key: str, candidate: str) -> str:
-        """The value stored at `key`, set to `candidate` first if there is none (SET NX)."""
-        self.redis.set(key, candidate, nx=True)
-        return str(self.redis.get(key))
+    def clock_origin(self, real_origin: float, scale: float, *, replace: bool = False) -> tuple[float, float]:
+        """The shared scaled clock's (real origin, scale): the stored pair, or this one stored
+        first when there is none (with `replace`, in any case)."""
+        real, stored_scale = self._call(shared.clock_origin(f"{real_origin}:{scale}", replace=replace)).split(":")
+        return float(real), float(stored_scale)
+
+    def shared_secret(self, candidate: str) -> str:
+        """The secret for derived ids and tokens every process shares; `candidate` becomes it
+        when there is none yet."""
+        return self._call(shared.shared_secret(candidate))
+

@@ -1,0 +1,129 @@
+"""A Batch: store calls gathered for one pipelined round trip, each answered by a typed Reply.
+
+The send path and status build one batch per round trip: `store.batch()`, then calls that
+return a `Reply` (read `.value` after `run()`) or nothing (writes). An empty batch costs no
+round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from worker.records import MessageRecord, MessageState
+from worker.store import counters, due, enrollments, messages
+from worker.store.keys import OperatorIndex
+from worker.store.ops import Call, Op
+from worker.store.results import BeginSend, CountKey, DispatchInfo, DueCounts, FinishResult
+
+T = TypeVar("T")
+_UNSET: Any = object()
+
+
+class Reply(Generic[T]):
+    """The answer to one call in a batch, readable once the batch has run."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self) -> None:
+        self._value: T = _UNSET
+
+    @property
+    def value(self) -> T:
+        if self._value is _UNSET:
+            raise RuntimeError("the batch has not run yet")
+        return self._value
+
+
+class Batch:
+    """Calls for one round trip, run in the order given."""
+
+    def __init__(self, run: Callable[[Sequence[Op]], list[Any]]) -> None:
+        self._run = run
+        self._ops: list[Op] = []
+        self._calls: list[tuple[Call[Any], Reply[Any]]] = []
+
+    def __len__(self) -> int:
+        return len(self._ops)
+
+    def run(self) -> None:
+        """Send every call in one pipelined round trip and fill in their replies."""
+        ops, calls = self._ops, self._calls
+        self._ops, self._calls = [], []
+        raw, start = self._run(ops), 0
+        for call, reply in calls:
+            reply._value = call.parse(raw[start : start + len(call.ops)])
+            start += len(call.ops)
+
+    def _add(self, call: Call[T]) -> Reply[T]:
+        reply: Reply[T] = Reply()
+        self._ops.extend(call.ops)
+        self._calls.append((call, reply))
+        return reply
+
+    # -- the send path ----------------------------------------------------------------------
+    def reschedule(self, eid: str, channel: str, due_at: datetime | None) -> None:
+        """Release the enrollment's lease on `channel`; with `due_at`, put it back due then."""
+        self._add(due.reschedule(eid, channel, due_at))
+
+    def begin_send(self, mid: str, *, cursor: int | None, now: datetime, stale_s: int) -> Reply[BeginSend]:
+        """Take message `mid`'s "sending" state, checked against the enrollment (cursor None: a
+        resend, no cursor check); a "sending" older than `stale_s` is reported STALE."""
+        return self._add(messages.begin_send(mid, cursor, now, stale_s))
+
+    def finish_send(
+        self,
+        record: MessageRecord,
+        *,
+        cursor: int | None,
+        next_due: datetime | None,
+        history: Sequence[datetime],
+        now: datetime,
+        retention_s: int,
+    ) -> Reply[FinishResult]:
+        """Write `record`; with the `cursor` it was sent at, move the channel on (next due time
+        `next_due`, recent sends `history`) and complete the enrollment after its last message."""
+        return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s))
+
+    def sms_opted_out(self, numbers: Sequence[str]) -> Reply[list[bool]]:
+        return self._add(enrollments.sms_opted_out(numbers))
+
+    def opt_out_sms(self, number: str, now: datetime) -> None:
+        self._add(enrollments.opt_out_sms(number, now))
+
+    def add_to_index(self, index: OperatorIndex, mid: str, now: datetime) -> None:
+        """List `mid` for operators (unknown or failed)."""
+        self._add(messages.add_to_index(index, mid, now))
+
+    def count(self, state: MessageState, channel: str, program: str) -> None:
+        """Count a message reaching `state` in the totals (status callbacks)."""
+        self._add(counters.count(state, channel, program))
+
+    def count_outcome(self, state: MessageState, channel: str, program: str, now: datetime) -> None:
+        """Count a send's outcome in the totals and in the minute of `now` (the last hour's figures)."""
+        self._add(counters.count_outcome(state, channel, program, now))
+
+    # -- reads for status and metrics --------------------------------------------------------
+    def due_counts(self, channel: str, now: datetime, horizon: datetime) -> Reply[DueCounts]:
+        return self._add(due.due_counts(channel, now, horizon))
+
+    def in_flight(self, channel: str) -> Reply[int]:
+        return self._add(due.in_flight(channel))
+
+    def index_size(self, index: OperatorIndex) -> Reply[int]:
+        return self._add(messages.index_size(index))
+
+    def recent_outcomes(self, now: datetime, minutes: int) -> Reply[dict[str, int]]:
+        """Messages by state over the last `minutes` minutes (caredrip clock)."""
+        return self._add(counters.recent_outcomes(now, minutes))
+
+    def totals(self) -> Reply[dict[CountKey, int]]:
+        return self._add(counters.totals())
+
+    def dispatch_info(self) -> Reply[DispatchInfo]:
+        return self._add(counters.dispatch_info())
+
+    def queue_length(self, queue: str) -> Reply[int]:
+        """Tasks waiting in a Celery queue on the broker (this same Redis)."""
+        return self._add(counters.queue_length(queue))

@@ -1,0 +1,74 @@
+"""The due index and its leases: scheduling, claiming and returning enrollments' next messages.
+
+Each channel has a due index (enrollment id scored by its next message's due time, caredrip
+clock ms) and a lease set (claimed ids scored by lease expiry, Redis server time ms).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from worker.records import Enrollment, epoch_ms, from_epoch_ms
+from worker.store.keys import due_key, lease_key
+from worker.store.ops import Call, ScriptCall, command, effect, one
+from worker.store.results import Claim, DueCounts
+
+
+def schedule(enrollment: Enrollment) -> Call[None]:
+    """ZADD NX of each channel's next message into its due index (an entry stays put)."""
+    due = {ch: at for ch, at in enrollment.next_due.items() if at is not None}
+    return effect(*(command("zadd", due_key(ch), {enrollment.id: epoch_ms(at)}, True) for ch, at in due.items()))
+
+
+def indexed(eid: str, channel: str) -> Call[bool]:
+    """Whether the enrollment has an entry for `channel`, due or leased."""
+    ops = (command("zscore", due_key(channel), eid), command("zscore", lease_key(channel), eid))
+    return Call(ops, lambda raw: raw[0] is not None or raw[1] is not None)
+
+
+def unschedule(eid: str, channels: Iterable[str]) -> Call[None]:
+    return effect(*(command("zrem", due_key(ch), eid) for ch in channels))
+
+
+def reschedule(eid: str, channel: str, due: datetime | None) -> Call[None]:
+    """Release the lease and, when `due` is given, put the entry back at `due`."""
+    release = command("zrem", lease_key(channel), eid)
+    if due is None:
+        return effect(release)
+    return effect(command("zadd", due_key(channel), {eid: epoch_ms(due)}), release)
+
+
+def claim(channel: str, now: datetime, limit: int, lease_ms: int) -> Call[list[Claim]]:
+    """Move up to `limit` entries due by `now` to the lease set (claim.lua)."""
+    op = ScriptCall("claim", [due_key(channel), lease_key(channel)], [epoch_ms(now), limit, lease_ms])
+    return one(op, _claims)
+
+
+def _claims(flat: list[Any]) -> list[Claim]:
+    return [Claim(str(flat[i]), from_epoch_ms(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
+
+
+def reap(channel: str, now: datetime, limit: int) -> Call[int]:
+    """Return expired leases to the due index, due now (reap.lua); how many."""
+    return one(ScriptCall("reap", [due_key(channel), lease_key(channel)], [epoch_ms(now), limit]), int)
+
+
+def in_flight(channel: str) -> Call[int]:
+    return one(command("zcard", lease_key(channel)), int)
+
+
+def due_counts(channel: str, now: datetime, horizon: datetime) -> Call[DueCounts]:
+    """Due now, due by `horizon`, and the oldest due instant, for one channel."""
+    ops = (
+        command("zcount", due_key(channel), "-inf", epoch_ms(now)),
+        command("zcount", due_key(channel), "-inf", epoch_ms(horizon)),
+        command("zrange", due_key(channel), 0, 0, False, True),
+    )
+    return Call(ops, _due_counts)
+
+
+def _due_counts(raw: list[Any]) -> DueCounts:
+    due_now, due_soon, oldest = raw
+    return DueCounts(int(due_now), int(due_soon), from_epoch_ms(float(oldest[0][1])) if oldest else None)

@@ -1,0 +1,81 @@
+"""Enrollments and what patients tell us: the enrollment hash, lifecycle, SMS opt-outs, phone
+numbers' clinics (for HELP) and the clinics' inboxes of other replies."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from worker.records import Enrollment, EnrollmentUpdate, epoch_s
+from worker.store import due
+from worker.store.codec import decode_enrollment, encode_enrollment, encode_update, optout_field
+from worker.store.keys import INBOX_KEEP, OPTOUT_SMS, enrollment_key, inbox_key, phones_key, records_key
+from worker.store.ops import Call, ScriptCall, command, effect, one
+from worker.store.results import Lifecycle, parse_lifecycle
+
+
+def create(enrollment: Enrollment, phone_clinic: str | None) -> Call[bool]:
+    """Store `enrollment` unless its id exists (enroll.lua), schedule each channel (NX) and, with
+    `phone_clinic`, note the clinic of its phone; True when created."""
+    flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
+    ops = (ScriptCall("enroll", [enrollment_key(enrollment.id)], flat), *due.schedule(enrollment).ops)
+    if phone_clinic is not None and enrollment.phone:
+        ops += (command("hset", phones_key(enrollment.phone), enrollment.phone, phone_clinic),)
+    return Call(ops, lambda raw: bool(raw[0]))
+
+
+def get_many(eids: Sequence[str]) -> Call[list[Enrollment | None]]:
+    def parse(rows: list[Any]) -> list[Enrollment | None]:
+        return [decode_enrollment(e, h) if h else None for e, h in zip(eids, rows, strict=True)]
+
+    return Call(tuple(command("hgetall", enrollment_key(e)) for e in eids), parse)
+
+
+def update(eid: str, change: EnrollmentUpdate) -> Call[None]:
+    return effect(command("hset", enrollment_key(eid), mapping=encode_update(change)))
+
+
+def lifecycle(eid: str, action: str, now: datetime, retention_s: int) -> Call[Lifecycle | None]:
+    """Pause, resume or cancel (lifecycle.lua); None when the enrollment is gone."""
+    op = ScriptCall("lifecycle", [enrollment_key(eid), records_key(eid)], [action, epoch_s(now), retention_s])
+    return one(op, parse_lifecycle)
+
+
+def set_channel_opt_out(eid: str, channel: str, opted_out: bool) -> Call[None]:
+    if opted_out:
+        return effect(command("hset", enrollment_key(eid), optout_field(channel), "1"))
+    return effect(command("hdel", enrollment_key(eid), optout_field(channel)))
+
+
+def sms_opted_out(numbers: Sequence[str]) -> Call[list[bool]]:
+    """Whether each number opted out of SMS (no round trip for none)."""
+    if not numbers:
+        return Call((), lambda _raw: [])
+    return one(command("hmget", OPTOUT_SMS, list(numbers)), lambda values: [v is not None for v in values])
+
+
+def opt_out_sms(number: str, now: datetime) -> Call[None]:
+    return effect(command("hset", OPTOUT_SMS, number, epoch_s(now)))
+
+
+def opt_in_sms(number: str) -> Call[None]:
+    return effect(command("hdel", OPTOUT_SMS, number))
+
+
+def remember_phone(number: str, clinic_id: str) -> Call[None]:
+    return effect(command("hset", phones_key(number), number, clinic_id))
+
+
+def clinic_for_phone(number: str) -> Call[str | None]:
+    return one(command("hget", phones_key(number), number), lambda cid: str(cid) if cid else None)
+
+
+def push_inbox(clinic_id: str, entry: str) -> Call[None]:
+    """Keep a reply (JSON text) for the clinic; only the latest INBOX_KEEP stay."""
+    key = inbox_key(clinic_id)
+    return effect(command("lpush", key, entry), command("ltrim", key, 0, INBOX_KEEP - 1))
+
+
+def inbox(clinic_id: str, limit: int) -> Call[list[str]]:
+    return one(command("lrange", inbox_key(clinic_id), 0, limit - 1), lambda values: [str(v) for v in values])

@@ -1,0 +1,100 @@
+"""Message records: taking "sending", recording outcomes, status callbacks, operator lists.
+
+Records live in each enrollment's `:m` hash (packing: worker.store.codec); begin_send.lua,
+finish_send.lua and callback.lua change them atomically with the checks they need.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from worker.records import MessageRecord, MessageState, epoch_ms, epoch_s, parse_message_id
+from worker.store.codec import CALLBACK_RANKS, STATE_CODES, encode_history, pack_record, record_field, unpack_record
+from worker.store.keys import OperatorIndex, enrollment_key, records_key
+from worker.store.ops import Call, ScriptCall, command, effect, one
+from worker.store.results import BeginSend, CallbackResult, FinishResult, parse_begin
+
+NO_CURSOR = "-"  # finish_send.lua and begin_send.lua: a resend or retry, no cursor check or move
+
+
+def _locate(mid: str) -> tuple[str, str]:
+    """(enrollment id, record field) of a message id."""
+    eid, step, channel, occurrence = parse_message_id(mid)
+    return eid, record_field(step, channel, occurrence)
+
+
+def begin_send(mid: str, cursor: int | None, now: datetime, stale_s: int) -> Call[BeginSend]:
+    """Take the message's "sending" state if nothing forbids it (begin_send.lua)."""
+    eid, field = _locate(mid)
+    channel = field.rsplit(".", 2)[1]
+    args = [channel, NO_CURSOR if cursor is None else cursor, field, epoch_s(now), stale_s]
+    op = ScriptCall("begin_send", [enrollment_key(eid), records_key(eid)], args)
+    return one(op, lambda raw: parse_begin(eid, field, raw))
+
+
+def finish_send(
+    record: MessageRecord,
+    cursor: int | None,
+    next_due: datetime | None,
+    history: Sequence[datetime],
+    now: datetime,
+    retention_s: int,
+) -> Call[FinishResult]:
+    """Write `record` and, with a `cursor`, move the channel on to the step after it (finish_send.lua)."""
+    eid, channel = record.enrollment_id, record.channel
+    args = [
+        channel,
+        NO_CURSOR if cursor is None else cursor,
+        record_field(record.step, channel, record.occurrence),
+        pack_record(record),
+        0 if cursor is None else cursor + 1,
+        epoch_ms(next_due) if next_due else 0,
+        encode_history(history),
+        epoch_s(now),
+        retention_s,
+    ]
+    return one(ScriptCall("finish_send", [enrollment_key(eid), records_key(eid)], args), FinishResult)
+
+
+def records(eid: str) -> Call[list[MessageRecord]]:
+    """Every record of the enrollment, oldest first (those without a time last)."""
+
+    def parse(raw: dict[str, str]) -> list[MessageRecord]:
+        found = (unpack_record(eid, str(f), str(v)) for f, v in raw.items())
+        return sorted(found, key=lambda r: (r.at is None, r.at))
+
+    return one(command("hgetall", records_key(eid)), parse)
+
+
+def record(mid: str) -> Call[MessageRecord | None]:
+    eid, field = _locate(mid)
+    return one(command("hget", records_key(eid), field), lambda v: unpack_record(eid, field, str(v)) if v else None)
+
+
+def apply_callback(mid: str, state: MessageState, reason: str, now: datetime) -> Call[CallbackResult]:
+    """Move the record forward to `state`, never back (callback.lua)."""
+    eid, field = _locate(mid)
+    args = [field, STATE_CODES[state], CALLBACK_RANKS[state], reason, epoch_s(now)]
+    return one(ScriptCall("callback", [records_key(eid)], args), CallbackResult)
+
+
+def add_to_index(index: OperatorIndex, mid: str, now: datetime) -> Call[None]:
+    return effect(command("zadd", index.value, {mid: epoch_s(now)}))
+
+
+def drop_from_index(index: OperatorIndex, mid: str) -> Call[None]:
+    return effect(command("zrem", index.value, mid))
+
+
+def indexed_messages(index: OperatorIndex, limit: int) -> Call[list[str]]:
+    return one(command("zrange", index.value, 0, limit - 1), _strings)
+
+
+def index_size(index: OperatorIndex) -> Call[int]:
+    return one(command("zcard", index.value), int)
+
+
+def _strings(raw: Any) -> list[str]:
+    return [str(v) for v in raw]

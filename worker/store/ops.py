@@ -1,0 +1,108 @@
+"""The store's plumbing: commands and Lua calls, typed calls, and the one pipelined runner.
+
+Private to `worker.store`: the rest of caredrip calls `Store` and `Batch` methods. A `Call` is
+what one of those methods sends (one or more commands or script calls, in order) and how its raw
+replies become a typed value; every round trip runs a list of them through `Scripts.run`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any, Generic, TypeVar
+
+import redis
+
+T = TypeVar("T")
+SCRIPTS = ("claim", "reap", "enroll", "begin_send", "finish_send", "lifecycle", "ratelimit", "callback")
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """One Lua call (a file under worker/lua/): script name, keys and arguments."""
+
+    script: str
+    keys: Sequence[str]
+    args: Sequence[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One plain Redis command, as redis-py names it, e.g. Command("zadd", (key, {member: score}))."""
+
+    name: str
+    args: Sequence[Any]
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+Op = ScriptCall | Command
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Generic[T]):
+    """The ops one store method sends, and how their raw replies (in the same order) become a T."""
+
+    ops: tuple[Op, ...]
+    parse: Callable[[list[Any]], T]
+
+
+def command(name: str, *args: Any, **kwargs: Any) -> Command:
+    return Command(name, args, kwargs)
+
+
+def one(op: Op, parse: Callable[[Any], T]) -> Call[T]:
+    """A call of a single op whose reply `parse` reads."""
+    return Call((op,), lambda raw: parse(raw[0]))
+
+
+def effect(*ops: Op) -> Call[None]:
+    """A call whose replies nobody reads (writes)."""
+    return Call(ops, _nothing)
+
+
+def _nothing(_raw: list[Any]) -> None:
+    return None
+
+
+class Scripts:
+    """The Lua scripts by name, and the runner of pipelined ops on one redis-py client."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in SCRIPTS}
+        self._sha: dict[str, str] = {}
+
+    def load(self) -> None:
+        self._sha = {name: str(self.client.script_load(src)) for name, src in self._sources.items()}
+
+    def run(self, ops: Sequence[Op]) -> list[Any]:
+        """Run `ops` in one pipelined round trip (none when empty); scripts unknown to the server
+        (it restarted) are loaded and only those calls re-run, so nothing runs twice."""
+        if not ops:
+            return []
+        if not self._sha:
+            self.load()
+        results = self._pipeline(ops)
+        missing = [i for i, r in enumerate(results) if isinstance(r, redis.exceptions.NoScriptError)]
+        if missing:
+            self.load()
+            for i, value in zip(missing, self._pipeline([ops[i] for i in missing]), strict=True):
+                results[i] = value
+        for value in results:
+            if isinstance(value, Exception):
+                raise value
+        return results
+
+    def call(self, call: Call[T]) -> T:
+        """One call, in one round trip."""
+        return call.parse(self.run(call.ops))
+
+    def _pipeline(self, ops: Sequence[Op]) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for op in ops:
+            if isinstance(op, ScriptCall):
+                pipe.evalsha(self._sha[op.script], len(op.keys), *op.keys, *op.args)
+            else:
+                getattr(pipe, op.name)(*op.args, **op.kwargs)
+        return list(pipe.execute(raise_on_error=False))

@@ -1,0 +1,110 @@
+"""What store calls answer, typed; and the one place that reads the Lua scripts' answers.
+
+The scripts answer with short strings (see each file's header under worker/lua/); callers get
+these enums and dataclasses instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, NamedTuple
+
+from worker.records import EnrollmentState, MessageRecord
+from worker.store.codec import unpack_record
+
+
+class BeginStatus(StrEnum):
+    """begin_send.lua: may this message be handed to the provider now?"""
+
+    OK = "ok"  # "sending" taken: send it
+    BUSY = "busy"  # another worker is sending it
+    STALE = "stale"  # a "sending" left behind long ago: the outcome is unknown
+    DONE = "done"  # a final record exists but the cursor was not moved on: repair, send nothing
+    GONE = "gone"  # no such enrollment
+    INACTIVE = "inactive"  # paused, canceled or completed
+    MOVED = "moved"  # the channel's cursor is no longer at this step
+    OPTED_OUT = "opted_out"  # the patient opted out of this channel
+
+
+@dataclass(frozen=True, slots=True)
+class BeginSend:
+    """begin_send.lua's answer: with OK the attempt this is; with DONE the final record found."""
+
+    status: BeginStatus
+    attempts: int = 0
+    record: MessageRecord | None = None
+
+
+class FinishResult(StrEnum):
+    """finish_send.lua: what recording an outcome did to the enrollment."""
+
+    RECORDED = "recorded"  # the record only (a retry or resend, or the enrollment is gone)
+    MOVED = "moved"  # the cursor had moved on meanwhile: left as it was
+    ADVANCED = "advanced"  # the cursor moved to the next step
+    COMPLETED = "completed"  # that was the last message: the enrollment is completed
+
+
+class CallbackResult(StrEnum):
+    """callback.lua: what a provider status callback did to its record."""
+
+    UPDATED = "updated"
+    STALE = "stale"  # an older or repeated report: the record already says as much or more
+    MISSING = "missing"  # no such record
+
+
+@dataclass(frozen=True, slots=True)
+class Lifecycle:
+    """lifecycle.lua: the enrollment's state after a pause, resume or cancel, and whether it changed."""
+
+    state: EnrollmentState
+    changed: bool
+
+
+class Claim(NamedTuple):
+    """One due-index entry claimed for sending, with the due time it had."""
+
+    enrollment_id: str
+    due: datetime
+
+
+class DueCounts(NamedTuple):
+    """One channel's due index: due now, due by a horizon, and the oldest due time (if any)."""
+
+    due_now: int
+    due_by_horizon: int
+    oldest: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchInfo:
+    """The last dispatch run (None: never), how many runs and messages handed over so far."""
+
+    last_at: datetime | None
+    runs: int
+    handed: int
+
+
+class CountKey(NamedTuple):
+    """What the message totals are counted by."""
+
+    state: str
+    channel: str
+    program: str
+
+
+def parse_begin(eid: str, field: str, raw: Any) -> BeginSend:
+    """'ok:<attempt>' | 'done:<record>' | one of the other statuses."""
+    status, _, rest = str(raw).partition(":")
+    if status == BeginStatus.OK:
+        return BeginSend(BeginStatus.OK, attempts=int(rest) if rest else 1)
+    if status == BeginStatus.DONE:
+        return BeginSend(BeginStatus.DONE, record=unpack_record(eid, field, rest))
+    return BeginSend(BeginStatus(status))
+
+
+def parse_lifecycle(raw: Any) -> Lifecycle | None:
+    """'<state>:changed' | '<state>:same' | 'gone' (None)."""
+    state, _, how = str(raw).partition(":")
+    return None if state == "gone" else Lifecycle(EnrollmentState(state), how == "changed")
