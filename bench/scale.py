@@ -1,8 +1,8 @@
 """Figure 3: Redis memory per active enrollment and per message record, and the dispatch tick at scale.
 
-Memory: enrollments are written as `enroll()` stores them (store.encode_enrollment, the due index
-entry of each channel, the `cd:phones` entry), with pipelined HSET/ZADD so a million take seconds,
-into a Redis with persistence off (so AOF buffers stay out of the figure); INFO `used_memory`
+Memory: enrollments are written as `enroll()` stores them (worker.store.codec.encode_enrollment,
+the due index entry of each channel, the `cd:phones` entry), with pipelined HSET/ZADD so a million
+take seconds, into a Redis with persistence off (so AOF buffers stay out of the figure); INFO `used_memory`
 before and after, divided by the count. Records: a program's worth of messages is sent in-process
 for 500 enrollments on both channels, jumping a fixed clock through the weeks, and MEMORY USAGE of
 their record hashes is divided by the records they hold. Tick: one reap plus one claim of 1,000

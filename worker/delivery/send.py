@@ -182,9 +182,8 @@ def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, occurrence: int) -
     _, state, sent, reason = classify(p, result)
     if state is MessageState.RETRYING:
         state = MessageState.FAILED
-    provider_id = sent.provider_id if sent else ""
-    record = MessageRecord(p.enrollment.id, p.step.id, channel, occurrence, state, deps.engine.clock.now(),
-                           provider_id=provider_id, reason=reason)  # fmt: skip
+    at, provider_id = deps.engine.clock.now(), sent.provider_id if sent else ""
+    record = MessageRecord(p.enrollment.id, p.step.id, channel, occurrence, state, at, None, provider_id, reason)
     batch = store.batch()
     batch.finish_send(record, cursor=None, next_due=None, history=(), now=now, retention_s=deps.engine.retention_s)
     bookkeeping(batch, state, channel, p, mid, reason, now)

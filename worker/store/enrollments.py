@@ -12,7 +12,7 @@ from worker.store import due
 from worker.store.codec import decode_enrollment, encode_enrollment, encode_update, optout_field
 from worker.store.keys import INBOX_KEEP, OPTOUT_SMS, enrollment_key, inbox_key, phones_key, records_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
-from worker.store.results import Lifecycle, parse_lifecycle
+from worker.store.results import Lifecycle, LifecycleAction, parse_lifecycle
 
 
 def create(enrollment: Enrollment, phone_clinic: str | None) -> Call[bool]:
@@ -36,7 +36,7 @@ def update(eid: str, change: EnrollmentUpdate) -> Call[None]:
     return effect(command("hset", enrollment_key(eid), mapping=encode_update(change)))
 
 
-def lifecycle(eid: str, action: str, now: datetime, retention_s: int) -> Call[Lifecycle | None]:
+def lifecycle(eid: str, action: LifecycleAction, now: datetime, retention_s: int) -> Call[Lifecycle | None]:
     """Pause, resume or cancel (lifecycle.lua); None when the enrollment is gone."""
     op = ScriptCall("lifecycle", [enrollment_key(eid), records_key(eid)], [action, epoch_s(now), retention_s])
     return one(op, parse_lifecycle)

@@ -2,7 +2,7 @@
 
 Private to `worker.store`: the rest of caredrip calls `Store` and `Batch` methods. A `Call` is
 what one of those methods sends (one or more commands or script calls, in order) and how its raw
-replies become a typed value; every round trip runs a list of them through `Scripts.run`.
+replies become a typed value; every round trip runs their ops through `Runner.run`.
 """
 
 from __future__ import annotations
@@ -65,8 +65,8 @@ def _nothing(_raw: list[Any]) -> None:
     return None
 
 
-class Scripts:
-    """The Lua scripts by name, and the runner of pipelined ops on one redis-py client."""
+class Runner:
+    """Runs ops on one redis-py client in pipelined round trips, with the Lua scripts by name."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
@@ -81,7 +81,7 @@ class Scripts:
         (it restarted) are loaded and only those calls re-run, so nothing runs twice."""
         if not ops:
             return []
-        if not self._sha:
+        if not self._sha and any(isinstance(op, ScriptCall) for op in ops):
             self.load()
         results = self._pipeline(ops)
         missing = [i for i, r in enumerate(results) if isinstance(r, redis.exceptions.NoScriptError)]

@@ -18,8 +18,16 @@ from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageS
 from worker.store import counters, due, enrollments, messages, shared
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
-from worker.store.ops import Call, Scripts
-from worker.store.results import BeginSend, CallbackResult, Claim, CountKey, DispatchInfo, Lifecycle
+from worker.store.ops import Call, Runner
+from worker.store.results import (
+    BeginSend,
+    CallbackResult,
+    Claim,
+    CountKey,
+    DispatchInfo,
+    Lifecycle,
+    LifecycleAction,
+)
 
 T = TypeVar("T")
 
@@ -30,18 +38,18 @@ class Store:
 
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
-        self._scripts = Scripts(client)
+        self._runner = Runner(client)
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, call: Call[T]) -> T:
-        return self._scripts.call(call)
+        return self._runner.call(call)
 
     def batch(self) -> Batch:
         """Calls gathered for one round trip (see worker.store.batch)."""
-        return Batch(self._scripts.run)
+        return Batch(self._runner.run)
 
     def load_scripts(self) -> None:
-        self._scripts.load()
+        self._runner.load()
 
     def ping(self) -> bool:
         return bool(self.redis.ping())
@@ -70,7 +78,7 @@ class Store:
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
         self._call(enrollments.update(eid, change))
 
-    def lifecycle(self, eid: str, action: str, now: datetime, retention_s: int) -> Lifecycle | None:
+    def lifecycle(self, eid: str, action: LifecycleAction, now: datetime, retention_s: int) -> Lifecycle | None:
         """'pause', 'resume' or 'cancel': the state afterwards and whether it changed; None: gone."""
         return self._call(enrollments.lifecycle(eid, action, now, retention_s))
 

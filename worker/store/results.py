@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from worker.records import EnrollmentState, MessageRecord
 from worker.store.codec import unpack_record
@@ -52,6 +52,9 @@ class CallbackResult(StrEnum):
     UPDATED = "updated"
     STALE = "stale"  # an older or repeated report: the record already says as much or more
     MISSING = "missing"  # no such record
+
+
+LifecycleAction = Literal["pause", "resume", "cancel"]
 
 
 @dataclass(frozen=True, slots=True)
