@@ -24,7 +24,7 @@ import phonenumbers
 from worker.channels.masking import mask_phone
 from worker.logs import get_logger
 from worker.records import MessageState, parse_message_id
-from worker.store import ClinicStore, Store
+from worker.store import CallbackResult, ClinicStore, Store
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
 
 log = get_logger("caredrip.replies")
@@ -149,7 +149,7 @@ def handle_status(store: Store, mid: str, status: str, error_code: str, to: str,
     result = store.apply_callback(mid, state, reason, now)
     if failed and reason == CARRIER_OPT_OUT_CODE and to:
         store.opt_out_sms(normalize_number(to), now)
-    if result == "updated":
+    if result is CallbackResult.UPDATED:
         _bookkeeping(store, eid, channel, mid, state, now)
     log.info("status_callback", message_id=mid, state=state.value, result=result, reason=reason or None)
     return StatusOutcome(result, state)

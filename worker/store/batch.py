@@ -11,8 +11,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import worker.store.counters as counters
+import worker.store.due as due
+import worker.store.enrollments as enrollments
+import worker.store.messages as messages
 from worker.records import MessageRecord, MessageState
-from worker.store import counters, due, enrollments, messages
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
 from worker.store.results import BeginSend, CountKey, DispatchInfo, DueCounts, FinishResult

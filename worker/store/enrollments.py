@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import worker.store.due as due
 from worker.records import Enrollment, EnrollmentUpdate, epoch_s
-from worker.store import due
 from worker.store.codec import decode_enrollment, encode_enrollment, encode_update, optout_field
 from worker.store.keys import INBOX_KEEP, OPTOUT_SMS, enrollment_key, inbox_key, phones_key, records_key
 from worker.store.ops import Call, ScriptCall, command, effect, one

@@ -14,8 +14,12 @@ from typing import TypeVar
 
 import redis
 
+import worker.store.counters as counters
+import worker.store.due as due
+import worker.store.enrollments as enrollments
+import worker.store.messages as messages
+import worker.store.shared as shared
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState
-from worker.store import counters, due, enrollments, messages, shared
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Runner
