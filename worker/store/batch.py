@@ -47,9 +47,6 @@ class Batch:
         self._ops: list[Op] = []
         self._calls: list[tuple[Call[Any], Reply[Any]]] = []
 
-    def __len__(self) -> int:
-        return len(self._ops)
-
     def run(self) -> None:
         """Send every call in one pipelined round trip and fill in their replies."""
         ops, calls = self._ops, self._calls

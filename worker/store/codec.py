@@ -1,7 +1,7 @@
 """Field codes and record packing: how enrollments and message records are laid out in Redis.
 
 The only place that knows them (with the Lua scripts under worker/lua/, which use the same codes).
-Memory grows with patients, so names are short and nothing empty is stored.
+Memory grows with patients, so names are short and a new enrollment stores nothing empty.
 
 Enrollment hash fields: c clinic, r patient ref, p program, n first name, ph phone, em email,
 ch channels (comma list), l language, tz timezone, st state, a anchor (s), ca created (s; only when
