@@ -6,7 +6,8 @@ Keys (prefix `cd:`; `{...}` is the Redis Cluster hash tag, so each Lua script to
   cd:{due:<channel>}     zset   the due index: one entry per active enrollment and channel,
                                 scored by the next message's due time (caredrip clock, ms)
   cd:{due:<channel>}:lease zset claimed entries, scored by lease expiry (Redis server time, ms)
-  cd:optout:sms          hash   E.164 number -> when it replied STOP (all clinics)
+  cd:optout:sms          hash   E.164 number -> `<epoch s>|<source>` of its SMS opt-out (all clinics)
+  cd:seen:<kind>:<sid>   string a provider webhook already acted on (replay guard), expires after days
   cd:idx:unknown|failed  zset   message ids operators must look at, scored by time
   cd:clinic:<id>         hash   a clinic; cd:clinickeys hash: sha256(key) -> clinic id
   cd:phones:<n>          hash   E.164 number -> clinic id of its latest enrollment (HELP replies),
@@ -68,3 +69,8 @@ CLINIC_KEYS = "cd:clinickeys"
 
 def clinic_key(cid: str) -> str:
     return f"cd:clinic:{cid}"
+
+
+def seen_key(kind: str, ident: str) -> str:
+    """A webhook (`kind`: inbound, optout) already acted on for provider message id `ident`."""
+    return f"cd:seen:{kind}:{ident}"

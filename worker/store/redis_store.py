@@ -17,12 +17,21 @@ from worker.records import (
     Enrollment,
     MessageRecord,
     MessageState,
+    OptOut,
+    OptOutSource,
     epoch_ms,
     epoch_s,
     from_epoch_ms,
     parse_message_id,
 )
-from worker.store.codec import decode_enrollment, encode_enrollment, record_field, unpack_record
+from worker.store.codec import (
+    decode_enrollment,
+    encode_enrollment,
+    pack_opt_out,
+    record_field,
+    unpack_opt_out,
+    unpack_record,
+)
 from worker.store.keys import (
     DISPATCH_KEY,
     INBOX_KEEP,
@@ -34,6 +43,7 @@ from worker.store.keys import (
     lease_key,
     phones_key,
     records_key,
+    seen_key,
 )
 
 SCRIPTS = ("claim", "reap", "enroll", "begin_send", "finish_send", "lifecycle", "ratelimit", "callback")
@@ -256,17 +266,47 @@ class Store:
     def drop_from_index(self, index: str, mid: str) -> None:
         self.redis.zrem(index, mid)
 
-    # -- opt-outs ---------------------------------------------------------------------------
+    # -- opt-outs (worker/optouts.py decides; a first opt-out's time and source are kept) -------
     def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
         if not numbers:
             return []
         return [v is not None for v in self.redis.hmget(OPTOUT_SMS, list(numbers))]
 
-    def opt_out_sms(self, number: str, now: datetime) -> None:
-        self.redis.hset(OPTOUT_SMS, number, epoch_s(now))
+    def sms_opt_outs(self, numbers: Sequence[str]) -> list[OptOut | None]:
+        """Each number's SMS opt-out (when, by which source), or None where it is opted in."""
+        if not numbers:
+            return []
+        return [unpack_opt_out(str(v)) if v is not None else None for v in self.redis.hmget(OPTOUT_SMS, list(numbers))]
+
+    def opt_out_sms_op(self, number: str, now: datetime, source: OptOutSource) -> Op:
+        """Opt `number` out of SMS from every clinic (HSETNX: an earlier opt-out's record stays)."""
+        return Command("hsetnx", (OPTOUT_SMS, number, pack_opt_out(now, source)))
+
+    def opt_out_sms(self, number: str, now: datetime, source: OptOutSource = OptOutSource.STOP) -> None:
+        self.run([self.opt_out_sms_op(number, now, source)])
 
     def opt_in_sms(self, number: str) -> None:
         self.redis.hdel(OPTOUT_SMS, number)
+
+    def opt_out_channel(self, eid: str, channel: str, now: datetime, source: OptOutSource) -> None:
+        """Opt one enrollment out of `channel` (HSETNX: an earlier opt-out's record stays)."""
+        self.redis.hsetnx(enrollment_key(eid), f"o:{channel}", pack_opt_out(now, source))
+
+    def channel_opt_outs(self, eid: str, channels: Sequence[str]) -> dict[str, OptOut]:
+        """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
+        if not channels:
+            return {}
+        values = self.redis.hmget(enrollment_key(eid), [f"o:{ch}" for ch in channels])
+        return {ch: unpack_opt_out(str(v)) for ch, v in zip(channels, values, strict=True) if v is not None}
+
+    # -- webhook replay guard (worker/replays.py) ---------------------------------------------------
+    def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:
+        """True the first time (`kind`, `ident`) is seen within `ttl_s` seconds (SET NX EX)."""
+        return bool(self.redis.set(seen_key(kind, ident), "1", nx=True, ex=ttl_s))
+
+    def forget_sighting(self, kind: str, ident: str) -> None:
+        """Undo a first sighting whose action failed, so the provider's retry can act."""
+        self.redis.delete(seen_key(kind, ident))
 
     # -- numbers, replies, counters -------------------------------------------------------------
     def remember_phone(self, number: str, clinic_id: str) -> None:
