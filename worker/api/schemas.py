@@ -1,7 +1,9 @@
-"""The JSON the HTTP API answers with, as pydantic models (so they appear in /openapi.json).
+"""The API's request and response schemas, as pydantic models (so they appear in /openapi.json).
 
-Request bodies are `worker.intake.EnrollmentBody` and `EnrollmentPatch`. Times are ISO 8601 with
-an explicit UTC offset (`2026-03-02T15:00:00+00:00`).
+Request bodies (`EnrollmentBody`, `EnrollmentPatch`, `Consent`) are defined in `worker.intake`
+and re-exported here: the CLI and the Celery intake task validate through the same models, and
+they must not import FastAPI (importing anything under `worker.api` builds the app). Times are
+ISO 8601 with an explicit UTC offset (`2026-03-02T15:00:00+00:00`).
 """
 
 from __future__ import annotations
@@ -11,7 +13,23 @@ from typing import Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
-from worker.records import Enrollment, EnrollmentState, MessageRecord, MessageState
+from worker.enrollment_view import EnrollmentView, PausedReason
+from worker.intake import Consent, EnrollmentBody, EnrollmentPatch
+from worker.optouts import OptOut, OptOutSource
+from worker.records import EnrollmentState, MessageRecord, MessageState
+
+__all__ = [
+    "ERROR_RESPONSES",
+    "Consent",
+    "EnrollmentBody",
+    "EnrollmentOut",
+    "EnrollmentPatch",
+    "ErrorOut",
+    "Health",
+    "MessagesOut",
+    "enrollment_out",
+    "messages_out",
+]
 
 
 def _iso(value: datetime) -> str:
@@ -26,6 +44,26 @@ Timestamp = Annotated[
 ]
 
 
+class ConsentOut(BaseModel):
+    """A channel's consent, as the clinic recorded it."""
+
+    recorded_at: Timestamp
+
+
+class OptOutOut(BaseModel):
+    """A channel's opt-out: when, and by which source (`stop`: the patient texted STOP;
+    `provider`: the carrier refused with 21610; `unsubscribe`: the email link). Both are null only
+    for an opt-out stored before caredrip kept them."""
+
+    at: Timestamp | None
+    source: OptOutSource | None
+
+
+class OptOutsOut(BaseModel):
+    sms: OptOutOut | None = Field(description="null: the number takes SMS")
+    email: OptOutOut | None = Field(description="null: not unsubscribed from email")
+
+
 class EnrollmentOut(BaseModel):
     """One enrollment as its clinic sees it."""
 
@@ -34,12 +72,15 @@ class EnrollmentOut(BaseModel):
     patient_ref: str
     program: str
     state: EnrollmentState
+    paused_reason: PausedReason | None = Field(description="Why a paused enrollment is paused; null otherwise")
     channels: list[ChannelName]
     language: str
     timezone: str
     first_name: str
     phone: str | None = Field(description="E.164, as the clinic gave it")
     email: str | None
+    consent: dict[ChannelName, ConsentOut] = Field(description="Each consented channel; a channel without is absent")
+    opt_outs: OptOutsOut
     created_at: Timestamp
     next_message_at: Timestamp | None = Field(description="When the next message is due; null if none")
     ended_at: Timestamp | None
@@ -82,35 +123,31 @@ class ValidationErrorOut(BaseModel):
     detail: list[FieldError]
 
 
-def enrollment_out(enrollment: Enrollment, *, sms_opted_out: bool = False) -> EnrollmentOut:
-    """`next_message_at`: the earliest next message among the channels still sending to."""
+def _opt_out(value: OptOut | None) -> OptOutOut | None:
+    return None if value is None else OptOutOut(at=value.at, source=value.source)
+
+
+def enrollment_out(view: EnrollmentView) -> EnrollmentOut:
+    e = view.enrollment
     return EnrollmentOut(
-        id=enrollment.id,
-        clinic_id=enrollment.clinic_id,
-        patient_ref=enrollment.patient_ref,
-        program=enrollment.program,
-        state=enrollment.state,
-        channels=[cast(ChannelName, ch) for ch in enrollment.channels],
-        language=enrollment.language,
-        timezone=enrollment.timezone,
-        first_name=enrollment.first_name,
-        phone=enrollment.phone,
-        email=enrollment.email,
-        created_at=enrollment.created_at,
-        next_message_at=next_message_at(enrollment, sms_opted_out=sms_opted_out),
-        ended_at=enrollment.ended_at,
+        id=e.id,
+        clinic_id=e.clinic_id,
+        patient_ref=e.patient_ref,
+        program=e.program,
+        state=e.state,
+        paused_reason=view.paused_reason,
+        channels=[cast(ChannelName, ch) for ch in e.channels],
+        language=e.language,
+        timezone=e.timezone,
+        first_name=e.first_name,
+        phone=e.phone,
+        email=e.email,
+        consent={cast(ChannelName, ch): ConsentOut(recorded_at=at) for ch, at in view.consent.items()},
+        opt_outs=OptOutsOut(sms=_opt_out(view.opt_outs.get("sms")), email=_opt_out(view.opt_outs.get("email"))),
+        created_at=e.created_at,
+        next_message_at=view.next_message_at,
+        ended_at=e.ended_at,
     )
-
-
-def next_message_at(enrollment: Enrollment, *, sms_opted_out: bool = False) -> datetime | None:
-    if enrollment.state is not EnrollmentState.ACTIVE:
-        return None
-    dues = [
-        due
-        for ch, due in enrollment.next_due.items()
-        if due is not None and not enrollment.opted_out.get(ch) and not (ch == "sms" and sms_opted_out)
-    ]
-    return min(dues, default=None)
 
 
 def messages_out(eid: str, records: list[MessageRecord]) -> MessagesOut:

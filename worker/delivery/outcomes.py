@@ -15,12 +15,13 @@ from worker.clock import to_virtual
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
 from worker.errors import AmbiguousChannelError, PermanentChannelError, TransientChannelError
 from worker.logs import get_logger
+from worker.optouts import provider_opt_out_op
 from worker.records import MessageState, epoch_s, message_id
 from worker.retry import compute_backoff, should_retry
 from worker.schedule import due_at_cursor
 from worker.store import Command, Op, ScriptCall, Store
 from worker.store.codec import pack_record, record_field
-from worker.store.keys import FAILED_INDEX, OPTOUT_SMS, UNKNOWN_INDEX
+from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
 
 log = get_logger("caredrip.delivery")
 HISTORY_KEEP = timedelta(days=8)
@@ -103,7 +104,7 @@ def bookkeeping(
     elif state is MessageState.FAILED:
         ops.append(store.index_op(FAILED_INDEX, mid, now))
         if reason.startswith("optout:") and p.enrollment.phone:
-            ops.append(Command("hset", (OPTOUT_SMS, p.enrollment.phone, epoch_s(now))))
+            ops.append(provider_opt_out_op(store, p.enrollment.phone, now))
     minute = f"cd:stats:m:{epoch_s(now) // 60}"
     return [
         *ops,
