@@ -30,6 +30,7 @@ __all__ = [
     "opt_out_sms",
     "provider_opt_out_op",
     "sms_opt_out",
+    "sms_opted_out",
     "unsubscribe_email",
 ]
 
@@ -65,6 +66,11 @@ def unsubscribe_email(store: Store, eid: str, now: datetime) -> None:
 def sms_opt_out(store: Store, number: str | None) -> OptOut | None:
     """The number's SMS opt-out, or None if it takes SMS (or there is no number)."""
     return store.sms_opt_outs([number])[0] if number else None
+
+
+def sms_opted_out(store: Store, number: str | None) -> bool:
+    """Whether SMS to `number` must not go out (the send path's and a resend's question)."""
+    return sms_opt_out(store, number) is not None
 
 
 def enrollment_opt_outs(store: Store, enrollment: Enrollment) -> dict[str, OptOut | None]:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from starlette.testclient import TestClient
 
 from tests.api.conftest import PATIENT_PHONE, enrollment_body, send_due, twilio_post
@@ -17,6 +18,9 @@ from worker.clock import FixedClock
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.errors import PermanentChannelError
+from worker.optouts import OptOut, OptOutSource, is_provider_opt_out
+from worker.records import from_epoch_s
+from worker.store.codec import pack_opt_out, unpack_consent, unpack_opt_out
 from worker.tokens import unsubscribe_token
 
 INBOUND = "/webhooks/twilio/inbound"
@@ -125,3 +129,35 @@ def test_the_openapi_document_describes_consent_opt_outs_and_pause_reason(anon: 
     assert {"consent", "opt_outs", "paused_reason"} <= set(props)
     assert set(spec["components"]["schemas"]["OptOutSource"]["enum"]) == {"stop", "provider", "unsubscribe"}
     assert set(spec["components"]["schemas"]["PausedReason"]["enum"]) == {"clinic", "red_flag", "patient"}
+
+
+# -- the values behind it, without HTTP ----------------------------------------------------------
+@pytest.mark.parametrize(
+    "code, opted_out", [(21610, True), ("21610", True), (" 21610 ", True), (21611, False), ("30005", False),
+                        ("", False), (None, False), ("optout:21610", False)],
+)
+def test_the_provider_opt_out_code_is_one_value_as_int_or_text(code: int | str | None, opted_out: bool) -> None:
+    assert is_provider_opt_out(code) is opted_out
+
+
+AT = from_epoch_s(1_772_463_600)
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        (pack_opt_out(AT, OptOutSource.STOP), OptOut(AT, OptOutSource.STOP)),
+        ("1772463600|provider", OptOut(AT, OptOutSource.PROVIDER)),
+        ("1772463600", OptOut(AT, None)),  # an SMS opt-out stored before sources
+        ("1", OptOut(None, None)),  # an email opt-out stored before times
+        ("1772463600|bogus", OptOut(AT, None)),
+    ],
+)
+def test_opt_out_records_read_back(value: str, expected: OptOut) -> None:
+    assert unpack_opt_out(value) == expected
+
+
+def test_consent_reads_back_per_channel() -> None:
+    at = from_epoch_s(1_767_225_600)
+    assert unpack_consent("email=1767225600;sms=1767225600") == {"sms": at, "email": at}
+    assert unpack_consent("") == {}
