@@ -125,3 +125,21 @@ def from_epoch_s(value: float) -> datetime:
 
 def from_epoch_ms(value: float) -> datetime:
     return datetime.fromtimestamp(value / 1000, UTC)
+
+
+# -- opt-outs (added with worker/optouts.py) -----------------------------------------------------
+class OptOutSource(StrEnum):
+    """Who opted a channel out: the patient's STOP, the provider's 21610, or an email link."""
+
+    STOP = "stop"
+    PROVIDER = "provider"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+@dataclass(frozen=True, slots=True)
+class OptOut:
+    """One channel's opt-out: when it took effect and by which source (both None only for an
+    opt-out stored before caredrip kept them)."""
+
+    at: datetime | None
+    source: OptOutSource | None

@@ -1,14 +1,14 @@
-"""What Twilio tells us: status callbacks (message states) and patients' replies (STOP/START/HELP).
+"""Patients' SMS replies: STOP/START/HELP act, anything else is kept for the clinic.
 
-Plain functions over a store, a clinic store and an instant; the webhook handlers in
-`worker.api` check the signature and call these.
+Plain functions over a store, a clinic store and an instant; the webhook handler in
+`worker.api.webhooks` checks Twilio's signature and calls `handle_inbound`.
 
-- Status callbacks move a message's record forward only (a late "sent" never overwrites
-  "delivered"), so they may come in any order and any number of times.
-- STOP and its synonyms opt the number out of SMS from every clinic at once: the send path checks
-  the opt-out list right after taking a message's "sending" state, so even a message already
-  claimed or queued is not sent. START and its synonyms opt back in. HELP answers with the
-  clinic's name and phone. Any other reply is kept for the clinic and not answered.
+- STOP and its synonyms opt the number out of SMS from every clinic at once (`worker.optouts`):
+  the send path checks the opt-out right after taking a message's "sending" state, so even a
+  message already claimed or queued is not sent. START and its synonyms opt back in. HELP answers
+  with the clinic's name and phone. Any other reply is kept for the clinic and not answered.
+- A replayed message (same `MessageSid`) does nothing (`worker.replays`): replaying a signed START
+  after a STOP does not opt the number back in.
 """
 
 from __future__ import annotations
@@ -23,9 +23,9 @@ import phonenumbers
 
 from worker.channels.masking import mask_phone
 from worker.logs import get_logger
-from worker.records import MessageState, parse_message_id
-from worker.store import CallbackResult, ClinicStore, Store
-from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
+from worker.optouts import OptOutSource, opt_in_sms, opt_out_sms
+from worker.replays import act_once
+from worker.store import ClinicStore, Store
 
 log = get_logger("caredrip.replies")
 
@@ -35,20 +35,6 @@ HELP_WORDS = frozenset({"HELP", "INFO"})
 GENERIC_HELP = "caredrip health messages. Reply STOP to opt out."
 UNMATCHED_INBOX = "unmatched"  # replies from a number no clinic enrolled (clinic ids start with c_)
 MAX_REPLY_CHARS = 1600  # Twilio's longest inbound message
-CARRIER_OPT_OUT_CODE = "21610"  # "Attempt to send to unsubscribed recipient"
-
-# Twilio MessageStatus -> our state. Anything else (scheduled, canceled, receiving...) is ignored.
-STATUS_STATES = {
-    "queued": MessageState.SENT,
-    "accepted": MessageState.SENT,
-    "sending": MessageState.SENT,
-    "sent": MessageState.SENT,
-    "delivered": MessageState.DELIVERED,
-    "read": MessageState.DELIVERED,
-    "undelivered": MessageState.UNDELIVERED,
-    "failed": MessageState.FAILED,
-}
-FINAL_STATES = (MessageState.DELIVERED, MessageState.UNDELIVERED, MessageState.FAILED)
 
 
 class Keyword(StrEnum):
@@ -71,32 +57,40 @@ def keyword(body: str) -> Keyword | None:
 
 @dataclass(frozen=True, slots=True)
 class InboundOutcome:
-    """What an inbound SMS did (`opted_out`, `opted_in`, `help`, `stored`) and the reply, if any."""
+    """What an inbound SMS did (`opted_out`, `opted_in`, `help`, `stored`, `replayed`) and the reply, if any."""
 
     action: str
     reply: str | None = None
 
 
-def handle_inbound(store: Store, clinics: ClinicStore, number: str, body: str, now: datetime) -> InboundOutcome:
-    """Act on one inbound SMS from `number` (E.164, as Twilio sends it)."""
+REPLAYED = InboundOutcome("replayed")
+
+
+def handle_inbound(
+    store: Store, clinics: ClinicStore, number: str, body: str, now: datetime, *, message_sid: str = ""
+) -> InboundOutcome:
+    """Act on one inbound SMS from `number` (E.164, as Twilio sends it), once per `message_sid`."""
     number = normalize_number(number)
-    word = keyword(body)
-    if word is Keyword.STOP:
-        store.opt_out_sms(number, now)
-        outcome = InboundOutcome("opted_out")
-    elif word is Keyword.START:
-        store.opt_in_sms(number)
-        outcome = InboundOutcome("opted_in")
-    elif word is Keyword.HELP:
-        cid = store.clinic_for_phone(number)
-        outcome = InboundOutcome("help", help_message(clinics.get(cid) if cid else None))
-    else:
-        cid = store.clinic_for_phone(number) or UNMATCHED_INBOX
-        entry = {"from": number, "body": body[:MAX_REPLY_CHARS], "at": now.isoformat()}
-        store.push_inbox(cid, json.dumps(entry, ensure_ascii=False))
-        outcome = InboundOutcome("stored")
+    outcome = act_once(store, "inbound", message_sid, lambda: _act(store, clinics, number, body, now)) or REPLAYED
     log.info("inbound_sms", sender=mask_phone(number), action=outcome.action)
     return outcome
+
+
+def _act(store: Store, clinics: ClinicStore, number: str, body: str, now: datetime) -> InboundOutcome:
+    word = keyword(body)
+    if word is Keyword.STOP:
+        opt_out_sms(store, number, now, OptOutSource.STOP)
+        return InboundOutcome("opted_out")
+    if word is Keyword.START:
+        opt_in_sms(store, number)
+        return InboundOutcome("opted_in")
+    if word is Keyword.HELP:
+        cid = store.clinic_for_phone(number)
+        return InboundOutcome("help", help_message(clinics.get(cid) if cid else None))
+    cid = store.clinic_for_phone(number) or UNMATCHED_INBOX
+    entry = {"from": number, "body": body[:MAX_REPLY_CHARS], "at": now.isoformat()}
+    store.push_inbox(cid, json.dumps(entry, ensure_ascii=False))
+    return InboundOutcome("stored")
 
 
 def help_message(clinic: dict[str, str] | None) -> str:
@@ -128,42 +122,3 @@ def twiml(message: str | None) -> str:
     if message is None:
         return '<?xml version="1.0" encoding="UTF-8"?><Response/>'
     return f'<?xml version="1.0" encoding="UTF-8"?><Response><Message>{escape(message)}</Message></Response>'
-
-
-@dataclass(frozen=True, slots=True)
-class StatusOutcome:
-    """`updated`, `stale` (an older or repeated report), `missing` (no such record) or `ignored`."""
-
-    result: str
-    state: MessageState | None = None
-
-
-def handle_status(store: Store, mid: str, status: str, error_code: str, to: str, now: datetime) -> StatusOutcome:
-    """Apply one status callback for message `mid`; raises ValueError if `mid` is not a message id."""
-    eid, _step, channel, _occ = parse_message_id(mid)
-    state = STATUS_STATES.get(status.strip().lower())
-    if state is None:
-        return StatusOutcome("ignored")
-    failed = state in (MessageState.UNDELIVERED, MessageState.FAILED)
-    reason = error_code.strip()[:32] if failed else ""
-    result = store.apply_callback(mid, state, reason, now)
-    if failed and reason == CARRIER_OPT_OUT_CODE and to:
-        store.opt_out_sms(normalize_number(to), now)
-    if result is CallbackResult.UPDATED:
-        _bookkeeping(store, eid, channel, mid, state, now)
-    log.info("status_callback", message_id=mid, state=state.value, result=result, reason=reason or None)
-    return StatusOutcome(result, state)
-
-
-def _bookkeeping(store: Store, eid: str, channel: str, mid: str, state: MessageState, now: datetime) -> None:
-    """The provider has the message: it is no longer `unknown`; failures join the failed index;
-    final states count in the totals behind /metrics (a 'sent' was counted at send time)."""
-    store.drop_from_index(UNKNOWN_INDEX, mid)
-    batch = store.batch()
-    if state in (MessageState.UNDELIVERED, MessageState.FAILED):
-        batch.add_to_index(FAILED_INDEX, mid, now)
-    if state in FINAL_STATES:
-        enrollment = store.get_enrollment(eid)
-        if enrollment is not None:
-            batch.count(state, channel, enrollment.program)
-    batch.run()

@@ -1,4 +1,4 @@
-"""`worker.replies` and `worker.clinics` without HTTP: keyword table, HELP text, TwiML, error shape, keys."""
+"""`worker.replies`, `worker.callbacks`, `worker.clinics` without HTTP: keywords, HELP, TwiML, errors, keys."""
 
 from __future__ import annotations
 
@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.api_support import field_error
+from worker.api.errors import field_error
+from worker.callbacks import STATUS_STATES
 from worker.clinics import add_clinic, authenticate, get_clinic, list_clinics, revoke_clinic
 from worker.errors import NotFound, ValidationError
 from worker.records import MessageState
-from worker.replies import STATUS_STATES, Keyword, help_message, keyword, normalize_number, twiml
+from worker.replies import Keyword, help_message, keyword, normalize_number, twiml
 from worker.store import ClinicStore
 from worker.store.keys import clinic_key
 

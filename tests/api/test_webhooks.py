@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import datetime
 from pathlib import Path
@@ -48,8 +49,12 @@ def callback(status: str, error_code: str = "", to: str = PATIENT_PHONE) -> dict
     return params
 
 
+_SIDS = itertools.count()
+
+
 def inbound(body: str, sender: str = PATIENT_PHONE) -> dict[str, str]:
-    return {"From": sender, "To": "+14155550199", "Body": body, "MessageSid": "SM" + "2" * 32}
+    """An inbound SMS as Twilio posts it; each has its own MessageSid, as each real message does."""
+    return {"From": sender, "To": "+14155550199", "Body": body, "MessageSid": f"SM{next(_SIDS):032x}"}
 
 
 @pytest.fixture

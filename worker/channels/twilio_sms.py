@@ -36,8 +36,8 @@ from worker.errors import (
     PermanentChannelError,
     TransientChannelError,
 )
+from worker.optouts import is_provider_opt_out
 
-OPT_OUT_CODES = frozenset({21610})  # "Attempt to send to unsubscribed recipient"
 # Not the message's fault, and Twilio did not act on the request: worth another try later.
 # 401 is here so that a wrong auth token does not fail every queued message for good.
 TRANSIENT_STATUSES = frozenset({401, 408, 429})
@@ -179,7 +179,7 @@ def _classify_status(status: int, code: int | None) -> ChannelError:
     return PermanentChannelError(
         f"Twilio refused the message (HTTP {status})",
         code=code_text,
-        opt_out=code in OPT_OUT_CODES,
+        opt_out=is_provider_opt_out(code),
     )
 
 

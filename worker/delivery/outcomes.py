@@ -15,6 +15,7 @@ from worker.clock import to_virtual
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
 from worker.errors import AmbiguousChannelError, PermanentChannelError, TransientChannelError
 from worker.logs import get_logger
+from worker.optouts import provider_opt_out
 from worker.records import MessageRecord, MessageState, message_id
 from worker.retry import compute_backoff, should_retry
 from worker.schedule import due_at_cursor
@@ -84,7 +85,7 @@ def bookkeeping(
     elif state is MessageState.FAILED:
         batch.add_to_index(FAILED_INDEX, mid, now)
         if reason.startswith("optout:") and p.enrollment.phone:
-            batch.opt_out_sms(p.enrollment.phone, now)
+            provider_opt_out(batch, p.enrollment.phone, now)
     batch.count_outcome(state, channel, p.program.id, now)
 
 

@@ -15,7 +15,7 @@ import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
 import worker.store.messages as messages
-from worker.records import MessageRecord, MessageState
+from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
 from worker.store.results import BeginSend, CountKey, DispatchInfo, DueCounts, FinishResult
@@ -89,8 +89,9 @@ class Batch:
     def sms_opted_out(self, numbers: Sequence[str]) -> Reply[list[bool]]:
         return self._add(enrollments.sms_opted_out(numbers))
 
-    def opt_out_sms(self, number: str, now: datetime) -> None:
-        self._add(enrollments.opt_out_sms(number, now))
+    def opt_out_sms(self, number: str, now: datetime, source: OptOutSource) -> None:
+        """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
+        self._add(enrollments.opt_out_sms(number, now, source))
 
     def add_to_index(self, index: OperatorIndex, mid: str, now: datetime) -> None:
         """List `mid` for operators (unknown or failed)."""

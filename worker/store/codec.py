@@ -22,6 +22,8 @@ from worker.records import (
     EnrollmentUpdate,
     MessageRecord,
     MessageState,
+    OptOut,
+    OptOutSource,
     epoch_ms,
     epoch_s,
     from_epoch_ms,
@@ -170,3 +172,23 @@ def _encode_due(due: datetime | None) -> str:
 
 def _decode_due(raw: str) -> datetime | None:
     return None if raw in ("", "0") else from_epoch_ms(int(raw))
+
+
+# -- opt-outs and consent (added with worker/optouts.py) -----------------------------------------
+def pack_opt_out(at: datetime, source: OptOutSource) -> str:
+    """`<epoch s>|<source>`: the value of a number in the SMS opt-out hash and of `o:<channel>`."""
+    return f"{epoch_s(at)}|{source.value}"
+
+
+def unpack_opt_out(value: str) -> OptOut:
+    """Also reads what older versions stored: a bare epoch (SMS) or "1" (email), without source."""
+    at, _, source = value.partition("|")
+    when = from_epoch_s(int(at)) if at.isdigit() and at != "1" else None
+    known = source in {s.value for s in OptOutSource}
+    return OptOut(when, OptOutSource(source) if known else None)
+
+
+def unpack_consent(raw: str) -> dict[str, datetime]:
+    """The enrollment's `cs` field, `sms=<epoch s>;email=<epoch s>`: channel -> recorded_at."""
+    pairs = (part.partition("=") for part in raw.split(";") if part)
+    return {ch: from_epoch_s(int(at)) for ch, _, at in pairs if at.isdigit()}

@@ -8,8 +8,15 @@ from datetime import datetime
 from typing import Any
 
 import worker.store.due as due
-from worker.records import Enrollment, EnrollmentUpdate, epoch_s
-from worker.store.codec import decode_enrollment, encode_enrollment, encode_update, optout_field
+from worker.records import Enrollment, EnrollmentUpdate, OptOut, OptOutSource, epoch_s
+from worker.store.codec import (
+    decode_enrollment,
+    encode_enrollment,
+    encode_update,
+    optout_field,
+    pack_opt_out,
+    unpack_opt_out,
+)
 from worker.store.keys import INBOX_KEEP, OPTOUT_SMS, enrollment_key, inbox_key, phones_key, records_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
 from worker.store.results import Lifecycle, LifecycleAction, parse_lifecycle
@@ -42,10 +49,20 @@ def lifecycle(eid: str, action: LifecycleAction, now: datetime, retention_s: int
     return one(op, parse_lifecycle)
 
 
-def set_channel_opt_out(eid: str, channel: str, opted_out: bool) -> Call[None]:
-    if opted_out:
-        return effect(command("hset", enrollment_key(eid), optout_field(channel), "1"))
-    return effect(command("hdel", enrollment_key(eid), optout_field(channel)))
+def opt_out_channel(eid: str, channel: str, now: datetime, source: OptOutSource) -> Call[None]:
+    """Opt one enrollment out of `channel` (HSETNX: an earlier opt-out's record stays)."""
+    return effect(command("hsetnx", enrollment_key(eid), optout_field(channel), pack_opt_out(now, source)))
+
+
+def channel_opt_outs(eid: str, channels: Sequence[str]) -> Call[dict[str, OptOut]]:
+    """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
+    if not channels:
+        return Call((), lambda _raw: {})
+
+    def parse(values: list[Any]) -> dict[str, OptOut]:
+        return {ch: unpack_opt_out(str(v)) for ch, v in zip(channels, values, strict=True) if v is not None}
+
+    return one(command("hmget", enrollment_key(eid), [optout_field(ch) for ch in channels]), parse)
 
 
 def sms_opted_out(numbers: Sequence[str]) -> Call[list[bool]]:
@@ -55,8 +72,20 @@ def sms_opted_out(numbers: Sequence[str]) -> Call[list[bool]]:
     return one(command("hmget", OPTOUT_SMS, list(numbers)), lambda values: [v is not None for v in values])
 
 
-def opt_out_sms(number: str, now: datetime) -> Call[None]:
-    return effect(command("hset", OPTOUT_SMS, number, epoch_s(now)))
+def sms_opt_outs(numbers: Sequence[str]) -> Call[list[OptOut | None]]:
+    """Each number's SMS opt-out (when, by which source), or None where it takes SMS."""
+    if not numbers:
+        return Call((), lambda _raw: [])
+
+    def parse(values: list[Any]) -> list[OptOut | None]:
+        return [None if v is None else unpack_opt_out(str(v)) for v in values]
+
+    return one(command("hmget", OPTOUT_SMS, list(numbers)), parse)
+
+
+def opt_out_sms(number: str, now: datetime, source: OptOutSource) -> Call[None]:
+    """Opt `number` out of SMS from every clinic (HSETNX: an earlier opt-out's record stays)."""
+    return effect(command("hsetnx", OPTOUT_SMS, number, pack_opt_out(now, source)))
 
 
 def opt_in_sms(number: str) -> Call[None]:

@@ -9,7 +9,8 @@ cd:{e:<id>}:m              hash    retention          its message records: `<ste
 cd:{due:<channel>}         zset    -                  due index: enrollment id, scored by next due (ms)
 cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lease expiry (Redis time, ms);
                                                       an id leaves when its send finishes or is reaped
-cd:optout:sms              hash    -                  E.164 number -> when it opted out of SMS (s)
+cd:optout:sms              hash    -                  E.164 number -> `<epoch s>|<source>` of its SMS opt-out
+cd:seen:<kind>:<sid>       string  7 days             a provider webhook already acted on (replay guard)
 cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
 cd:phones:<bucket>         hash    -                  number -> clinic of its latest enrollment (HELP);
                                                       16,384 buckets by CRC32, so each stays a listpack
@@ -120,3 +121,8 @@ KOMBU_PRIORITY_STEPS = (3, 6, 9)
 def queue_keys(queue: str) -> tuple[str, ...]:
     """The kombu lists holding the tasks waiting in `queue`, one per priority step."""
     return (queue, *(f"{queue}{KOMBU_PRIORITY_SEP}{step}" for step in KOMBU_PRIORITY_STEPS))
+
+
+def seen_key(kind: str, ident: str) -> str:
+    """A webhook (`kind`: inbound, optout) already acted on for provider message id `ident`."""
+    return f"cd:seen:{kind}:{ident}"

@@ -19,7 +19,7 @@ import worker.store.due as due
 import worker.store.enrollments as enrollments
 import worker.store.messages as messages
 import worker.store.shared as shared
-from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState
+from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Runner
@@ -86,8 +86,13 @@ class Store:
         """'pause', 'resume' or 'cancel': the state afterwards and whether it changed; None: gone."""
         return self._call(enrollments.lifecycle(eid, action, now, retention_s))
 
-    def set_channel_opt_out(self, eid: str, channel: str, opted_out: bool) -> None:
-        self._call(enrollments.set_channel_opt_out(eid, channel, opted_out))
+    def opt_out_channel(self, eid: str, channel: str, now: datetime, source: OptOutSource) -> None:
+        """Opt one enrollment out of `channel` (an earlier opt-out's record stays)."""
+        self._call(enrollments.opt_out_channel(eid, channel, now, source))
+
+    def channel_opt_outs(self, eid: str, channels: Sequence[str]) -> dict[str, OptOut]:
+        """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
+        return self._call(enrollments.channel_opt_outs(eid, channels))
 
     # -- the due index ----------------------------------------------------------------------
     def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
@@ -136,11 +141,25 @@ class Store:
     def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
         return self._call(enrollments.sms_opted_out(numbers))
 
-    def opt_out_sms(self, number: str, now: datetime) -> None:
-        self._call(enrollments.opt_out_sms(number, now))
+    def sms_opt_outs(self, numbers: Sequence[str]) -> list[OptOut | None]:
+        """Each number's SMS opt-out (when, by which source), or None where it takes SMS."""
+        return self._call(enrollments.sms_opt_outs(numbers))
+
+    def opt_out_sms(self, number: str, now: datetime, source: OptOutSource = OptOutSource.STOP) -> None:
+        """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
+        self._call(enrollments.opt_out_sms(number, now, source))
 
     def opt_in_sms(self, number: str) -> None:
         self._call(enrollments.opt_in_sms(number))
+
+    # -- webhook replay guard (worker/replays.py) ---------------------------------------------
+    def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:
+        """True the first time (`kind`, `ident`) is seen within `ttl_s` seconds."""
+        return self._call(shared.first_sighting(kind, ident, ttl_s))
+
+    def forget_sighting(self, kind: str, ident: str) -> None:
+        """Undo a first sighting whose action failed, so the provider's retry can act."""
+        self._call(shared.forget_sighting(kind, ident))
 
     def remember_phone(self, number: str, clinic_id: str) -> None:
         """Note `clinic_id` as the clinic of `number`'s latest enrollment (HELP names it)."""

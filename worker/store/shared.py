@@ -1,9 +1,9 @@
 """What every process on one Redis shares: the rate limit per channel, short locks, the scaled
-clock's origin and the secret for derived ids and tokens."""
+clock's origin, the secret for derived ids and tokens, and the webhooks already acted on."""
 
 from __future__ import annotations
 
-from worker.store.keys import CLOCK_KEY, SECRET_KEY, lock_key, ratelimit_key
+from worker.store.keys import CLOCK_KEY, SECRET_KEY, lock_key, ratelimit_key, seen_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
 
 
@@ -34,3 +34,12 @@ def clock_origin(candidate: str, *, replace: bool) -> Call[str]:
 def shared_secret(candidate: str) -> Call[str]:
     """The stored secret, `candidate` stored first when there is none (SET NX)."""
     return Call((command("set", SECRET_KEY, candidate, nx=True), command("get", SECRET_KEY)), lambda raw: str(raw[1]))
+
+
+def first_sighting(kind: str, ident: str, ttl_s: int) -> Call[bool]:
+    """True the first time (`kind`, `ident`) is seen within `ttl_s` seconds (SET NX EX)."""
+    return one(command("set", seen_key(kind, ident), "1", nx=True, ex=ttl_s), bool)
+
+
+def forget_sighting(kind: str, ident: str) -> Call[None]:
+    return effect(command("delete", seen_key(kind, ident)))

@@ -1,10 +1,8 @@
-"""HTTP plumbing for the API: the request body size limit and the shape of 422 field errors."""
+"""The request body size limit: bodies over 64 KiB are refused (413) before anything reads them."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -12,23 +10,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MAX_BODY_BYTES = 64 * 1024
 
 
-_FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): (.+)$", re.DOTALL)
-
-
-def field_error(error: dict[str, Any]) -> dict[str, Any]:
-    """One pydantic error as {loc, msg, type}; a model-level "phone: ..." message moves into loc."""
-    loc = list(error.get("loc", ()))
-    msg = str(error.get("msg", "")).removeprefix("Value error, ")
-    match = _FIELD_PREFIX.match(msg)
-    if match:
-        path = match.group(1).split(".")
-        if loc[-len(path) :] != path:
-            loc += path
-        msg = match.group(2)
-    return {"loc": loc, "msg": msg, "type": str(error.get("type", "value_error"))}
-
-
-# -- body size limit -----------------------------------------------------------------------------
 class BodyLimit:
     """Refuse (413) a body over `limit` bytes, by Content-Length and by what actually arrives;
     the app sees the body only once it is known to fit."""

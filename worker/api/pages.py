@@ -1,4 +1,4 @@
-"""The small HTML pages of email unsubscribe, in the enrollment's language (English or Spanish).
+"""The small HTML pages of email unsubscribe (`worker.api.unsubscribe`), in English or Spanish.
 
 GET shows a confirmation page with a button (link scanners prefetch GETs, so a GET never opts
 out); the button POSTs to the same URL, which is also the RFC 8058 one-click target.

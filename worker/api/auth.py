@@ -1,0 +1,40 @@
+"""Clinic authentication: `Authorization: Bearer <key>` names the clinic a request acts for.
+
+A missing, unknown or revoked key answers 401; which clinic owns an enrollment is checked by the
+engine (`worker.enrollment.get_owned`), so another clinic's enrollment answers 404 like a missing one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from worker.api.context import ApiContext, Ctx
+from worker.clinics import authenticate
+
+bearer = HTTPBearer(auto_error=False, description="The clinic's API key: `Authorization: Bearer <key>`")
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+def clinic_id(ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    """The authenticated clinic's id; 401 for a missing, unknown or revoked key."""
+    if credentials is None:
+        raise unauthorized("missing clinic key: send Authorization: Bearer <key>")
+    cid = authenticate(ctx.clinics(), credentials.credentials)
+    if cid is None:
+        raise unauthorized("unknown or revoked clinic key")
+    return cid
+
+
+ClinicId = Annotated[str, Depends(clinic_id)]
+
+
+def has_clinic_key(ctx: ApiContext, request: Request) -> bool:
+    """Whether the request carries a valid clinic key (outside the dependency system: error handlers)."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and authenticate(ctx.clinics(), key.strip()) is not None

@@ -1,0 +1,110 @@
+"""The clinic's enrollment API: enroll, read, message history, update, pause, resume, cancel.
+
+Every route needs the clinic's key (`worker.api.auth`); each handler calls the engine
+(`worker.enrollment`, `worker.intake`, `worker.enrollment_view`) and shapes its answer with
+`worker.api.schemas`. Ended enrollments refuse changes with 409.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+
+from worker.api.auth import ClinicId
+from worker.api.context import Ctx
+from worker.api.schemas import (
+    ERROR_RESPONSES,
+    EnrollmentBody,
+    EnrollmentOut,
+    EnrollmentPatch,
+    ErrorOut,
+    MessagesOut,
+    enrollment_out,
+    messages_out,
+)
+from worker.deps import EngineDeps
+from worker.enrollment import cancel, enroll, get_owned, pause, resume, update
+from worker.enrollment_view import messages_of, view_of
+from worker.intake import check_patch, check_program, check_start, to_changes, to_new_enrollment
+from worker.logs import get_logger
+from worker.records import Enrollment, EnrollmentState
+
+log = get_logger("caredrip.api")
+router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"], responses=ERROR_RESPONSES)
+
+ENDED = (EnrollmentState.CANCELED, EnrollmentState.COMPLETED)
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorOut, "description": "Not possible in the enrollment's state"},
+}
+
+
+def _out(deps: EngineDeps, enrollment: Enrollment) -> EnrollmentOut:
+    return enrollment_out(view_of(deps, enrollment))
+
+
+def _refuse_if(enrollment: Enrollment, states: tuple[EnrollmentState, ...], action: str) -> None:
+    if enrollment.state in states:
+        raise HTTPException(409, f"cannot {action} an enrollment that is {enrollment.state.value}")
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=EnrollmentOut,
+    responses={200: {"model": EnrollmentOut, "description": "The same (clinic, patient_ref, program) again"}},
+)
+def create_enrollment(body: EnrollmentBody, response: Response, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+    """Enroll a patient; the same (clinic, patient_ref, program) again answers 200 with the same enrollment."""
+    deps = ctx.engine()
+    check_program(deps, body)
+    check_start(deps, body.start_at)
+    enrollment, created = enroll(deps, to_new_enrollment(cid, body))
+    response.status_code = 201 if created else 200
+    log.info("enrollment", enrollment_id=enrollment.id, clinic_id=cid, created=created)
+    return _out(deps, enrollment)
+
+
+@router.get("/{eid}", response_model=EnrollmentOut)
+def get_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+    """State, consent and opt-outs per channel, pause reason, next message time."""
+    deps = ctx.engine()
+    return _out(deps, get_owned(deps, eid, cid))
+
+
+@router.get("/{eid}/messages", response_model=MessagesOut)
+def get_messages(eid: str, cid: ClinicId, ctx: Ctx) -> MessagesOut:
+    return messages_out(eid, messages_of(ctx.engine(), eid, cid))
+
+
+@router.patch("/{eid}", response_model=EnrollmentOut, responses=CONFLICT)
+def patch_enrollment(eid: str, patch: EnrollmentPatch, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+    """Change contact details, language, timezone or channels; only the fields given change."""
+    deps = ctx.engine()
+    current = get_owned(deps, eid, cid)
+    _refuse_if(current, ENDED, "update")
+    check_patch(deps, current, patch)
+    return _out(deps, update(deps, eid, to_changes(patch), cid))
+
+
+@router.post("/{eid}/pause", response_model=EnrollmentOut, responses=CONFLICT)
+def pause_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+    """Stop sending until resumed (pausing a paused enrollment changes nothing)."""
+    deps = ctx.engine()
+    _refuse_if(get_owned(deps, eid, cid), ENDED, "pause")
+    return _out(deps, pause(deps, eid, cid))
+
+
+@router.post("/{eid}/resume", response_model=EnrollmentOut, responses=CONFLICT)
+def resume_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+    """Continue a paused enrollment; what fell due meanwhile is due now."""
+    deps = ctx.engine()
+    _refuse_if(get_owned(deps, eid, cid), ENDED, "resume")
+    return _out(deps, resume(deps, eid, cid))
+
+
+@router.post("/{eid}/cancel", response_model=EnrollmentOut)
+def cancel_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+    """End the enrollment for good (an ended one stays as it is)."""
+    deps = ctx.engine()
+    return _out(deps, cancel(deps, eid, cid))

@@ -1,0 +1,51 @@
+"""The FastAPI app: routers, error handlers, body limit and JSON logs over one `ApiContext`.
+
+`create_app()` takes the deps tests build; each one left None comes from `worker.wiring` when
+first needed, so `worker.api.app` (what `uvicorn worker.api:app` serves) connects to nothing at import.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from worker import logs
+from worker.api import enrollments, ops, unsubscribe, webhooks
+from worker.api.body_limit import BodyLimit
+from worker.api.context import ApiContext
+from worker.api.errors import add_error_handlers
+from worker.deps import EngineDeps
+from worker.metrics import make_registry
+from worker.store import ClinicStore
+
+
+@asynccontextmanager
+async def _configure_logs(_: FastAPI) -> AsyncIterator[None]:
+    """JSON log lines from the API process too (no PHI: see worker.logs)."""
+    logs.configure()
+    yield
+
+
+def create_app(
+    engine: EngineDeps | None = None,
+    clinics: ClinicStore | None = None,
+    *,
+    public_base_url: str | None = None,
+    twilio_auth_token: str | None = None,
+) -> FastAPI:
+    """The API over the given deps; each one left None comes from `worker.wiring` when first needed."""
+    app = FastAPI(
+        lifespan=_configure_logs,
+        title="caredrip",
+        version="0.1.0",
+        description="Patient-education SMS and email programs: enroll patients, follow their messages.",
+    )
+    app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token)
+    app.state.registry = make_registry(lambda: app.state.ctx.engine())
+    for module in (enrollments, webhooks, unsubscribe, ops):
+        app.include_router(module.router)
+    add_error_handlers(app)
+    app.add_middleware(BodyLimit)
+    return app
