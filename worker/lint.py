@@ -27,12 +27,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from worker.errors import ContentError, RenderError
+from worker.policy import Caps, QuietHours
 from worker.programs import Program, Step, list_programs, load_program
 from worker.readability import grade_level
 from worker.render import RenderedEmail, RenderedSms, Renderer, split_blocks
-from worker.schedule import WEEK, PlannedMessage, channel_caps, defer_quiet, plan_channel, resolve_local
+from worker.schedule import PlannedMessage, cap_hit, channel_caps, defer_quiet, plan_channel, resolve_local
 from worker.segments import GSM7, is_gsm7
-from worker.settings import Caps, QuietHours
 
 SAMPLE_FIRST_NAME = "Alexandrina"
 SAMPLE_CLINIC_NAMES = {"en": "Riverside Family Health Clinic", "es": "Clínica Familiar Riverside"}
@@ -44,6 +44,7 @@ MAX_ENGLISH_GRADE = 8.0
 CAP_ZONES = ("America/New_York", "Europe/London", "Australia/Sydney", "Asia/Kolkata")
 GRID_YEAR = 2026
 GRID_MINUTES = (1, 31)  # enrollment at hh:01 and hh:31: just after each whole and half hour
+_CHANNEL_NAMES = {"sms": "SMS"}
 _UNBOUNDED = 1_000_000
 _MINUTES_A_DAY = 24 * 60
 
@@ -312,14 +313,16 @@ def broken_cap(
     per_day: int | None,
     per_week: int | None,
 ) -> str | None:
-    """The cap that one more message at `instant`, after the sends in `sent`, would break."""
-    name = "SMS" if channel == "sms" else channel
-    local_day = instant.astimezone(tz).date()
-    if per_day is not None and sum(1 for s in sent if s.astimezone(tz).date() == local_day) >= per_day:
-        return f"{per_day} {name} a local day"
-    if per_week is not None and sum(1 for s in sent if instant - WEEK < s <= instant) >= per_week:
-        return f"{per_week} {name} in any 7 x 24 hours"
-    return None
+    """The cap that one more message at `instant`, after the sends in `sent`, would break, in words.
+
+    The rule is the scheduler's own (`schedule.cap_hit`); this only names it.
+    """
+    hit = cap_hit(instant, tz, sent, per_day, per_week)
+    if hit is None:
+        return None
+    name = _CHANNEL_NAMES.get(channel, channel)
+    span = "a local day" if hit.unit == "day" else "in any 7 x 24 hours"
+    return f"{hit.limit} {name} {span}"
 
 
 def _cap_problem(

@@ -15,10 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from worker.clock import utc
+from worker.policy import Caps, QuietHours
 from worker.programs import CHANNELS, Program
 from worker.render import Renderer
-from worker.schedule import PlannedMessage, plan_timeline
-from worker.settings import Caps, QuietHours, valid_timezone
+from worker.schedule import PlannedMessage, plan_timeline, valid_timezone
 
 SAMPLE_CONTEXT: dict[str, str] = {
     "first_name": "Ana",

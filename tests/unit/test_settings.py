@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from worker.errors import ConfigError
-from worker.settings import Caps, QuietHours, Settings, load_settings, parse_caps, parse_quiet_hours, valid_timezone
+from worker.policy import Caps, QuietHours
+from worker.settings import Settings, load_settings
 
 ENV_NAMES = [field.alias for field in Settings.model_fields.values() if field.alias]
 PRODUCTION_READY = {
@@ -128,47 +129,3 @@ def test_real_channels_need_their_credentials(monkeypatch: pytest.MonkeyPatch, m
     setenv(monkeypatch, {k: v for k, v in PRODUCTION_READY.items() if k != missing})
     with pytest.raises(ConfigError, match=rf"^setting {named}: "):
         load_settings()
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("21:00-08:00", QuietHours(time(21, 0), time(8, 0))),
-        (" 7:05 - 9:30 ", QuietHours(time(7, 5), time(9, 30))),
-        ("00:00-00:00", QuietHours(time(0, 0), time(0, 0))),
-    ],
-)
-def test_parse_quiet_hours(raw: str, expected: QuietHours) -> None:
-    assert parse_quiet_hours(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("sms:1/day,3/week", Caps({"sms": 1}, {"sms": 3})),
-        ("sms:2/day;email:1/day,4/week", Caps({"sms": 2, "email": 1}, {"email": 4})),
-        ("", Caps({}, {})),
-    ],
-)
-def test_parse_caps(raw: str, expected: Caps) -> None:
-    assert parse_caps(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("quiet", "inside", "outside"),
-    [
-        (QuietHours(time(21), time(8)), [time(21), time(23, 59), time(0), time(7, 59)], [time(8), time(20, 59)]),
-        (QuietHours(time(12), time(13)), [time(12), time(12, 59)], [time(11, 59), time(13), time(0)]),
-        (QuietHours(time(8), time(8)), [], [time(8), time(0), time(23)]),
-    ],
-)
-def test_quiet_hours_contains(quiet: QuietHours, inside: list[time], outside: list[time]) -> None:
-    assert all(quiet.contains(t) for t in inside)
-    assert not any(quiet.contains(t) for t in outside)
-
-
-def test_valid_timezone() -> None:
-    assert valid_timezone("Asia/Kathmandu").key == "Asia/Kathmandu"
-    for bad in ("Mars/Olympus", "", "../etc/passwd"):
-        with pytest.raises(ValueError, match="unknown IANA timezone"):
-            valid_timezone(bad)
