@@ -1,14 +1,19 @@
 """Every setting, read from the environment (and `.env`), validated once at start.
 
-A missing or malformed setting stops the process with one line naming it: `load_settings()`
-raises ConfigError, and the CLI prints that line and exits 2.
+The defaults of the sending policy and limits (quiet hours, caps, rates, batch, lease, retention)
+come from `worker/config/defaults.toml`; the others are written here. A missing or malformed
+setting stops the process with one line naming it: `load_settings()` raises ConfigError, and the
+CLI prints that line and exits 2.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import Field, field_validator, model_validator
@@ -17,11 +22,27 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from worker.errors import ConfigError
 from worker.policy import Caps, QuietHours, parse_caps, parse_quiet_hours
 
+DEFAULTS_FILE = Path(__file__).parent / "config" / "defaults.toml"
+
+
+def load_defaults(path: Path = DEFAULTS_FILE) -> dict[str, Any]:
+    """The defaults file: environment variable name -> default value."""
+    return tomllib.loads(path.read_text(encoding="utf-8"))
+
+
+_DEFAULT = load_defaults()
+
+# Production refuses secrets that look like the examples' placeholders or are easy to guess.
+PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "secret", "password", "your", "xxxx", "todo")
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 10
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+
 
 class Settings(BaseSettings):
     """The contract's settings; field aliases are the environment variable names."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, validate_default=True)
 
     redis_url: str | None = Field(None, alias="REDIS_URL")
     content_dir: Path = Field(Path("content"), alias="CAREDRIP_CONTENT_DIR")
@@ -40,17 +61,17 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
     mail_from: str | None = Field(None, alias="MAIL_FROM")
     public_base_url: str = Field("http://localhost:8000", alias="PUBLIC_BASE_URL")
-    quiet_hours_raw: str = Field("21:00-08:00", alias="CAREDRIP_QUIET_HOURS")
+    quiet_hours_raw: str = Field(_DEFAULT["CAREDRIP_QUIET_HOURS"], alias="CAREDRIP_QUIET_HOURS")
     time_scale: float = Field(1.0, alias="CAREDRIP_TIME_SCALE", gt=0, le=10_000_000)
     env: Literal["development", "test", "production"] = Field("development", alias="CAREDRIP_ENV")
     var_dir: Path = Field(Path("var"), alias="CAREDRIP_VAR_DIR")
-    caps_raw: str = Field("sms:1/day,3/week", alias="CAREDRIP_CAPS")
-    sms_rate_per_second: float = Field(10.0, alias="SMS_RATE_PER_SECOND", gt=0)
-    email_rate_per_second: float = Field(10.0, alias="EMAIL_RATE_PER_SECOND", gt=0)
-    send_batch: int = Field(100, alias="CAREDRIP_SEND_BATCH", ge=1, le=1000)
-    retention_days: int = Field(400, alias="CAREDRIP_RETENTION_DAYS", ge=1)
+    caps_raw: str = Field(_DEFAULT["CAREDRIP_CAPS"], alias="CAREDRIP_CAPS")
+    sms_rate_per_second: float = Field(_DEFAULT["SMS_RATE_PER_SECOND"], alias="SMS_RATE_PER_SECOND", gt=0)
+    email_rate_per_second: float = Field(_DEFAULT["EMAIL_RATE_PER_SECOND"], alias="EMAIL_RATE_PER_SECOND", gt=0)
+    send_batch: int = Field(_DEFAULT["CAREDRIP_SEND_BATCH"], alias="CAREDRIP_SEND_BATCH", ge=1, le=1000)
+    retention_days: int = Field(_DEFAULT["CAREDRIP_RETENTION_DAYS"], alias="CAREDRIP_RETENTION_DAYS", ge=1)
     secret_key: str | None = Field(None, alias="CAREDRIP_SECRET_KEY", min_length=16)
-    lease_seconds: int = Field(300, alias="CAREDRIP_LEASE_SECONDS", ge=1, le=800)
+    lease_seconds: int = Field(_DEFAULT["CAREDRIP_LEASE_SECONDS"], alias="CAREDRIP_LEASE_SECONDS", ge=1, le=800)
 
     @field_validator("quiet_hours_raw")
     @classmethod
@@ -74,12 +95,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
         if self.env == "production":
-            if self.time_scale != 1:
-                raise ValueError("CAREDRIP_TIME_SCALE: a scaled clock is refused in production")
-            if "outbox" in (self.sms_channel, self.email_channel):
-                raise ValueError("SMS_CHANNEL/EMAIL_CHANNEL: outbox channels are refused in production")
-            if not self.secret_key:
-                raise ValueError("CAREDRIP_SECRET_KEY: required in production")
+            problem = production_problem(self)
+            if problem:
+                raise ValueError(problem)
         if self.sms_channel == "twilio":
             for name in ("twilio_account_sid", "twilio_auth_token"):
                 if not getattr(self, name):
@@ -105,6 +123,55 @@ class Settings(BaseSettings):
     @property
     def outbox_path(self) -> Path:
         return self.var_dir / "outbox.jsonl"
+
+
+def production_problem(s: Settings) -> str | None:
+    """`NAME: why` for the first setting production refuses: what is fine on a laptop but unsafe
+    (or fake) facing patients and providers; None when there is none."""
+    if s.time_scale != 1:
+        return "CAREDRIP_TIME_SCALE: a scaled clock is refused in production"
+    if "outbox" in (s.sms_channel, s.email_channel):
+        return "SMS_CHANNEL/EMAIL_CHANNEL: outbox channels are refused in production"
+    if not s.secret_key:
+        return "CAREDRIP_SECRET_KEY: required in production"
+    weak = weak_secret(s.secret_key)
+    if weak:
+        return f"CAREDRIP_SECRET_KEY: {weak}; generate one with: {GENERATE_SECRET}"
+    base = urlsplit(s.public_base_url)
+    if base.scheme != "https" or _is_local_host(base.hostname or ""):
+        return (
+            f"PUBLIC_BASE_URL: {s.public_base_url} is refused in production: patients and Twilio must reach"
+            " it over https at a public name"
+        )
+    if (s.smtp_username or s.smtp_password) and not s.smtp_starttls:
+        return "SMTP_STARTTLS: SMTP_USERNAME/SMTP_PASSWORD are refused in production without STARTTLS (sent in clear)"
+    if s.twilio_api_base_url:
+        return "TWILIO_API_BASE_URL: refused in production (it sends SMS to a stand-in instead of Twilio)"
+    return None
+
+
+def weak_secret(key: str) -> str | None:
+    """Why `key` is not a production secret (a documented placeholder, too short, too few distinct
+    characters), or None."""
+    lowered = key.lower()
+    word = next((w for w in PLACEHOLDER_WORDS if w in lowered), None)
+    if word is not None:
+        return f"looks like a placeholder (it contains {word!r})"
+    if len(key) < MIN_SECRET_LENGTH:
+        return f"too short for production ({len(key)} characters, at least {MIN_SECRET_LENGTH})"
+    if len(set(key)) < MIN_SECRET_DISTINCT:
+        return f"too little entropy ({len(set(key))} distinct characters, at least {MIN_SECRET_DISTINCT})"
+    return None
+
+
+def _is_local_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost") or not host:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def load_settings(**overrides: object) -> Settings:

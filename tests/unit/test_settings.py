@@ -9,7 +9,7 @@ import pytest
 
 from worker.errors import ConfigError
 from worker.policy import Caps, QuietHours
-from worker.settings import Settings, load_settings
+from worker.settings import DEFAULTS_FILE, Settings, load_defaults, load_settings
 
 ENV_NAMES = [field.alias for field in Settings.model_fields.values() if field.alias]
 PRODUCTION_READY = {
@@ -21,7 +21,8 @@ PRODUCTION_READY = {
     "EMAIL_CHANNEL": "smtp",
     "SMTP_HOST": "127.0.0.1",
     "MAIL_FROM": "clinic@example.org",
-    "CAREDRIP_SECRET_KEY": "s" * 32,
+    "CAREDRIP_SECRET_KEY": "q7Vd2kR9xL0pZs4mWn8bTe1yHc6uJf3a",
+    "PUBLIC_BASE_URL": "https://caredrip.example.org",
 }
 
 
@@ -114,6 +115,89 @@ def test_production_refuses_the_outbox(monkeypatch: pytest.MonkeyPatch, channel:
 def test_production_with_real_channels_loads(monkeypatch: pytest.MonkeyPatch) -> None:
     setenv(monkeypatch, PRODUCTION_READY)
     assert load_settings().env == "production"
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "change-me-to-a-long-random-string",  # the value the env examples used to suggest
+        "replace-with-32-random-characters-or-more",
+        "s" * 32,  # long, but one character
+        "abcabcabcabcabcabcabcabcabcabcabcabc",  # long, three characters
+        "Zx9!kq2LmP0vR7wYt5Ea",  # random-looking, but short
+    ],
+)
+def test_production_refuses_a_placeholder_or_weak_secret_key(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, "CAREDRIP_SECRET_KEY": key})
+    with pytest.raises(ConfigError, match=r"^setting CAREDRIP_SECRET_KEY: .*secrets\.token_urlsafe") as caught:
+        load_settings()
+    assert "\n" not in str(caught.value) and key not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8000",  # the default
+        "http://caredrip.example.org",
+        "https://localhost",
+        "https://app.localhost",
+        "https://127.0.0.1:8443",
+        "https://[::1]",
+        "https://0.0.0.0",
+    ],
+)
+def test_production_refuses_a_local_or_plain_http_base_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, "PUBLIC_BASE_URL": url})
+    with pytest.raises(ConfigError, match=r"^setting PUBLIC_BASE_URL: .* refused in production"):
+        load_settings()
+
+
+@pytest.mark.parametrize("credential", ["SMTP_USERNAME", "SMTP_PASSWORD"])
+def test_production_refuses_smtp_credentials_without_starttls(monkeypatch: pytest.MonkeyPatch, credential: str) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, credential: "mailer", "SMTP_STARTTLS": "false"})
+    with pytest.raises(ConfigError, match=r"^setting SMTP_STARTTLS: .*without STARTTLS"):
+        load_settings()
+    monkeypatch.setenv("SMTP_STARTTLS", "true")
+    assert load_settings().smtp_starttls
+
+
+def test_production_refuses_a_twilio_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, "TWILIO_API_BASE_URL": "http://127.0.0.1:8099"})
+    with pytest.raises(ConfigError, match=r"^setting TWILIO_API_BASE_URL: refused in production"):
+        load_settings()
+
+
+def test_development_keeps_what_production_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop or a test stand-in may use what production refuses."""
+    setenv(
+        monkeypatch,
+        {
+            **PRODUCTION_READY,
+            "CAREDRIP_ENV": "development",
+            "CAREDRIP_SECRET_KEY": "s" * 16,
+            "PUBLIC_BASE_URL": "http://localhost:8000",
+            "SMTP_USERNAME": "mailer",
+            "SMTP_STARTTLS": "false",
+            "TWILIO_API_BASE_URL": "http://127.0.0.1:8099",
+        },
+    )
+    assert load_settings().env == "development"
+
+
+def test_defaults_file_gives_the_policy_defaults() -> None:
+    """worker/config/defaults.toml holds the defaults of settings named by their variables."""
+    assert DEFAULTS_FILE.is_file()
+    defaults = load_defaults()
+    fields = {field.alias: field for field in Settings.model_fields.values()}
+    assert {"CAREDRIP_QUIET_HOURS", "CAREDRIP_CAPS", "SMS_RATE_PER_SECOND", "EMAIL_RATE_PER_SECOND"} <= set(defaults)
+    for name, value in defaults.items():
+        assert name in fields, f"{name} in {DEFAULTS_FILE.name} is no setting"
+        assert fields[name].default == value
+
+
+def test_defaults_file_is_validated_like_the_environment() -> None:
+    """A malformed value in defaults.toml stops the process at start like a malformed variable."""
+    assert Settings.model_config.get("validate_default") is True
 
 
 @pytest.mark.parametrize(
