@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -16,19 +14,12 @@ import yaml
 from tests.ops.conftest import REPO
 from worker.settings import Settings, load_settings
 
-
-def shared_dir() -> Path:
-    configured = os.environ.get("CAREDRIP_SHARED_DIR")
-    return Path(configured) if configured else REPO.parent / "shared"
+SCHEMA = REPO / "tests" / "fixtures" / "compose" / "compose-spec.json"
 
 
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
-    path = shared_dir() / "compose" / "compose-spec.json"
-    if not path.is_file():
-        pytest.fail(f"{path} not found: check out the shared directory beside the repository "
-                    "or set CAREDRIP_SHARED_DIR to it")
-    loaded: dict[str, Any] = json.loads(path.read_text())
+    loaded: dict[str, Any] = json.loads(SCHEMA.read_text(encoding="utf-8"))
     return loaded
 
 
