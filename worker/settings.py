@@ -36,6 +36,7 @@ _DEFAULT = load_defaults()
 PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "secret", "password", "your", "xxxx", "todo")
 MIN_SECRET_LENGTH = 32
 MIN_SECRET_DISTINCT = 10
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
 GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
@@ -138,7 +139,8 @@ def production_problem(s: Settings) -> str | None:
     if weak:
         return f"CAREDRIP_SECRET_KEY: {weak}; generate one with: {GENERATE_SECRET}"
     base = urlsplit(s.public_base_url)
-    if base.scheme != "https" or _is_local_host(base.hostname or ""):
+    host = base.hostname or ""
+    if base.scheme != "https" or _is_local_host(host) or _is_reserved_name(host):
         return (
             f"PUBLIC_BASE_URL: {s.public_base_url} is refused in production: patients and Twilio must reach"
             " it over https at a public name"
@@ -153,8 +155,7 @@ def production_problem(s: Settings) -> str | None:
 def weak_secret(key: str) -> str | None:
     """Why `key` is not a production secret (a documented placeholder, too short, too few distinct
     characters), or None."""
-    lowered = key.lower()
-    word = next((w for w in PLACEHOLDER_WORDS if w in lowered), None)
+    word = placeholder_word(key)
     if word is not None:
         return f"looks like a placeholder (it contains {word!r})"
     if len(key) < MIN_SECRET_LENGTH:
@@ -162,6 +163,12 @@ def weak_secret(key: str) -> str | None:
     if len(set(key)) < MIN_SECRET_DISTINCT:
         return f"too little entropy ({len(set(key))} distinct characters, at least {MIN_SECRET_DISTINCT})"
     return None
+
+
+def placeholder_word(value: str) -> str | None:
+    """The placeholder word `value` contains (`change`, `example`, ...), or None."""
+    lowered = value.lower()
+    return next((w for w in PLACEHOLDER_WORDS if w in lowered), None)
 
 
 def _is_local_host(host: str) -> bool:
@@ -172,6 +179,12 @@ def _is_local_host(host: str) -> bool:
     except ValueError:
         return False
     return address.is_loopback or address.is_unspecified
+
+
+def _is_reserved_name(host: str) -> bool:
+    """Names reserved for documentation and tests (RFC 2606, RFC 6761): never a real deployment."""
+    labels = host.rstrip(".").split(".")
+    return labels[-1] in ("test", "example", "invalid") or ".".join(labels[-2:]) in RESERVED_DOMAINS
 
 
 def load_settings(**overrides: object) -> Settings:

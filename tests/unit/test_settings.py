@@ -22,7 +22,7 @@ PRODUCTION_READY = {
     "SMTP_HOST": "127.0.0.1",
     "MAIL_FROM": "clinic@example.org",
     "CAREDRIP_SECRET_KEY": "q7Vd2kR9xL0pZs4mWn8bTe1yHc6uJf3a",
-    "PUBLIC_BASE_URL": "https://caredrip.example.org",
+    "PUBLIC_BASE_URL": "https://care.riverside-clinic.org",
 }
 
 
@@ -144,6 +144,8 @@ def test_production_refuses_a_placeholder_or_weak_secret_key(monkeypatch: pytest
         "https://127.0.0.1:8443",
         "https://[::1]",
         "https://0.0.0.0",
+        "https://caredrip.example.org",  # names reserved for documentation and tests
+        "https://caredrip.test",
     ],
 )
 def test_production_refuses_a_local_or_plain_http_base_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
