@@ -11,7 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.lint import LintReport, broken_cap, email_words, lint_content
+from worker.lint import LintReport, lint_content
+from worker.lint.timing import broken_cap
+from worker.lint.words import email_words
 from worker.policy import Caps, QuietHours
 from worker.schedule import defer_caps
 
