@@ -142,7 +142,7 @@ def production_problem(s: Settings) -> str | None:
     host = base.hostname or ""
     if base.scheme != "https" or _is_local_host(host) or _is_reserved_name(host):
         return (
-            f"PUBLIC_BASE_URL: {s.public_base_url} is refused in production: patients and Twilio must reach"
+            f"PUBLIC_BASE_URL: {base.scheme}://{host} is refused in production: patients and Twilio must reach"
             " it over https at a public name"
         )
     if (s.smtp_username or s.smtp_password) and not s.smtp_starttls:

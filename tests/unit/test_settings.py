@@ -146,12 +146,14 @@ def test_production_refuses_a_placeholder_or_weak_secret_key(monkeypatch: pytest
         "https://0.0.0.0",
         "https://caredrip.example.org",  # names reserved for documentation and tests
         "https://caredrip.test",
+        "http://admin:hunter2@caredrip.riverside-clinic.org",
     ],
 )
 def test_production_refuses_a_local_or_plain_http_base_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
     setenv(monkeypatch, {**PRODUCTION_READY, "PUBLIC_BASE_URL": url})
-    with pytest.raises(ConfigError, match=r"^setting PUBLIC_BASE_URL: .* refused in production"):
+    with pytest.raises(ConfigError, match=r"^setting PUBLIC_BASE_URL: .* refused in production") as caught:
         load_settings()
+    assert "hunter2" not in str(caught.value)
 
 
 @pytest.mark.parametrize("credential", ["SMTP_USERNAME", "SMTP_PASSWORD"])
