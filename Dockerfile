@@ -26,4 +26,5 @@ COPY --chown=caredrip:caredrip templates ./templates
 USER caredrip
 EXPOSE 8000
 VOLUME ["/var/lib/caredrip"]
-CMD ["uvicorn", "worker.api:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers"]
+# No access log: request lines would carry /unsubscribe/ tokens; caredrip logs its own JSON lines.
+CMD ["uvicorn", "worker.api:app", "--host", "0.0.0.0", "--port", "8000", "--proxy-headers", "--no-access-log"]

@@ -135,7 +135,7 @@ def live_deps(
     """Engine deps for the benchmark process (it dispatches, as the beat task would)."""
     from dataclasses import replace
 
-    from worker.settings import parse_quiet_hours
+    from worker.policy import parse_quiet_hours
 
     deps = make_deps(url, outbox, clock=SystemClock(), rate=rate, lease_seconds=lease_seconds)
     return replace(deps, engine=replace(deps.engine, quiet=parse_quiet_hours(quiet)))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from worker.clock import Clock
+from worker.policy import QuietHours
 from worker.programs import ProgramCatalog
-from worker.settings import QuietHours
 from worker.store import Store
 
 

@@ -1,5 +1,8 @@
 """Pure time math: a step's due instant, DST, quiet hours and frequency caps. No I/O.
 
+`cap_hit` is the one cap rule: the send path (through `next_allowed`) and `caredrip lint` both
+ask it, so what lint reports is what the worker enforces.
+
 Every function takes and returns timezone-aware UTC datetimes; local wall-clock times are
 resolved through the patient's IANA zone. A local time that does not exist (the spring-forward
 gap) moves forward by the gap; one that happens twice (fall-back) means its first occurrence.
@@ -11,13 +14,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
+from worker.policy import Caps, QuietHours
 from worker.programs import Program, Step
-from worker.settings import Caps, QuietHours
 
 WEEK = timedelta(days=7)
 _MAX_PUSHES = 64
+
+
+def valid_timezone(name: str) -> ZoneInfo:
+    """The IANA zone called `name`; raises ValueError for an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):
+        raise ValueError(f"unknown IANA timezone {name!r}") from None
 
 
 def resolve_local(day: date, at: time, tz: ZoneInfo) -> datetime:
@@ -45,23 +57,40 @@ def defer_quiet(instant: datetime, tz: ZoneInfo, quiet: QuietHours) -> datetime:
     return resolve_local(end_day, quiet.end, tz)
 
 
-def defer_caps(
-    instant: datetime, tz: ZoneInfo, sent: Sequence[datetime], per_day: int | None, per_week: int | None
-) -> datetime:
-    """The first instant >= `instant` at which one more message keeps within the caps.
+@dataclass(frozen=True, slots=True)
+class CapHit:
+    """A cap that one more message would break: which one, its limit, and when it allows one again."""
 
-    The day is the patient's local calendar day; the week is any 7 x 24 hours, so a message may
-    go once the oldest send that fills the window is a full week old.
+    unit: Literal["day", "week"]
+    limit: int
+    until: datetime
+
+
+def cap_hit(
+    instant: datetime, tz: ZoneInfo, sent: Sequence[datetime], per_day: int | None, per_week: int | None
+) -> CapHit | None:
+    """The cap that one more message at `instant`, after the sends in `sent`, would break; None if none.
+
+    The day is the patient's local calendar day (checked first); the week is any 7 x 24 hours, so
+    a message may go once the oldest send that fills the window is a full week old.
     """
     if per_day is not None:
         local_day = instant.astimezone(tz).date()
         if sum(1 for s in sent if s.astimezone(tz).date() == local_day) >= per_day:
-            return resolve_local(local_day + timedelta(days=1), time(0, 0), tz)
+            return CapHit("day", per_day, resolve_local(local_day + timedelta(days=1), time(0, 0), tz))
     if per_week is not None:
         window = sorted(s for s in sent if instant - WEEK < s <= instant)
         if len(window) >= per_week:
-            return window[len(window) - per_week] + WEEK
-    return instant
+            return CapHit("week", per_week, window[len(window) - per_week] + WEEK)
+    return None
+
+
+def defer_caps(
+    instant: datetime, tz: ZoneInfo, sent: Sequence[datetime], per_day: int | None, per_week: int | None
+) -> datetime:
+    """The first instant >= `instant` at which the cap `instant` breaks (if any) allows one more."""
+    hit = cap_hit(instant, tz, sent, per_day, per_week)
+    return instant if hit is None else hit.until
 
 
 def next_allowed(
@@ -93,6 +122,7 @@ class PlannedMessage:
 
 
 def channel_caps(caps: Caps, channel: str) -> tuple[int | None, int | None]:
+    """(per day, per week) for `channel`; None where that channel has no such cap."""
     return caps.per_day.get(channel), caps.per_week.get(channel)
 
 

@@ -1,80 +1,49 @@
 """Every setting, read from the environment (and `.env`), validated once at start.
 
-A missing or malformed setting stops the process with one line naming it: `load_settings()`
-raises ConfigError, and the CLI prints that line and exits 2.
+The defaults of the sending policy and limits (quiet hours, caps, rates, batch, lease, retention)
+come from `worker/config/defaults.toml`; the others are written here. A missing or malformed
+setting stops the process with one line naming it: `load_settings()` raises ConfigError, and the
+CLI prints that line and exits 2.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
-from dataclasses import dataclass
-from datetime import time
+import tomllib
 from pathlib import Path
-from typing import Literal
-from zoneinfo import ZoneInfo
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import pydantic
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.errors import ConfigError
+from worker.policy import Caps, QuietHours, parse_caps, parse_quiet_hours
 
-_CAP_RE = re.compile(r"^(sms|email):(\d+/(day|week))(,\d+/(day|week))*$")
-
-
-@dataclass(frozen=True)
-class QuietHours:
-    """A daily window in the recipient's local time when nothing is sent; may cross midnight."""
-
-    start: time
-    end: time
-
-    def contains(self, local: time) -> bool:
-        if self.start == self.end:
-            return False
-        if self.start < self.end:
-            return self.start <= local < self.end
-        return local >= self.start or local < self.end
+DEFAULTS_FILE = Path(__file__).parent / "config" / "defaults.toml"
 
 
-@dataclass(frozen=True)
-class Caps:
-    """Per-patient frequency caps per channel: at most `per_day` a local day, `per_week` in 7x24 h."""
-
-    per_day: dict[str, int]
-    per_week: dict[str, int]
+def load_defaults(path: Path = DEFAULTS_FILE) -> dict[str, Any]:
+    """The defaults file: environment variable name -> default value."""
+    return tomllib.loads(path.read_text(encoding="utf-8"))
 
 
-def parse_quiet_hours(raw: str) -> QuietHours:
-    """`21:00-08:00` -> QuietHours; raises ValueError with the expected shape."""
-    match = re.fullmatch(r"\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*", raw)
-    if not match:
-        raise ValueError("expected HH:MM-HH:MM, e.g. 21:00-08:00")
-    h1, m1, h2, m2 = (int(g) for g in match.groups())
-    try:
-        return QuietHours(time(h1, m1), time(h2, m2))
-    except ValueError as exc:
-        raise ValueError(f"not a time of day: {exc}") from None
+_DEFAULT = load_defaults()
 
-
-def parse_caps(raw: str) -> Caps:
-    """`sms:1/day,3/week;email:2/day` -> Caps; an empty string means no caps."""
-    per_day: dict[str, int] = {}
-    per_week: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in raw.split(";"))):
-        if not _CAP_RE.match(part):
-            raise ValueError(f"expected e.g. sms:1/day,3/week, got {part!r}")
-        channel, limits = part.split(":", 1)
-        for limit in limits.split(","):
-            count, unit = limit.split("/")
-            (per_day if unit == "day" else per_week)[channel] = int(count)
-    return Caps(per_day, per_week)
+# Production refuses secrets that look like the examples' placeholders or are easy to guess.
+PLACEHOLDER_WORDS = ("change", "replace", "example", "placeholder", "secret", "password", "your", "xxxx", "todo")
+MIN_SECRET_LENGTH = 32
+MIN_SECRET_DISTINCT = 10
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org")
+GENERATE_SECRET = "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
 
 
 class Settings(BaseSettings):
     """The contract's settings; field aliases are the environment variable names."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True, validate_default=True)
 
     redis_url: str | None = Field(None, alias="REDIS_URL")
     content_dir: Path = Field(Path("content"), alias="CAREDRIP_CONTENT_DIR")
@@ -93,17 +62,17 @@ class Settings(BaseSettings):
     smtp_starttls: bool = Field(True, alias="SMTP_STARTTLS")
     mail_from: str | None = Field(None, alias="MAIL_FROM")
     public_base_url: str = Field("http://localhost:8000", alias="PUBLIC_BASE_URL")
-    quiet_hours_raw: str = Field("21:00-08:00", alias="CAREDRIP_QUIET_HOURS")
+    quiet_hours_raw: str = Field(_DEFAULT["CAREDRIP_QUIET_HOURS"], alias="CAREDRIP_QUIET_HOURS")
     time_scale: float = Field(1.0, alias="CAREDRIP_TIME_SCALE", gt=0, le=10_000_000)
     env: Literal["development", "test", "production"] = Field("development", alias="CAREDRIP_ENV")
     var_dir: Path = Field(Path("var"), alias="CAREDRIP_VAR_DIR")
-    caps_raw: str = Field("sms:1/day,3/week", alias="CAREDRIP_CAPS")
-    sms_rate_per_second: float = Field(10.0, alias="SMS_RATE_PER_SECOND", gt=0)
-    email_rate_per_second: float = Field(10.0, alias="EMAIL_RATE_PER_SECOND", gt=0)
-    send_batch: int = Field(100, alias="CAREDRIP_SEND_BATCH", ge=1, le=1000)
-    retention_days: int = Field(400, alias="CAREDRIP_RETENTION_DAYS", ge=1)
+    caps_raw: str = Field(_DEFAULT["CAREDRIP_CAPS"], alias="CAREDRIP_CAPS")
+    sms_rate_per_second: float = Field(_DEFAULT["SMS_RATE_PER_SECOND"], alias="SMS_RATE_PER_SECOND", gt=0)
+    email_rate_per_second: float = Field(_DEFAULT["EMAIL_RATE_PER_SECOND"], alias="EMAIL_RATE_PER_SECOND", gt=0)
+    send_batch: int = Field(_DEFAULT["CAREDRIP_SEND_BATCH"], alias="CAREDRIP_SEND_BATCH", ge=1, le=1000)
+    retention_days: int = Field(_DEFAULT["CAREDRIP_RETENTION_DAYS"], alias="CAREDRIP_RETENTION_DAYS", ge=1)
     secret_key: str | None = Field(None, alias="CAREDRIP_SECRET_KEY", min_length=16)
-    lease_seconds: int = Field(300, alias="CAREDRIP_LEASE_SECONDS", ge=1, le=800)
+    lease_seconds: int = Field(_DEFAULT["CAREDRIP_LEASE_SECONDS"], alias="CAREDRIP_LEASE_SECONDS", ge=1, le=800)
 
     @field_validator("quiet_hours_raw")
     @classmethod
@@ -127,12 +96,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _check_combinations(self) -> Settings:
         if self.env == "production":
-            if self.time_scale != 1:
-                raise ValueError("CAREDRIP_TIME_SCALE: a scaled clock is refused in production")
-            if "outbox" in (self.sms_channel, self.email_channel):
-                raise ValueError("SMS_CHANNEL/EMAIL_CHANNEL: outbox channels are refused in production")
-            if not self.secret_key:
-                raise ValueError("CAREDRIP_SECRET_KEY: required in production")
+            problem = production_problem(self)
+            if problem:
+                raise ValueError(problem)
         if self.sms_channel == "twilio":
             for name in ("twilio_account_sid", "twilio_auth_token"):
                 if not getattr(self, name):
@@ -160,6 +126,67 @@ class Settings(BaseSettings):
         return self.var_dir / "outbox.jsonl"
 
 
+def production_problem(s: Settings) -> str | None:
+    """`NAME: why` for the first setting production refuses: what is fine on a laptop but unsafe
+    (or fake) facing patients and providers; None when there is none."""
+    if s.time_scale != 1:
+        return "CAREDRIP_TIME_SCALE: a scaled clock is refused in production"
+    if "outbox" in (s.sms_channel, s.email_channel):
+        return "SMS_CHANNEL/EMAIL_CHANNEL: outbox channels are refused in production"
+    if not s.secret_key:
+        return "CAREDRIP_SECRET_KEY: required in production"
+    weak = weak_secret(s.secret_key)
+    if weak:
+        return f"CAREDRIP_SECRET_KEY: {weak}; generate one with: {GENERATE_SECRET}"
+    base = urlsplit(s.public_base_url)
+    host = base.hostname or ""
+    if base.scheme != "https" or _is_local_host(host) or _is_reserved_name(host):
+        return (
+            f"PUBLIC_BASE_URL: {base.scheme}://{host} is refused in production: patients and Twilio must reach"
+            " it over https at a public name"
+        )
+    if (s.smtp_username or s.smtp_password) and not s.smtp_starttls:
+        return "SMTP_STARTTLS: SMTP_USERNAME/SMTP_PASSWORD are refused in production without STARTTLS (sent in clear)"
+    if s.twilio_api_base_url:
+        return "TWILIO_API_BASE_URL: refused in production (it sends SMS to a stand-in instead of Twilio)"
+    return None
+
+
+def weak_secret(key: str) -> str | None:
+    """Why `key` is not a production secret (a documented placeholder, too short, too few distinct
+    characters), or None."""
+    word = placeholder_word(key)
+    if word is not None:
+        return f"looks like a placeholder (it contains {word!r})"
+    if len(key) < MIN_SECRET_LENGTH:
+        return f"too short for production ({len(key)} characters, at least {MIN_SECRET_LENGTH})"
+    if len(set(key)) < MIN_SECRET_DISTINCT:
+        return f"too little entropy ({len(set(key))} distinct characters, at least {MIN_SECRET_DISTINCT})"
+    return None
+
+
+def placeholder_word(value: str) -> str | None:
+    """The placeholder word `value` contains (`change`, `example`, ...), or None."""
+    lowered = value.lower()
+    return next((w for w in PLACEHOLDER_WORDS if w in lowered), None)
+
+
+def _is_local_host(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost") or not host:
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
+
+
+def _is_reserved_name(host: str) -> bool:
+    """Names reserved for documentation and tests (RFC 2606, RFC 6761): never a real deployment."""
+    labels = host.rstrip(".").split(".")
+    return labels[-1] in ("test", "example", "invalid") or ".".join(labels[-2:]) in RESERVED_DOMAINS
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read and validate the settings; raise ConfigError naming the first bad one."""
     try:
@@ -179,10 +206,3 @@ def _first_error_line(exc: pydantic.ValidationError) -> str:
         return f"setting {env_name}: {message}"
     return f"setting {message}"
 
-
-def valid_timezone(name: str) -> ZoneInfo:
-    """The IANA zone called `name`; raises ValueError for an unknown one."""
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError, OSError):
-        raise ValueError(f"unknown IANA timezone {name!r}") from None

@@ -15,10 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from worker.clock import utc
+from worker.policy import Caps, QuietHours
 from worker.programs import CHANNELS, Program
 from worker.render import Renderer
-from worker.schedule import PlannedMessage, plan_timeline
-from worker.settings import Caps, QuietHours, valid_timezone
+from worker.schedule import PlannedMessage, plan_timeline, valid_timezone
 
 SAMPLE_CONTEXT: dict[str, str] = {
     "first_name": "Ana",
@@ -93,13 +93,25 @@ def _message(
         "local_time": planned.send_at.astimezone(tz).isoformat(),
         "utc_time": planned.send_at.isoformat(),
     }
-    if planned.channel == "sms":
-        sms = renderer.sms(program, planned.step.id, language, context)
-        message.update(body=sms.body, segments=sms.segments, encoding=sms.encoding)
-    else:
-        email = renderer.email(program, planned.step.id, language, context)
-        message.update(body=email.text, subject=email.subject)
+    message.update(_RENDERED[planned.channel](renderer, program, planned.step.id, language, context))
     return message
+
+
+def _sms_fields(
+    renderer: Renderer, program: Program, step_id: str, language: str, context: dict[str, str]
+) -> dict[str, object]:
+    sms = renderer.sms(program, step_id, language, context)
+    return {"body": sms.body, "segments": sms.segments, "encoding": sms.encoding}
+
+
+def _email_fields(
+    renderer: Renderer, program: Program, step_id: str, language: str, context: dict[str, str]
+) -> dict[str, object]:
+    email = renderer.email(program, step_id, language, context)
+    return {"body": email.text, "subject": email.subject}
+
+
+_RENDERED = {"sms": _sms_fields, "email": _email_fields}
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -120,13 +132,13 @@ def format_table(result: dict[str, Any]) -> str:
 
 def _row(message: dict[str, Any]) -> str:
     local = datetime.fromisoformat(message["local_time"])
-    cost = f"{message['segments']} seg {message['encoding']}" if message["channel"] == "sms" else ""
+    cost = f"{message['segments']} seg {message['encoding']}" if "segments" in message else ""
     return f"{_when(local)}  {message['channel']:<5}  {message['step']:<24} {cost}".rstrip()
 
 
 def _text_lines(message: dict[str, Any]) -> list[str]:
     indent = "    "
-    if message["channel"] == "sms":
+    if "subject" not in message:  # SMS: the whole text
         return textwrap.wrap(message["body"], _TABLE_WIDTH, initial_indent=indent, subsequent_indent=indent)
     preview = [line.strip() for line in message["body"].splitlines() if line.strip()][:_EMAIL_PREVIEW_LINES]
     return [f"{indent}Subject: {message['subject']}"] + [f"{indent}{line}" for line in preview] + [f"{indent}…"]

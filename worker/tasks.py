@@ -1,9 +1,18 @@
-"""Celery tasks: thin wrappers over the engine (worker.enrollment, worker.delivery)."""
+"""Celery tasks: thin wrappers over the engine (worker.enrollment, worker.delivery).
+
+`caredrip.enroll` carries a patient's name, phone and email: its arguments are redacted wherever
+Celery shows them (task events, so Flower; `inspect active/reserved`; the worker's log), both
+when this app sends it (`IntakeTask`) and when the worker receives it (`IntakeRequest`), so a
+clinic system that sends it without `argsrepr` still leaks nothing through the worker.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from celery.worker.request import Request
 
 from worker import intake, wiring
 from worker.celery_app import app
@@ -31,7 +40,49 @@ def resend(message_id: str) -> str:
     return resend_message(wiring.delivery_deps(), message_id)
 
 
-@app.task(name="caredrip.enroll", ignore_result=False)
+REDACTED = "<enrollment body: redacted>"
+_MAX_CLINIC_ID = 64
+
+
+def intake_argsrepr(args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None = None) -> tuple[str, str]:
+    """(argsrepr, kwargsrepr) of a `caredrip.enroll` call: the clinic id (when it looks like one)
+    and the body replaced by a marker, so nothing a patient told the clinic reaches an event."""
+    args = list(args or ())
+    kwargs = dict(kwargs or {})
+    clinic = args[0] if args else kwargs.get("clinic_id")
+    shown = clinic if isinstance(clinic, str) and len(clinic) <= _MAX_CLINIC_ID and clinic.isprintable() else "?"
+    if args:
+        return repr((shown, *([REDACTED] * (len(args) - 1)))), repr({k: REDACTED for k in kwargs})
+    return "()", repr({k: (shown if k == "clinic_id" else REDACTED) for k in kwargs})
+
+
+class IntakeRequest(Request):  # type: ignore[misc]
+    """A received `caredrip.enroll`: its events, `inspect` answers and log lines show the redacted
+    arguments, whatever the sender put in the message's `argsrepr`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._argsrepr, self._kwargsrepr = intake_argsrepr(self._args, self._kwargs)
+
+    def info(self, safe: bool = False) -> dict[str, Any]:
+        info: dict[str, Any] = super().info(safe=True)
+        return info
+
+
+class IntakeTask(app.Task):  # type: ignore[misc]
+    """Sent from this app (`enroll.delay`, `enroll.apply_async`): the message's `argsrepr`, and so
+    its `task-sent` event, are redacted."""
+
+    Request = IntakeRequest
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        argsrepr, kwargsrepr = intake_argsrepr(args, kwargs)
+        options.setdefault("argsrepr", argsrepr)
+        options.setdefault("kwargsrepr", kwargsrepr)
+        return super().apply_async(args, kwargs, **options)
+
+
+@app.task(name="caredrip.enroll", ignore_result=False, base=IntakeTask)
 def enroll(clinic_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     """For clinic systems on the same broker: the same validation and idempotency as the API."""
     new = intake.parse_enrollment(clinic_id, payload, wiring.engine_deps())

@@ -324,7 +324,8 @@ def test_delay_fault_answers_ok_late(standin: TwilioStandIn, make_channel: Chann
     assert standin.stats()["delay"] == 1
 
 
-def test_spec_location_can_be_overridden(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    assert spec_path().is_file()
-    monkeypatch.setenv("CAREDRIP_SHARED_DIR", str(tmp_path))
-    assert spec_path() == tmp_path / "twilio" / SPEC_FILE
+def test_spec_lives_in_the_checkout() -> None:
+    """The contract the stand-in checks against is in the repository (with its licence), not beside it."""
+    root = Path(__file__).resolve().parents[2]
+    assert spec_path() == root / "tests" / "fixtures" / "twilio" / SPEC_FILE
+    assert spec_path().is_file() and (spec_path().parent / "LICENSE").is_file()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from tests.ops.conftest import REPO, caredrip, cli_env, processes_for
+from worker.policy import parse_quiet_hours
 from worker.programs import load_program
-from worker.settings import parse_quiet_hours
 
 pytestmark = pytest.mark.slow
 

@@ -18,10 +18,10 @@ from worker.delivery.send import send_batch
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.enrollment import NewEnrollment
+from worker.policy import parse_caps, parse_quiet_hours
 from worker.programs import ProgramCatalog
 from worker.records import from_epoch_ms
 from worker.render import Renderer
-from worker.settings import parse_caps, parse_quiet_hours
 from worker.store import Store
 from worker.store.keys import due_key
 

@@ -1,7 +1,7 @@
 """A local stand-in for Twilio's Messages API, checked against Twilio's own OpenAPI description.
 
 It owns `POST /2010-04-01/Accounts/{AccountSid}/Messages.json` on 127.0.0.1: every request is
-validated against `shared/twilio/api_v2010_messages.openapi.json` (form fields, names, formats,
+validated against `tests/fixtures/twilio/api_v2010_messages.openapi.json` (form fields, names, formats,
 Basic auth) and answered like Twilio would, with a 201 Message JSON of the spec's shape or a
 Twilio error JSON. Tests script faults per request (`ok`, `429`, `500`, `400:21211`,
 `problem:429:20429`, `delay:0.2`, `hang`, `drop`) and read back `.requests`, `.violations`,
@@ -16,7 +16,6 @@ import base64
 import binascii
 import contextlib
 import json
-import os
 import re
 import signal
 import socket
@@ -73,10 +72,8 @@ ScriptFn = Callable[[int, dict[str, str]], str]
 
 
 def spec_path() -> Path:
-    """`$CAREDRIP_SHARED_DIR/twilio/...`, else `shared/twilio/...` beside the checkout."""
-    shared = os.environ.get("CAREDRIP_SHARED_DIR")
-    root = Path(shared) if shared else Path(__file__).resolve().parents[3] / "shared"
-    return root / "twilio" / SPEC_FILE
+    """`tests/fixtures/twilio/...` in the checkout: the tests need nothing beside it."""
+    return Path(__file__).resolve().parents[1] / "fixtures" / "twilio" / SPEC_FILE
 
 
 @cache

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import shutil
 import time
+from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from worker.lint import LintReport, email_words, lint_content
-from worker.settings import Caps, QuietHours
+from worker.lint import LintReport, lint_content
+from worker.lint.timing import broken_cap
+from worker.lint.words import email_words
+from worker.policy import Caps, QuietHours
+from worker.schedule import defer_caps
 
 ROOT = Path(__file__).resolve().parents[2]
 CONTENT = ROOT / "content"
@@ -148,3 +153,19 @@ def test_week_cap_break_just_after_a_step_time_is_found(tmp_path: Path, nltk_dir
     assert len(problems) == 1
     assert "tip-evening.sms: caps: breaks the cap of 3 SMS in any 7 x 24 hours" in problems[0]
     assert " 12:01 " in problems[0]
+
+
+def test_lint_names_the_cap_the_scheduler_applies() -> None:
+    """One rule: lint reports a cap exactly when the scheduler's rule moves the message, and names it."""
+    tz = ZoneInfo("America/New_York")
+    monday = datetime(2026, 5, 4, 14, 0, tzinfo=UTC)  # 10:00 in New York
+    sent = [monday, monday + timedelta(days=1), monday + timedelta(days=2)]
+    for hours in range(0, 24 * 9, 5):
+        instant = monday + timedelta(hours=hours)
+        for per_day, per_week in ((1, None), (None, 3), (1, 3), (2, 2)):
+            rule = broken_cap(instant, tz, sent, "sms", per_day, per_week)
+            moved = defer_caps(instant, tz, sent, per_day, per_week) != instant
+            assert (rule is not None) == moved, (instant, per_day, per_week)
+    assert broken_cap(monday + timedelta(hours=2), tz, sent, "sms", 1, 3) == "1 SMS a local day"
+    assert broken_cap(monday + timedelta(days=3), tz, sent, "sms", 1, 3) == "3 SMS in any 7 x 24 hours"
+    assert broken_cap(monday + timedelta(days=3), tz, sent, "email", None, 3) == "3 email in any 7 x 24 hours"

@@ -8,8 +8,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from worker.policy import Caps, QuietHours
 from worker.programs import Program, Step
 from worker.schedule import (
+    cap_hit,
     defer_caps,
     defer_quiet,
     first_cursor_after,
@@ -18,8 +20,8 @@ from worker.schedule import (
     plan_channel,
     plan_timeline,
     resolve_local,
+    valid_timezone,
 )
-from worker.settings import Caps, QuietHours
 
 NY = "America/New_York"
 QUIET = QuietHours(time(21, 0), time(8, 0))
@@ -189,29 +191,41 @@ def ny(day: int, hour: int, minute: int = 0) -> datetime:
     return resolve_local(DAY0 + timedelta(days=day), time(hour, minute), ZoneInfo(NY))
 
 
-@pytest.mark.parametrize(
-    ("sent", "instant", "per_day", "per_week", "expected"),
-    [
-        # per day: the patient's local calendar day
-        ([], ny(0, 10), 1, None, ny(0, 10)),
-        ([ny(0, 9)], ny(0, 10), 1, None, ny(1, 0)),
-        ([ny(0, 23, 30)], ny(0, 23, 45), 1, None, ny(1, 0)),
-        ([ny(0, 23, 30)], ny(1, 0), 1, None, ny(1, 0)),
-        ([ny(0, 9)], ny(0, 10), 2, None, ny(0, 10)),
-        # per week: any 7 x 24 h; a send exactly 168 h old no longer counts
-        ([ny(0, 10), ny(1, 10), ny(2, 10)], ny(3, 10), None, 3, ny(7, 10)),
-        ([ny(0, 10), ny(1, 10), ny(2, 10)], ny(7, 10), None, 3, ny(7, 10)),
-        ([ny(0, 10), ny(1, 10), ny(2, 10)], ny(7, 9, 59), None, 3, ny(7, 10)),
-        ([ny(0, 10), ny(1, 10)], ny(3, 10), None, 3, ny(3, 10)),
-        ([ny(-7, 10), ny(1, 10), ny(2, 10)], ny(3, 10), None, 3, ny(3, 10)),
-        # combined: the day cap first
-        ([ny(0, 10), ny(1, 10), ny(2, 10)], ny(2, 15), 1, 3, ny(3, 0)),
-    ],
-)
+CAP_CASES = [
+    # per day: the patient's local calendar day
+    ([], ny(0, 10), 1, None, ny(0, 10)),
+    ([ny(0, 9)], ny(0, 10), 1, None, ny(1, 0)),
+    ([ny(0, 23, 30)], ny(0, 23, 45), 1, None, ny(1, 0)),
+    ([ny(0, 23, 30)], ny(1, 0), 1, None, ny(1, 0)),
+    ([ny(0, 9)], ny(0, 10), 2, None, ny(0, 10)),
+    # per week: any 7 x 24 h; a send exactly 168 h old no longer counts
+    ([ny(0, 10), ny(1, 10), ny(2, 10)], ny(3, 10), None, 3, ny(7, 10)),
+    ([ny(0, 10), ny(1, 10), ny(2, 10)], ny(7, 10), None, 3, ny(7, 10)),
+    ([ny(0, 10), ny(1, 10), ny(2, 10)], ny(7, 9, 59), None, 3, ny(7, 10)),
+    ([ny(0, 10), ny(1, 10)], ny(3, 10), None, 3, ny(3, 10)),
+    ([ny(-7, 10), ny(1, 10), ny(2, 10)], ny(3, 10), None, 3, ny(3, 10)),
+    # combined: the day cap first
+    ([ny(0, 10), ny(1, 10), ny(2, 10)], ny(2, 15), 1, 3, ny(3, 0)),
+]
+
+
+@pytest.mark.parametrize(("sent", "instant", "per_day", "per_week", "expected"), CAP_CASES)
 def test_defer_caps(
     sent: list[datetime], instant: datetime, per_day: int | None, per_week: int | None, expected: datetime
 ) -> None:
     assert defer_caps(instant, ZoneInfo(NY), sent, per_day, per_week) == expected
+
+
+@pytest.mark.parametrize(("sent", "instant", "per_day", "per_week", "expected"), CAP_CASES)
+def test_cap_hit_names_the_cap_that_moves_a_message(
+    sent: list[datetime], instant: datetime, per_day: int | None, per_week: int | None, expected: datetime
+) -> None:
+    hit = cap_hit(instant, ZoneInfo(NY), sent, per_day, per_week)
+    if expected == instant:
+        assert hit is None
+    else:
+        assert hit is not None and hit.until == expected
+        assert hit.limit == (per_day if hit.unit == "day" else per_week)
 
 
 @pytest.mark.parametrize(
@@ -287,3 +301,10 @@ def test_first_cursor_after() -> None:
     assert first_cursor_after(program, "sms", anchor, anchor, tz) == 0
     assert first_cursor_after(program, "sms", ny(2, 0), anchor, tz) == 2
     assert first_cursor_after(program, "sms", ny(5, 0), anchor, tz) == 3
+
+
+def test_valid_timezone() -> None:
+    assert valid_timezone("Asia/Kathmandu").key == "Asia/Kathmandu"
+    for bad in ("Mars/Olympus", "", "../etc/passwd"):
+        with pytest.raises(ValueError, match="unknown IANA timezone"):
+            valid_timezone(bad)

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from worker.errors import ConfigError
-from worker.settings import Caps, QuietHours, Settings, load_settings, parse_caps, parse_quiet_hours, valid_timezone
+from worker.policy import Caps, QuietHours
+from worker.settings import DEFAULTS_FILE, Settings, load_defaults, load_settings
 
 ENV_NAMES = [field.alias for field in Settings.model_fields.values() if field.alias]
 PRODUCTION_READY = {
@@ -20,7 +21,8 @@ PRODUCTION_READY = {
     "EMAIL_CHANNEL": "smtp",
     "SMTP_HOST": "127.0.0.1",
     "MAIL_FROM": "clinic@example.org",
-    "CAREDRIP_SECRET_KEY": "s" * 32,
+    "CAREDRIP_SECRET_KEY": "q7Vd2kR9xL0pZs4mWn8bTe1yHc6uJf3a",
+    "PUBLIC_BASE_URL": "https://care.riverside-clinic.org",
 }
 
 
@@ -116,6 +118,93 @@ def test_production_with_real_channels_loads(monkeypatch: pytest.MonkeyPatch) ->
 
 
 @pytest.mark.parametrize(
+    "key",
+    [
+        "change-me-to-a-long-random-string",  # the value the env examples used to suggest
+        "replace-with-32-random-characters-or-more",
+        "s" * 32,  # long, but one character
+        "abcabcabcabcabcabcabcabcabcabcabcabc",  # long, three characters
+        "Zx9!kq2LmP0vR7wYt5Ea",  # random-looking, but short
+    ],
+)
+def test_production_refuses_a_placeholder_or_weak_secret_key(monkeypatch: pytest.MonkeyPatch, key: str) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, "CAREDRIP_SECRET_KEY": key})
+    with pytest.raises(ConfigError, match=r"^setting CAREDRIP_SECRET_KEY: .*secrets\.token_urlsafe") as caught:
+        load_settings()
+    assert "\n" not in str(caught.value) and key not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:8000",  # the default
+        "http://caredrip.example.org",
+        "https://localhost",
+        "https://app.localhost",
+        "https://127.0.0.1:8443",
+        "https://[::1]",
+        "https://0.0.0.0",
+        "https://caredrip.example.org",  # names reserved for documentation and tests
+        "https://caredrip.test",
+        "http://admin:hunter2@caredrip.riverside-clinic.org",
+    ],
+)
+def test_production_refuses_a_local_or_plain_http_base_url(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, "PUBLIC_BASE_URL": url})
+    with pytest.raises(ConfigError, match=r"^setting PUBLIC_BASE_URL: .* refused in production") as caught:
+        load_settings()
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize("credential", ["SMTP_USERNAME", "SMTP_PASSWORD"])
+def test_production_refuses_smtp_credentials_without_starttls(monkeypatch: pytest.MonkeyPatch, credential: str) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, credential: "mailer", "SMTP_STARTTLS": "false"})
+    with pytest.raises(ConfigError, match=r"^setting SMTP_STARTTLS: .*without STARTTLS"):
+        load_settings()
+    monkeypatch.setenv("SMTP_STARTTLS", "true")
+    assert load_settings().smtp_starttls
+
+
+def test_production_refuses_a_twilio_stand_in(monkeypatch: pytest.MonkeyPatch) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, "TWILIO_API_BASE_URL": "http://127.0.0.1:8099"})
+    with pytest.raises(ConfigError, match=r"^setting TWILIO_API_BASE_URL: refused in production"):
+        load_settings()
+
+
+def test_development_keeps_what_production_refuses(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A laptop or a test stand-in may use what production refuses."""
+    setenv(
+        monkeypatch,
+        {
+            **PRODUCTION_READY,
+            "CAREDRIP_ENV": "development",
+            "CAREDRIP_SECRET_KEY": "s" * 16,
+            "PUBLIC_BASE_URL": "http://localhost:8000",
+            "SMTP_USERNAME": "mailer",
+            "SMTP_STARTTLS": "false",
+            "TWILIO_API_BASE_URL": "http://127.0.0.1:8099",
+        },
+    )
+    assert load_settings().env == "development"
+
+
+def test_defaults_file_gives_the_policy_defaults() -> None:
+    """worker/config/defaults.toml holds the defaults of settings named by their variables."""
+    assert DEFAULTS_FILE.is_file()
+    defaults = load_defaults()
+    fields = {field.alias: field for field in Settings.model_fields.values()}
+    assert {"CAREDRIP_QUIET_HOURS", "CAREDRIP_CAPS", "SMS_RATE_PER_SECOND", "EMAIL_RATE_PER_SECOND"} <= set(defaults)
+    for name, value in defaults.items():
+        assert name in fields, f"{name} in {DEFAULTS_FILE.name} is no setting"
+        assert fields[name].default == value
+
+
+def test_defaults_file_is_validated_like_the_environment() -> None:
+    """A malformed value in defaults.toml stops the process at start like a malformed variable."""
+    assert Settings.model_config.get("validate_default") is True
+
+
+@pytest.mark.parametrize(
     ("missing", "named"),
     [
         ("TWILIO_AUTH_TOKEN", "TWILIO_AUTH_TOKEN"),
@@ -128,47 +217,3 @@ def test_real_channels_need_their_credentials(monkeypatch: pytest.MonkeyPatch, m
     setenv(monkeypatch, {k: v for k, v in PRODUCTION_READY.items() if k != missing})
     with pytest.raises(ConfigError, match=rf"^setting {named}: "):
         load_settings()
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("21:00-08:00", QuietHours(time(21, 0), time(8, 0))),
-        (" 7:05 - 9:30 ", QuietHours(time(7, 5), time(9, 30))),
-        ("00:00-00:00", QuietHours(time(0, 0), time(0, 0))),
-    ],
-)
-def test_parse_quiet_hours(raw: str, expected: QuietHours) -> None:
-    assert parse_quiet_hours(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("raw", "expected"),
-    [
-        ("sms:1/day,3/week", Caps({"sms": 1}, {"sms": 3})),
-        ("sms:2/day;email:1/day,4/week", Caps({"sms": 2, "email": 1}, {"email": 4})),
-        ("", Caps({}, {})),
-    ],
-)
-def test_parse_caps(raw: str, expected: Caps) -> None:
-    assert parse_caps(raw) == expected
-
-
-@pytest.mark.parametrize(
-    ("quiet", "inside", "outside"),
-    [
-        (QuietHours(time(21), time(8)), [time(21), time(23, 59), time(0), time(7, 59)], [time(8), time(20, 59)]),
-        (QuietHours(time(12), time(13)), [time(12), time(12, 59)], [time(11, 59), time(13), time(0)]),
-        (QuietHours(time(8), time(8)), [], [time(8), time(0), time(23)]),
-    ],
-)
-def test_quiet_hours_contains(quiet: QuietHours, inside: list[time], outside: list[time]) -> None:
-    assert all(quiet.contains(t) for t in inside)
-    assert not any(quiet.contains(t) for t in outside)
-
-
-def test_valid_timezone() -> None:
-    assert valid_timezone("Asia/Kathmandu").key == "Asia/Kathmandu"
-    for bad in ("Mars/Olympus", "", "../etc/passwd"):
-        with pytest.raises(ValueError, match="unknown IANA timezone"):
-            valid_timezone(bad)

@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from worker.policy import Caps, QuietHours
 from worker.programs import Program, load_program
 from worker.render import Renderer
-from worker.settings import Caps, QuietHours
 from worker.simulate import format_table, sample_context, simulate
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 
 from worker.channels.base import Channel, OutgoingMessage, SendResult
 from worker.deps import EngineDeps
+from worker.policy import Caps
 from worker.programs import Program, Step
 from worker.records import Enrollment, MessageState
 from worker.render import Renderer
-from worker.settings import Caps
 
 LEASE_SECONDS = 300
 
