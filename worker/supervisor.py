@@ -118,13 +118,14 @@ class Supervisor:
 
 @contextlib.contextmanager
 def stop_requested() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM while inside the block; the old handlers come back after."""
+    """An event set by SIGINT, SIGTERM or SIGHUP (the terminal closed) while inside the block; the old
+    handlers come back after."""
     event = threading.Event()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         event.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield event
     finally:

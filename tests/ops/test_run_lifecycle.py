@@ -122,6 +122,22 @@ def test_kill_9_leaves_nothing_running_and_the_next_run_starts(var_dir: Path, tm
     assert "stopped" in (tmp_path / "second.log").read_text()
 
 
+def test_a_closed_terminal_stops_everything(var_dir: Path, tmp_path: Path) -> None:
+    """SIGHUP (the terminal window closed) is a stop like Ctrl-C: children and Redis stopped, pid file gone."""
+    env, port = cli_env(var_dir), free_port()
+    run = _start(env, port, tmp_path / "run.log")
+    try:
+        wait_until(lambda: _healthy(port), timeout=READY, interval=0.05)
+        assert (var_dir / RUN_FILE).exists()
+        run.send_signal(signal.SIGHUP)
+        assert run.wait(20) == 0
+    finally:
+        _stop(run)
+    assert not processes_for(var_dir)
+    assert not (var_dir / RUN_FILE).exists()
+    assert "caredrip run: stopped" in (tmp_path / "run.log").read_text()
+
+
 def test_next_run_stops_what_a_killed_run_left_on_its_port(var_dir: Path, tmp_path: Path) -> None:
     """Item 20, where no parent-death signal reached a child (another OS, a child that ignored it):
     the pid file under var/ names it, and the next run stops it before binding the port."""
