@@ -17,7 +17,9 @@ import pytest
 import redis
 
 from tests.support.redis_fixture import flushed_url
-from worker.redis_server import RedisServer, kill_owned_servers, stop_embedded
+from worker import processes
+from worker.redis_process import RedisServer
+from worker.redis_server import stop_embedded
 
 # The suite's own var/: anything that falls back to the embedded Redis (the Celery app binds its
 # broker when first configured) starts it here, not in the checkout, and it is stopped at the end.
@@ -62,6 +64,6 @@ def fresh_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Kill any server a test started and did not stop (also done at interpreter exit)."""
+    """Kill any server or worker a test started and did not stop (also done at interpreter exit)."""
     stop_embedded(Path(os.environ["CAREDRIP_VAR_DIR"]))
-    kill_owned_servers()
+    processes.kill_owned()

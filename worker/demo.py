@@ -28,6 +28,7 @@ from worker.records import EnrollmentState
 from worker.redis_server import ensure_embedded, stop_embedded
 from worker.settings import Settings
 from worker.supervisor import Supervisor, celery_beat, celery_worker, stop_requested
+from worker.var_dir import private_dir
 
 PROGRAM = "twitching"
 DEMO_DAYS = 28
@@ -103,11 +104,10 @@ def format_message(record: dict[str, Any], enrolled_local: datetime) -> str:
 
 def prepare_world(settings: Settings) -> Path:
     """A clean `<var>/demo/`: any earlier demo's Redis stopped and its files removed."""
-    var_dir = (settings.var_dir / "demo").absolute()
+    var_dir = private_dir(settings.var_dir) / "demo"
     stop_embedded(var_dir)
     shutil.rmtree(var_dir, ignore_errors=True)
-    var_dir.mkdir(parents=True)
-    return var_dir
+    return private_dir(var_dir)
 
 
 def demo_environment(var_dir: Path, redis_url: str) -> dict[str, str]:
@@ -223,7 +223,7 @@ def run_demo(settings: Settings, out: Print = print) -> int:
     started = time.monotonic()
     var_dir = prepare_world(settings)
     with stop_requested() as stop:
-        redis = ensure_embedded(var_dir)
+        redis = ensure_embedded(var_dir, die_with_parent=True)
         try:
             env = demo_environment(var_dir, redis.url)
             os.environ.update(env)

@@ -1,14 +1,20 @@
 """`caredrip run`: API, worker and beat in one command for a laptop.
 
-Redis is `REDIS_URL`, or the embedded server under `CAREDRIP_VAR_DIR` (started here if no other
-caredrip command started it first, and then stopped here too). The children start API first
-(uvicorn's import is the slow part), then the worker, then beat; they share this command's
-environment plus `REDIS_URL`, so none of them starts a second Redis.
+Before starting anything it creates `CAREDRIP_VAR_DIR` (0700) if missing, takes the var dir's run
+lock (a second run on the same var dir is refused), stops what a killed earlier run left behind
+(`worker.run_record`), and checks that the API port is free, so a busy port is one clear error
+rather than five restarts. Redis is `REDIS_URL`, or the embedded server under the var dir (started
+here if no other caredrip command started it first, and then stopped here too). The children start
+API first (uvicorn's import is the slow part), then the worker, then beat; they share this
+command's environment plus `REDIS_URL`, so none of them starts a second Redis. If this command is
+killed, they get SIGTERM from the kernel (Linux), and so does an embedded Redis it started.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import socket
 import threading
 import time
 import urllib.error
@@ -17,7 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from worker.errors import CaredripError
 from worker.redis_server import ensure_embedded, stop_embedded
+from worker.run_record import holding_run_lock, record_run, stop_leftovers
 from worker.settings import Settings
 from worker.supervisor import (
     Child,
@@ -28,6 +36,8 @@ from worker.supervisor import (
     uvicorn_api,
     wait_for,
 )
+from worker.urls import mask_url
+from worker.var_dir import private_dir
 
 READY_TIMEOUT = 30.0  # seconds for /healthz to answer before we give up waiting (not running)
 LOOP_INTERVAL = 0.1
@@ -37,23 +47,27 @@ WORKER_THREADS = 8
 Print = Callable[[str], None]
 
 
+class PortInUse(CaredripError):
+    """Raised when the API's address is taken by a program that is not a leftover of ours."""
+
+
 @dataclass(frozen=True)
 class RedisHandle:
-    """The Redis this command uses; `started`: ours to stop at the end."""
+    """The Redis this command uses; `started`: ours to stop at the end (`pid`: the server's)."""
 
     url: str
     var_dir: Path
     embedded: bool
     started: bool
+    pid: int | None = None
 
 
-def resolve_redis(settings: Settings) -> RedisHandle:
-    """REDIS_URL if set, else the embedded server of the var dir (reused or started)."""
-    var_dir = settings.var_dir.absolute()
+def resolve_redis(settings: Settings, var_dir: Path) -> RedisHandle:
+    """REDIS_URL if set, else the embedded server of the var dir (reused, or started to die with us)."""
     if settings.redis_url:
         return RedisHandle(settings.redis_url, var_dir, embedded=False, started=False)
-    server = ensure_embedded(var_dir)
-    return RedisHandle(server.url, var_dir, embedded=True, started=server.started)
+    server = ensure_embedded(var_dir, die_with_parent=True)
+    return RedisHandle(server.url, var_dir, embedded=True, started=server.started, pid=server.pid)
 
 
 def release_redis(handle: RedisHandle) -> None:
@@ -67,6 +81,20 @@ def child_env(handle: RedisHandle, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(REDIS_URL=handle.url, CAREDRIP_VAR_DIR=str(handle.var_dir), PYTHONUNBUFFERED="1", **extra)
     return env
+
+
+def check_port(host: str, port: int) -> None:
+    """Raise PortInUse if nothing could listen on host:port now (bound as uvicorn binds: SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(f"port {port} on {host} is in use by another program: stop it, "
+                                "or choose another port with --port") from None
+            raise CaredripError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def health_url(host: str, port: int) -> str:
@@ -88,8 +116,8 @@ def banner(settings: Settings, handle: RedisHandle, host: str, port: int) -> str
     channels = f"SMS_CHANNEL={settings.sms_channel}, EMAIL_CHANNEL={settings.email_channel}"
     return "\n".join([
         "caredrip run",
-        f"  API     http://{host}:{port}  (OpenAPI: /docs, health: /healthz)",
-        f"  Redis   {handle.url}  ({where})",
+        f"  API     {mask_url(f'http://{host}:{port}')}  (OpenAPI: /docs, health: /healthz)",
+        f"  Redis   {mask_url(handle.url)}  ({where})",
         f"  Outbox  {(handle.var_dir / 'outbox.jsonl')}  ({channels})",
         f"  Worker  queues {WORKER_QUEUES}, {WORKER_THREADS} threads; beat every second",
         "  Press Ctrl-C to stop everything.",
@@ -118,27 +146,52 @@ def wait_healthy(url: str, stop: threading.Event, supervisor: Supervisor, starte
     return None
 
 
-def keep_running(dead: Child | None, stop: threading.Event, supervisor: Supervisor, out: Print) -> Child | None:
+def record(handle: RedisHandle, supervisor: Supervisor) -> None:
+    """run.json: the embedded Redis if this command started it, then every child, in start order."""
+    ours = {"redis": handle.pid} if handle.started and handle.pid is not None else {}
+    record_run(handle.var_dir, {**ours, **supervisor.pids()})
+
+
+def keep_running(
+    dead: Child | None, stop: threading.Event, supervisor: Supervisor, handle: RedisHandle, out: Print
+) -> Child | None:
     """Restart children that die until a stop is requested (None) or one dies too often (it)."""
     while dead is not None:
         if supervisor.restart(dead) is None:
             return dead
+        record(handle, supervisor)
         out(f"caredrip run: {dead.name} exited with {dead.process.returncode}; started it again")
         dead = wait_for(LOOP_INTERVAL, stop, supervisor)
     return None
 
 
+def clear_leftovers(var_dir: Path, out: Print) -> None:
+    """Stop what a killed earlier run on this var dir left running, saying what it was."""
+    stopped = stop_leftovers(var_dir)
+    if stopped:
+        listed = ", ".join(f"{name} (pid {pid})" for name, pid in stopped.items())
+        out(f"caredrip run: stopped what an earlier run left behind: {listed}")
+
+
 def run_stack(settings: Settings, host: str, port: int, out: Print = print) -> int:
-    """Run until Ctrl-C/SIGTERM (exit 0) or until a child keeps dying (exit 1); stop everything."""
+    """Run until Ctrl-C/SIGTERM (exit 0) or until a child keeps dying (exit 1); stop everything.
+
+    Raises AlreadyRunning (another run holds the var dir) or PortInUse before starting anything.
+    """
     started = time.monotonic()
-    with stop_requested() as stop:
-        handle = resolve_redis(settings)
+    var_dir = private_dir(settings.var_dir)
+    with stop_requested() as stop, holding_run_lock(var_dir):
+        clear_leftovers(var_dir, out)
+        record_run(var_dir, {})
+        check_port(host, port)
+        handle = resolve_redis(settings, var_dir)
         try:
             with Supervisor(child_env(handle)) as supervisor:
-                start_children(supervisor, handle.var_dir, host, port)
+                start_children(supervisor, var_dir, host, port)
+                record(handle, supervisor)
                 out(banner(settings, handle, host, port))
                 dead = wait_healthy(health_url(host, port), stop, supervisor, started, out)
-                dead = keep_running(dead or wait_for(LOOP_INTERVAL, stop, supervisor), stop, supervisor, out)
+                dead = keep_running(dead or wait_for(LOOP_INTERVAL, stop, supervisor), stop, supervisor, handle, out)
                 if dead is not None:
                     out(f"caredrip run: {dead.name} keeps exiting ({dead.process.returncode}); stopping the rest")
                 else:

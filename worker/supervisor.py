@@ -1,8 +1,10 @@
-"""Child-process supervision for `caredrip run` and `caredrip demo`.
+"""Child-process supervision for `caredrip run` and `caredrip demo`, and their children's command lines.
 
-Each child (uvicorn, a Celery worker, beat) starts in its own session, so a Ctrl-C in the
-terminal reaches only the supervising command, which then stops the children in order: SIGTERM
-to every process group, a bounded wait, SIGKILL to whatever is left. A child that dies on its
+Each child (uvicorn, a Celery worker, beat) is started by `worker.processes` in its own session,
+so a Ctrl-C in the terminal reaches only the supervising command, which then stops the children:
+SIGTERM to every process group (last started first), one bounded wait, SIGKILL to whatever is
+left. If the supervising command is killed outright, the kernel sends each child SIGTERM (Linux;
+children are started from the thread that calls `start`, the main one). A child that dies on its
 own is noticed by `first_dead()` and started again by `restart()` (a Celery worker exits when
 the broker connection drops in some kombu versions; compose's `restart: unless-stopped` does the
 same there), unless it keeps dying: past RESTART_LIMIT restarts in RESTART_WINDOW seconds the
@@ -12,7 +14,6 @@ caller stops the rest and exits non-zero.
 from __future__ import annotations
 
 import contextlib
-import os
 import signal
 import subprocess
 import sys
@@ -24,9 +25,9 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from worker import processes
+
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
-KILL_TIMEOUT = 5.0  # seconds to wait for a SIGKILLed group
-POLL_INTERVAL = 0.05
 RESTART_LIMIT = 5  # restarts of one child ...
 RESTART_WINDOW = 60.0  # ... within this many seconds, before giving up
 
@@ -68,17 +69,20 @@ class Supervisor:
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
-        process = subprocess.Popen(
+        process = processes.start(
             argv,
-            env=dict(self.env),
-            stdin=subprocess.DEVNULL,
+            env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT if log is not None else None,
-            start_new_session=True,
+            die_with_parent=True,
         )
         child = Child(name, argv, process, log)
         self.children.append(child)
         return child
+
+    def pids(self) -> dict[str, int]:
+        """name -> pid of every child, in start order."""
+        return {child.name: child.pid for child in self.children}
 
     def first_dead(self) -> Child | None:
         """The first child that has exited, if any."""
@@ -91,7 +95,7 @@ class Supervisor:
         if len(recent) >= RESTART_LIMIT:
             return None
         self.restarts[child.name] = [*recent, now]
-        _signal_group(child.pid, signal.SIGKILL)  # whatever it left in its group
+        processes.kill(child.process)  # whatever it left in its group
         if child.log is not None:
             child.log.close()
         self.children.remove(child)
@@ -99,17 +103,8 @@ class Supervisor:
 
     def stop(self) -> None:
         """SIGTERM every group, wait up to `stop_timeout` in all, then SIGKILL what is left."""
-        for child in reversed(self.children):
-            _signal_group(child.pid, signal.SIGTERM)
-        deadline = time.monotonic() + self.stop_timeout
+        processes.stop_all([child.process for child in reversed(self.children)], self.stop_timeout)
         for child in self.children:
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.process.wait(max(0.0, deadline - time.monotonic()))
-        for child in self.children:
-            # Also catches anything a child spawned into its group and left behind.
-            _signal_group(child.pid, signal.SIGKILL)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                child.process.wait(KILL_TIMEOUT)
             if child.log is not None:
                 child.log.close()
         self.children.clear()
@@ -121,21 +116,16 @@ class Supervisor:
         self.stop()
 
 
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    """Signal a whole process group; one already gone is fine."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, sig)
-
-
 @contextlib.contextmanager
 def stop_requested() -> Iterator[threading.Event]:
-    """An event set by SIGINT or SIGTERM while inside the block; the old handlers come back after."""
+    """An event set by SIGINT, SIGTERM or SIGHUP (the terminal closed) while inside the block; the old
+    handlers come back after."""
     event = threading.Event()
 
     def handler(signum: int, _frame: FrameType | None) -> None:
         event.set()
 
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
     try:
         yield event
     finally:

@@ -17,17 +17,12 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.support.processes import crash_redis
 from tests.support.redis_fixture import wait_until
-from worker.redis_server import (
-    MAX_SOCKET_PATH,
-    EmbeddedRedis,
-    RedisServer,
-    RedisServerError,
-    ensure_embedded,
-    find_redis_server,
-    free_port,
-    stop_embedded,
-)
+from worker import processes
+from worker.redis_binary import RedisServerError, find_redis_server
+from worker.redis_process import MAX_SOCKET_PATH, RedisServer, free_port
+from worker.redis_server import EmbeddedRedis, ensure_embedded, stop_embedded
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -94,7 +89,7 @@ def test_data_survives_sigkill_with_appendfsync_always(tmp_path: Path) -> None:
             client.rpush("sent", str(i))
         old_pid = server.pid
         assert old_pid is not None
-        server.kill()
+        crash_redis(server)
         assert _gone(old_pid)
         server.start()
         assert client.llen("sent") == 100
@@ -213,8 +208,6 @@ def test_concurrent_commands_start_one_server_that_outlives_them(var_dir: Path) 
 def test_concurrent_reaping_of_an_exited_server_is_safe(var_dir: Path) -> None:
     """Threads racing into ensure_embedded while an exited detached server is still on record
     (a crash earlier in the process) must not trip over each other reaping it."""
-    from worker import redis_server
-
     class SlowPoll(subprocess.Popen[bytes]):
         def poll(self) -> int | None:  # every thread sees the entry before any one removes it
             time.sleep(0.05)
@@ -222,8 +215,8 @@ def test_concurrent_reaping_of_an_exited_server_is_safe(var_dir: Path) -> None:
 
     dead = SlowPoll([sys.executable, "-c", "pass"])
     dead.wait()
-    redis_server._DETACHED[dead.pid] = dead
+    processes._LIVE[dead.pid] = (dead, False)
     try:
         test_concurrent_threads_start_one_server(var_dir)
     finally:
-        redis_server._DETACHED.pop(dead.pid, None)
+        processes._LIVE.pop(dead.pid, None)

@@ -91,8 +91,7 @@ def test_run_enrolls_sends_reports_and_stops_cleanly(var_dir: Path, tmp_path: Pa
 
         run.send_signal(signal.SIGINT)
         assert run.wait(timeout=15) == 0
-        for pid in {*children, redis_pid}:
-            wait_until(lambda pid=pid: not alive(pid), timeout=2)
+        wait_until(lambda: not any(alive(pid) for pid in {*children, redis_pid}), timeout=2)
         assert not processes_for(var_dir)
     finally:
         if run.poll() is None:  # a failed assertion: still stop the stack the way an operator would

@@ -14,7 +14,7 @@ import redis
 from tests.support.accounting import all_final, assert_adds_up, message_ids_at_standin
 from tests.support.celery_worker import SubprocessWorker, subprocess_worker
 from tests.support.engine import make_deps
-from tests.support.processes import celery_broker, enroll_due_now, worker_env
+from tests.support.processes import celery_broker, crash_redis, enroll_due_now, worker_env
 from tests.support.twilio_standin import TwilioStandIn
 from worker import tasks
 from worker.celery_app import app
@@ -130,7 +130,7 @@ def test_redis_killed_and_restarted_mid_run(tmp_path: Path) -> None:
 
         sender = stack.enter_context(subprocess_worker("worker.celery_app", server.url, env, queues="send"))
         drive(tick, lambda: len(standin.requests) >= 30, timeout=60)
-        server.kill()
+        crash_redis(server)
         at_kill = len(standin.requests)
         time.sleep(1.0)  # Redis is down: workers fail their round trips
         server.start()

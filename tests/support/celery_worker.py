@@ -5,16 +5,15 @@ a task is still running at `shutdown_timeout`, start_worker raises and leaves
 `celery.worker.state.should_terminate == 0`, and the next in-process worker hangs. Here the
 leftover thread is joined and the flag reset.
 
-`subprocess_worker` runs `python -m celery -A module worker` in its own session, ready once it
-answers a broadcast ping; `.kill()` is the crash, `.stop()` the warm shutdown.
+`subprocess_worker` runs `python -m celery -A module worker` in its own session (started, stopped
+and killed at exit by `worker.processes`), ready once it answers a broadcast ping; `.kill()` is the
+crash, `.stop()` the warm shutdown.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -34,13 +33,13 @@ from celery.contrib.testing.worker import TestWorkController, start_worker
 from celery.worker import state as worker_state
 from kombu.exceptions import OperationalError
 
+from worker import processes
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT = 20.0  # seconds for a subprocess worker to answer ping
 STOP_TIMEOUT = 15.0  # seconds of warm shutdown before SIGKILL
 POLL_INTERVAL = 0.05
 LOG_TAIL = 3000
-
-_LIVE_WORKERS: dict[int, subprocess.Popen[bytes]] = {}
 
 
 class _TrackedWorkController(TestWorkController):  # type: ignore[misc]
@@ -154,22 +153,18 @@ class SubprocessWorker:
 
     def kill(self) -> None:
         """SIGKILL the whole process group: a crash, tasks in flight die with it."""
-        _signal_group(self.pid, signal.SIGKILL)
-        self.process.wait(STOP_TIMEOUT)
-        _LIVE_WORKERS.pop(self.pid, None)
+        if not processes.kill(self.process):
+            raise RuntimeError(f"celery worker (pid {self.pid}) survived SIGKILL")
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> None:
-        """Warm shutdown (SIGTERM to the main process), SIGKILL to the group after `timeout`."""
-        if self.alive():
-            self.process.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self.process.wait(timeout)
-        self.kill()  # the group: stragglers, or a main process that ignored SIGTERM
+        """Warm shutdown (SIGTERM to the main process only: not to prefork children mid-task), then
+        SIGKILL to the group after `timeout` (stragglers, or a main process that ignored SIGTERM)."""
+        if not processes.stop(self.process, timeout, whole_group=False):
+            raise RuntimeError(f"celery worker (pid {self.pid}) survived SIGKILL")
 
     def close(self) -> None:
-        """Stop the worker if needed and release the control connection."""
-        if self.alive() or self.pid in _LIVE_WORKERS:
-            self.stop()
+        """Stop the worker if needed (a no-op once stopped or killed) and release the control connection."""
+        self.stop()
         self._control.close()
 
     def log_tail(self) -> str:
@@ -228,30 +223,5 @@ def _spawn(
     child_env = {**os.environ, **env}
     child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO_ROOT), child_env.get("PYTHONPATH", "")) if p)
     with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            command,
-            cwd=REPO_ROOT,
-            env=child_env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    _LIVE_WORKERS[process.pid] = process
+        process = processes.start(command, env=child_env, cwd=REPO_ROOT, stdout=log, stderr=subprocess.STDOUT)
     return SubprocessWorker(process, nodename, broker_url, log_path)
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    """Signal a process group that may already be gone."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
-
-
-@atexit.register
-def _kill_leftover_workers() -> None:
-    """Last resort: no worker subprocess outlives the test run."""
-    for pid, process in list(_LIVE_WORKERS.items()):
-        _signal_group(pid, signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(STOP_TIMEOUT)
-        _LIVE_WORKERS.pop(pid, None)

@@ -1,10 +1,11 @@
-"""Helpers for tests that run caredrip workers as real processes: their environment, and
-enrollments that fall due at once (in a timezone where it is daytime right now)."""
+"""Helpers for tests that run caredrip workers as real processes: their environment, enrollments
+that fall due at once (in a timezone where it is daytime right now), and a Redis crash on purpose."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,8 +15,10 @@ from zoneinfo import ZoneInfo
 from celery import Celery
 
 from tests.support.engine import SECRET, new_enrollment
+from worker import processes
 from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
+from worker.redis_process import RedisServer
 
 AWAKE = ["America/New_York", "Europe/London", "Asia/Tokyo", "America/Los_Angeles", "Asia/Kolkata",
          "Australia/Sydney", "Pacific/Honolulu", "Asia/Dubai"]
@@ -70,3 +73,11 @@ def celery_broker(app: Celery, url: str) -> Iterator[Celery]:
         yield app
     finally:
         point_at(previous)
+
+
+def crash_redis(server: RedisServer) -> None:
+    """SIGKILL the server's process group, as a crash would (whatever is not yet in the AOF is
+    lost), and reap it; `server.start()` brings it back on the same port and directory."""
+    assert server.pid is not None, "the server was never started"
+    processes.signal_group(server.pid, signal.SIGKILL)
+    server.stop()
