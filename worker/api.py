@@ -38,15 +38,15 @@ from worker.api_models import (
 )
 from worker.api_support import BodyLimit, field_error
 from worker.clinics import authenticate
+from worker.contact import inbound_number
 from worker.deps import EngineDeps
 from worker.enrollment import cancel, enroll, get_owned, pause, resume, update
 from worker.errors import NotFound, ValidationError
 from worker.intake import (
     EnrollmentBody,
     EnrollmentPatch,
+    check_body,
     check_patch,
-    check_program,
-    check_start,
     to_changes,
     to_new_enrollment,
 )
@@ -54,7 +54,7 @@ from worker.logs import get_logger
 from worker.metrics import make_registry, render
 from worker.pages import confirm_page, done_page, missing_page
 from worker.records import Enrollment, EnrollmentState
-from worker.replies import handle_inbound, handle_status, normalize_number, twiml
+from worker.replies import handle_inbound, handle_status, twiml
 from worker.store import ClinicStore
 from worker.tokens import verify_unsubscribe_token
 
@@ -130,8 +130,7 @@ def _out(deps: EngineDeps, enrollment: Enrollment) -> EnrollmentOut:
 def create_enrollment(body: EnrollmentBody, response: Response, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
     """Enroll a patient; the same (clinic, patient_ref, program) again answers 200 with the same enrollment."""
     deps = ctx.engine()
-    check_program(deps, body)
-    check_start(deps, body.start_at)
+    check_body(deps, body)
     enrollment, created = enroll(deps, to_new_enrollment(cid, body))
     response.status_code = 201 if created else 200
     log.info("enrollment", enrollment_id=enrollment.id, clinic_id=cid, created=created)
@@ -281,7 +280,7 @@ def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_le
 )
 def twilio_inbound(params: TwilioParams, ctx: Ctx) -> Response:
     """A patient's SMS: STOP/START/HELP and synonyms act at once; anything else is kept for the clinic."""
-    number = normalize_number(params.get("From", ""))
+    number = inbound_number(params.get("From", ""))
     if len(number) < 4:
         raise HTTPException(400, "an inbound message needs From, a phone number")
     deps = ctx.engine()

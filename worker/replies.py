@@ -19,9 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from xml.sax.saxutils import escape
 
-import phonenumbers
-
-from worker.channels.masking import mask_phone
+from worker.contact import display_phone, inbound_number, mask_phone
 from worker.logs import get_logger
 from worker.records import MessageState, parse_message_id
 from worker.store import ClinicStore, Store
@@ -79,7 +77,7 @@ class InboundOutcome:
 
 def handle_inbound(store: Store, clinics: ClinicStore, number: str, body: str, now: datetime) -> InboundOutcome:
     """Act on one inbound SMS from `number` (E.164, as Twilio sends it)."""
-    number = normalize_number(number)
+    number = inbound_number(number)
     word = keyword(body)
     if word is Keyword.STOP:
         store.opt_out_sms(number, now)
@@ -108,21 +106,6 @@ def help_message(clinic: dict[str, str] | None) -> str:
     return f"{clinic['name']}: patient education messages.{reach} Reply STOP to opt out."
 
 
-def display_phone(number: str) -> str:
-    """+15550102345 -> +1 555-010-2345 (international format); anything unparsable unchanged."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return number.strip()
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def normalize_number(number: str) -> str:
-    """Twilio sends E.164 already; tolerate spaces and a missing '+' from hand-made requests."""
-    raw = "".join(ch for ch in number if ch.isdigit() or ch == "+")
-    return raw if raw.startswith("+") or not raw else "+" + raw
-
-
 def twiml(message: str | None) -> str:
     """A TwiML answer: one reply message, or none."""
     if message is None:
@@ -148,7 +131,7 @@ def handle_status(store: Store, mid: str, status: str, error_code: str, to: str,
     reason = error_code.strip()[:32] if failed else ""
     result = store.apply_callback(mid, state, reason, now)
     if failed and reason == CARRIER_OPT_OUT_CODE and to:
-        store.opt_out_sms(normalize_number(to), now)
+        store.opt_out_sms(inbound_number(to), now)
     if result == "updated":
         _bookkeeping(store, eid, channel, mid, state, now)
     log.info("status_callback", message_id=mid, state=state.value, result=result, reason=reason or None)
