@@ -17,11 +17,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from worker.contact import inbound_number
 from worker.logs import get_logger
 from worker.optouts import OptOutSource, is_provider_opt_out, opt_out_sms
 from worker.records import MessageState, parse_message_id
 from worker.replays import act_once
-from worker.replies import normalize_number
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX, CallbackResult, Store
 
 log = get_logger("caredrip.callbacks")
@@ -61,7 +61,7 @@ def handle_status(
     reason = error_code.strip()[:32] if failed else ""
     result = store.apply_callback(mid, state, reason, now)
     if failed and is_provider_opt_out(reason) and to:
-        number = normalize_number(to)
+        number = inbound_number(to)
         act_once(store, "optout", message_sid, lambda: opt_out_sms(store, number, now, OptOutSource.PROVIDER))
     if result is CallbackResult.UPDATED:
         _bookkeeping(store, eid, channel, mid, state, now)

@@ -354,7 +354,7 @@ def messages_resend(
 
 # -- helpers ------------------------------------------------------------------------------------
 def _masked_contact(channel: str, phone: str | None, email: str | None) -> str:
-    from worker.channels.masking import mask_email, mask_phone
+    from worker.contact import mask_email, mask_phone
 
     if channel == "sms":
         return mask_phone(phone) if phone else ""

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-import phonenumbers
-
+from worker.contact import clinic_phone, email_address
 from worker.errors import NotFound, ValidationError
-from worker.intake import clean_text, email_address
+from worker.intake import clean_text
 from worker.records import epoch_s, from_epoch_s
 from worker.store import ClinicStore
 from worker.tokens import hash_key, new_clinic_key
@@ -44,7 +43,8 @@ def add_clinic(
     """Create a clinic; (clinic id, API key). The key is returned once and stored only hashed.
 
     Raises ValidationError naming `name`, `phone` or `email` when one is malformed. The clinic's
-    phone may be a landline (patients call it), so it only has to be a valid E.164 number.
+    phone is one patients call: strict E.164 of a possible length (`worker.contact.clinic_phone`),
+    so a landline or the fictional +1 555-01xx range used in docs passes.
     """
     fields = {
         "name": _checked("name", lambda: clean_text(name, what="name", max_length=100)),
@@ -82,18 +82,6 @@ def authenticate(clinic_store: ClinicStore, key: str) -> str | None:
     # Revoking deletes the key's hash from the index in the same transaction that marks the
     # clinic revoked (ClinicStore.revoke), so one lookup answers both questions.
     return clinic_store.by_key_hash(hash_key(key))
-
-
-def clinic_phone(value: str) -> str:
-    """A valid E.164 number (any type: a clinic's line may be fixed); raises ValueError."""
-    raw = value.strip()
-    try:
-        number = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError("must be in E.164 form with country code, e.g. +15551234567") from None
-    if not raw.startswith("+") or not phonenumbers.is_valid_number(number):
-        raise ValueError("is not a valid phone number in E.164 form, e.g. +15551234567")
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _checked(field: str, check: Callable[[], str]) -> str:

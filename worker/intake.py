@@ -8,35 +8,21 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any, Literal
-from zoneinfo import available_timezones
 
-import phonenumbers
-from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
+from worker.contact import email_address, patient_phone
 from worker.deps import EngineDeps
 from worker.enrollment import EnrollmentChanges, NewEnrollment
 from worker.errors import ContentError, ValidationError
 from worker.records import Enrollment
+from worker.timezones import canonical_zone
 
 Channel = Literal["sms", "email"]
 Language = Literal["en", "es"]
-_NO_SMS = {
-    phonenumbers.PhoneNumberType.FIXED_LINE: "a landline number cannot receive SMS",
-    phonenumbers.PhoneNumberType.PREMIUM_RATE: "a premium-rate number cannot be texted",
-    phonenumbers.PhoneNumberType.TOLL_FREE: "a toll-free number cannot be texted",
-    phonenumbers.PhoneNumberType.PAGER: "a pager number cannot be texted",
-    phonenumbers.PhoneNumberType.VOICEMAIL: "a voicemail number cannot be texted",
-    phonenumbers.PhoneNumberType.UAN: "a universal access number cannot be texted",
-}
-
-
-@cache
-def _zones() -> frozenset[str]:
-    return frozenset(available_timezones())
+CONSENT_CLOCK_SKEW = timedelta(minutes=5)  # a clinic's clock may run this far ahead of ours
 
 
 def clean_text(value: str, *, what: str, max_length: int) -> str:
@@ -51,40 +37,6 @@ def clean_text(value: str, *, what: str, max_length: int) -> str:
     return value
 
 
-def e164(value: str) -> str:
-    """A mobile-capable number in E.164 form; raises ValueError naming what is wrong."""
-    raw = value.strip()
-    if not raw.startswith("+"):
-        raise ValueError("must be in E.164 form with country code, e.g. +15551234567")
-    try:
-        number = phonenumbers.parse(raw, None)
-    except phonenumbers.NumberParseException:
-        raise ValueError("is not a phone number in E.164 form, e.g. +15551234567") from None
-    if not phonenumbers.is_valid_number(number):
-        raise ValueError("is not a valid phone number")
-    reason = _NO_SMS.get(phonenumbers.number_type(number))
-    if reason:
-        raise ValueError(reason)
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def email_address(value: str) -> str:
-    if any(ch in value for ch in "\r\n"):
-        raise ValueError("must not contain line breaks")
-    if len(value) > 254:
-        raise ValueError("must be at most 254 characters")
-    try:
-        return validate_email(value.strip(), check_deliverability=False).normalized
-    except EmailNotValidError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def timezone_name(value: str) -> str:
-    if value not in _zones():
-        raise ValueError("is not a known IANA timezone, e.g. America/New_York")
-    return value
-
-
 def aware(value: datetime, *, what: str) -> datetime:
     if value.tzinfo is None:
         raise ValueError(f"{what} needs a UTC offset, e.g. 2026-03-01T10:00:00-05:00")
@@ -94,12 +46,13 @@ def aware(value: datetime, *, what: str) -> datetime:
 
 
 class Consent(BaseModel):
-    """What the patient agreed to, and when the clinic recorded it."""
+    """What the patient agreed to, and when the clinic recorded it. The flags are JSON booleans
+    only (`"yes"`, `1`, `"true"` are refused); `check_consent` refuses a `recorded_at` ahead of now."""
 
     model_config = ConfigDict(extra="forbid")
 
-    sms: bool = False
-    email: bool = False
+    sms: StrictBool = False
+    email: StrictBool = False
     recorded_at: datetime
 
     @field_validator("recorded_at")
@@ -139,9 +92,9 @@ class EnrollmentBody(BaseModel):
 
     _ref = field_validator("patient_ref")(classmethod(lambda cls, v: clean_text(v, what="patient_ref", max_length=128)))
     _name = field_validator("first_name")(classmethod(lambda cls, v: clean_text(v, what="first_name", max_length=100)))
-    _phone = field_validator("phone")(classmethod(lambda cls, v: None if v is None else e164(v)))
+    _phone = field_validator("phone")(classmethod(lambda cls, v: None if v is None else patient_phone(v)))
     _email = field_validator("email")(classmethod(lambda cls, v: None if v is None else email_address(v)))
-    _tz = field_validator("timezone")(classmethod(lambda cls, v: timezone_name(v)))
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: canonical_zone(v)))
 
     @field_validator("channels")
     @classmethod
@@ -183,9 +136,9 @@ class EnrollmentPatch(BaseModel):
     _name = field_validator("first_name")(
         classmethod(lambda cls, v: None if v is None else clean_text(v, what="first_name", max_length=100))
     )
-    _phone = field_validator("phone")(classmethod(lambda cls, v: None if v is None else e164(v)))
+    _phone = field_validator("phone")(classmethod(lambda cls, v: None if v is None else patient_phone(v)))
     _email = field_validator("email")(classmethod(lambda cls, v: None if v is None else email_address(v)))
-    _tz = field_validator("timezone")(classmethod(lambda cls, v: None if v is None else timezone_name(v)))
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: None if v is None else canonical_zone(v)))
 
 
 def check_program(deps: EngineDeps, body: EnrollmentBody) -> None:
@@ -198,9 +151,18 @@ def check_program(deps: EngineDeps, body: EnrollmentBody) -> None:
         raise ValidationError("language", f"program {program.id} is not available in {body.language!r}")
 
 
+def check_body(deps: EngineDeps, body: EnrollmentBody) -> None:
+    """What the model alone cannot check (it needs the catalog and the clock): the program and
+    language, `start_at`, consent's `recorded_at`; raises ValidationError naming the field."""
+    check_program(deps, body)
+    check_start(deps, body.start_at)
+    check_consent(deps, body.consent)
+
+
 def check_patch(deps: EngineDeps, current: Enrollment, patch: EnrollmentPatch) -> None:
     """The enrollment as `patch` leaves it is valid: contact details for each channel, consent for
-    each channel added, a language the program speaks; raises ValidationError naming the field."""
+    each channel added and for a new phone number texted, consent not recorded in the future, a
+    language the program speaks; raises ValidationError naming the field."""
     channels: list[str] = list(patch.channels or current.channels)
     if len(set(channels)) != len(channels):
         raise ValidationError("channels", "channels must not repeat")
@@ -211,6 +173,9 @@ def check_patch(deps: EngineDeps, current: Enrollment, patch: EnrollmentPatch) -
     for channel in channels:
         if channel not in current.channels and not (patch.consent and getattr(patch.consent, channel)):
             raise ValidationError(f"consent.{channel}", "consent is required for every channel added")
+    if "sms" in channels and patch.phone and patch.phone != current.phone and not (patch.consent and patch.consent.sms):
+        raise ValidationError("consent.sms", "a new phone number needs fresh SMS consent")
+    check_consent(deps, patch.consent)
     if patch.language and patch.language not in deps.catalog.get(current.program).languages:
         raise ValidationError("language", f"program {current.program} is not available in {patch.language!r}")
 
@@ -221,6 +186,13 @@ def check_start(deps: EngineDeps, start_at: datetime | None) -> None:
     now = deps.clock.now()
     if not now - timedelta(days=1) <= start_at <= now + timedelta(days=365):
         raise ValidationError("start_at", "must be between 1 day ago and 365 days ahead")
+
+
+def check_consent(deps: EngineDeps, consent: Consent | None) -> None:
+    """Consent cannot have been recorded in the future (beyond CONSENT_CLOCK_SKEW of our clock)."""
+    if consent is not None and consent.recorded_at > deps.clock.now() + CONSENT_CLOCK_SKEW:
+        minutes = int(CONSENT_CLOCK_SKEW.total_seconds() // 60)
+        raise ValidationError("consent.recorded_at", f"must not be in the future (more than {minutes} minutes ahead)")
 
 
 def to_new_enrollment(clinic_id: str, body: EnrollmentBody) -> NewEnrollment:
@@ -248,8 +220,7 @@ def parse_enrollment(clinic_id: str, payload: dict[str, Any], deps: EngineDeps) 
         error = exc.errors()[0]
         field = ".".join(str(p) for p in error["loc"]) or _field_from_message(error["msg"])
         raise ValidationError(field, str(error["msg"]).removeprefix("Value error, ")) from None
-    check_program(deps, body)
-    check_start(deps, body.start_at)
+    check_body(deps, body)
     return to_new_enrollment(clinic_id, body)
 
 

@@ -19,9 +19,7 @@ from datetime import datetime
 from enum import StrEnum
 from xml.sax.saxutils import escape
 
-import phonenumbers
-
-from worker.channels.masking import mask_phone
+from worker.contact import display_phone, inbound_number, mask_phone
 from worker.logs import get_logger
 from worker.optouts import OptOutSource, opt_in_sms, opt_out_sms
 from worker.replays import act_once
@@ -70,7 +68,7 @@ def handle_inbound(
     store: Store, clinics: ClinicStore, number: str, body: str, now: datetime, *, message_sid: str = ""
 ) -> InboundOutcome:
     """Act on one inbound SMS from `number` (E.164, as Twilio sends it), once per `message_sid`."""
-    number = normalize_number(number)
+    number = inbound_number(number)
     outcome = act_once(store, "inbound", message_sid, lambda: _act(store, clinics, number, body, now)) or REPLAYED
     log.info("inbound_sms", sender=mask_phone(number), action=outcome.action)
     return outcome
@@ -100,21 +98,6 @@ def help_message(clinic: dict[str, str] | None) -> str:
     phone = display_phone(clinic.get("phone", ""))
     reach = f" Questions? Call {phone}." if phone else ""
     return f"{clinic['name']}: patient education messages.{reach} Reply STOP to opt out."
-
-
-def display_phone(number: str) -> str:
-    """+15550102345 -> +1 555-010-2345 (international format); anything unparsable unchanged."""
-    try:
-        parsed = phonenumbers.parse(number, None)
-    except phonenumbers.NumberParseException:
-        return number.strip()
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
-
-
-def normalize_number(number: str) -> str:
-    """Twilio sends E.164 already; tolerate spaces and a missing '+' from hand-made requests."""
-    raw = "".join(ch for ch in number if ch.isdigit() or ch == "+")
-    return raw if raw.startswith("+") or not raw else "+" + raw
 
 
 def twiml(message: str | None) -> str:

@@ -124,10 +124,15 @@ def test_post_creates_then_answers_200_with_the_same_enrollment(client: TestClie
     assert client.get(f"/v1/enrollments/{body['id']}").json() == body
 
 
-def test_phone_is_normalized_to_e164(client: TestClient) -> None:
-    response = client.post("/v1/enrollments", json=enrollment_body(phone=" +1 (415) 555-2671 "))
+def test_phone_is_stored_as_sent_and_never_rewritten(client: TestClient) -> None:
+    """Surrounding blanks are trimmed like every field's; spaces, dashes or parentheses inside are
+    refused (422 naming phone), not rewritten into another number."""
+    response = client.post("/v1/enrollments", json=enrollment_body(phone=f" {PATIENT_PHONE} "))
     assert response.status_code == 201
     assert response.json()["phone"] == PATIENT_PHONE
+    formatted = client.post("/v1/enrollments", json=enrollment_body(patient_ref="p-2", phone="+1 (415) 555-2671"))
+    assert formatted.status_code == 422
+    assert formatted.json()["detail"][0]["loc"] == ["body", "phone"]
 
 
 def test_start_at_in_the_future_sets_the_first_message(client: TestClient) -> None:
@@ -242,7 +247,8 @@ def test_messages_lists_what_was_sent(client: TestClient, enrolled: dict[str, An
 # -- update and lifecycle ------------------------------------------------------------------------
 def test_patch_changes_only_given_fields_and_is_idempotent(client: TestClient, enrolled: dict[str, Any]) -> None:
     eid = enrolled["id"]
-    patch = {"timezone": "America/Los_Angeles", "first_name": "Anita", "phone": "+1 415 555 2672"}
+    consent = {"sms": True, "recorded_at": "2026-03-02T14:00:00Z"}  # a new number needs fresh SMS consent
+    patch = {"timezone": "America/Los_Angeles", "first_name": "Anita", "phone": "+14155552672", "consent": consent}
     first = client.patch(f"/v1/enrollments/{eid}", json=patch)
     assert first.status_code == 200, first.text
     body = first.json()

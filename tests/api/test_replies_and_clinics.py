@@ -9,9 +9,10 @@ import pytest
 from worker.api.errors import field_error
 from worker.callbacks import STATUS_STATES
 from worker.clinics import add_clinic, authenticate, get_clinic, list_clinics, revoke_clinic
+from worker.contact import inbound_number
 from worker.errors import NotFound, ValidationError
 from worker.records import MessageState
-from worker.replies import Keyword, help_message, keyword, normalize_number, twiml
+from worker.replies import Keyword, help_message, keyword, twiml
 from worker.store import ClinicStore
 from worker.store.keys import clinic_key
 
@@ -85,8 +86,8 @@ def test_twiml_escapes() -> None:
     "raw, number",
     [("+14155552671", "+14155552671"), (" +1 415 555 2671", "+14155552671"), ("14155552671", "+14155552671"), ("", "")],
 )
-def test_normalize_number(raw: str, number: str) -> None:
-    assert normalize_number(raw) == number
+def test_inbound_number(raw: str, number: str) -> None:
+    assert inbound_number(raw) == number
 
 
 @pytest.mark.parametrize(
@@ -126,7 +127,7 @@ def test_field_error_moves_the_field_into_loc(error: dict[str, object], expected
 
 # -- clinics on the real Redis --------------------------------------------------------------------
 def test_add_authenticate_list_revoke(clinic_store: ClinicStore) -> None:
-    cid, key = add_clinic(clinic_store, "  Riverside Family Clinic ", "+1 415 555 0100", "Front@Riverside.example", NOW)
+    cid, key = add_clinic(clinic_store, "  Riverside Family Clinic ", " +14155550100 ", "Front@Riverside.example", NOW)
     assert cid.startswith("c_") and len(cid) == 10
     assert key.startswith("cdk_") and len(key) > 40
     assert authenticate(clinic_store, key) == cid
@@ -153,6 +154,12 @@ def test_a_clinic_line_may_be_a_landline(clinic_store: ClinicStore) -> None:
     assert get_clinic(clinic_store, cid).phone == "+442071838750"
 
 
+def test_a_clinic_line_may_be_in_the_fictional_555_01xx_range(clinic_store: ClinicStore) -> None:
+    """The README's own example (issue 13 item 21): possible, not valid, so clinics may use it."""
+    cid, _ = add_clinic(clinic_store, "Riverside Family Clinic", "+15550102345", None, NOW)
+    assert get_clinic(clinic_store, cid).phone == "+15550102345"
+
+
 @pytest.mark.parametrize(
     "name, phone, email, field",
     [
@@ -161,6 +168,10 @@ def test_a_clinic_line_may_be_a_landline(clinic_store: ClinicStore) -> None:
         ("x" * 101, None, None, "name"),
         ("Ok", "4155550100", None, "phone"),
         ("Ok", "+1999", None, "phone"),
+        ("Ok", "+1 415 555 0100", None, "phone"),
+        ("Ok", "+1 (555) 010-2345", None, "phone"),
+        ("Ok", "+1415555ABCD", None, "phone"),
+        ("Ok", "+14155550100 ext. 12", None, "phone"),
         ("Ok", None, "not-an-address", "email"),
         ("Ok", None, "a@b.example\r\nBcc: c@d.example", "email"),
     ],

@@ -15,8 +15,8 @@ import pytest
 from tests.support.messages import outgoing
 from tests.support.smtp_server import SmtpTestServer, free_port, parse_smtp_fault
 from worker.channels.base import Channel, OutgoingMessage, SendResult
-from worker.channels.masking import mask_email
 from worker.channels.smtp_email import SmtpEmailChannel, message_id_for
+from worker.contact import mask_email
 from worker.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
 
 NOW = datetime(2026, 3, 1, 15, 0, tzinfo=UTC)

@@ -28,8 +28,8 @@ from tests.support.twilio_standin import (
     spec_path,
 )
 from worker.channels.base import Channel, OutgoingMessage
-from worker.channels.masking import mask_phone
 from worker.channels.twilio_sms import TwilioSmsChannel, classify
+from worker.contact import mask_phone
 from worker.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2

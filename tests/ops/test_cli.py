@@ -93,6 +93,18 @@ def test_clinic_add_list_revoke(env: dict[str, str]) -> None:
     assert bad.returncode == 2 and bad.stderr.startswith("phone:")
 
 
+def test_clinic_add_as_the_readme_shows_it(env: dict[str, str]) -> None:
+    """Issue 13 item 21: the README's command, with the fictional +1 555-01xx number, works as written;
+    a clinic number is still strict E.164 (no spaces or letters)."""
+    added = caredrip(env, "clinic", "add", "Riverside Family Clinic", "--phone", "+15550102345")
+    assert added.returncode == 0, added.stderr
+    assert added.stdout.strip().splitlines()[-1].startswith("cdk_")
+    assert "+15550102345" in caredrip(env, "clinic", "list", "--json").stdout
+    for bad in ("+1 555 010 2345", "+1555010ABCD"):
+        refused = caredrip(env, "clinic", "add", "X", "--phone", bad)
+        assert refused.returncode == 2 and refused.stderr.startswith("phone:"), refused.stderr
+
+
 def test_enroll_one_off(env: dict[str, str]) -> None:
     clinic_id = caredrip(env, "clinic", "add", "Riverside").stdout.splitlines()[0].split()[1]
     args = ["enroll", "--clinic", clinic_id, "--patient-ref", "p-7", "--first-name", "Ana",

@@ -66,6 +66,93 @@ def test_bad_field_is_422_naming_it_and_nothing_stored(client: TestClient, store
     assert nothing_stored(store)
 
 
+# Issue 13 items 12 and 5: input that today's code rewrote or took, each now 422 with the exact field.
+CONSENT_AT = "2026-03-02T14:00:00Z"  # the fixtures' clock reads 2026-03-02 15:00Z
+STRICT: list[tuple[str, dict[str, Any], list[str], str]] = [
+    ("phone with letters", {"phone": "+1415555ABCD"}, ["phone"], "letters"),
+    ("phone with an extension", {"phone": "+14155552671 ext. 5"}, ["phone"], "extension"),
+    ("phone with ;ext=", {"phone": "+14155552671;ext=5"}, ["phone"], "extension"),
+    ("phone with spaces", {"phone": "+1 415 555 2671"}, ["phone"], "spaces"),
+    ("phone with dashes", {"phone": "+1-415-555-2671"}, ["phone"], "dashes"),
+    ("phone with parentheses", {"phone": "+1 (415) 555-2671"}, ["phone"], "parentheses"),
+    ("phone with a fullwidth digit", {"phone": "+1415555267\uff11"}, ["phone"], "E.164"),
+    ("phone with a trunk 0", {"phone": "+4407911123456"}, ["phone"], "national prefix"),
+    ("timezone localtime", {"timezone": "localtime"}, ["timezone"], "not a place"),
+    ("timezone Factory", {"timezone": "Factory"}, ["timezone"], "not a place"),
+    ("timezone US/Eastern", {"timezone": "US/Eastern"}, ["timezone"], "use the canonical name America/New_York"),
+    ("timezone Asia/Calcutta", {"timezone": "Asia/Calcutta"}, ["timezone"], "use the canonical name Asia/Kolkata"),
+    ("consent sms 'yes'", {"consent": {"sms": "yes", "email": True, "recorded_at": CONSENT_AT}},
+     ["consent", "sms"], "boolean"),
+    ("consent sms 1", {"consent": {"sms": 1, "email": True, "recorded_at": CONSENT_AT}}, ["consent", "sms"], "boolean"),
+    ("consent email 'true'", {"consent": {"sms": True, "email": "true", "recorded_at": CONSENT_AT}},
+     ["consent", "email"], "boolean"),
+    ("consent recorded tomorrow", {"consent": {"sms": True, "email": True, "recorded_at": "2026-03-03T15:00:00Z"}},
+     ["consent", "recorded_at"], "future"),
+    ("consent recorded 6 minutes ahead",
+     {"consent": {"sms": True, "email": True, "recorded_at": "2026-03-02T15:06:00Z"}}, ["consent", "recorded_at"],
+     "future"),
+]
+
+
+@pytest.mark.parametrize(("overrides", "loc", "words"), [pytest.param(o, lo, w, id=n) for n, o, lo, w in STRICT])
+def test_input_is_taken_as_sent_or_refused_naming_the_field(
+    client: TestClient, store: Store, overrides: dict[str, Any], loc: list[str], words: str
+) -> None:
+    """Never rewritten (a keypad letter is not a digit, a link is not its zone, "yes" is not true):
+    422 with the field's exact `loc` and the reason, and nothing stored."""
+    response = client.post("/v1/enrollments", json=enrollment_body(**overrides))
+    assert response.status_code == 422, response.text
+    error = response.json()["detail"][0]
+    assert error["loc"] == ["body", *loc], response.json()
+    assert words in error["msg"], error
+    assert nothing_stored(store)
+
+
+def test_consent_recorded_within_the_clock_skew_is_taken(client: TestClient) -> None:
+    """A clinic clock up to 5 minutes ahead of caredrip's is not refused."""
+    consent = {"sms": True, "email": True, "recorded_at": "2026-03-02T15:04:59Z"}
+    assert client.post("/v1/enrollments", json=enrollment_body(consent=consent)).status_code == 201
+
+
+PATCHES: list[tuple[str, dict[str, Any], list[str]]] = [
+    ("new phone without consent", {"phone": "+14155552672"}, ["consent", "sms"]),
+    ("new phone with email consent only", {"phone": "+14155552672", "consent": {"email": True,
+                                                                                "recorded_at": CONSENT_AT}},
+     ["consent", "sms"]),
+    ("new phone, consent in the future", {"phone": "+14155552672", "consent": {"sms": True,
+                                                                               "recorded_at": "2026-03-03T00:00:00Z"}},
+     ["consent", "recorded_at"]),
+    ("phone with letters", {"phone": "+1415555ABCD", "consent": {"sms": True, "recorded_at": CONSENT_AT}}, ["phone"]),
+    ("phone with spaces", {"phone": "+1 415 555 2672", "consent": {"sms": True, "recorded_at": CONSENT_AT}},
+     ["phone"]),
+    ("timezone US/Eastern", {"timezone": "US/Eastern"}, ["timezone"]),
+    ("timezone localtime", {"timezone": "localtime"}, ["timezone"]),
+    ("consent sms 'yes'", {"consent": {"sms": "yes", "recorded_at": CONSENT_AT}}, ["consent", "sms"]),
+]
+
+
+@pytest.mark.parametrize(("patch", "loc"), [pytest.param(p, lo, id=n) for n, p, lo in PATCHES])
+def test_bad_patch_is_422_naming_the_field_and_changes_nothing(
+    client: TestClient, enrolled: dict[str, Any], patch: dict[str, Any], loc: list[str]
+) -> None:
+    """A PATCH that changes the number texted must carry fresh SMS consent (item 5); the strict
+    phone, zone and consent rules hold for PATCH as for POST (item 12)."""
+    url = f"/v1/enrollments/{enrolled['id']}"
+    response = client.patch(url, json=patch)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", *loc]
+    assert client.get(url).json() == enrolled
+
+
+def test_phone_change_with_fresh_sms_consent_is_taken(client: TestClient, enrolled: dict[str, Any]) -> None:
+    url = f"/v1/enrollments/{enrolled['id']}"
+    same = client.patch(url, json={"phone": enrolled["phone"]})
+    assert same.status_code == 200, "the same number again needs no new consent"
+    changed = client.patch(url, json={"phone": "+14155552672", "consent": {"sms": True, "recorded_at": CONSENT_AT}})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["phone"] == "+14155552672"
+
+
 @pytest.mark.parametrize("body", [b"", b"{", b"[]", b"null", b'"sms"', b"\xff\xfe"], ids=repr)
 def test_malformed_json_is_422_and_nothing_stored(client: TestClient, store: Store, body: bytes) -> None:
     """An empty body, broken JSON or JSON of the wrong type answers 422 on `body`."""

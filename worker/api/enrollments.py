@@ -26,7 +26,7 @@ from worker.api.schemas import (
 from worker.deps import EngineDeps
 from worker.enrollment import cancel, enroll, get_owned, pause, resume, update
 from worker.enrollment_view import messages_of, view_of
-from worker.intake import check_patch, check_program, check_start, to_changes, to_new_enrollment
+from worker.intake import check_body, check_patch, to_changes, to_new_enrollment
 from worker.logs import get_logger
 from worker.records import Enrollment, EnrollmentState
 
@@ -57,8 +57,7 @@ def _refuse_if(enrollment: Enrollment, states: tuple[EnrollmentState, ...], acti
 def create_enrollment(body: EnrollmentBody, response: Response, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
     """Enroll a patient; the same (clinic, patient_ref, program) again answers 200 with the same enrollment."""
     deps = ctx.engine()
-    check_program(deps, body)
-    check_start(deps, body.start_at)
+    check_body(deps, body)
     enrollment, created = enroll(deps, to_new_enrollment(cid, body))
     response.status_code = 201 if created else 200
     log.info("enrollment", enrollment_id=enrollment.id, clinic_id=cid, created=created)

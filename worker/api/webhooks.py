@@ -17,8 +17,9 @@ from twilio.request_validator import RequestValidator
 from worker.api.context import Ctx
 from worker.api.schemas import ErrorOut
 from worker.callbacks import handle_status
+from worker.contact import inbound_number
 from worker.logs import get_logger
-from worker.replies import handle_inbound, normalize_number, twiml
+from worker.replies import handle_inbound, twiml
 
 log = get_logger("caredrip.api")
 router = APIRouter(prefix="/webhooks/twilio", tags=["twilio"])
@@ -114,7 +115,7 @@ def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_le
 )
 def twilio_inbound(params: TwilioParams, ctx: Ctx) -> Response:
     """A patient's SMS: STOP/START/HELP and synonyms act at once; anything else is kept for the clinic."""
-    number = normalize_number(params.get("From", ""))
+    number = inbound_number(params.get("From", ""))
     if len(number) < 4:
         raise HTTPException(400, "an inbound message needs From, a phone number")
     deps = ctx.engine()
