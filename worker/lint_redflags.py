@@ -25,7 +25,7 @@ MAX_ENGLISH_GRADE = 8.0
 
 def lint_red_flags(content_dir: Path) -> list[str]:
     """Every program has valid red flags for each of its languages; every `must_flag` example
-    flags and no `must_not_flag` example does."""
+    flags, every sign is shown by one, and no `must_not_flag` example flags."""
     problems: list[str] = []
     for program_id, program in _programs(content_dir):
         try:
@@ -41,12 +41,20 @@ def lint_red_flags(content_dir: Path) -> list[str]:
 
 
 def example_problems(flags: RedFlags) -> list[str]:
-    """The examples of one red-flags file that do not do what they say."""
+    """The examples of one red-flags file that do not do what they say, and the signs that no
+    `must_flag` example of their language shows."""
     problems: list[str] = []
     for language, data in flags.languages.items():
+        shown: set[str] = set()
         for example in data.must_flag:
-            if flags.check(example, language) is None:
+            match = flags.check(example, language)
+            if match is None:
                 problems.append(f"{flags.path}: {language}.must_flag: {example!r} does not flag")
+            else:
+                shown.update(hit.sign for hit in match.hits if hit.language == language)
+        for sign in data.signs:
+            if sign not in shown:
+                problems.append(f"{flags.path}: {language}.signs.{sign}: no must_flag example shows this sign")
         for example in data.must_not_flag:
             match = flags.check(example, language)
             if match is not None:

@@ -111,9 +111,13 @@ def _language(path: Path) -> LanguageReplies:
         weekdays=names["weekdays"],
         months=names["months"],
     )
+    try:
+        until = replies.until(_SAMPLE_DATE)
+    except TemplateError as exc:
+        raise ContentError(f"{where}.date: does not render: {exc}") from None
     for kind in ReplyKind:
         try:
-            replies.templates[kind].render(clinic_name="Clinic", clinic_phone="1", until=replies.until(_SAMPLE_DATE))
+            replies.templates[kind].render(clinic_name="Clinic", clinic_phone="1", until=until)
         except TemplateError as exc:
             raise ContentError(f"{where}.{kind.value}: does not render: {exc}") from None
     return replies

@@ -5,9 +5,9 @@ A term's word matches a reply's word when, after `text.variants` (stretched lett
 - it ends in '*' and the reply's word starts with the rest ('weak*' matches 'weakness');
 - it is a plain word and the reply's word has 6+ letters, is not one of `ordinary_words`, and
   is within Damerau-Levenshtein distance 1 of it (one letter added, dropped, changed, or two
-  neighbours swapped: 'weekness', 'swalow', 'numbnes'). This is only tried for a reply's word
-  that matched nothing exactly. Candidates come from a symmetric-delete index, and rapidfuzz
-  (C++) computes the distance of each.
+  neighbours swapped: 'weekness', 'swalow', 'numbnes'), even when it also matched another term
+  word exactly ('breath' is a term word and a typo of 'breathe'). Candidates come from a
+  symmetric-delete index, and rapidfuzz (C++) computes the distance of each.
 A term of several words matches consecutive words with no BARRIER between them.
 """
 
@@ -73,7 +73,7 @@ class Matcher:
         hits = {form for form in forms if form in self._exact}
         for form in forms:
             hits.update(form[:n] + "*" for n, stems in self._stems.items() if form[:n] in stems)
-        if hits or any(form in self._ordinary for form in forms):
+        if any(form in self._ordinary for form in forms):
             return frozenset(hits)
         for form in forms:
             if len(form) >= MIN_FUZZY_LETTERS:
