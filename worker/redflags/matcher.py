@@ -25,7 +25,8 @@ _CACHE_LIMIT = 20_000  # distinct reply words remembered; cleared when full
 
 
 class Matcher:
-    """Built once from terms (each a tuple of folded words, '*' for a stem); `find` is pure."""
+    """Built once from terms (each a tuple of folded words, '*' for a stem). `find` is a pure
+    function of its words; the only state is a bounded memo of each word's reading."""
 
     def __init__(self, terms: Sequence[tuple[str, ...]], *, ordinary_words: Iterable[str] = ()) -> None:
         self._terms = tuple(terms)
@@ -77,8 +78,8 @@ class Matcher:
             return frozenset(hits)
         for form in forms:
             if len(form) >= MIN_FUZZY_LETTERS:
-                near = {word for key in _deletions(form) for word in self._near.get(key, ())}
-                hits.update(word for word in near if DamerauLevenshtein.distance(form, word, score_cutoff=1) <= 1)
+                near = {candidate for key in _deletions(form) for candidate in self._near.get(key, ())}
+                hits.update(c for c in near if DamerauLevenshtein.distance(form, c, score_cutoff=1) <= 1)
         return frozenset(hits)
 
 
