@@ -28,6 +28,8 @@ _SAMPLE_DATE = date(2026, 9, 30)
 
 
 class ReplyKind(StrEnum):
+    """The replies a program words, by their key under `_replies`."""
+
     SAFETY = "safety"
     HELP = "help"
     STOP = "stop"
@@ -46,11 +48,8 @@ class LanguageReplies:
 
     def until(self, day: date) -> str:
         """`day` written the language's way: 'Wednesday, September 30', '30 de septiembre'."""
-        return " ".join(
-            self.date_format.render(
-                weekday=self.weekdays[day.weekday()], month=self.months[day.month - 1], day=day.day
-            ).split()
-        )
+        names = {"weekday": self.weekdays[day.weekday()], "month": self.months[day.month - 1], "day": day.day}
+        return " ".join(self.date_format.render(names).split())
 
 
 @dataclass(frozen=True, slots=True)
