@@ -18,7 +18,8 @@ from worker.phi import text
 SETTING = "CAREDRIP_DATA_KEYS"
 KEY_BYTES = 32
 # A random 32-byte key has about 30 distinct byte values; fewer than 16 happens by chance with
-# odds below 1e-15, and catches typed keys such as "0000…", "abab…" or a repeated word.
+# odds below 1e-15, and catches typed keys such as "0000…" or a word. A key that repeats itself
+# (period up to 16 bytes, e.g. one 16-byte key written twice) is refused too; odds nil by chance.
 MIN_DISTINCT_BYTES = 16
 _KID = re.compile(r"[0-9]{1,3}")
 
@@ -71,7 +72,7 @@ def _parse_entry(entry: str, where: str) -> DataKey:
         secret = b""
     if len(secret) != KEY_BYTES:
         raise ValueError(f"{where} is not urlsafe base64 of {KEY_BYTES} bytes (43 characters, A-Z a-z 0-9 - _)")
-    if len(set(secret)) < MIN_DISTINCT_BYTES:
+    if len(set(secret)) < MIN_DISTINCT_BYTES or any(secret == secret[p:] + secret[:p] for p in range(1, 17)):
         raise ValueError(f"{where} is too weak to be random: use {KEY_BYTES} bytes from a CSPRNG")
     return DataKey(int(kid_text) if sep else _derived_kid(secret), secret)
 
