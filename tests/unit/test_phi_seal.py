@@ -46,8 +46,8 @@ def test_string_round_trip(ring: Keyring, plaintext: str) -> None:
 def test_token_is_compact_base64url(ring: Keyring) -> None:
     token = ring.seal_fields({"n": "Ana", "ph": "+14155552671"}, aad=EID)
     plain = len(pack({"n": "Ana", "ph": "+14155552671"}))
-    assert len(decode(token)) == OVERHEAD_BYTES + plain == 29 + 22
-    assert len(token) == -(-(OVERHEAD_BYTES + plain) * 4 // 3) == 68
+    assert len(decode(token)) == OVERHEAD_BYTES + plain == 29 + 15
+    assert len(token) == -(-(OVERHEAD_BYTES + plain) * 4 // 3) == 59
     assert set(token) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
@@ -142,11 +142,42 @@ def test_field_keys_are_short_codes() -> None:
 
 
 @pytest.mark.parametrize(
-    "data", [b"\x01n", b"\x01n\x05abc", b"\x01n\x80", b"\x02n", b"\x01n\x00\x01n\x00", b"\x01N\x00"]
+    "data",
+    [
+        b"\x01n",  # no header
+        b"\x01n\x0aabc",  # 5 bytes promised, 3 given
+        b"\x01n\x80",  # header cut short
+        b"\x02n",  # key cut short
+        b"\x01n\x00\x01n\x00",  # the same key twice
+        b"\x01N\x00",  # not a field code
+        b"\x01n\x03",  # an unknown kind of value
+        b"\x01n\x01\x00",  # a number that is no E.164 number
+        b"\x01n\x01" + b"\xff" * 9 + b"\x01",  # a number past 63 bits
+        b"\x01n\x04\xff\xfe",  # not UTF-8
+    ],
 )
 def test_unpack_refuses_malformed(data: bytes) -> None:
     with pytest.raises(ValueError):
         unpack(data)
+
+
+@pytest.mark.parametrize(
+    ("value", "packed_size"),
+    [
+        ("+14155552671", 5),  # a North American number: 5 bytes, not 12
+        ("+447700900123", 6),
+        ("+999999999999999", 8),  # 15 digits, the most E.164 allows
+        ("+12", 1),
+        ("+0123456789", 11),  # not E.164: kept as text
+        ("+1234567890123456", 17),  # 16 digits: text
+        ("14155552671", 11),
+        ("+1 415 555 2671", 15),
+    ],
+)
+def test_numbers_pack_small_and_exactly(value: str, packed_size: int) -> None:
+    packed = pack({"ph": value})
+    assert len(packed) == 1 + 2 + 1 + packed_size
+    assert unpack(packed) == {"ph": value}
 
 
 def _ring_of(count: int) -> Keyring:
