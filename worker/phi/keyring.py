@@ -1,9 +1,9 @@
 """The PHI keyring (CAREDRIP_DATA_KEYS) and AES-256-GCM sealing: the first key seals, every key opens.
 
 A token is base64url (no padding) of: key id (1 byte) | nonce (12 random bytes) | ciphertext |
-tag (16 bytes): 29 bytes, 39 characters, over the plaintext. The associated data binds it to its
-use: a mode byte (one string or packed fields), the key id, and the caller's `aad` (the id of the
-record that holds it), so a token copied into another record does not open. Nonces are random, so
+tag (16 bytes), 29 bytes over the (packed) plaintext, 4 characters for every 3 bytes. The
+associated data binds it to its use: a mode byte (one string or packed fields), the key id, and
+the caller's `aad` (the id of the record that holds it), so a token copied elsewhere does not open. Nonces are random, so
 one key may seal up to 2**32 values (NIST SP 800-38D): rotate well before.
 """
 
@@ -87,7 +87,7 @@ class Keyring:
             raise SealError("sealed fields are malformed") from None
 
     def needs_rotation(self, token: str) -> bool:
-        """True if `token` was sealed under a key other than the first (it opens, but should be resealed)."""
+        """True if `token` was sealed under a key other than the first (reseal it); SealError if no token."""
         return _split(token)[0] != self.keys[0].kid
 
     def _seal(self, mode: bytes, data: bytes, aad: str) -> str:
