@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
+import os
 import stat
+import subprocess
+import sys
 from pathlib import Path
+from subprocess import PIPE
 
 import pytest
 
@@ -73,25 +76,34 @@ def test_the_loser_of_a_race_reads_the_winner(tmp_path: Path) -> None:
     assert _mode(path) == 0o600
 
 
-def _start(var: str, barrier: multiprocessing.synchronize.Barrier, out: multiprocessing.Queue[str]) -> None:
-    barrier.wait()
-    out.put(load_or_create_keyring(Path(var), None, "development").to_setting())
+# Each racer imports, says "ready", waits for "go" on stdin, then loads: once all are ready the
+# parent says "go" to each in turn, so they reach the key file within a millisecond or so.
+RACER = """
+import sys
+from pathlib import Path
+from worker.phi.keyfile import load_or_create_keyring
+print("ready", flush=True)
+sys.stdin.readline()
+print(load_or_create_keyring(Path(sys.argv[1]), None, "development").to_setting(), flush=True)
+"""
 
 
 def test_processes_starting_at_once_agree(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("fork")
-    count = 4
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
     for round_ in range(3):
         var = tmp_path / f"var{round_}"
-        barrier, out = ctx.Barrier(count), ctx.Queue()
-        procs = [ctx.Process(target=_start, args=(str(var), barrier, out)) for _ in range(count)]
-        for proc in procs:
-            proc.start()
-        settings = [out.get(timeout=60) for _ in procs]
-        for proc in procs:
-            proc.join(timeout=60)
-            assert proc.exitcode == 0
-        assert len(set(settings)) == 1
-        assert (var / KEYFILE).read_text() == settings[0] + "\n"
+        racers = [
+            subprocess.Popen([sys.executable, "-c", RACER, str(var)], stdin=PIPE, stdout=PIPE, text=True, env=env)
+            for _ in range(4)
+        ]
+        assert all(r.stdout is not None and r.stdout.readline() == "ready\n" for r in racers)
+        for racer in racers:
+            assert racer.stdin is not None
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        settings = {racer.communicate(timeout=60)[0].strip() for racer in racers}
+        assert all(racer.returncode == 0 for racer in racers)
+        assert len(settings) == 1
+        assert (var / KEYFILE).read_text() == settings.pop() + "\n"
         assert [p.name for p in (var / "keys").iterdir()] == ["CAREDRIP_DATA_KEYS"]
         assert _mode(var / KEYFILE) == 0o600
