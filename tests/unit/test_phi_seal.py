@@ -150,9 +150,11 @@ def test_field_keys_are_short_codes() -> None:
         b"\x02n",  # key cut short
         b"\x01n\x00\x01n\x00",  # the same key twice
         b"\x01N\x00",  # not a field code
-        b"\x01n\x03",  # an unknown kind of value
-        b"\x01n\x01\x00",  # a number that is no E.164 number
-        b"\x01n\x01" + b"\xff" * 9 + b"\x01",  # a number past 63 bits
+        b"\x01n\x03",  # a 1-byte number with no byte
+        b"\x01n\x03\x00",  # a number that is no E.164 number (0)
+        b"\x01n\x03\x09",  # one digit: no E.164 number either
+        b"\x01n\x0f" + b"\xff" * 7,  # past 15 digits
+        b"\x01n" + b"\xff" * 9 + b"\x01",  # a header past 63 bits
         b"\x01n\x04\xff\xfe",  # not UTF-8
     ],
 )
@@ -165,9 +167,10 @@ def test_unpack_refuses_malformed(data: bytes) -> None:
     ("value", "packed_size"),
     [
         ("+14155552671", 5),  # a North American number: 5 bytes, not 12
-        ("+447700900123", 6),
-        ("+999999999999999", 8),  # 15 digits, the most E.164 allows
+        ("+447700900123", 5),
+        ("+999999999999999", 7),  # 15 digits, the most E.164 allows
         ("+12", 1),
+        ("+10", 1),
         ("+0123456789", 11),  # not E.164: kept as text
         ("+1234567890123456", 17),  # 16 digits: text
         ("14155552671", 11),

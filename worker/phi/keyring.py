@@ -3,8 +3,9 @@
 A token is base64url (no padding) of: key id (1 byte) | nonce (12 random bytes) | ciphertext |
 tag (16 bytes), 29 bytes over the (packed) plaintext, 4 characters for every 3 bytes. The
 associated data binds it to its use: a mode byte (one string or packed fields), the key id, and
-the caller's `aad` (the id of the record that holds it), so a token copied elsewhere does not open. Nonces are random, so
-one key may seal up to 2**32 values (NIST SP 800-38D): rotate well before.
+the caller's `aad` (the id of the record that holds it), so a token copied elsewhere does not
+open. Nonces are random, so one key may seal up to 2**32 values (NIST SP 800-38D): rotate well
+before that.
 """
 
 from __future__ import annotations
