@@ -1,4 +1,4 @@
-"""`caredrip lint`'s checks of red flags and reply texts (worker/lint_redflags.py)."""
+"""`caredrip lint`'s checks of red flags and reply texts (worker/lint/safety.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from worker.lint_redflags import lint_red_flags, lint_reply_texts
+from worker.lint.safety import lint_red_flags, lint_reply_texts
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 CLINICS = {"en": "Riverside Family Health Clinic", "es": "Clínica Familiar Riverside"}

@@ -9,9 +9,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from worker.errors import ContentError, RenderError
+from worker.lint.safety import lint_red_flags, lint_reply_texts
 from worker.lint.timing import CAP_ZONES, cap_problems, order_problems, quiet_problems
 from worker.lint.words import (
     MAX_ENGLISH_GRADE,
+    SAMPLE_CLINIC_NAMES,
+    SAMPLE_CLINIC_PHONE,
     cached_grade,
     email_words,
     first_sms_problems,
@@ -68,6 +71,15 @@ def lint_content(
             linter.check_language(language)
         report.problems.extend(linter.problems)
         report.summary.extend(linter.summary)
+    report.problems.extend(lint_red_flags(content_dir))
+    report.problems.extend(
+        lint_reply_texts(
+            content_dir,
+            clinic_names=SAMPLE_CLINIC_NAMES,
+            clinic_phone=SAMPLE_CLINIC_PHONE,
+            grade=lambda text, language: cached_grade(text, language, readability_dir),
+        )
+    )
     return report
 
 

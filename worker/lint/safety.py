@@ -1,4 +1,4 @@
-"""Content checks for issue 15's data, for `caredrip lint` to call: each program's red flags
+"""The safety checks of `caredrip lint`: each program's red flags
 against its own examples, and its reply texts (safety, HELP, STOP, START, PAUSE) against the
 language's SMS segment budget and, in English, the reading level.
 
