@@ -20,6 +20,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.errors import ConfigError
+from worker.phi import Keyring
 from worker.policy import Caps, QuietHours, parse_caps, parse_quiet_hours
 
 DEFAULTS_FILE = Path(__file__).parent / "config" / "defaults.toml"
@@ -72,6 +73,7 @@ class Settings(BaseSettings):
     send_batch: int = Field(_DEFAULT["CAREDRIP_SEND_BATCH"], alias="CAREDRIP_SEND_BATCH", ge=1, le=1000)
     retention_days: int = Field(_DEFAULT["CAREDRIP_RETENTION_DAYS"], alias="CAREDRIP_RETENTION_DAYS", ge=1)
     secret_key: str | None = Field(None, alias="CAREDRIP_SECRET_KEY", min_length=16)
+    data_keys: str | None = Field(None, alias="CAREDRIP_DATA_KEYS")
     lease_seconds: int = Field(_DEFAULT["CAREDRIP_LEASE_SECONDS"], alias="CAREDRIP_LEASE_SECONDS", ge=1, le=800)
 
     @field_validator("quiet_hours_raw")
@@ -84,6 +86,13 @@ class Settings(BaseSettings):
     @classmethod
     def _check_caps(cls, value: str) -> str:
         parse_caps(value)
+        return value
+
+    @field_validator("data_keys")
+    @classmethod
+    def _check_data_keys(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            Keyring.from_setting(value)  # ValueError names the key's position, never its text
         return value
 
     @field_validator("public_base_url")
@@ -149,6 +158,8 @@ def production_problem(s: Settings) -> str | None:
         return "SMTP_STARTTLS: SMTP_USERNAME/SMTP_PASSWORD are refused in production without STARTTLS (sent in clear)"
     if s.twilio_api_base_url:
         return "TWILIO_API_BASE_URL: refused in production (it sends SMS to a stand-in instead of Twilio)"
+    if not s.data_keys:
+        return "CAREDRIP_DATA_KEYS: required in production (the keyring that seals patient data at rest)"
     return None
 
 

@@ -16,6 +16,7 @@ from worker.channels.base import Channel
 from worker.clock import Clock, SystemClock, shared_scaled_clock
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
+from worker.phi import IndexKey, load_or_create_keyring
 from worker.programs import catalog_for
 from worker.redis_server import ensure_embedded
 from worker.render import Renderer
@@ -108,6 +109,8 @@ def engine_deps() -> EngineDeps:
         catalog=catalog_for(s.content_dir),
         quiet=s.quiet_hours,
         secret=secret(),
+        keyring=load_or_create_keyring(s.var_dir, s.data_keys, s.env),
+        index=IndexKey.from_secret(secret()),
         retention_days=s.retention_days,
     )
 

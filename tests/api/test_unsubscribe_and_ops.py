@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from typing import Any
 
@@ -97,7 +98,7 @@ def test_healthz_503_when_redis_is_unreachable(engine: EngineDeps, clinic_store:
         )
     )
     app = create_app(
-        EngineDeps(engine.clock, dead, engine.catalog, engine.quiet, engine.secret),
+        dataclasses.replace(engine, store=dead),
         clinic_store,
         public_base_url=BASE_URL,
         twilio_auth_token="t",

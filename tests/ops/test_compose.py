@@ -21,6 +21,7 @@ import yaml
 from tests.ops.conftest import REPO
 from worker import flower
 from worker.errors import ConfigError
+from worker.phi import Keyring
 from worker.settings import Settings, load_settings
 
 SCHEMA = REPO / "tests" / "fixtures" / "compose" / "compose-spec.json"
@@ -197,8 +198,13 @@ def test_production_env_is_refused_until_filled_in(no_settings_env: None, tmp_pa
         "SMTP_USERNAME": "caredrip",
         "SMTP_PASSWORD": "Vd9-pq2Lm8Rt4Zx7",
         "MAIL_FROM": "care@riverside-clinic.org",
+        "CAREDRIP_DATA_KEYS": Keyring.generate().to_setting(),
     }
-    steps = [("CAREDRIP_SECRET_KEY", "PUBLIC_BASE_URL"), ("PUBLIC_BASE_URL", "TWILIO_ACCOUNT_SID")]
+    steps = [
+        ("CAREDRIP_SECRET_KEY", "PUBLIC_BASE_URL"),
+        ("PUBLIC_BASE_URL", "CAREDRIP_DATA_KEYS"),
+        ("CAREDRIP_DATA_KEYS", "TWILIO_ACCOUNT_SID"),
+    ]
     for given, refused_next in steps:
         example = re.sub(rf"^{given}=.*$", f"{given}={filled[given]}", example, flags=re.MULTILINE)
         path = tmp_path / "production.env"

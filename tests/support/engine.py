@@ -18,6 +18,7 @@ from worker.delivery.send import send_batch
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.enrollment import NewEnrollment
+from worker.phi import IndexKey, Keyring
 from worker.policy import parse_caps, parse_quiet_hours
 from worker.programs import ProgramCatalog
 from worker.records import from_epoch_ms
@@ -27,6 +28,9 @@ from worker.store.keys import due_key
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = b"test-secret-0123456789abcdef"
+# One keyring for the whole test run: subprocess workers get it as CAREDRIP_DATA_KEYS.
+KEYRING = Keyring.generate()
+DATA_KEYS = KEYRING.to_setting()
 CLINIC = {"name": "Riverside Family Clinic", "phone": "+1 555 010 2345"}
 
 
@@ -48,6 +52,8 @@ def make_deps(
         catalog=ProgramCatalog(ROOT / "content"),
         quiet=parse_quiet_hours("21:00-08:00"),
         secret=SECRET,
+        keyring=KEYRING,
+        index=IndexKey.from_secret(SECRET),
     )
     return DeliveryDeps(
         engine=engine,

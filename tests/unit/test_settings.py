@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from worker.errors import ConfigError
+from worker.phi import Keyring
 from worker.policy import Caps, QuietHours
 from worker.settings import DEFAULTS_FILE, Settings, load_defaults, load_settings
 
@@ -23,6 +24,7 @@ PRODUCTION_READY = {
     "MAIL_FROM": "clinic@example.org",
     "CAREDRIP_SECRET_KEY": "q7Vd2kR9xL0pZs4mWn8bTe1yHc6uJf3a",
     "PUBLIC_BASE_URL": "https://care.riverside-clinic.org",
+    "CAREDRIP_DATA_KEYS": Keyring.generate().to_setting(),
 }
 
 
@@ -216,4 +218,17 @@ def test_defaults_file_is_validated_like_the_environment() -> None:
 def test_real_channels_need_their_credentials(monkeypatch: pytest.MonkeyPatch, missing: str, named: str) -> None:
     setenv(monkeypatch, {k: v for k, v in PRODUCTION_READY.items() if k != missing})
     with pytest.raises(ConfigError, match=rf"^setting {named}: "):
+        load_settings()
+
+
+def test_production_requires_the_data_keyring(monkeypatch: pytest.MonkeyPatch) -> None:
+    setenv(monkeypatch, {**PRODUCTION_READY, "CAREDRIP_DATA_KEYS": ""})
+    with pytest.raises(ConfigError, match=r"^setting CAREDRIP_DATA_KEYS: required in production"):
+        load_settings()
+
+
+def test_a_malformed_data_keyring_is_refused_naming_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = Keyring.generate().to_setting()
+    setenv(monkeypatch, {"CAREDRIP_DATA_KEYS": f"{good},not-a-key"})
+    with pytest.raises(ConfigError, match=r"^setting CAREDRIP_DATA_KEYS: .*key 2"):
         load_settings()
