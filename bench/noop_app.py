@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu import Queue  # type: ignore[attr-defined]
 
 from worker.celery_app import app as caredrip_app
 
@@ -19,9 +19,9 @@ SKIP = {"beat_schedule", "task_routes", "task_queues", "task_default_queue", "in
 
 app = Celery("noop", broker=os.environ.get("REDIS_URL", "redis://127.0.0.1:1/0"), set_as_current=False)
 app.conf.update({k: v for k, v in caredrip_app.conf.changes.items() if k not in SKIP})
-app.conf.update(task_default_queue="noop", task_queues=[Queue("noop")])
+app.conf.update(task_default_queue="noop", task_queues=[Queue("noop")])  # type: ignore[no-untyped-call]
 
 
-@app.task(name="bench.noop", ignore_result=True)
+@app.task(name="bench.noop", ignore_result=True)  # type: ignore[untyped-decorator]
 def noop(*_: Any) -> None:
     """Nothing: what Celery itself costs per task."""

@@ -22,6 +22,7 @@ import timeit
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
 
@@ -91,7 +92,7 @@ def redis_bytes(url: str, tmp: Path, rows: list[Row], *, sealed: bool, listpack_
         if sealed:
             fields["x"] = ring.seal_fields({"n": fields.pop("n"), "ph": fields.pop("ph")}, aad=eid)
             phone_field = index.blind_index(row["ph"])
-        pipe.hset(enrollment_key(eid), mapping=fields)
+        pipe.hset(enrollment_key(eid), mapping=dict[Any, Any](fields))
         pipe.zadd(due_key("sms"), {eid: 1_772_000_000_000 + i})
         pipe.hset(phones_key(phone_field), phone_field, "c_test")
         if i % 5000 == 4999:

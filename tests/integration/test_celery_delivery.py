@@ -17,6 +17,7 @@ from tests.support.smtp_server import SmtpTestServer
 from tests.support.twilio_standin import TwilioStandIn
 from worker import tasks, wiring
 from worker.celery_app import app
+from worker.channels.base import Channel
 from worker.channels.smtp_email import SmtpEmailChannel
 from worker.channels.twilio_sms import TwilioSmsChannel
 from worker.delivery.types import DeliveryDeps
@@ -44,7 +45,7 @@ def smtp() -> Iterator[SmtpTestServer]:
 
 
 def _deps(redis_url: str, tmp_path: Path, standin: TwilioStandIn, smtp: SmtpTestServer) -> DeliveryDeps:
-    channels = {
+    channels: dict[str, Channel] = {
         "sms": TwilioSmsChannel(
             account_sid=ACCOUNT_SID,
             auth_token=TOKEN,
@@ -117,7 +118,7 @@ def test_transient_errors_retry_then_succeed_and_21211_fails_once(
     _tick(celery_deps)  # 429: retrying
     _tick(celery_deps)  # not due yet: backoff
     for _ in range(2):  # 500, then ok
-        celery_deps.engine.clock.set(next_due(celery_deps))  # type: ignore[attr-defined, arg-type]
+        celery_deps.engine.clock.set(next_due(celery_deps))  # type: ignore[attr-defined]
         _tick(celery_deps)
     records = celery_deps.engine.store.records(ok.id)
     assert [(r.step, r.state, r.attempts) for r in records] == [("welcome", MessageState.SENT, 3)]

@@ -57,7 +57,8 @@ def test_a_task_overrunning_shutdown_does_not_hang_the_next_worker(
         sample_app.send_task(SLOW_RECORD, args=(redis_url, "effects", "slow", 1.0))
         wait_for_items(redis_client, "effects:started", 1)
     assert worker_state.should_terminate is None
-    assert redis_client.lrange("effects", 0, -1)[0].startswith(b"slow:")  # the thread was joined
+    first: bytes = redis_client.lrange("effects", 0, -1)[0]  # type: ignore[assignment]
+    assert first.startswith(b"slow:")  # the thread was joined
     with in_process_worker(sample_app):
         sample_app.send_task(RECORD, args=(redis_url, "effects", "after"))
         items = wait_for_items(redis_client, "effects", 2)

@@ -118,7 +118,7 @@ def test_the_message_on_the_broker_has_redacted_headers(redis_url: str) -> None:
 def test_inspect_shows_redacted_arguments() -> None:
     """`celery inspect active` (and Flower's worker pages) read Request.info(): redacted too."""
     task_message = app.amqp.as_task_v2("tid-1", "caredrip.enroll", args=(CLINIC_ID, BODY))
-    message = Message(
+    message = Message(  # type: ignore[no-untyped-call]
         body=json.dumps(task_message.body), headers=task_message.headers, content_type="application/json",
         content_encoding="utf-8", delivery_info={}, properties={},
     )

@@ -66,7 +66,7 @@ def test_compose_services_keep_their_promises(compose: dict[str, Any]) -> None:
         assert "healthcheck" in services[name], name
 
 
-ENV_FILES = [{"path": "config/compose.env"}, {"path": ".env", "required": False}]
+ENV_FILES: list[dict[str, Any]] = [{"path": "config/compose.env"}, {"path": ".env", "required": False}]
 
 
 def test_env_files_of_compose_exist_in_the_checkout(compose: dict[str, Any]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import time
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
@@ -59,11 +58,9 @@ def lint(content: Path, nltk_dir: Path, templates: Path = TEMPLATES, caps: Caps 
     return lint_content(content, templates, QUIET, caps, readability_dir=nltk_dir)
 
 
-def test_shipped_content_passes_quickly(nltk_dir: Path) -> None:
+def test_shipped_content_passes(nltk_dir: Path) -> None:
     lint(CONTENT, nltk_dir)  # the first run writes the reading-level corpus
-    started = time.perf_counter()
     report = lint(CONTENT, nltk_dir)
-    assert time.perf_counter() - started < 5
     assert report.problems == []
     assert report.ok
     assert "twitching/en: 11 SMS cost 11 segments per patient (max 1 per message, budget 1; 0 of 11 UCS-2)" in (

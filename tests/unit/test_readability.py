@@ -4,7 +4,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -136,13 +135,11 @@ def test_spanish_leaves_textstat_global_language_alone(
     assert vars(textstat.textstat)["_textstatistics__lang"] == "en_US"
 
 
-def test_second_call_is_fast_and_does_not_rewrite(tmp_path: Path) -> None:
+def test_second_call_does_not_rewrite_the_corpus(tmp_path: Path) -> None:
     grade_level(SIMPLE_EN, "en", data_dir=tmp_path)
     corpus = tmp_path / "corpora" / "cmudict" / "cmudict"
     mtime = corpus.stat().st_mtime_ns
-    started = time.perf_counter()
     grade_level(DENSE_EN, "en", data_dir=tmp_path)
-    assert time.perf_counter() - started < 0.5
     readability._cmudict_file.cache_clear()  # as a new process: the file exists, keep it
     grade_level(SIMPLE_EN, "en", data_dir=tmp_path)
     assert corpus.stat().st_mtime_ns == mtime
