@@ -269,34 +269,18 @@ def sent_count(client: redis.Redis, state: str = "sent", channel: str = "sms", p
 
 def start_process(command: Sequence[str], env: dict[str, str] | None = None) -> Any:
     """A helper process (the Twilio stand-in, an API server) in its own session, output discarded."""
-    import subprocess
+    from worker import processes
 
     child_env = {**os.environ, **(env or {})}
     child_env["PYTHONPATH"] = os.pathsep.join(p for p in (str(ROOT), child_env.get("PYTHONPATH", "")) if p)
-    return subprocess.Popen(
-        list(command),
-        cwd=ROOT,
-        env=child_env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    return processes.start(list(command), env=child_env, cwd=ROOT)
 
 
 def stop_process(process: Any, timeout: float = 10.0) -> None:
-    """SIGTERM the process group, SIGKILL after `timeout`."""
-    import signal
-    import subprocess
+    """SIGTERM the process group, SIGKILL after `timeout` (worker.processes, as everywhere)."""
+    from worker import processes
 
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout)
+    processes.stop(process, timeout)
 
 
 def wait_port(port: int, timeout: float = 20.0) -> None:
