@@ -61,7 +61,7 @@ def load_program(content_dir: Path, program_id: str) -> Program:
     """Read and validate one program; raise ContentError naming the file and field."""
     folder = content_dir / program_id
     path = folder / "program.yaml"
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     if data.get("id") != program_id:
         raise ContentError(f"{path}: id must be {program_id!r} (the folder name)")
     languages = tuple(_require(data, "languages", list, path))
@@ -150,7 +150,7 @@ def _parse_step(raw: Any, path: Path, index: int) -> Step:
 
 
 def _load_strings(path: Path, steps: tuple[Step, ...]) -> tuple[dict[str, dict[str, str]], str]:
-    data = _read_yaml(path)
+    data = read_yaml_mapping(path)
     fallback = data.get("_fallback_first_name")
     if not isinstance(fallback, str) or not fallback.strip():
         raise ContentError(f"{path}: _fallback_first_name: a non-empty string is needed")
@@ -169,12 +169,13 @@ def _load_strings(path: Path, steps: tuple[Step, ...]) -> tuple[dict[str, dict[s
     return strings, fallback
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """A content file's top-level mapping; ContentError naming the file when missing, not YAML or not a mapping."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ContentError(f"{path}: file not found") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ContentError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ContentError(f"{path}: a mapping is needed at the top")

@@ -16,11 +16,11 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from worker.errors import ContentError
+from worker.programs import read_yaml_mapping
 
 KEY = "_replies"
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
@@ -138,12 +138,4 @@ def _names(value: Any, where: str, count: int) -> tuple[str, ...]:
 
 
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContentError(f"{path}: file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ContentError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ContentError(f"{path}: a mapping is needed at the top")
-    return data
+    return read_yaml_mapping(path)

@@ -13,9 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from worker.errors import ContentError
+from worker.programs import read_yaml_mapping
 from worker.redflags.matcher import Matcher
 from worker.redflags.text import term_words, words
 
@@ -91,13 +90,8 @@ class RedFlags:
 def load_red_flags(content_dir: Path, program_id: str) -> RedFlags:
     """Read and validate one program's red flags; raise ContentError naming the file and field."""
     path = content_dir / program_id / FILE_NAME
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContentError(f"{path}: file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ContentError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict) or not data:
+    data = read_yaml_mapping(path)
+    if not data:
         raise ContentError(f"{path}: a mapping of language -> signs is needed at the top")
     return RedFlags({str(lang): _language(block, f"{path}: {lang}") for lang, block in data.items()}, path)
 
