@@ -169,7 +169,7 @@ def _load_strings(path: Path, steps: tuple[Step, ...]) -> tuple[dict[str, dict[s
     return strings, fallback
 
 
-def read_yaml_mapping(path: Path) -> dict[str, Any]:
+def read_yaml_mapping(path: Path, what: str = "a mapping") -> dict[str, Any]:
     """A content file's top-level mapping; ContentError naming the file when missing, not YAML or not a mapping."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -178,7 +178,7 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
         raise ContentError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
-        raise ContentError(f"{path}: a mapping is needed at the top")
+        raise ContentError(f"{path}: {what} is needed at the top")
     return data
 
 

@@ -90,7 +90,7 @@ class RedFlags:
 def load_red_flags(content_dir: Path, program_id: str) -> RedFlags:
     """Read and validate one program's red flags; raise ContentError naming the file and field."""
     path = content_dir / program_id / FILE_NAME
-    data = read_yaml_mapping(path)
+    data = read_yaml_mapping(path, "a mapping of language -> signs")
     if not data:
         raise ContentError(f"{path}: a mapping of language -> signs is needed at the top")
     return RedFlags({str(lang): _language(block, f"{path}: {lang}") for lang, block in data.items()}, path)
