@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 import typer
 
 from worker.errors import CaredripError, ConfigError, NotFound, ValidationError
+from worker.records import CHANNELS, Channel
 
 if TYPE_CHECKING:
     from worker.settings import Settings
@@ -193,7 +194,7 @@ def enroll(
              "email": email, "language": language, "timezone": timezone, "start_at": start_at}  # fmt: skip
     payload: dict[str, Any] = {key: value for key, value in given.items() if value is not None}
     payload["channels"] = chosen
-    payload["consent"] = {**{ch: True for ch in chosen if ch in ("sms", "email")}, "recorded_at": _now().isoformat()}
+    payload["consent"] = {**{ch: True for ch in chosen if ch in CHANNELS}, "recorded_at": _now().isoformat()}
     deps = wiring.engine_deps()
     enrollment, created = do_enroll(deps, parse_enrollment(clinic, payload, deps))
     typer.echo(f"enrollment {enrollment.id}: {'created' if created else 'already enrolled, unchanged'}")
@@ -354,11 +355,9 @@ def messages_resend(
 
 # -- helpers ------------------------------------------------------------------------------------
 def _masked_contact(channel: str, phone: str | None, email: str | None) -> str:
-    from worker.contact import mask_email, mask_phone
+    from worker.contact import mask_contact
 
-    if channel == "sms":
-        return mask_phone(phone) if phone else ""
-    return mask_email(email) if email else ""
+    return mask_contact(Channel(channel), phone, email)
 
 
 def _split(values: str) -> list[str]:

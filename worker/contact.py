@@ -19,6 +19,8 @@ import re
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 
+from worker.records import Channel
+
 EXAMPLE = "+15551234567"
 _E164 = re.compile(r"\+[1-9][0-9]{1,14}")  # [0-9], not \d: no other script's digits
 _EXTENSION = re.compile(r"(?i)ext|[#;,]|[0-9]\s*x\s*[0-9]")
@@ -98,6 +100,14 @@ def mask_email(address: str) -> str:
     if not at or not local or not domain:
         return "***"
     return f"{local[0]}***@{domain}"
+
+
+def mask_contact(channel: Channel, phone: str | None, email: str | None) -> str:
+    """The channel's address, masked for operators and logs; "" when the patient has none."""
+    address = channel.address(phone, email)
+    if not address:
+        return ""
+    return mask_phone(address) if channel is Channel.SMS else mask_email(address)
 
 
 def _strict_e164(value: str) -> tuple[str, phonenumbers.PhoneNumber]:

@@ -24,7 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from worker.clock import shared_scaled_clock
-from worker.records import EnrollmentState
+from worker.records import Channel, EnrollmentState
 from worker.redis_server import ensure_embedded, stop_embedded
 from worker.settings import Settings
 from worker.supervisor import Supervisor, celery_beat, celery_worker, stop_requested
@@ -97,7 +97,7 @@ def format_message(record: dict[str, Any], enrolled_local: datetime) -> str:
     tz = ZoneInfo(record["timezone"])
     local = datetime.fromisoformat(record["sent_at"]).astimezone(tz)
     day = (local.date() - enrolled_local.date()).days
-    text = record.get("subject") if record["channel"] == "email" else record["body"]
+    text = record.get("subject") if record["channel"] == Channel.EMAIL else record["body"]
     text = " ".join(str(text or "").split())
     return f"day {day:>2}  {local:%a %b %d %H:%M %Z}  {record['channel']:<5}  {record['step']:<20} {text}"
 

@@ -17,10 +17,9 @@ from worker.contact import email_address, patient_phone
 from worker.deps import EngineDeps
 from worker.enrollment import EnrollmentChanges, NewEnrollment
 from worker.errors import ContentError, ValidationError
-from worker.records import Enrollment
+from worker.records import Channel, Enrollment
 from worker.timezones import canonical_zone
 
-Channel = Literal["sms", "email"]
 Language = Literal["en", "es"]
 CONSENT_CLOCK_SKEW = timedelta(minutes=5)  # a clinic's clock may run this far ahead of ours
 
@@ -111,10 +110,8 @@ class EnrollmentBody(BaseModel):
     @model_validator(mode="after")
     def _contact_and_consent(self) -> EnrollmentBody:
         for channel in self.channels:
-            if channel == "sms" and not self.phone:
-                raise ValueError("phone: required when channels include sms")
-            if channel == "email" and not self.email:
-                raise ValueError("email: required when channels include email")
+            if not channel.address(self.phone, self.email):
+                raise ValueError(f"{channel.contact_field}: required when channels include {channel}")
             if not getattr(self.consent, channel):
                 raise ValueError(f"consent.{channel}: consent is required for every channel used")
         return self
@@ -163,17 +160,17 @@ def check_patch(deps: EngineDeps, current: Enrollment, patch: EnrollmentPatch) -
     """The enrollment as `patch` leaves it is valid: contact details for each channel, consent for
     each channel added and for a new phone number texted, consent not recorded in the future, a
     language the program speaks; raises ValidationError naming the field."""
-    channels: list[str] = list(patch.channels or current.channels)
+    channels = [Channel(ch) for ch in patch.channels or current.channels]
     if len(set(channels)) != len(channels):
         raise ValidationError("channels", "channels must not repeat")
-    if "sms" in channels and not (patch.phone or current.phone):
-        raise ValidationError("phone", "required when channels include sms")
-    if "email" in channels and not (patch.email or current.email):
-        raise ValidationError("email", "required when channels include email")
+    for channel in channels:
+        if not channel.address(patch.phone or current.phone, patch.email or current.email):
+            raise ValidationError(channel.contact_field, f"required when channels include {channel}")
     for channel in channels:
         if channel not in current.channels and not (patch.consent and getattr(patch.consent, channel)):
             raise ValidationError(f"consent.{channel}", "consent is required for every channel added")
-    if "sms" in channels and patch.phone and patch.phone != current.phone and not (patch.consent and patch.consent.sms):
+    new_phone = patch.phone is not None and patch.phone != current.phone
+    if Channel.SMS in channels and new_phone and not (patch.consent and patch.consent.sms):
         raise ValidationError("consent.sms", "a new phone number needs fresh SMS consent")
     check_consent(deps, patch.consent)
     if patch.language and patch.language not in deps.catalog.get(current.program).languages:
@@ -205,8 +202,8 @@ def to_new_enrollment(clinic_id: str, body: EnrollmentBody) -> NewEnrollment:
         channels=tuple(body.channels),
         language=body.language,
         timezone=body.timezone,
-        phone=body.phone if "sms" in body.channels else None,
-        email=body.email if "email" in body.channels else None,
+        phone=body.phone if Channel.SMS in body.channels else None,
+        email=body.email if Channel.EMAIL in body.channels else None,
         consent=consent,
         start_at=body.start_at,
     )

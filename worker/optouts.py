@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from worker.records import Enrollment, OptOut, OptOutSource
+from worker.records import CHANNELS, Channel, Enrollment, OptOut, OptOutSource
 from worker.store import Batch, Store
 
 __all__ = [
@@ -35,7 +35,6 @@ __all__ = [
 ]
 
 PROVIDER_OPT_OUT_CODE = 21610  # Twilio: "Attempt to send to unsubscribed recipient"
-OPT_OUT_CHANNELS = ("sms", "email")
 
 
 def is_provider_opt_out(code: int | str | None) -> bool:
@@ -76,6 +75,6 @@ def sms_opted_out(store: Store, number: str | None) -> bool:
 def enrollment_opt_outs(store: Store, enrollment: Enrollment) -> dict[str, OptOut | None]:
     """Each channel's opt-out for this enrollment (None: not opted out): SMS by its number or the
     enrollment's own record, email by the enrollment's own record."""
-    own = store.channel_opt_outs(enrollment.id, OPT_OUT_CHANNELS)
-    by_number = {"sms": sms_opt_out(store, enrollment.phone)}
-    return {ch: by_number.get(ch) or own.get(ch) for ch in OPT_OUT_CHANNELS}
+    own = store.channel_opt_outs(enrollment.id, CHANNELS)
+    by_number = {Channel.SMS: sms_opt_out(store, enrollment.phone)}
+    return {ch: by_number.get(ch) or own.get(ch) for ch in CHANNELS}

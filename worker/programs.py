@@ -12,8 +12,8 @@ from typing import Any
 import yaml
 
 from worker.errors import ContentError
+from worker.records import CHANNELS
 
-CHANNELS = ("sms", "email")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 STRING_KEYS = ("sms", "subject", "email")

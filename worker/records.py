@@ -1,10 +1,29 @@
-"""The typed records caredrip keeps: enrollments and messages, with their states."""
+"""The typed records caredrip keeps: channels, enrollments and messages, with their states."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+
+
+class Channel(StrEnum):
+    """The ways caredrip reaches a patient; the one definition of the channel set."""
+
+    SMS = "sms"
+    EMAIL = "email"
+
+    @property
+    def contact_field(self) -> str:
+        """The enrollment field holding this channel's address: `phone` or `email`."""
+        return "phone" if self is Channel.SMS else "email"
+
+    def address(self, phone: str | None, email: str | None) -> str | None:
+        """This channel's address among a patient's phone and email."""
+        return phone if self is Channel.SMS else email
+
+
+CHANNELS: tuple[Channel, ...] = tuple(Channel)
 
 
 class EnrollmentState(StrEnum):
@@ -106,7 +125,7 @@ def message_id(enrollment_id: str, step: str, channel: str, occurrence: int = 1)
 def parse_message_id(value: str) -> tuple[str, str, str, int]:
     """(enrollment id, step, channel, occurrence); raises ValueError on anything else."""
     parts = value.split(".")
-    if len(parts) != 4 or parts[2] not in ("sms", "email") or not parts[3].isdigit():
+    if len(parts) != 4 or parts[2] not in CHANNELS or not parts[3].isdigit():
         raise ValueError(f"not a message id: {value!r}")
     return parts[0], parts[1], parts[2], int(parts[3])
 

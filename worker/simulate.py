@@ -16,7 +16,8 @@ from zoneinfo import ZoneInfo
 
 from worker.clock import utc
 from worker.policy import Caps, QuietHours
-from worker.programs import CHANNELS, Program
+from worker.programs import Program
+from worker.records import CHANNELS
 from worker.render import Renderer
 from worker.schedule import PlannedMessage, plan_timeline, valid_timezone
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import redis
 
+from worker.records import CHANNELS
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX, CountKey, DispatchInfo, Store
-from worker.store.keys import CHANNELS
 
 QUEUES = ("intake", "dispatch", "send")
 LAST_HOUR_STATES = ("sent", "failed", "unknown", "retrying", "skipped")
@@ -72,7 +72,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
     unknown, failed = batch.index_size(UNKNOWN_INDEX), batch.index_size(FAILED_INDEX)
     dispatch = batch.dispatch_info()
     batch.run()
-    channels = {}
+    channels: dict[str, ChannelFigures] = {}
     for ch in CHANNELS:
         due_now, due_by_horizon, oldest = due[ch].value
         late = now - oldest if oldest is not None and oldest <= now else timedelta(0)

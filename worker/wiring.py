@@ -12,7 +12,7 @@ from typing import Any
 
 import redis
 
-from worker.channels.base import Channel
+from worker.channels.base import Sender
 from worker.clock import Clock, SystemClock, shared_scaled_clock
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
@@ -146,10 +146,10 @@ def _cached_clinic_lookup(clinic_store: ClinicStore) -> Any:
     return lookup
 
 
-def build_channels(s: Settings) -> dict[str, Channel]:
+def build_channels(s: Settings) -> dict[str, Sender]:
     from worker.channels.outbox import OutboxChannel
 
-    channels: dict[str, Channel] = {}
+    channels: dict[str, Sender] = {}
     if s.sms_channel == "twilio":
         from worker.channels.twilio_sms import TwilioSmsChannel
 

@@ -17,7 +17,7 @@ from tests.support.smtp_server import SmtpTestServer
 from tests.support.twilio_standin import TwilioStandIn
 from worker import tasks, wiring
 from worker.celery_app import app
-from worker.channels.base import Channel
+from worker.channels.base import Sender
 from worker.channels.smtp_email import SmtpEmailChannel
 from worker.channels.twilio_sms import TwilioSmsChannel
 from worker.delivery.types import DeliveryDeps
@@ -45,7 +45,7 @@ def smtp() -> Iterator[SmtpTestServer]:
 
 
 def _deps(redis_url: str, tmp_path: Path, standin: TwilioStandIn, smtp: SmtpTestServer) -> DeliveryDeps:
-    channels: dict[str, Channel] = {
+    channels: dict[str, Sender] = {
         "sms": TwilioSmsChannel(
             account_sid=ACCOUNT_SID,
             auth_token=TOKEN,

@@ -14,7 +14,7 @@ import pytest
 
 from tests.support.messages import outgoing
 from tests.support.smtp_server import SmtpTestServer, free_port, parse_smtp_fault
-from worker.channels.base import Channel, OutgoingMessage, SendResult
+from worker.channels.base import OutgoingMessage, Sender, SendResult
 from worker.channels.smtp_email import SmtpEmailChannel, message_id_for
 from worker.contact import mask_email
 from worker.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
@@ -97,7 +97,7 @@ def test_delivers_multipart_text_and_html_with_list_unsubscribe(
 
 
 def test_smtp_channel_is_a_channel(make_channel: ChannelFactory) -> None:
-    channel: Channel = make_channel()  # checked by mypy
+    channel: Sender = make_channel()  # checked by mypy
     assert (channel.name, channel.batch_size, channel.parallelism) == ("email", 1, 4)
 
 

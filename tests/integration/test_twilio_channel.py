@@ -27,7 +27,7 @@ from tests.support.twilio_standin import (
     parse_fault,
     spec_path,
 )
-from worker.channels.base import Channel, OutgoingMessage
+from worker.channels.base import OutgoingMessage, Sender
 from worker.channels.twilio_sms import TwilioSmsChannel, classify
 from worker.contact import mask_phone
 from worker.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
@@ -114,7 +114,7 @@ def test_messaging_service_replaces_from(standin: TwilioStandIn, make_channel: C
 
 
 def test_twilio_channel_is_a_channel(make_channel: ChannelFactory) -> None:
-    channel: Channel = make_channel()  # checked by mypy
+    channel: Sender = make_channel()  # checked by mypy
     assert (channel.name, channel.batch_size, channel.parallelism) == ("sms", 1, 16)
 
 

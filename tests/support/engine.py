@@ -10,7 +10,7 @@ from typing import Any
 
 import redis
 
-from worker.channels.base import Channel
+from worker.channels.base import Sender
 from worker.channels.outbox import OutboxChannel
 from worker.clock import Clock, FixedClock
 from worker.delivery.dispatch import dispatch_once
@@ -39,7 +39,7 @@ def make_deps(
     outbox: Path,
     *,
     clock: Clock | None = None,
-    channels: dict[str, Channel] | None = None,
+    channels: dict[str, Sender] | None = None,
     rate: float = 100_000.0,
     sleep: Callable[[float], None] | None = None,
     caps: str = "sms:1/day,3/week",

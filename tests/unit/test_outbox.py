@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from tests.support.messages import outgoing
-from worker.channels.base import Channel, OutgoingMessage, SendResult
+from worker.channels.base import OutgoingMessage, Sender, SendResult
 from worker.channels.outbox import OutboxChannel
 from worker.errors import PermanentChannelError, TransientChannelError
 
@@ -58,7 +58,7 @@ def read_lines(path: Path) -> list[dict[str, Any]]:
 
 
 def test_outbox_is_a_channel(tmp_path: Path) -> None:
-    channel: Channel = OutboxChannel("email", tmp_path / "outbox.jsonl")  # checked by mypy
+    channel: Sender = OutboxChannel("email", tmp_path / "outbox.jsonl")  # checked by mypy
     assert (channel.name, channel.batch_size, channel.parallelism) == ("email", 100, 1)
 
 

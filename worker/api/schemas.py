@@ -9,14 +9,14 @@ ISO 8601 with an explicit UTC offset (`2026-03-02T15:00:00+00:00`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from worker.enrollment_view import EnrollmentView, PausedReason
 from worker.intake import Consent, EnrollmentBody, EnrollmentPatch
 from worker.optouts import OptOut, OptOutSource
-from worker.records import EnrollmentState, MessageRecord, MessageState
+from worker.records import Channel, EnrollmentState, MessageRecord, MessageState
 
 __all__ = [
     "ERROR_RESPONSES",
@@ -36,7 +36,6 @@ def _iso(value: datetime) -> str:
     return value.isoformat()
 
 
-ChannelName = Literal["sms", "email"]
 Timestamp = Annotated[
     datetime,
     PlainSerializer(_iso, return_type=str, when_used="json"),
@@ -73,13 +72,13 @@ class EnrollmentOut(BaseModel):
     program: str
     state: EnrollmentState
     paused_reason: PausedReason | None = Field(description="Why a paused enrollment is paused; null otherwise")
-    channels: list[ChannelName]
+    channels: list[Channel]
     language: str
     timezone: str
     first_name: str
     phone: str | None = Field(description="E.164, as the clinic gave it")
     email: str | None
-    consent: dict[ChannelName, ConsentOut] = Field(description="Each consented channel; a channel without is absent")
+    consent: dict[Channel, ConsentOut] = Field(description="Each consented channel; a channel without is absent")
     opt_outs: OptOutsOut
     created_at: Timestamp
     next_message_at: Timestamp | None = Field(description="When the next message is due; null if none")
@@ -91,7 +90,7 @@ class MessageOut(BaseModel):
 
     id: str
     step: str
-    channel: ChannelName
+    channel: Channel
     state: MessageState
     at: Timestamp | None = Field(description="When the message last changed state")
     provider_id: str | None
@@ -136,13 +135,13 @@ def enrollment_out(view: EnrollmentView) -> EnrollmentOut:
         program=e.program,
         state=e.state,
         paused_reason=view.paused_reason,
-        channels=[cast(ChannelName, ch) for ch in e.channels],
+        channels=[Channel(ch) for ch in e.channels],
         language=e.language,
         timezone=e.timezone,
         first_name=e.first_name,
         phone=e.phone,
         email=e.email,
-        consent={cast(ChannelName, ch): ConsentOut(recorded_at=at) for ch, at in view.consent.items()},
+        consent={Channel(ch): ConsentOut(recorded_at=at) for ch, at in view.consent.items()},
         opt_outs=OptOutsOut(sms=_opt_out(view.opt_outs.get("sms")), email=_opt_out(view.opt_outs.get("email"))),
         created_at=e.created_at,
         next_message_at=view.next_message_at,
@@ -157,7 +156,7 @@ def messages_out(eid: str, records: list[MessageRecord]) -> MessagesOut:
             MessageOut(
                 id=r.id,
                 step=r.step,
-                channel=cast(ChannelName, r.channel),
+                channel=Channel(r.channel),
                 state=r.state,
                 at=r.at,
                 provider_id=r.provider_id or None,

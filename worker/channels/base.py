@@ -1,15 +1,14 @@
-"""The small interface every channel implements, and the message it is handed."""
+"""The small interface every channel's sender implements (`Sender`), and the message it is handed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Protocol
 
 from worker.errors import ChannelError
-
-ChannelName = Literal["sms", "email"]
+from worker.records import Channel
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +20,7 @@ class OutgoingMessage:
     clinic_id: str
     program: str
     step: str
-    channel: ChannelName
+    channel: Channel
     to: str
     body: str
     language: str
@@ -44,7 +43,7 @@ class SendResult:
     sent_at: datetime
 
 
-class Channel(Protocol):
+class Sender(Protocol):
     """Hands rendered messages to a provider.
 
     `send` raises TransientChannelError (retry later), PermanentChannelError (fail now) or

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from worker.channels.base import ChannelName, OutgoingMessage, SendResult
+from worker.channels.base import OutgoingMessage, SendResult
 from worker.clock import utc
 from worker.errors import (
     AmbiguousChannelError,
@@ -28,6 +28,7 @@ from worker.errors import (
     PermanentChannelError,
     TransientChannelError,
 )
+from worker.records import CHANNELS, Channel
 
 _OPEN_FLAGS = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
 _FILE_MODE = 0o600  # the outbox holds phone numbers, addresses and message text
@@ -73,10 +74,10 @@ class OutboxChannel:
     batch_size = 100
     parallelism = 1
 
-    def __init__(self, name: ChannelName, path: str | os.PathLike[str]) -> None:
-        if name not in ("sms", "email"):
+    def __init__(self, name: str, path: str | os.PathLike[str]) -> None:
+        if name not in CHANNELS:
             raise ValueError(f"outbox channel name must be 'sms' or 'email', not {name!r}")
-        self.name: str = name
+        self.name: str = Channel(name)
         self.path = Path(path)
         self._lock = threading.Lock()  # parallelism is 1, but a stray second thread stays safe
 

@@ -6,7 +6,7 @@ from worker.channels.base import OutgoingMessage
 from worker.delivery.outcomes import log, record_outcomes
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Pending
 from worker.errors import ContentError
-from worker.records import MessageState, message_id
+from worker.records import Channel, MessageState, message_id
 from worker.tokens import unsubscribe_token
 
 
@@ -44,10 +44,10 @@ def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int
         timezone=e.timezone,
         due_at=e.next_due[channel] or deps.engine.clock.now(),
     )
-    if channel == "sms":
+    if channel == Channel.SMS:
         sms = deps.renderer.sms(p.program, p.step.id, e.language, context)
         return OutgoingMessage(
-            channel="sms",
+            channel=Channel.SMS,
             to=e.phone or "",
             body=sms.body,
             segments=sms.segments,
@@ -58,7 +58,7 @@ def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int
     unsubscribe = f"{base}/unsubscribe/{unsubscribe_token(deps.engine.secret, e.id)}"
     mail = deps.renderer.email(p.program, p.step.id, e.language, {**context, "unsubscribe_url": unsubscribe})
     return OutgoingMessage(
-        channel="email",
+        channel=Channel.EMAIL,
         to=e.email or "",
         body=mail.text,
         subject=mail.subject,

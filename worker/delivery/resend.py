@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from worker.delivery.compose import render_message
 from worker.delivery.send import send_one
 from worker.delivery.types import DeliveryDeps, Pending
-from worker.records import EnrollmentState, MessageState, message_id, parse_message_id
+from worker.records import Channel, EnrollmentState, MessageState, message_id, parse_message_id
 from worker.schedule import defer_quiet
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX
 
@@ -30,7 +30,7 @@ def resend(deps: DeliveryDeps, mid: str) -> str:
     enrollment = store.get_enrollment(eid)
     if enrollment is None or enrollment.state not in (EnrollmentState.ACTIVE, EnrollmentState.COMPLETED):
         return "not resendable: enrollment not active"
-    if channel == "sms" and enrollment.phone and store.sms_opted_out([enrollment.phone])[0]:
+    if channel == Channel.SMS and enrollment.phone and store.sms_opted_out([enrollment.phone])[0]:
         return "not resendable: number opted out"
     now = deps.engine.clock.now()
     allowed = defer_quiet(now, ZoneInfo(enrollment.timezone), deps.engine.quiet)

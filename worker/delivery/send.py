@@ -18,7 +18,7 @@ from worker.clock import to_virtual
 from worker.delivery.compose import render_all
 from worker.delivery.outcomes import bookkeeping, classify, record_outcomes
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
-from worker.records import Enrollment, EnrollmentState, MessageRecord, MessageState, message_id
+from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState, message_id
 from worker.schedule import channel_caps, next_allowed
 from worker.store import Batch, BeginSend, BeginStatus
 
@@ -116,7 +116,7 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending]) -> Batch
         batch.begin_send(message_id(p.enrollment.id, p.step.id, channel), cursor=p.cursor, now=now, stale_s=stale_s)
         for p, _ in allowed_now
     ]
-    numbers = [p.enrollment.phone or "" for p, _ in allowed_now] if channel == "sms" else []
+    numbers = [p.enrollment.phone or "" for p, _ in allowed_now] if channel == Channel.SMS else []
     opted_out = batch.sms_opted_out(numbers)
     batch.run()
     statuses = [b.value for b in begins]

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from worker.channels.base import Channel, OutgoingMessage, SendResult
+from worker.channels.base import OutgoingMessage, Sender, SendResult
 from worker.deps import EngineDeps
 from worker.policy import Caps
 from worker.programs import Program, Step
@@ -23,7 +23,7 @@ class DeliveryDeps:
 
     engine: EngineDeps
     renderer: Renderer
-    channels: dict[str, Channel]
+    channels: dict[str, Sender]
     caps: Caps
     public_base_url: str
     rate_per_second: dict[str, float]

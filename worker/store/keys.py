@@ -35,8 +35,6 @@ from __future__ import annotations
 import zlib
 from enum import StrEnum
 
-CHANNELS = ("sms", "email")
-
 
 def enrollment_key(eid: str) -> str:
     return f"cd:{{e:{eid}}}"
