@@ -1,4 +1,4 @@
-"""Intake and lifecycle: enroll (idempotent), update, pause, resume, cancel.
+"""An enrollment's lifecycle: enroll (idempotent), update, pause, resume, cancel (validation: worker.intake).
 
 Plain functions over an `EngineDeps` (clock, store, catalog, settings); the API, the CLI and
 Celery tasks are thin wrappers around them.

@@ -1,1 +1,1 @@
-"""Channels: one module per way of reaching a patient, all behind `channels.base.Channel`."""
+"""Channels: one module per way of reaching a patient, all behind `channels.base.Sender`."""

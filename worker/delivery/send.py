@@ -1,4 +1,4 @@
-"""Delivery: send claimed messages in batches, with every guarantee (worker.dispatch claims them).
+"""Send a claimed batch with every guarantee (worker.delivery.dispatch claims it).
 
 Per batch, the Redis work is pipelined: one round trip loads the enrollments, one takes the
 "sending" state of a chunk, one records outcomes and moves cursors on. Each message takes its
