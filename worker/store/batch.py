@@ -86,6 +86,10 @@ class Batch:
         `next_due`, recent sends `history`) and complete the enrollment after its last message."""
         return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s))
 
+    def generation_ended(self, first_eid: str, generation: int, retention_s: int) -> None:
+        """A re-enrollment (`generation` > 0) completed: the pointer naming it expires with it."""
+        self._add(enrollments.generation_ended(first_eid, generation, retention_s))
+
     def sms_opted_out(self, numbers: Sequence[str]) -> Reply[list[bool]]:
         return self._add(enrollments.sms_opted_out(numbers))
 
