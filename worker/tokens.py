@@ -39,6 +39,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def key_id(key_hash: str) -> str:
+    """A clinic key's id, from its hash: shown to operators in place of the key. Whoever holds a
+    key can work out its id (`key_id(hash_key(key))`); the id gives nothing back of the key."""
+    return "k_" + key_hash[:12]
+
+
 def new_secret() -> str:
     return secrets.token_hex(32)
 

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
+import worker.store.intake as intake
 import worker.store.messages as messages
 from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
@@ -128,6 +129,10 @@ class Batch:
 
     def dispatch_info(self) -> Reply[DispatchInfo]:
         return self._add(counters.dispatch_info())
+
+    def intake_failed_total(self) -> Reply[int]:
+        """Intake tasks refused since the store began."""
+        return self._add(intake.failed_total())
 
     def queue_length(self, queue: str) -> Reply[int]:
         """Tasks waiting in a Celery queue on the broker (this same Redis)."""

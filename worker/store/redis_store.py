@@ -17,6 +17,7 @@ import redis
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
+import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.shared as shared
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
@@ -186,6 +187,15 @@ class Store:
 
     def inbox(self, clinic_id: str, limit: int = 100) -> list[str]:
         return self._call(enrollments.inbox(clinic_id, limit))
+
+    # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
+    def record_failed_intake(self, entry: str) -> None:
+        """Keep a refused intake (JSON text, never the body) for operators and count it."""
+        self._call(intake.record_failed(entry))
+
+    def failed_intakes(self, limit: int = 1000) -> list[str]:
+        """Refused intakes (JSON text), newest first."""
+        return self._call(intake.failed(limit))
 
     # -- counters and the dispatch heartbeat ------------------------------------------------
     def stats_totals(self) -> dict[CountKey, int]:
