@@ -1,7 +1,10 @@
-"""Clinics and their API keys: add, list, revoke, authenticate.
+"""Clinics and their API keys: add, list, revoke, authenticate; add and revoke single keys.
 
-A clinic's key is shown once, when the clinic is added; only its SHA-256 is stored, so a copy of
-Redis does not give anyone a working key. A revoked clinic's key stops working at once.
+A key is shown once, when it is made (with its clinic, or by `add_key`); only its SHA-256 is
+stored, so a copy of Redis does not give anyone a working key. A clinic may hold several keys, so
+a leaked one is replaced without stopping the clinic's enrollments: add a new key, then revoke
+the old one by its id (`k_…`, derived from the hash; never the key itself). A revoked key, or
+every key of a revoked clinic, stops working at once; a revoked clinic gets no new key.
 """
 
 from __future__ import annotations
@@ -12,18 +15,34 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from worker.contact import clinic_phone, email_address
-from worker.errors import NotFound, ValidationError
+from worker.errors import Conflict, NotFound, ValidationError
 from worker.intake import clean_text
 from worker.records import epoch_s, from_epoch_s
 from worker.store import ClinicStore
-from worker.tokens import hash_key, new_clinic_key
+from worker.store.clinics import KeyAdded, StoredKey
+from worker.tokens import hash_key, key_id, new_clinic_key
 
 MAX_KEY_LENGTH = 256
+MAX_CLINIC_ID = 64
+
+
+@dataclass(frozen=True, slots=True)
+class KeyInfo:
+    """One API key as operators see it: its id and times (never the key or its hash)."""
+
+    id: str
+    clinic_id: str
+    created_at: datetime | None
+    revoked_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
 
 
 @dataclass(frozen=True, slots=True)
 class ClinicInfo:
-    """A clinic as operators see it (never its key or the key's hash)."""
+    """A clinic as operators see it (never its keys or their hashes: only the keys' ids)."""
 
     id: str
     name: str
@@ -31,6 +50,7 @@ class ClinicInfo:
     email: str
     created_at: datetime | None
     revoked_at: datetime | None
+    keys: tuple[KeyInfo, ...] = ()
 
     @property
     def active(self) -> bool:
@@ -53,26 +73,68 @@ def add_clinic(
         "created": str(epoch_s(now)),
     }
     cid = _new_id(clinic_store)
-    key = new_clinic_key()
-    clinic_store.add(cid, fields, hash_key(key))
+    key, stored = _new_key(now)
+    clinic_store.add(cid, fields, stored)
     return cid, key
 
 
 def list_clinics(clinic_store: ClinicStore) -> list[ClinicInfo]:
-    """Every clinic, revoked ones included, by id."""
-    return [_info(row["id"], row) for row in clinic_store.all()]
+    """Every clinic, revoked ones included, by id, with its keys' ids."""
+    return [get_clinic(clinic_store, cid) for cid in clinic_store.ids()]
 
 
 def get_clinic(clinic_store: ClinicStore, clinic_id: str) -> ClinicInfo:
-    row = clinic_store.get(clinic_id)
+    row, keys = clinic_store.entry(clinic_id)
     if not row:
         raise NotFound(f"no clinic {clinic_id}")
-    return _info(clinic_id, row)
+    return _info(clinic_id, row, keys)
+
+
+def active_clinic(clinic_store: ClinicStore, clinic_id: object, *, field: str = "clinic") -> ClinicInfo:
+    """The clinic `clinic_id` names, if it exists and is not revoked; raises ValidationError naming
+    `field` otherwise (the intake task and `caredrip enroll` accept no other)."""
+    if not isinstance(clinic_id, str) or not clinic_id or len(clinic_id) > MAX_CLINIC_ID or not clinic_id.isprintable():
+        raise ValidationError(field, "not a clinic id (see `caredrip clinic list`)")
+    try:
+        info = get_clinic(clinic_store, clinic_id)
+    except NotFound:
+        raise ValidationError(field, f"no clinic {clinic_id!r}") from None
+    if not info.active:
+        raise ValidationError(field, f"clinic {clinic_id} is revoked")
+    return info
 
 
 def revoke_clinic(clinic_store: ClinicStore, clinic_id: str, now: datetime) -> bool:
-    """Revoke the clinic's key; False when there is no such clinic. Revoking twice is harmless."""
+    """Revoke the clinic and every key it holds; False when there is no such clinic. Revoking twice
+    is harmless. Its enrollments keep running."""
     return clinic_store.revoke(clinic_id, epoch_s(now))
+
+
+def add_key(clinic_store: ClinicStore, clinic_id: str, now: datetime) -> tuple[KeyInfo, str]:
+    """A new working key for the clinic, beside its others; (the key's info, the key), the key
+    returned once. Raises NotFound for no such clinic, Conflict for a revoked one."""
+    key, stored = _new_key(now)
+    added = clinic_store.add_key(clinic_id, stored)
+    if added is KeyAdded.NO_CLINIC:
+        raise NotFound(f"no clinic {clinic_id}")
+    if added is KeyAdded.REVOKED:
+        raise Conflict(f"clinic {clinic_id} is revoked: it gets no new key")
+    return _key_info(clinic_id, stored), key
+
+
+def revoke_key(clinic_store: ClinicStore, key_id: str, now: datetime) -> KeyInfo:
+    """Revoke one key at once (the clinic's other keys keep working); raises NotFound for an
+    unknown key id. Revoking twice keeps the first time."""
+    owner = clinic_store.owner_of_key(key_id) if key_id.startswith("k_") else None
+    revoked = clinic_store.revoke_key(owner, key_id, epoch_s(now)) if owner else None
+    if owner is None or revoked is None:
+        raise NotFound(f"no key {key_id}")
+    return _key_info(owner, revoked)
+
+
+def list_keys(clinic_store: ClinicStore, clinic_id: str) -> list[KeyInfo]:
+    """The clinic's keys, revoked ones included, oldest first; NotFound for no such clinic."""
+    return list(get_clinic(clinic_store, clinic_id).keys)
 
 
 def authenticate(clinic_store: ClinicStore, key: str) -> str | None:
@@ -98,7 +160,22 @@ def _new_id(clinic_store: ClinicStore) -> str:
             return cid
 
 
-def _info(cid: str, row: dict[str, str]) -> ClinicInfo:
+def _new_key(now: datetime) -> tuple[str, StoredKey]:
+    key = new_clinic_key()
+    key_hash = hash_key(key)
+    return key, StoredKey(key_id(key_hash), key_hash, epoch_s(now))
+
+
+def _key_info(cid: str, key: StoredKey) -> KeyInfo:
+    return KeyInfo(
+        id=key.id,
+        clinic_id=cid,
+        created_at=from_epoch_s(key.created_s) if key.created_s else None,
+        revoked_at=None if key.revoked_s is None else from_epoch_s(key.revoked_s),
+    )
+
+
+def _info(cid: str, row: dict[str, str], keys: list[StoredKey]) -> ClinicInfo:
     return ClinicInfo(
         id=cid,
         name=row.get("name", ""),
@@ -106,4 +183,5 @@ def _info(cid: str, row: dict[str, str]) -> ClinicInfo:
         email=row.get("email", ""),
         created_at=from_epoch_s(int(row["created"])) if row.get("created") else None,
         revoked_at=from_epoch_s(int(row["revoked"])) if row.get("revoked") else None,
+        keys=tuple(_key_info(cid, k) for k in keys),
     )

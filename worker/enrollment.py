@@ -11,8 +11,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from worker.deps import EngineDeps
-from worker.errors import NotFound
-from worker.records import Enrollment, EnrollmentState, EnrollmentUpdate, epoch_s
+from worker.errors import Conflict, NotFound
+from worker.records import Enrollment, EnrollmentState, EnrollmentUpdate
 from worker.schedule import due_at_cursor, first_cursor_after
 from worker.tokens import enrollment_id
 
@@ -34,14 +34,14 @@ class NewEnrollment:
     start_at: datetime | None = None
 
 
-def build_enrollment(deps: EngineDeps, new: NewEnrollment, now: datetime) -> Enrollment:
-    """The enrollment `new` becomes at `now`: its derived id, fields and first due times (pure)."""
+def build_enrollment(deps: EngineDeps, new: NewEnrollment, now: datetime, generation: int = 0) -> Enrollment:
+    """The enrollment `new` becomes at `now` as `generation`: its derived id, fields and first due
+    times (pure)."""
     program = deps.catalog.get(new.program)
     anchor = new.start_at or now
     tz = ZoneInfo(new.timezone)
-    consent = ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(new.consent.items()))
     return Enrollment(
-        id=enrollment_id(deps.secret, new.clinic_id, new.patient_ref, new.program),
+        id=enrollment_id(deps.secret, new.clinic_id, new.patient_ref, new.program, generation),
         clinic_id=new.clinic_id,
         patient_ref=new.patient_ref,
         program=program.id,
@@ -54,24 +54,48 @@ def build_enrollment(deps: EngineDeps, new: NewEnrollment, now: datetime) -> Enr
         state=EnrollmentState.ACTIVE,
         anchor=anchor,
         created_at=now,
-        consent=consent,
+        consent=dict(new.consent),
         cursor={ch: 0 for ch in new.channels},
         next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet) for ch in new.channels},
+        generation=generation,
     )
+
+
+ENDED = (EnrollmentState.CANCELED, EnrollmentState.COMPLETED)
+MAX_GENERATIONS = 10_000  # a bound on walking generations, never reached by real use
 
 
 def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     """Store the enrollment and schedule its first messages; (enrollment, created).
 
-    The id derives from (clinic, patient_ref, program), so the same event again returns the
-    stored enrollment unchanged (and repairs its due entries if a crash lost them).
+    Ids derive from (clinic, patient_ref, program) and a generation, so the same event again
+    returns the stored enrollment unchanged (and repairs its due entries if a crash lost them),
+    and concurrent identical events make one enrollment. Once the latest generation has ended
+    (canceled or completed), the event starts the next generation: a new enrollment, with a new
+    id; the ended ones stay readable until their retention ends. A new patient costs one round
+    trip: generation 0's create also reads the pointer to a later generation (enroll.lua).
     """
-    enrollment = build_enrollment(deps, new, deps.clock.now())
-    eid = enrollment.id
-    # Create, schedule and note the phone's clinic in one round trip; read only if it existed.
-    if deps.store.create_enrollment(enrollment, phone_clinic=new.clinic_id if new.phone else None):
+    now = deps.clock.now()
+    generation, pointed, hinted = 0, 0, []
+    for _ in range(MAX_GENERATIONS):
+        enrollment = build_enrollment(deps, new, now, generation)
+        answer = deps.store.create_enrollment(enrollment, phone_clinic=new.clinic_id if new.phone else None)
+        if answer.later_generation is None and (answer.created or answer.state not in ENDED):
+            break
+        hinted.append(enrollment)  # not live: the create's due entries are a hint to take back
+        if answer.later_generation is not None:
+            generation = pointed = answer.later_generation
+        else:
+            generation += 1
+    else:  # pragma: no cover - a bug, not an input
+        raise RuntimeError(f"more than {MAX_GENERATIONS} generations of one enrollment")
+    if generation and generation != pointed:  # created, or found by walking: the pointer names it from now on
+        deps.store.generation_started(hinted[0].id, generation)
+    for ended in hinted:
+        deps.store.unschedule(ended.id, ended.channels)
+    if answer.created:
         return enrollment, True
-    stored = deps.store.get_enrollment(eid)
+    stored = deps.store.get_enrollment(enrollment.id)
     assert stored is not None
     if stored.state is EnrollmentState.ACTIVE:
         deps.store.schedule_all(stored, only_missing=True)
@@ -110,7 +134,16 @@ def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollme
     result = deps.store.lifecycle(eid, "cancel", deps.clock.now(), deps.retention_s)
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
+        if enrollment.generation:  # the pointer to this generation now expires with it
+            first = enrollment_id(deps.secret, enrollment.clinic_id, enrollment.patient_ref, enrollment.program)
+            deps.store.generation_ended(first, enrollment.generation, deps.retention_s)
     return get_owned(deps, eid, clinic_id)
+
+
+def refuse_if_ended(enrollment: Enrollment, action: str) -> None:
+    """Pause, resume and changes need an enrollment that has not ended (the API answers 409)."""
+    if enrollment.state in ENDED:
+        raise Conflict(f"cannot {action} an enrollment that is {enrollment.state.value}")
 
 
 @dataclass(frozen=True)
@@ -123,11 +156,14 @@ class EnrollmentChanges:
     language: str | None = None
     timezone: str | None = None
     channels: tuple[str, ...] | None = None
+    consent: dict[str, datetime] | None = None  # channel -> recorded_at of consent the PATCH carries
 
 
 def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: str | None = None) -> Enrollment:
     """Change contact details, language, timezone or channels; due times follow a new timezone,
-    and a channel added mid-program starts at its next step still to come."""
+    and a channel added mid-program starts at its next step still to come. Consent given with the
+    change is kept for each channel the enrollment then uses (intake.check_patch requires it for
+    a channel added and for a new phone number)."""
     current = get_owned(deps, eid, clinic_id)
     program = deps.catalog.get(current.program)
     now = deps.clock.now()
@@ -165,6 +201,7 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
         due=reschedule,
         started=started,
         dropped=dropped,
+        consent=consent_after(current, updated.channels, changes.consent),
     )
     deps.store.update_enrollment(eid, change)
     if changes.phone and changes.phone != current.phone:
@@ -175,3 +212,13 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
         deps.store.unschedule(eid, list(reschedule))
         deps.store.schedule_all(replace(fresh, next_due=reschedule))
     return fresh
+
+
+def consent_after(
+    current: Enrollment, channels: tuple[str, ...], given: dict[str, datetime] | None
+) -> dict[str, datetime] | None:
+    """Every channel's consent once `given` is recorded for the `channels` the enrollment uses
+    (earlier records of other channels stay); None when that records nothing new."""
+    recorded = {ch: at for ch, at in (given or {}).items() if ch in channels}
+    merged = {**current.consent, **recorded}
+    return merged if merged != current.consent else None

@@ -16,7 +16,6 @@ from worker.deps import EngineDeps
 from worker.enrollment import get_owned
 from worker.optouts import OptOut, enrollment_opt_outs
 from worker.records import Enrollment, EnrollmentState, MessageRecord
-from worker.store.codec import unpack_consent
 from worker.tokens import verify_unsubscribe_token
 
 
@@ -54,7 +53,7 @@ def view_of(deps: EngineDeps, enrollment: Enrollment) -> EnrollmentView:
 
 def consent_of(enrollment: Enrollment) -> dict[str, datetime]:
     """Each consented channel -> when the clinic recorded the consent (a channel without none)."""
-    return unpack_consent(enrollment.consent)
+    return dict(enrollment.consent)
 
 
 def paused_reason(enrollment: Enrollment) -> PausedReason | None:

@@ -32,6 +32,10 @@ class NotFound(CaredripError):
     """Raised when an enrollment, clinic or message does not exist (or is not yours)."""
 
 
+class Conflict(CaredripError):
+    """Raised when an action is not possible in the current state (an ended enrollment, a revoked clinic)."""
+
+
 class ChannelError(CaredripError):
     """Raised by a channel when a provider call did not succeed."""
 

@@ -229,7 +229,15 @@ def to_changes(patch: EnrollmentPatch) -> EnrollmentChanges:
         language=patch.language,
         timezone=patch.timezone,
         channels=tuple(patch.channels) if patch.channels else None,
+        consent=consent_given(patch.consent),
     )
+
+
+def consent_given(consent: Consent | None) -> dict[str, datetime] | None:
+    """channel -> recorded_at for each channel `consent` says yes to (None: no consent given)."""
+    if consent is None:
+        return None
+    return {ch: consent.recorded_at for ch in ("sms", "email") if getattr(consent, ch)}
 
 
 def _field_from_message(message: str) -> str:

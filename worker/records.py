@@ -53,7 +53,12 @@ class MessageState(StrEnum):
 
 @dataclass(slots=True)
 class Enrollment:
-    """One patient in one program for one clinic. Per-channel fields are keyed by channel."""
+    """One patient in one program for one clinic. Per-channel fields are keyed by channel.
+
+    `consent`: each consented channel -> when the clinic recorded the patient's consent.
+    `generation`: 0 for the first enrollment of (clinic, patient_ref, program); each enrollment
+    after an earlier one ended is the next generation.
+    """
 
     id: str
     clinic_id: str
@@ -68,12 +73,13 @@ class Enrollment:
     state: EnrollmentState
     anchor: datetime
     created_at: datetime
-    consent: str = ""
+    consent: dict[str, datetime] = field(default_factory=dict)
     cursor: dict[str, int] = field(default_factory=dict)
     next_due: dict[str, datetime | None] = field(default_factory=dict)
     history: dict[str, list[datetime]] = field(default_factory=dict)
     opted_out: dict[str, bool] = field(default_factory=dict)
     ended_at: datetime | None = None
+    generation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +89,7 @@ class EnrollmentUpdate:
     Cursors of channels that stay are not part of it (a send finishing meanwhile owns them):
     `due` holds the channels whose next due time moves, `started` the channels added (their first
     cursor; no send history), `dropped` the channels removed (they get no next due time).
+    `consent`: every channel's consent after the change when it records a new one, else None.
     """
 
     first_name: str
@@ -95,6 +102,7 @@ class EnrollmentUpdate:
     due: dict[str, datetime | None] = field(default_factory=dict)
     started: dict[str, int] = field(default_factory=dict)
     dropped: tuple[str, ...] = ()
+    consent: dict[str, datetime] | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ Keys of `caredrip status --json`:
   in_flight               {sms, email}: claimed messages holding a lease (queued or sending)
   last_hour               {sent, failed, unknown, retrying, skipped}: outcomes in the last 60 minutes
   unknown_total, failed_total   messages waiting for an operator (`caredrip messages …`)
+  intake_failed_total     intake tasks refused (unknown clinic, bad body) since the store began
+                          (`caredrip intake failed`)
   dispatch                {last_at, runs, handed}: the last dispatch run (ISO time or null), how many
                           runs and messages handed over so far: a stale last_at means beat is down
   workers                 names of Celery workers answering a ping within 1 s
@@ -58,6 +60,7 @@ class StatusSnapshot:
     last_hour: dict[str, int]
     unknown_total: int
     failed_total: int
+    intake_failed_total: int
     dispatch: DispatchInfo
     totals: dict[CountKey, int]
 
@@ -70,6 +73,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
     leased = {ch: batch.in_flight(ch) for ch in CHANNELS}
     recent, totals = batch.recent_outcomes(now, 60), batch.totals()
     unknown, failed = batch.index_size(UNKNOWN_INDEX), batch.index_size(FAILED_INDEX)
+    intake_failed = batch.intake_failed_total()
     dispatch = batch.dispatch_info()
     batch.run()
     channels: dict[str, ChannelFigures] = {}
@@ -84,6 +88,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
         last_hour={state: recent.value.get(state, 0) for state in LAST_HOUR_STATES},
         unknown_total=unknown.value,
         failed_total=failed.value,
+        intake_failed_total=intake_failed.value,
         dispatch=dispatch.value,
         totals=totals.value,
     )
@@ -106,6 +111,7 @@ def as_json(snap: StatusSnapshot, workers: list[str]) -> Status:
         "last_hour": snap.last_hour,
         "unknown_total": snap.unknown_total,
         "failed_total": snap.failed_total,
+        "intake_failed_total": snap.intake_failed_total,
         "dispatch": {
             "last_at": snap.dispatch.last_at.isoformat() if snap.dispatch.last_at else None,
             "runs": snap.dispatch.runs,
@@ -144,6 +150,7 @@ def format_table(status: Status) -> str:
     lines.append("last hour     " + "   ".join(f"{state} {n}" for state, n in status["last_hour"].items()))
     lines.append(f"need an operator   unknown {status['unknown_total']}   failed {status['failed_total']}"
                  "   (caredrip messages unknown|failed)")
+    lines.append(f"intake refused     {status['intake_failed_total']}   (caredrip intake failed)")
     dispatch = status["dispatch"]
     lines.append(f"last dispatch {dispatch['last_at'] or 'never'}   ({dispatch['runs']} runs)")
     workers = status["workers"]

@@ -9,16 +9,18 @@ clinic system that sends it without `argsrepr` still leaks nothing through the w
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from celery.worker.request import Request
 
-from worker import intake, wiring
+from worker import wiring
 from worker.celery_app import app
 from worker.delivery.dispatch import dispatch_window
 from worker.delivery.resend import resend as resend_message
 from worker.delivery.send import send_batch
+from worker.intake_queue import accept, shown_clinic_id
 
 DISPATCH_WINDOW_SECONDS = 1.0  # = the beat period: windows follow each other
 
@@ -41,7 +43,6 @@ def resend(message_id: str) -> str:
 
 
 REDACTED = "<enrollment body: redacted>"
-_MAX_CLINIC_ID = 64
 
 
 def intake_argsrepr(args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None = None) -> tuple[str, str]:
@@ -49,8 +50,7 @@ def intake_argsrepr(args: Sequence[Any] | None, kwargs: Mapping[str, Any] | None
     and the body replaced by a marker, so nothing a patient told the clinic reaches an event."""
     args = list(args or ())
     kwargs = dict(kwargs or {})
-    clinic = args[0] if args else kwargs.get("clinic_id")
-    shown = clinic if isinstance(clinic, str) and len(clinic) <= _MAX_CLINIC_ID and clinic.isprintable() else "?"
+    shown = shown_clinic_id(args[0] if args else kwargs.get("clinic_id"))
     if args:
         return repr((shown, *([REDACTED] * (len(args) - 1)))), repr({k: REDACTED for k in kwargs})
     return "()", repr({k: (shown if k == "clinic_id" else REDACTED) for k in kwargs})
@@ -82,14 +82,13 @@ class IntakeTask(app.Task):  # type: ignore[misc]
         return super().apply_async(args, kwargs, **options)
 
 
-@app.task(name="caredrip.enroll", ignore_result=False, base=IntakeTask)
-def enroll(clinic_id: str, payload: dict[str, Any]) -> dict[str, Any]:
-    """For clinic systems on the same broker: the same validation and idempotency as the API."""
-    new = intake.parse_enrollment(clinic_id, payload, wiring.engine_deps())
-    from worker.enrollment import enroll as do_enroll
-
-    enrollment, created = do_enroll(wiring.engine_deps(), new)
-    return {"id": enrollment.id, "created": created}
+@app.task(name="caredrip.enroll", ignore_result=False, base=IntakeTask, bind=True)
+def enroll(self: Any, clinic_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """For clinic systems on the same broker: the same validation and idempotency as the API;
+    an unknown or revoked clinic or a bad body answers `{"error": {"field", "message"}}` and is
+    listed for operators (`caredrip intake failed`)."""
+    intake_id = self.request.id or f"local-{uuid.uuid4()}"
+    return accept(wiring.engine_deps(), wiring.clinics(), clinic_id, payload, intake_id=intake_id)
 
 
 def enqueue_send(channel: str, enrollment_ids: list[str]) -> None:

@@ -7,11 +7,12 @@ import hmac
 import secrets
 
 
-def enrollment_id(secret: bytes, clinic_id: str, patient_ref: str, program: str) -> str:
-    """The same (clinic, patient_ref, program) always maps to the same id; unguessable without
-    the secret, and it says nothing about the patient."""
-    msg = "\x1f".join((clinic_id, patient_ref, program)).encode()
-    return hmac.new(secret, msg, hashlib.sha256).hexdigest()[:20]
+def enrollment_id(secret: bytes, clinic_id: str, patient_ref: str, program: str, generation: int = 0) -> str:
+    """The same (clinic, patient_ref, program, generation) always maps to the same id; unguessable
+    without the secret, and it says nothing about the patient. Generation 0 is the first
+    enrollment; each re-enrollment after an end is the next generation, with an id of its own."""
+    parts = (clinic_id, patient_ref, program) if generation == 0 else (clinic_id, patient_ref, program, str(generation))
+    return hmac.new(secret, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()[:20]
 
 
 def unsubscribe_token(secret: bytes, eid: str) -> str:
@@ -36,6 +37,12 @@ def new_clinic_key() -> str:
 def hash_key(key: str) -> str:
     """Clinic keys are stored only as this hash."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_id(key_hash: str) -> str:
+    """A clinic key's id, from its hash: shown to operators in place of the key. Whoever holds a
+    key can work out its id (`key_id(hash_key(key))`); the id gives nothing back of the key."""
+    return "k_" + key_hash[:12]
 
 
 def new_secret() -> str:

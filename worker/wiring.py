@@ -28,7 +28,8 @@ _overrides: dict[str, Any] = {}
 
 
 def override(**deps: Any) -> None:
-    """Install test-built deps (`engine=`, `delivery=`) for this process; `reset()` removes them."""
+    """Install test-built deps (`engine=`, `delivery=`, `clinics=`) for this process; `reset()`
+    removes them."""
     _overrides.update(deps)
 
 
@@ -80,6 +81,8 @@ def store() -> Store:
 
 @cache
 def clinics() -> ClinicStore:
+    if "clinics" in _overrides:
+        return _overrides["clinics"]  # type: ignore[no-any-return]
     return ClinicStore(redis_client())
 
 

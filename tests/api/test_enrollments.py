@@ -336,9 +336,11 @@ def test_an_ended_enrollment_cannot_be_resumed_paused_or_changed(client: TestCli
         response = client.request(method, url, json={"first_name": "X"} if method == "PATCH" else None)
         assert response.status_code == 409, (method, path)
     assert client.get(f"/v1/enrollments/{eid}").json()["state"] == "canceled"
-    # enrolling the same patient again answers with the ended enrollment, unchanged
+    # enrolling the same patient again starts a new enrollment (issue 13, item 16); the ended one
+    # stays as it was
     again = client.post("/v1/enrollments", json=enrollment_body())
-    assert (again.status_code, again.json()["state"]) == (200, "canceled")
+    assert (again.status_code, again.json()["state"]) == (201, "active") and again.json()["id"] != eid
+    assert client.get(f"/v1/enrollments/{eid}").json()["state"] == "canceled"
 
 
 def test_paused_enrollment_sends_nothing(

@@ -20,6 +20,7 @@ from worker.records import MessageRecord, MessageState, message_id
 from worker.retry import compute_backoff, should_retry
 from worker.schedule import due_at_cursor
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX, Batch, FinishResult, Reply
+from worker.tokens import enrollment_id
 
 log = get_logger("caredrip.delivery")
 HISTORY_KEEP = timedelta(days=8)
@@ -73,6 +74,10 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
     for p, due_next, done in follow:  # a retry waits for its time, a step moved on for the next one
         keep = done is None or done.value is FinishResult.ADVANCED
         index.reschedule(p.enrollment.id, channel, due_next if keep else None)
+        if done is not None and done.value is FinishResult.COMPLETED and p.enrollment.generation:
+            e = p.enrollment  # a re-enrollment ended: the pointer to it (beside generation 0) expires with it
+            first = enrollment_id(engine.secret, e.clinic_id, e.patient_ref, e.program)
+            index.generation_ended(first, e.generation, engine.retention_s)
     index.run()
 
 

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
+import worker.store.intake as intake
 import worker.store.messages as messages
 from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
@@ -86,6 +87,10 @@ class Batch:
         `next_due`, recent sends `history`) and complete the enrollment after its last message."""
         return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s))
 
+    def generation_ended(self, first_eid: str, generation: int, retention_s: int) -> None:
+        """A re-enrollment (`generation` > 0) completed: the pointer naming it expires with it."""
+        self._add(enrollments.generation_ended(first_eid, generation, retention_s))
+
     def sms_opted_out(self, numbers: Sequence[str]) -> Reply[list[bool]]:
         return self._add(enrollments.sms_opted_out(numbers))
 
@@ -124,6 +129,10 @@ class Batch:
 
     def dispatch_info(self) -> Reply[DispatchInfo]:
         return self._add(counters.dispatch_info())
+
+    def intake_failed_total(self) -> Reply[int]:
+        """Intake tasks refused since the store began."""
+        return self._add(intake.failed_total())
 
     def queue_length(self, queue: str) -> Reply[int]:
         """Tasks waiting in a Celery queue on the broker (this same Redis)."""

@@ -5,7 +5,8 @@ Memory grows with patients, so names are short and a new enrollment stores nothi
 
 Enrollment hash fields: c clinic, r patient ref, p program, n first name, ph phone, em email,
 ch channels (comma list), l language, tz timezone, st state, a anchor (s), ca created (s; only when
-it differs from a), cs consent, u last changed (s), end ended (s); per channel: k:<ch> cursor,
+it differs from a), cs consent (`email=<recorded_at s>;sms=<recorded_at s>`), g generation (only
+when > 0), u last changed (s), end ended (s); per channel: k:<ch> cursor,
 d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1").
 
 Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`.
@@ -95,7 +96,13 @@ def encode_enrollment(e: Enrollment) -> dict[str, str]:
     """The enrollment hash: no email or phone the patient lacks, no send history yet, and `ca`
     (created) only when it differs from the anchor `a` (a future start_at)."""
     anchor, created = str(epoch_s(e.anchor)), str(epoch_s(e.created_at))
-    optional = {"ph": e.phone or "", "em": e.email or "", "cs": e.consent, "ca": "" if created == anchor else created}
+    optional = {
+        "ph": e.phone or "",
+        "em": e.email or "",
+        "cs": pack_consent(e.consent),
+        "ca": "" if created == anchor else created,
+        "g": str(e.generation) if e.generation else "",
+    }
     fields = {
         "c": e.clinic_id,
         "r": e.patient_ref,
@@ -134,6 +141,8 @@ def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
         fields[cursor_field(ch)], fields[history_field(ch)] = str(cursor), ""
     for ch in u.dropped:
         fields[due_field(ch)] = "0"
+    if u.consent is not None:
+        fields["cs"] = pack_consent(u.consent)
     return fields
 
 
@@ -153,12 +162,13 @@ def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
         state=EnrollmentState(h["st"]),
         anchor=from_epoch_s(int(h["a"])),
         created_at=from_epoch_s(int(h.get("ca") or h["a"])),
-        consent=h.get("cs", ""),
+        consent=unpack_consent(h.get("cs", "")),
         cursor={ch: int(h.get(cursor_field(ch), "0")) for ch in channels},
         next_due={ch: _decode_due(h.get(due_field(ch), "0")) for ch in channels},
         history={ch: [from_epoch_s(int(t)) for t in h.get(history_field(ch), "").split(",") if t] for ch in channels},
         opted_out={ch: bool(h.get(optout_field(ch))) for ch in channels},
         ended_at=from_epoch_s(int(h["end"])) if h.get("end") else None,
+        generation=int(h.get("g") or 0),
     )
 
 
@@ -186,6 +196,11 @@ def unpack_opt_out(value: str) -> OptOut:
     when = from_epoch_s(int(at)) if at.isdigit() and at != "1" else None
     known = source in {s.value for s in OptOutSource}
     return OptOut(when, OptOutSource(source) if known else None)
+
+
+def pack_consent(consent: dict[str, datetime]) -> str:
+    """channel -> recorded_at as the `cs` field: `email=<epoch s>;sms=<epoch s>` (channels sorted)."""
+    return ";".join(f"{ch}={epoch_s(at)}" for ch, at in sorted(consent.items()))
 
 
 def unpack_consent(raw: str) -> dict[str, datetime]:

@@ -1,5 +1,5 @@
-"""Enrollments and what patients tell us: the enrollment hash, lifecycle, SMS opt-outs, phone
-numbers' clinics (for HELP) and the clinics' inboxes of other replies."""
+"""Enrollments and what patients tell us: the enrollment hash, its generations, lifecycle, SMS
+opt-outs, phone numbers' clinics (for HELP) and the clinics' inboxes of other replies."""
 
 from __future__ import annotations
 
@@ -17,19 +17,40 @@ from worker.store.codec import (
     pack_opt_out,
     unpack_opt_out,
 )
-from worker.store.keys import INBOX_KEEP, OPTOUT_SMS, enrollment_key, inbox_key, phones_key, records_key
+from worker.store.keys import (
+    INBOX_KEEP,
+    OPTOUT_SMS,
+    enrollment_key,
+    generation_key,
+    inbox_key,
+    phones_key,
+    records_key,
+)
 from worker.store.ops import Call, ScriptCall, command, effect, one
-from worker.store.results import Lifecycle, LifecycleAction, parse_lifecycle
+from worker.store.results import Created, Lifecycle, LifecycleAction, parse_created, parse_lifecycle
 
 
-def create(enrollment: Enrollment, phone_clinic: str | None) -> Call[bool]:
-    """Store `enrollment` unless its id exists (enroll.lua), schedule each channel (NX) and, with
-    `phone_clinic`, note the clinic of its phone; True when created."""
+def create(enrollment: Enrollment, phone_clinic: str | None) -> Call[Created]:
+    """Store `enrollment` unless its id exists or (generation 0) a later generation does
+    (enroll.lua), schedule each channel (NX) and, with `phone_clinic`, note the clinic of its phone."""
     flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
-    ops = (ScriptCall("enroll", [enrollment_key(enrollment.id)], flat), *due.schedule(enrollment).ops)
+    keys = [enrollment_key(enrollment.id)]
+    if enrollment.generation == 0:
+        keys.append(generation_key(enrollment.id))
+    ops = (ScriptCall("enroll", keys, flat), *due.schedule(enrollment).ops)
     if phone_clinic is not None and enrollment.phone:
         ops += (command("hset", phones_key(enrollment.phone), enrollment.phone, phone_clinic),)
-    return Call(ops, lambda raw: bool(raw[0]))
+    return Call(ops, lambda raw: parse_created(raw[0]))
+
+
+def generation_started(first_eid: str, generation: int) -> Call[int]:
+    """Point generation 0 (`first_eid`) at `generation`, a newer one now running (generation.lua)."""
+    return one(ScriptCall("generation", [generation_key(first_eid)], ["started", generation, 0]), int)
+
+
+def generation_ended(first_eid: str, generation: int, retention_s: int) -> Call[int]:
+    """`generation` ended: the pointer naming it expires a retention from now (generation.lua)."""
+    return one(ScriptCall("generation", [generation_key(first_eid)], ["ended", generation, retention_s]), int)
 
 
 def get_many(eids: Sequence[str]) -> Call[list[Enrollment | None]]:

@@ -6,6 +6,8 @@ touches keys of one tag only. Times are caredrip clock times unless the row says
 key                        type    expiry             holds
 cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec)
 cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>`
+cd:{e:<id>}:gen            string  see below          beside generation 0 of a (clinic, patient_ref, program)
+                                                      re-enrolled after an end: the latest generation
 cd:{due:<channel>}         zset    -                  due index: enrollment id, scored by next due (ms)
 cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lease expiry (Redis time, ms);
                                                       an id leaves when its send finishes or is reaped
@@ -22,12 +24,19 @@ cd:rl:<channel>            string  1 s past its slot  the shared rate limit's ne
 cd:lock:<name>             string  the lock's ttl     the holder's token (SET NX PX)
 cd:clock                   hash    -                  `origin`: "<unix s>:<scale>" of the scaled clock
 cd:secret                  string  -                  secret for derived ids and tokens, unless configured
-cd:clinic:<id>             hash    -                  a clinic: name, phone, email, key (hash), revoked
+cd:clinic:<id>             hash    -                  a clinic: name, phone, email, created, revoked (s);
+                                                      `key:<key id>` -> `<sha256 of the key>|<created s>|<revoked s>`
+                                                      per API key (`key`: the sha256 of a key from before key ids)
 cd:clinics                 set     -                  every clinic id
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
+cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON {id, clinic, field, reason, at},
+                                                      newest first (never the body)
+cd:intake:failed:total     string  -                  intake tasks refused since the store began
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before.
+The generation pointer has no expiry while the generation it names runs, and expires a retention
+after that generation ends (generation.lua): it outlives every generation it points past.
 """
 
 from __future__ import annotations
@@ -42,6 +51,11 @@ def enrollment_key(eid: str) -> str:
 
 def records_key(eid: str) -> str:
     return f"cd:{{e:{eid}}}:m"
+
+
+def generation_key(first_eid: str) -> str:
+    """The latest generation's pointer, in the hash tag of generation 0 (id `first_eid`)."""
+    return f"cd:{{e:{first_eid}}}:gen"
 
 
 def due_key(channel: str) -> str:
@@ -109,6 +123,11 @@ CLINIC_KEYS = "cd:clinickeys"
 
 def clinic_key(cid: str) -> str:
     return f"cd:clinic:{cid}"
+
+
+INTAKE_FAILED = "cd:intake:failed"
+INTAKE_FAILED_TOTAL = "cd:intake:failed:total"
+INTAKE_FAILED_KEEP = 1000
 
 
 # kombu's Redis transport keeps one list per queue and priority step: `send`, `send\x06\x163`, ...

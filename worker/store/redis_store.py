@@ -17,6 +17,7 @@ import redis
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
+import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.shared as shared
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
@@ -28,6 +29,7 @@ from worker.store.results import (
     CallbackResult,
     Claim,
     CountKey,
+    Created,
     DispatchInfo,
     Lifecycle,
     LifecycleAction,
@@ -62,16 +64,27 @@ class Store:
         self.redis.close()
 
     # -- enrollments ------------------------------------------------------------------------
-    def create_enrollment(self, enrollment: Enrollment, *, phone_clinic: str | None = None) -> bool:
-        """Store `enrollment` unless its id exists, schedule each channel and (with `phone_clinic`)
-        note the clinic of its phone, in one round trip; True when created.
+    def create_enrollment(self, enrollment: Enrollment, *, phone_clinic: str | None = None) -> Created:
+        """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
+        does; schedule each channel and (with `phone_clinic`) note the clinic of its phone, in one
+        round trip. The answer says whether it created, else the stored one's state or the later
+        generation to look at.
 
         The due entries go out with the create (ZADD NX), whether or not it creates: for an
         enrollment that already existed they are either already there (NX: unchanged) or a
         harmless hint — dispatch re-reads the enrollment and releases an inactive one or moves
-        the entry to its real due time. So a new enrollment costs one round trip, not two.
+        the entry to its real due time (the engine also removes the hint of an ended one). So a
+        new enrollment costs one round trip, not two.
         """
         return self._call(enrollments.create(enrollment, phone_clinic))
+
+    def generation_started(self, first_eid: str, generation: int) -> None:
+        """Point generation 0 (`first_eid`) at `generation`, the newest, running (no expiry)."""
+        self._call(enrollments.generation_started(first_eid, generation))
+
+    def generation_ended(self, first_eid: str, generation: int, retention_s: int) -> None:
+        """`generation` ended: a pointer still naming it expires `retention_s` from now."""
+        self._call(enrollments.generation_ended(first_eid, generation, retention_s))
 
     def get_enrollment(self, eid: str) -> Enrollment | None:
         return self.get_enrollments([eid])[0]
@@ -174,6 +187,15 @@ class Store:
 
     def inbox(self, clinic_id: str, limit: int = 100) -> list[str]:
         return self._call(enrollments.inbox(clinic_id, limit))
+
+    # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
+    def record_failed_intake(self, entry: str) -> None:
+        """Keep a refused intake (JSON text, never the body) for operators and count it."""
+        self._call(intake.record_failed(entry))
+
+    def failed_intakes(self, limit: int = 1000) -> list[str]:
+        """Refused intakes (JSON text), newest first."""
+        return self._call(intake.failed(limit))
 
     # -- counters and the dispatch heartbeat ------------------------------------------------
     def stats_totals(self) -> dict[CountKey, int]:

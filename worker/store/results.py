@@ -54,6 +54,16 @@ class CallbackResult(StrEnum):
     MISSING = "missing"  # no such record
 
 
+@dataclass(frozen=True, slots=True)
+class Created:
+    """enroll.lua: whether the enrollment was created; if not, the stored one's state, or (asked of
+    generation 0) the later generation that is the latest of its (clinic, patient_ref, program)."""
+
+    created: bool
+    state: EnrollmentState | None = None
+    later_generation: int | None = None
+
+
 LifecycleAction = Literal["pause", "resume", "cancel"]
 
 
@@ -105,6 +115,16 @@ def parse_begin(eid: str, field: str, raw: Any) -> BeginSend:
     if status == BeginStatus.DONE:
         return BeginSend(BeginStatus.DONE, record=unpack_record(eid, field, rest))
     return BeginSend(BeginStatus(status))
+
+
+def parse_created(raw: Any) -> Created:
+    """'created' | 'gen:<n>' | '<state>'."""
+    answer = str(raw)
+    if answer == "created":
+        return Created(True)
+    if answer.startswith("gen:"):
+        return Created(False, later_generation=int(answer[4:]))
+    return Created(False, state=EnrollmentState(answer))
 
 
 def parse_lifecycle(raw: Any) -> Lifecycle | None:
