@@ -75,31 +75,48 @@ def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     id; the ended ones stay readable until their retention ends. A new patient costs one round
     trip: generation 0's create also reads the pointer to a later generation (enroll.lua).
     """
-    now = deps.clock.now()
-    generation, pointed, hinted = 0, 0, []
-    for _ in range(MAX_GENERATIONS):
-        enrollment = build_enrollment(deps, new, now, generation)
-        answer = deps.store.create_enrollment(enrollment, phone_clinic=new.clinic_id if new.phone else None)
-        if answer.later_generation is None and (answer.created or answer.state not in ENDED):
-            break
-        hinted.append(enrollment)  # not live: the create's due entries are a hint to take back
-        if answer.later_generation is not None:
-            generation = pointed = answer.later_generation
-        else:
-            generation += 1
-    else:  # pragma: no cover - a bug, not an input
-        raise RuntimeError(f"more than {MAX_GENERATIONS} generations of one enrollment")
-    if generation and generation != pointed:  # created, or found by walking: the pointer names it from now on
-        deps.store.generation_started(hinted[0].id, generation)
-    for ended in hinted:
+    walk = _walk_generations(deps, new, deps.clock.now())
+    latest = walk.enrollment
+    if latest.generation and latest.generation != walk.pointed:  # the pointer names it from now on
+        deps.store.generation_started(walk.passed[0].id, latest.generation)
+    for ended in walk.passed:  # their creates' due entries were only a hint: take it back
         deps.store.unschedule(ended.id, ended.channels)
-    if answer.created:
-        return enrollment, True
-    stored = deps.store.get_enrollment(enrollment.id)
+    if walk.created:
+        return latest, True
+    stored = deps.store.get_enrollment(latest.id)
     assert stored is not None
     if stored.state is EnrollmentState.ACTIVE:
         deps.store.schedule_all(stored, only_missing=True)
     return stored, False
+
+
+@dataclass
+class _Walk:
+    """Where `_walk_generations` stopped: the live or new generation, whether it created it, the
+    generation the pointer named (0: none), and the ended generations passed on the way."""
+
+    enrollment: Enrollment
+    created: bool
+    pointed: int
+    passed: list[Enrollment]
+
+
+def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime) -> _Walk:
+    """Create generation 0, or follow the pointer and step past ended generations until one is
+    live or has been created (one round trip a step)."""
+    generation, pointed = 0, 0
+    passed: list[Enrollment] = []
+    for _ in range(MAX_GENERATIONS):
+        enrollment = build_enrollment(deps, new, now, generation)
+        answer = deps.store.create_enrollment(enrollment, phone_clinic=new.clinic_id if new.phone else None)
+        if answer.later_generation is None and (answer.created or answer.state not in ENDED):
+            return _Walk(enrollment, answer.created, pointed, passed)
+        passed.append(enrollment)
+        if answer.later_generation is not None:
+            generation = pointed = answer.later_generation
+        else:
+            generation += 1
+    raise RuntimeError(f"more than {MAX_GENERATIONS} generations of one enrollment")  # pragma: no cover
 
 
 def get_owned(deps: EngineDeps, eid: str, clinic_id: str | None) -> Enrollment:

@@ -2,14 +2,14 @@
 
 Every route needs the clinic's key (`worker.api.auth`); each handler calls the engine
 (`worker.enrollment`, `worker.intake`, `worker.enrollment_view`) and shapes its answer with
-`worker.api.schemas`. Ended enrollments refuse changes with 409.
+`worker.api.schemas`. Ended enrollments refuse changes with 409 (`worker.enrollment.refuse_if_ended`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, Response
 
 from worker.api.auth import ClinicId
 from worker.api.context import Ctx
@@ -24,16 +24,15 @@ from worker.api.schemas import (
     messages_out,
 )
 from worker.deps import EngineDeps
-from worker.enrollment import cancel, enroll, get_owned, pause, resume, update
+from worker.enrollment import cancel, enroll, get_owned, pause, refuse_if_ended, resume, update
 from worker.enrollment_view import messages_of, view_of
 from worker.intake import check_body, check_patch, to_changes, to_new_enrollment
 from worker.logs import get_logger
-from worker.records import Enrollment, EnrollmentState
+from worker.records import Enrollment
 
 log = get_logger("caredrip.api")
 router = APIRouter(prefix="/v1/enrollments", tags=["enrollments"], responses=ERROR_RESPONSES)
 
-ENDED = (EnrollmentState.CANCELED, EnrollmentState.COMPLETED)
 CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorOut, "description": "Not possible in the enrollment's state"},
 }
@@ -41,11 +40,6 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
 
 def _out(deps: EngineDeps, enrollment: Enrollment) -> EnrollmentOut:
     return enrollment_out(view_of(deps, enrollment))
-
-
-def _refuse_if(enrollment: Enrollment, states: tuple[EnrollmentState, ...], action: str) -> None:
-    if enrollment.state in states:
-        raise HTTPException(409, f"cannot {action} an enrollment that is {enrollment.state.value}")
 
 
 @router.post(
@@ -81,7 +75,7 @@ def patch_enrollment(eid: str, patch: EnrollmentPatch, cid: ClinicId, ctx: Ctx) 
     """Change contact details, language, timezone or channels; only the fields given change."""
     deps = ctx.engine()
     current = get_owned(deps, eid, cid)
-    _refuse_if(current, ENDED, "update")
+    refuse_if_ended(current, "update")
     check_patch(deps, current, patch)
     return _out(deps, update(deps, eid, to_changes(patch), cid))
 
@@ -90,7 +84,7 @@ def patch_enrollment(eid: str, patch: EnrollmentPatch, cid: ClinicId, ctx: Ctx) 
 def pause_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
     """Stop sending until resumed (pausing a paused enrollment changes nothing)."""
     deps = ctx.engine()
-    _refuse_if(get_owned(deps, eid, cid), ENDED, "pause")
+    refuse_if_ended(get_owned(deps, eid, cid), "pause")
     return _out(deps, pause(deps, eid, cid))
 
 
@@ -98,7 +92,7 @@ def pause_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
 def resume_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
     """Continue a paused enrollment; what fell due meanwhile is due now."""
     deps = ctx.engine()
-    _refuse_if(get_owned(deps, eid, cid), ENDED, "resume")
+    refuse_if_ended(get_owned(deps, eid, cid), "resume")
     return _out(deps, resume(deps, eid, cid))
 
 

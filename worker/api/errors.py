@@ -5,6 +5,7 @@
   request learns nothing about the body's shape: it answers 401.
 - A rule of the engine that refuses input (`worker.errors.ValidationError`) answers 422 the same way.
 - `worker.errors.NotFound` answers 404, whether the enrollment is missing or another clinic's.
+- `worker.errors.Conflict` (an action the enrollment's state does not allow) answers 409.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from worker.api.auth import has_clinic_key
 from worker.api.context import context
-from worker.errors import NotFound, ValidationError
+from worker.errors import Conflict, NotFound, ValidationError
 
 _FIELD_PREFIX = re.compile(r"^([a-z_]+(?:\.[a-z_]+)*): (.+)$", re.DOTALL)
 
@@ -56,7 +57,12 @@ async def on_not_found(request: Request, exc: Exception) -> Response:
     return JSONResponse({"detail": "enrollment not found"}, status_code=404)
 
 
+async def on_conflict(request: Request, exc: Exception) -> Response:
+    return JSONResponse({"detail": str(exc)}, status_code=409)
+
+
 def add_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_request_validation)
     app.add_exception_handler(ValidationError, on_validation)
     app.add_exception_handler(NotFound, on_not_found)
+    app.add_exception_handler(Conflict, on_conflict)

@@ -4,7 +4,7 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared), batch and redis_store (the Store), clinics.
+messages, counters, shared, intake), batch and redis_store (the Store), clinics.
 """
 
 from worker.store.batch import Batch, Reply
