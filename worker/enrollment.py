@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from worker.deps import EngineDeps
 from worker.errors import NotFound
 from worker.records import Enrollment, EnrollmentState, EnrollmentUpdate, epoch_s
+from worker.routing import blind_index
 from worker.schedule import due_at_cursor, first_cursor_after
 from worker.tokens import enrollment_id
 
@@ -68,8 +69,10 @@ def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     """
     enrollment = build_enrollment(deps, new, deps.clock.now())
     eid = enrollment.id
-    # Create, schedule and note the phone's clinic in one round trip; read only if it existed.
-    if deps.store.create_enrollment(enrollment, phone_clinic=new.clinic_id if new.phone else None):
+    # Create, schedule and note the enrollment for its number in one round trip; read only if it
+    # existed (a repeat changes nothing: worker.routing never hands the number to its clinic).
+    number = blind_index(deps.index, new.phone) if new.phone else None
+    if deps.store.create_enrollment(enrollment, number_index=number, ttl_s=deps.retention_s):
         return enrollment, True
     stored = deps.store.get_enrollment(eid)
     assert stored is not None
@@ -111,6 +114,14 @@ def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollme
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
     return get_owned(deps, eid, clinic_id)
+
+
+def note_new_number(deps: EngineDeps, current: Enrollment, phone: str) -> None:
+    """The enrollment's number changed: replies from the new one may reach its clinic (worker.routing)."""
+    new_bi = blind_index(deps.index, phone)
+    if new_bi is not None:
+        old_bi = blind_index(deps.index, current.phone) if current.phone else None
+        deps.store.move_number(old_bi, new_bi, current.id, current.clinic_id, deps.retention_s)
 
 
 @dataclass(frozen=True)
@@ -168,7 +179,7 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
     )
     deps.store.update_enrollment(eid, change)
     if changes.phone and changes.phone != current.phone:
-        deps.store.remember_phone(changes.phone, current.clinic_id)
+        note_new_number(deps, current, changes.phone)
     deps.store.unschedule(eid, dropped)
     fresh = get_owned(deps, eid, clinic_id)
     if fresh.state is EnrollmentState.ACTIVE and reschedule:
