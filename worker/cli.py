@@ -1,4 +1,4 @@
-"""The `caredrip` command: run the stack, demo, simulate, lint, enroll, clinics, status, messages.
+"""The `caredrip` command: run the stack, demo, simulate, lint, enroll, clinics, status, messages, replies.
 
 Thin on purpose: each command reads the settings (a bad one stops it with one line naming the
 setting, exit 2), calls one function elsewhere (worker.stack, worker.demo, worker.status,
@@ -32,8 +32,10 @@ app = typer.Typer(
 )  # fmt: skip
 clinic_app = typer.Typer(no_args_is_help=True, help="Add, list and revoke clinics and their API keys.")
 messages_app = typer.Typer(no_args_is_help=True, help="Messages that need an operator: list and resend.")
+replies_app = typer.Typer(no_args_is_help=True, help="Patients' replies no clinic can be told of (operators' inbox).")
 app.add_typer(clinic_app, name="clinic")
 app.add_typer(messages_app, name="messages")
+app.add_typer(replies_app, name="replies")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 MESSAGE_KEYS = ("id", "enrollment_id", "channel", "step", "state", "reason")
@@ -350,6 +352,29 @@ def messages_resend(
         typer.echo("no messages in state unknown")
     for mid in targets:
         typer.echo(f"{mid}: {resend(deps, mid)}")
+
+
+@replies_app.command("unmatched")
+@guarded
+def replies_unmatched(
+    json_out: JsonOption = False,
+    limit: Annotated[int, typer.Option(min=1, max=10000, help="Most replies to show, newest first.")] = 100,
+) -> None:
+    """Replies from numbers no clinic can be told of: masked number, time and length, never the text."""
+    from worker import wiring
+    from worker.inbox import unmatched
+
+    _settings()
+    rows = [{"id": r.id, "from": r.sender, "received_at": r.received_at.isoformat(), "length": r.length}
+            for r in unmatched(wiring.engine_deps(), limit)]  # fmt: skip
+    if json_out:
+        _print_json(rows)
+    elif not rows:
+        typer.echo("none")
+    else:
+        typer.echo(f"{'id':<24} {'from':<10} {'received_at':<26} length")
+        for row in rows:
+            typer.echo(f"{row['id']:<24} {row['from']:<10} {row['received_at']:<26} {row['length']}")
 
 
 # -- helpers ------------------------------------------------------------------------------------
