@@ -51,12 +51,13 @@ def reserve(
     if per_day is None and per_week is None:
         return list(pending), []
     batch = deps.engine.store.batch()
+    ttl_s = deps.engine.retention_s if channel == "sms" else 0  # a number's record also routes replies
     asks = []
     for p in pending:
         bi = recipient(deps, channel, p)
         tz = ZoneInfo(p.enrollment.timezone)
-        day = local_day(now, tz)
-        reply = None if bi is None else batch.reserve_send(bi, _mid(p, channel), now, day, per_day, per_week)
+        day, caps = local_day(now, tz), (per_day, per_week)
+        reply = None if bi is None else batch.reserve_send(bi, _mid(p, channel), now, day, caps, ttl_s)
         asks.append((p, bi, tz, reply))
     batch.run()
     allowed: list[Pending] = []

@@ -113,12 +113,13 @@ class Batch:
         mid: str,
         now: datetime,
         day: tuple[datetime, datetime],
-        per_day: int | None,
-        per_week: int | None,
+        caps: tuple[int | None, int | None],
+        ttl_s: int,
     ) -> Reply[Reservation]:
-        """Reserve `mid`'s place in the recipient's sends if the caps allow one more at `now`
-        (`day`: the recipient's local day); atomic across workers."""
-        return self._add(numbers.reserve(bi, mid, now, day, per_day, per_week))
+        """Reserve `mid`'s place in the recipient's sends if the caps (per day, per week) allow one
+        more at `now` (`day`: the recipient's local day); atomic across workers. The recipient's
+        record then expires `ttl_s` later at the soonest."""
+        return self._add(numbers.reserve(bi, mid, now, day, caps, ttl_s))
 
     def release_send(self, bi: str, mid: str) -> None:
         """Give back `mid`'s reserved place: it was not handed to the provider after all."""

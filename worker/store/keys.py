@@ -12,12 +12,12 @@ cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lea
 cd:optout:sms              hash    -                  E.164 number -> `<epoch s>|<source>` of its SMS opt-out
 cd:seen:<kind>:<sid>       string  7 days             a provider webhook already acted on (replay guard)
 cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
-cd:{n:<bi>}                hash    retention          one recipient by the blind index of its number (never the
-                                                      number): `last` = `<clinic>|<enrollment>|<epoch s>` of the
-                                                      latest SMS handed to the provider for it; `e:<enrollment id>`
-                                                      = clinic, each enrollment created with or PATCHed to it
-cd:{n:<bi>}:h              zset    8 days             the recipient's sends for caps (a number's SMS, an address's
-                                                      email by its blind index): message id -> epoch ms
+cd:{n:<bi>}                hash    retention          one recipient by the blind index of its number or address (never
+                                                      the value): `last` = `<clinic>|<enrollment>|<epoch s>` of the
+                                                      latest SMS handed to the provider for the number;
+                                                      `e:<enrollment id>` = clinic, each enrollment created with or
+                                                      PATCHed to it; `h:<tag>` = epoch ms of each send of the last
+                                                      8 days the caps count (tag: a hash of the message id)
 cd:{n:<bi>}:r              zset    retention          the replies received from the number: reply id -> epoch ms
 cd:{r:<reply id>}          hash    retention          one reply: c clinic, e enrollment, at (ms), b body (sealed,
                                                       aad the reply id), f red flag, ack (ms), n sender's blind
@@ -78,13 +78,8 @@ UNKNOWN_INDEX = OperatorIndex.UNKNOWN
 FAILED_INDEX = OperatorIndex.FAILED
 
 def number_key(bi: str) -> str:
-    """One recipient's routing record, by the blind index `bi` of its number."""
+    """One recipient's record (routing, recent sends), by the blind index `bi` of its number or address."""
     return f"cd:{{n:{bi}}}"
-
-
-def sends_key(bi: str) -> str:
-    """The recipient's recent sends, checked against the caps (its number's or address's index)."""
-    return f"cd:{{n:{bi}}}:h"
 
 
 def number_replies_key(bi: str) -> str:

@@ -182,8 +182,8 @@ class Store:
         """The enrollment's phone changed: note it for the new number, no longer for the old one."""
         self._call(numbers.move_enrollment(old_bi, new_bi, eid, clinic_id, ttl_s))
 
-    def recent_sends(self, bi: str) -> dict[str, datetime]:
-        """The sends the caps count for a recipient (number or address): message id -> when."""
+    def recent_sends(self, bi: str) -> list[datetime]:
+        """The sends the caps count for a recipient (number or address), oldest first."""
         return self._call(numbers.sends(bi))
 
     def release_send(self, bi: str, mid: str) -> None:
