@@ -2,8 +2,8 @@
 
 Text: name + phone (SMS only), name + phone + email: fields plain (names + values) against one
 token per record (Keyring.seal_fields), base64url as stored and base85 for comparison. Redis:
-`--count` SMS-only enrollments as enroll() stores them (hash, due entry, phone bucket entry), then
-with `n` + `ph` sealed into one field `x` and the bucket keyed by the blind index; INFO used_memory
+`--count` SMS-only enrollments as enroll() stores them (hash, due entry, the number's record), then
+with `n` + `ph` sealed into one field `x` (the number's record is keyed by blind index either way); INFO used_memory
 per enrollment, at hash-max-listpack-value 64 (default) and 128, persistence off. Time: median of
 many single calls. `python bench/phi_cost.py [--count 100000]`; the last line is the JSON object.
 """
@@ -34,7 +34,7 @@ from worker.enrollment import build_enrollment
 from worker.phi import IndexKey, Keyring
 from worker.redis_server import RedisServer
 from worker.store.codec import encode_enrollment
-from worker.store.keys import due_key, enrollment_key, phones_key
+from worker.store.keys import due_key, enrollment_key, number_key
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 NAMES = ["Ana", "Liam", "Zoë", "Mateo", "Olivia", "Sofía", "Nguyễn", "Isabella", "Guadalupe", "Maximiliano",
@@ -76,7 +76,7 @@ def text_bytes(ring: Keyring, rows: list[Row], keys: tuple[str, ...]) -> dict[st
 
 
 def redis_bytes(url: str, tmp: Path, rows: list[Row], *, sealed: bool, listpack_value: int) -> float:
-    """used_memory per SMS-only enrollment (hash + due entry + phone bucket entry)."""
+    """used_memory per SMS-only enrollment (hash + due entry + the number's record)."""
     deps = make_deps(url, tmp / "outbox.jsonl", clock=FixedClock(NOW))
     client = deps.engine.store.redis
     client.flushall()
@@ -87,14 +87,13 @@ def redis_bytes(url: str, tmp: Path, rows: list[Row], *, sealed: bool, listpack_
     before = int(client.info("memory")["used_memory"])
     pipe = client.pipeline(transaction=False)
     for i, row in enumerate(rows):
-        eid, phone_field = f"{i:020x}", row["ph"]
+        eid = f"{i:020x}"
         fields = {**template, "r": f"p-{i}", "n": row["n"], "ph": row["ph"]}
         if sealed:
             fields["x"] = ring.seal_fields({"n": fields.pop("n"), "ph": fields.pop("ph")}, aad=eid)
-            phone_field = index.blind_index(row["ph"])
         pipe.hset(enrollment_key(eid), mapping=dict[Any, Any](fields))
         pipe.zadd(due_key("sms"), {eid: 1_772_000_000_000 + i})
-        pipe.hset(phones_key(phone_field), phone_field, "c_test")
+        pipe.hset(number_key(index.blind_index(row["ph"])), f"e:{eid}", "c_test")  # the number's record
         if i % 5000 == 4999:
             pipe.execute()
     pipe.execute()

@@ -1,7 +1,7 @@
 """Figure 3: Redis memory per active enrollment and per message record, and the dispatch tick at scale.
 
 Memory: enrollments are written as `enroll()` stores them (worker.store.codec.encode_enrollment,
-the due index entry of each channel, the `cd:phones` entry), with pipelined HSET/ZADD so a million
+the due index entry of each channel, the number's record `cd:{n:<blind index>}`), with pipelined HSET/ZADD so a million
 take seconds, into a Redis with persistence off (so AOF buffers stay out of the figure); INFO `used_memory`
 before and after, divided by the count. Records: a program's worth of messages is sent in-process
 for 500 enrollments on both channels, jumping a fixed clock through the weeks, and MEMORY USAGE of
@@ -32,7 +32,7 @@ from worker.delivery.types import DeliveryDeps
 from worker.records import Enrollment, epoch_ms
 from worker.redis_server import RedisServer
 from worker.store.codec import encode_enrollment
-from worker.store.keys import due_key, enrollment_key, lease_key, phones_key, records_key
+from worker.store.keys import due_key, enrollment_key, lease_key, number_key, records_key
 
 TZ = "America/New_York"
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -56,7 +56,9 @@ def fill(deps: DeliveryDeps, start: int, stop: int, *, channels: str, due_count:
         score = now_ms - 1000 if i < due_count else now_ms + 86_400_000 + i
         for ch in e.channels:
             pipe.zadd(due_key(ch), {e.id: score})
-        pipe.hset(phones_key(e.phone or ""), e.phone or "", e.clinic_id)
+        number = number_key(deps.engine.index.blind_index(e.phone or ""))
+        pipe.hset(number, f"e:{e.id}", e.clinic_id)  # as enroll_number.lua notes it, with its expiry
+        pipe.pexpire(number, deps.engine.retention_s * 1000)
         if (i + 1) % FILL_CHUNK == 0:
             pipe.execute()
     pipe.execute()

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from worker.deps import EngineDeps
 from worker.errors import Conflict, NotFound
 from worker.records import Enrollment, EnrollmentState, EnrollmentUpdate
+from worker.routing import blind_index
 from worker.schedule import due_at_cursor, first_cursor_after
 from worker.tokens import enrollment_id
 
@@ -108,7 +109,8 @@ def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime) -> _W
     passed: list[Enrollment] = []
     for _ in range(MAX_GENERATIONS):
         enrollment = build_enrollment(deps, new, now, generation)
-        answer = deps.store.create_enrollment(enrollment, phone_clinic=new.clinic_id if new.phone else None)
+        number = blind_index(deps.index, new.phone) if new.phone else None
+        answer = deps.store.create_enrollment(enrollment, number_index=number, ttl_s=deps.retention_s)
         if answer.later_generation is None and (answer.created or answer.state not in ENDED):
             return _Walk(enrollment, answer.created, pointed, passed)
         passed.append(enrollment)
@@ -161,6 +163,14 @@ def refuse_if_ended(enrollment: Enrollment, action: str) -> None:
     """Pause, resume and changes need an enrollment that has not ended (the API answers 409)."""
     if enrollment.state in ENDED:
         raise Conflict(f"cannot {action} an enrollment that is {enrollment.state.value}")
+
+
+def note_new_number(deps: EngineDeps, current: Enrollment, phone: str) -> None:
+    """The enrollment's number changed: replies from the new one may reach its clinic (worker.routing)."""
+    new_bi = blind_index(deps.index, phone)
+    if new_bi is not None:
+        old_bi = blind_index(deps.index, current.phone) if current.phone else None
+        deps.store.move_number(old_bi, new_bi, current.id, current.clinic_id, deps.retention_s)
 
 
 @dataclass(frozen=True)
@@ -222,7 +232,7 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
     )
     deps.store.update_enrollment(eid, change)
     if changes.phone and changes.phone != current.phone:
-        deps.store.remember_phone(changes.phone, current.clinic_id)
+        note_new_number(deps, current, changes.phone)
     deps.store.unschedule(eid, dropped)
     fresh = get_owned(deps, eid, clinic_id)
     if fresh.state is EnrollmentState.ACTIVE and reschedule:

@@ -32,7 +32,8 @@ class QuietHours:
 
 @dataclass(frozen=True)
 class Caps:
-    """Per-patient frequency caps per channel: at most `per_day` a local day, `per_week` in 7x24 h."""
+    """Frequency caps per recipient (its number or address) and channel: at most `per_day` a local
+    day, `per_week` in 7x24 h."""
 
     per_day: dict[str, int]
     per_week: dict[str, int]

@@ -1,29 +1,33 @@
 """Patients' SMS replies: STOP/START/HELP act, anything else is kept for the clinic.
 
-Plain functions over a store, a clinic store and an instant; the webhook handler in
+Plain functions over the engine deps, a clinic store and an instant; the webhook handler in
 `worker.api.webhooks` checks Twilio's signature and calls `handle_inbound`.
 
 - STOP and its synonyms opt the number out of SMS from every clinic at once (`worker.optouts`):
   the send path checks the opt-out right after taking a message's "sending" state, so even a
   message already claimed or queued is not sent. START and its synonyms opt back in. HELP answers
-  with the clinic's name and phone. Any other reply is kept for the clinic and not answered.
+  with the name and phone of the clinic the number's replies go to (`worker.routing.route`: the
+  clinic whose message it received most recently). Any other reply is kept for that clinic
+  (`worker.inbox`), or in the operators' inbox when no clinic can be told of it, and not answered.
 - A replayed message (same `MessageSid`) does nothing (`worker.replays`): replaying a signed START
   after a STOP does not opt the number back in.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from xml.sax.saxutils import escape
 
 from worker.contact import display_phone, inbound_number, mask_phone
+from worker.deps import EngineDeps
+from worker.inbox import record_reply, record_unmatched
 from worker.logs import get_logger
 from worker.optouts import OptOutSource, opt_in_sms, opt_out_sms
 from worker.replays import act_once
-from worker.store import ClinicStore, Store
+from worker.routing import route
+from worker.store import ClinicStore
 
 log = get_logger("caredrip.replies")
 
@@ -31,8 +35,6 @@ OPT_OUT_WORDS = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "Q
 OPT_IN_WORDS = frozenset({"START", "UNSTOP", "YES"})
 HELP_WORDS = frozenset({"HELP", "INFO"})
 GENERIC_HELP = "caredrip health messages. Reply STOP to opt out."
-UNMATCHED_INBOX = "unmatched"  # replies from a number no clinic enrolled (clinic ids start with c_)
-MAX_REPLY_CHARS = 1600  # Twilio's longest inbound message
 
 
 class Keyword(StrEnum):
@@ -55,7 +57,8 @@ def keyword(body: str) -> Keyword | None:
 
 @dataclass(frozen=True, slots=True)
 class InboundOutcome:
-    """What an inbound SMS did (`opted_out`, `opted_in`, `help`, `stored`, `replayed`) and the reply, if any."""
+    """What an inbound SMS did (`opted_out`, `opted_in`, `help`, `stored`, `unmatched`, `replayed`) and the
+    reply, if any."""
 
     action: str
     reply: str | None = None
@@ -65,29 +68,31 @@ REPLAYED = InboundOutcome("replayed")
 
 
 def handle_inbound(
-    store: Store, clinics: ClinicStore, number: str, body: str, now: datetime, *, message_sid: str = ""
+    deps: EngineDeps, clinics: ClinicStore, number: str, body: str, now: datetime, *, message_sid: str = ""
 ) -> InboundOutcome:
     """Act on one inbound SMS from `number` (E.164, as Twilio sends it), once per `message_sid`."""
     number = inbound_number(number)
-    outcome = act_once(store, "inbound", message_sid, lambda: _act(store, clinics, number, body, now)) or REPLAYED
+    outcome = act_once(deps.store, "inbound", message_sid, lambda: _act(deps, clinics, number, body, now))
+    outcome = outcome or REPLAYED
     log.info("inbound_sms", sender=mask_phone(number), action=outcome.action)
     return outcome
 
 
-def _act(store: Store, clinics: ClinicStore, number: str, body: str, now: datetime) -> InboundOutcome:
+def _act(deps: EngineDeps, clinics: ClinicStore, number: str, body: str, now: datetime) -> InboundOutcome:
     word = keyword(body)
     if word is Keyword.STOP:
-        opt_out_sms(store, number, now, OptOutSource.STOP)
+        opt_out_sms(deps.store, number, now, OptOutSource.STOP)
         return InboundOutcome("opted_out")
     if word is Keyword.START:
-        opt_in_sms(store, number)
+        opt_in_sms(deps.store, number)
         return InboundOutcome("opted_in")
+    to = route(deps, number)
     if word is Keyword.HELP:
-        cid = store.clinic_for_phone(number)
-        return InboundOutcome("help", help_message(clinics.get(cid) if cid else None))
-    cid = store.clinic_for_phone(number) or UNMATCHED_INBOX
-    entry = {"from": number, "body": body[:MAX_REPLY_CHARS], "at": now.isoformat()}
-    store.push_inbox(cid, json.dumps(entry, ensure_ascii=False))
+        return InboundOutcome("help", help_message(clinics.get(to.clinic_id) if to else None))
+    if to is None:
+        record_unmatched(deps, number, body, now)
+        return InboundOutcome("unmatched")
+    record_reply(deps, to.clinic_id, to.enrollment_id, body, now, number=number)
     return InboundOutcome("stored")
 
 

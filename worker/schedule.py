@@ -85,6 +85,13 @@ def cap_hit(
     return None
 
 
+def local_day(instant: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """The recipient's local calendar day around `instant` as [start, start of the next day): the
+    day `cap_hit` counts (the atomic per-recipient check in the store counts the same span)."""
+    day = instant.astimezone(tz).date()
+    return resolve_local(day, time(0, 0), tz), resolve_local(day + timedelta(days=1), time(0, 0), tz)
+
+
 def defer_caps(
     instant: datetime, tz: ZoneInfo, sent: Sequence[datetime], per_day: int | None, per_week: int | None
 ) -> datetime:

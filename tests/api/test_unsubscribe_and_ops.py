@@ -113,7 +113,8 @@ def test_metrics_count_messages_and_the_backlog(
     anon: TestClient, client: TestClient, delivery: DeliveryDeps, clock: Any
 ) -> None:
     client.post("/v1/enrollments", json=enrollment_body())
-    client.post("/v1/enrollments", json=enrollment_body(patient_ref="p-2"))
+    # Another number and address: caps count per recipient (issue 13 item 3), one SMS a day each.
+    client.post("/v1/enrollments", json=enrollment_body(patient_ref="p-2", phone="+14155552672", email="b@example.com"))
     clock.advance(minutes=5)
     before = anon.get("/metrics")
     assert before.status_code == 200

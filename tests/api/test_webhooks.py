@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -269,12 +268,23 @@ def test_help_names_the_clinic_and_its_phone(anon: TestClient, enrolled: dict[st
     )
 
 
-def test_help_names_the_clinic_of_the_latest_enrollment(
-    api: FastAPI, client: TestClient, anon: TestClient, other_clinic: tuple[str, str]
+def test_help_names_the_clinic_whose_message_the_number_received_last(
+    api: FastAPI,
+    client: TestClient,
+    anon: TestClient,
+    other_clinic: tuple[str, str],
+    delivery: DeliveryDeps,
+    clock: FixedClock,
 ) -> None:
+    """Issue 13 item 2 changed this rule: HELP used to name the clinic of the latest enrollment of
+    the number (whoever wrote last); it names the clinic whose message the number received last."""
     client.post("/v1/enrollments", json=enrollment_body())
+    send_due(delivery)  # Riverside's welcome reaches the number
     with TestClient(api, headers={"Authorization": f"Bearer {other_clinic[1]}"}) as other:
         assert other.post("/v1/enrollments", json=enrollment_body()).status_code == 201
+    assert f"<Message>{CLINIC_NAME}: patient education messages." in twilio_post(anon, INBOUND, inbound("HELP")).text
+    clock.set(datetime.fromisoformat("2026-03-03T13:30:00+00:00"))  # the next morning Hillside's welcome goes
+    send_due(delivery)
     text = twilio_post(anon, INBOUND, inbound("HELP")).text
     assert "Hillside Clinic: patient education messages. Reply STOP to opt out." in text
 
@@ -285,11 +295,12 @@ def test_help_from_an_unknown_number_is_generic(anon: TestClient) -> None:
 
 
 def test_other_replies_are_kept_for_the_clinic_and_not_answered(
-    anon: TestClient, enrolled: dict[str, Any], store: Store, clinic: tuple[str, str]
+    anon: TestClient, client: TestClient, enrolled: dict[str, Any], store: Store
 ) -> None:
     response = twilio_post(anon, INBOUND, inbound("Thanks! <3 & see you"))
     assert (response.status_code, response.text) == (200, EMPTY_TWIML)
-    assert [json.loads(x) for x in store.inbox(clinic[0])] == [
-        {"from": PATIENT_PHONE, "body": "Thanks! <3 & see you", "at": "2026-03-02T15:00:00+00:00"}
+    replies = client.get("/v1/replies").json()["replies"]  # the clinic's inbox (it was a Redis list)
+    assert [(r["enrollment_id"], r["body"], r["received_at"]) for r in replies] == [
+        (enrolled["id"], "Thanks! <3 & see you", "2026-03-02T15:00:00+00:00")
     ]
     assert store.sms_opted_out([PATIENT_PHONE]) == [False]

@@ -84,7 +84,8 @@ def test_sigkill_mid_batch_sends_each_message_at_most_once(
 
 def test_redis_restart_keeps_enrollments_and_schedule(fresh_redis_server: RedisServer, tmp_path: Path) -> None:
     deps = make_deps(fresh_redis_server.url, tmp_path / "outbox.jsonl")
-    ids = [enroll(deps.engine, new_enrollment(f"r-{i}"))[0].id for i in range(50)]
+    # 50 patients, 50 numbers: caps count per number (issue 13 item 3), one welcome SMS each.
+    ids = [enroll(deps.engine, new_enrollment(f"r-{i}", phone=f"+1415555{i:04d}"))[0].id for i in range(50)]
     store = deps.engine.store
     before = (store.redis.zcard(due_key("sms")), store.redis.zcard(due_key("email")))
     fresh_redis_server.restart()

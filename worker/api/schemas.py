@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
 from worker.enrollment_view import EnrollmentView, PausedReason
+from worker.inbox import Reply, ReplyPage
 from worker.intake import Consent, EnrollmentBody, EnrollmentPatch
 from worker.optouts import OptOut, OptOutSource
 from worker.records import Channel, EnrollmentState, MessageRecord, MessageState
@@ -27,8 +28,12 @@ __all__ = [
     "ErrorOut",
     "Health",
     "MessagesOut",
+    "RepliesOut",
+    "ReplyOut",
     "enrollment_out",
     "messages_out",
+    "replies_out",
+    "reply_out",
 ]
 
 
@@ -174,3 +179,37 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     413: {"model": ErrorOut, "description": "Request body larger than 64 KiB"},
     422: {"model": ValidationErrorOut, "description": "Invalid input; `loc` names the field"},
 }
+
+
+# -- the clinic's inbox (GET /v1/replies, POST /v1/replies/{id}/ack; worker.inbox) ---------------
+class ReplyOut(BaseModel):
+    """A patient's reply to the clinic's messages."""
+
+    id: str = Field(description="Opaque; acknowledge it with POST /v1/replies/{id}/ack")
+    enrollment_id: str = Field(description="The enrollment whose latest message the number received")
+    received_at: Timestamp
+    body: str = Field(description="As the patient sent it (at most 1,600 characters; may be empty)")
+    red_flag: bool = Field(description="The reply matched the program's warning signs")
+    acknowledged_at: Timestamp | None = Field(description="When the clinic acknowledged it; null until then")
+
+
+class RepliesOut(BaseModel):
+    """One page of the clinic's replies, newest first."""
+
+    replies: list[ReplyOut]
+    next_cursor: str | None = Field(description="Pass as ?cursor= for the next page; null on the last page")
+
+
+def reply_out(reply: Reply) -> ReplyOut:
+    return ReplyOut(
+        id=reply.id,
+        enrollment_id=reply.enrollment_id,
+        received_at=reply.received_at,
+        body=reply.body,
+        red_flag=reply.red_flag,
+        acknowledged_at=reply.acknowledged_at,
+    )
+
+
+def replies_out(page: ReplyPage) -> RepliesOut:
+    return RepliesOut(replies=[reply_out(r) for r in page.replies], next_cursor=page.next_cursor)

@@ -120,5 +120,5 @@ def twilio_inbound(params: TwilioParams, ctx: Ctx) -> Response:
         raise HTTPException(400, "an inbound message needs From, a phone number")
     deps = ctx.engine()
     body, sid = params.get("Body", ""), _message_sid(params)
-    outcome = handle_inbound(deps.store, ctx.clinics(), number, body, deps.clock.now(), message_sid=sid)
+    outcome = handle_inbound(deps, ctx.clinics(), number, body, deps.clock.now(), message_sid=sid)
     return Response(twiml(outcome.reply), media_type=TWIML)

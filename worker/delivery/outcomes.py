@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 from worker.channels.base import SendResult
 from worker.clock import to_virtual
+from worker.delivery.recipients import settle
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
 from worker.errors import AmbiguousChannelError, PermanentChannelError, TransientChannelError
 from worker.logs import get_logger
@@ -49,6 +50,7 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
     follow: list[tuple[Pending, datetime | None, Reply[FinishResult] | None]] = []
     for p, state, result, reason in finished:
         e, mid = p.enrollment, message_id(p.enrollment.id, p.step.id, channel)
+        settle(deps, batch, channel, p, state, now)  # the recipient's caps and latest message
         outcome.add(state.value)
         log_outcome(p, channel, mid, state.value, reason)
         if state is MessageState.RETRYING:  # recorded only: waits in the due index for another try

@@ -1,13 +1,17 @@
 """Operator resend of a message in state `unknown`, `failed` or `undelivered`: a new occurrence, sent once.
 
 The original record is kept; the resend gets the next occurrence number, so its id is new and
-the "same id never handed to a provider twice" rule holds. Quiet hours still apply.
+the "same id never handed to a provider twice" rule holds. Quiet hours still apply, and so do the
+recipient's caps: a resend takes its place in the number's (or address's) recent sends like any
+message (worker.delivery.recipients), so it counts toward the caps, and a full cap refuses it,
+saying when the next message may go.
 """
 
 from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from worker.delivery import recipients
 from worker.delivery.compose import render_message
 from worker.delivery.send import send_one
 from worker.delivery.types import DeliveryDeps, Pending
@@ -45,6 +49,10 @@ def resend(deps: DeliveryDeps, mid: str) -> str:
     pending = Pending(enrollment, program, program.step(step_id), enrollment.cursor[channel])
     pending.message = render_message(deps, channel, pending, occurrence)
     new_id = message_id(eid, step_id, channel, occurrence)
+    _, held = recipients.reserve(deps, channel, [pending], now)
+    if held:
+        whose = "number" if channel == "sms" else "address"
+        return f"not sent: the {whose}'s caps allow its next message at {held[0][1].isoformat()}"
     state, reason = send_one(deps, pending, channel, occurrence=occurrence)
     if state is MessageState.SENT:
         store.drop_from_index(UNKNOWN_INDEX, mid)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import worker.delivery.recipients as recipients
 from worker.clock import to_virtual
 from worker.delivery.compose import render_all
 from worker.delivery.outcomes import bookkeeping, classify, record_outcomes
@@ -107,6 +108,7 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending]) -> Batch
     for p in chunk:
         allowed = _allowed_at(deps, p.enrollment, channel, now)
         (allowed_now if allowed <= now else deferred).append((p, allowed))
+    allowed_now, deferred = _within_recipient_caps(deps, channel, allowed_now, deferred, now)
     batch = store.batch()
     for p, allowed in deferred:
         batch.reschedule(p.enrollment.id, channel, allowed)
@@ -128,6 +130,19 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending]) -> Batch
         finished += [classify(p, r) for p, r in zip(to_send, provider_results, strict=True)]
     record_outcomes(deps, channel, finished, outcome)
     return outcome
+
+
+def _within_recipient_caps(
+    deps: DeliveryDeps,
+    channel: str,
+    allowed_now: list[tuple[Pending, datetime]],
+    deferred: list[tuple[Pending, datetime]],
+    now: datetime,
+) -> tuple[list[tuple[Pending, datetime]], list[tuple[Pending, datetime]]]:
+    """Each message takes its place in its recipient's sends (caps per number or address, atomic
+    across workers: worker.delivery.recipients); one a full cap holds joins the deferred."""
+    passed, held = recipients.reserve(deps, channel, [p for p, _ in allowed_now], now)
+    return [(p, now) for p in passed], deferred + held
 
 
 def _sort_begins(
@@ -158,9 +173,11 @@ def _sort_begins(
         elif status is BeginStatus.BUSY:
             later = deps.engine.clock.now() + to_virtual(deps.engine.clock, deps.lease_seconds)
             batch.reschedule(eid, channel, later)
+            recipients.release(batch, channel, p)
             outcome.add("busy")
         else:  # gone, inactive, moved: nothing to send at this cursor
             batch.reschedule(eid, channel, None)
+            recipients.release(batch, channel, p)
             outcome.add("inactive" if status in (BeginStatus.GONE, BeginStatus.INACTIVE) else "moved")
     batch.run()
     return to_send, finished
@@ -173,6 +190,7 @@ def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, occurrence: int) -
     mid = message_id(p.enrollment.id, p.step.id, channel, occurrence)
     begun = store.begin_send(mid, cursor=None, now=now, stale_s=stale_s)
     if begun.status is not BeginStatus.OK:
+        _release_unsent(deps, channel, p)
         return MessageState.SKIPPED, begun.status.value
     wait_us = store.reserve(channel, 1, int(1_000_000 / deps.rate_per_second[channel]), 0)
     if wait_us:
@@ -187,5 +205,13 @@ def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, occurrence: int) -
     batch = store.batch()
     batch.finish_send(record, cursor=None, next_due=None, history=(), now=now, retention_s=deps.engine.retention_s)
     bookkeeping(batch, state, channel, p, mid, reason, now)
+    recipients.settle(deps, batch, channel, p, state, now)
     batch.run()
     return state, reason
+
+
+def _release_unsent(deps: DeliveryDeps, channel: str, p: Pending) -> None:
+    """Give back the place `p` reserved in its recipient's sends (worker.delivery.recipients)."""
+    batch = deps.engine.store.batch()
+    recipients.release(batch, channel, p)
+    batch.run()

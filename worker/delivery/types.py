@@ -54,6 +54,7 @@ class Pending:
     cursor: int
     message: OutgoingMessage | None = None
     attempts: int = 1
+    reserved_in: str | None = None  # the recipient (blind index) whose sends hold this attempt's place (caps)
 
 
 @dataclass

@@ -4,12 +4,12 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake), batch and redis_store (the Store), clinics.
+messages, counters, shared, intake, numbers, replies), batch and redis_store (the Store), clinics.
 """
 
 from worker.store.batch import Batch, Reply
 from worker.store.clinics import ClinicStore
-from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, OperatorIndex
+from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, UNMATCHED, OperatorIndex
 from worker.store.redis_store import Store
 from worker.store.results import (
     BeginSend,
@@ -20,13 +20,20 @@ from worker.store.results import (
     Created,
     DispatchInfo,
     DueCounts,
+    ErasedNumber,
     FinishResult,
+    LastMessage,
     Lifecycle,
+    NumberRecord,
+    Reservation,
+    ReserveStatus,
+    StoredReply,
 )
 
 __all__ = [
     "FAILED_INDEX",
     "UNKNOWN_INDEX",
+    "UNMATCHED",
     "Batch",
     "BeginSend",
     "BeginStatus",
@@ -37,9 +44,15 @@ __all__ = [
     "Created",
     "DispatchInfo",
     "DueCounts",
+    "ErasedNumber",
     "FinishResult",
+    "LastMessage",
     "Lifecycle",
+    "NumberRecord",
     "OperatorIndex",
     "Reply",
+    "Reservation",
+    "ReserveStatus",
     "Store",
+    "StoredReply",
 ]

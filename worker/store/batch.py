@@ -16,10 +16,11 @@ import worker.store.due as due
 import worker.store.enrollments as enrollments
 import worker.store.intake as intake
 import worker.store.messages as messages
+import worker.store.numbers as numbers
 from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
-from worker.store.results import BeginSend, CountKey, DispatchInfo, DueCounts, FinishResult
+from worker.store.results import BeginSend, CountKey, DispatchInfo, DueCounts, FinishResult, Reservation
 
 T = TypeVar("T")
 _UNSET: Any = object()
@@ -109,6 +110,29 @@ class Batch:
     def count_outcome(self, state: MessageState, channel: str, program: str, now: datetime) -> None:
         """Count a send's outcome in the totals and in the minute of `now` (the last hour's figures)."""
         self._add(counters.count_outcome(state, channel, program, now))
+
+    # -- a recipient's caps and latest message (worker.store.numbers) ---------------------------
+    def reserve_send(
+        self,
+        bi: str,
+        mid: str,
+        now: datetime,
+        day: tuple[datetime, datetime],
+        caps: tuple[int | None, int | None],
+        ttl_s: int,
+    ) -> Reply[Reservation]:
+        """Reserve `mid`'s place in the recipient's sends if the caps (per day, per week) allow one
+        more at `now` (`day`: the recipient's local day); atomic across workers. The recipient's
+        record then expires `ttl_s` later at the soonest."""
+        return self._add(numbers.reserve(bi, mid, now, day, caps, ttl_s))
+
+    def release_send(self, bi: str, mid: str) -> None:
+        """Give back `mid`'s reserved place: it was not handed to the provider after all."""
+        self._add(numbers.release(bi, mid))
+
+    def note_last_message(self, bi: str, clinic_id: str, eid: str, at: datetime, ttl_s: int) -> None:
+        """The number's latest SMS handed to the provider is `eid`'s (replies go to `clinic_id`)."""
+        self._add(numbers.note_last(bi, clinic_id, eid, at, ttl_s))
 
     # -- reads for status and metrics --------------------------------------------------------
     def due_counts(self, channel: str, now: datetime, horizon: datetime) -> Reply[DueCounts]:

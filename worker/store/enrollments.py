@@ -1,5 +1,4 @@
-"""Enrollments and what patients tell us: the enrollment hash, its generations, lifecycle, SMS
-opt-outs, phone numbers' clinics (for HELP) and the clinics' inboxes of other replies."""
+"""Enrollments: the enrollment hash, its generations, lifecycle and SMS opt-outs."""
 
 from __future__ import annotations
 
@@ -8,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import worker.store.due as due
+import worker.store.numbers as numbers
 from worker.records import Enrollment, EnrollmentUpdate, OptOut, OptOutSource, epoch_s
 from worker.store.codec import (
     decode_enrollment,
@@ -17,30 +17,24 @@ from worker.store.codec import (
     pack_opt_out,
     unpack_opt_out,
 )
-from worker.store.keys import (
-    INBOX_KEEP,
-    OPTOUT_SMS,
-    enrollment_key,
-    generation_key,
-    inbox_key,
-    phones_key,
-    records_key,
-)
+from worker.store.keys import OPTOUT_SMS, enrollment_key, generation_key, records_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
 from worker.store.results import Created, Lifecycle, LifecycleAction, parse_created, parse_lifecycle
 
 
-def create(enrollment: Enrollment, phone_clinic: str | None) -> Call[Created]:
+def create(enrollment: Enrollment, number_index: str | None, ttl_s: int) -> Call[tuple[Created, bool]]:
     """Store `enrollment` unless its id exists or (generation 0) a later generation does
-    (enroll.lua), schedule each channel (NX) and, with `phone_clinic`, note the clinic of its phone."""
+    (enroll.lua), schedule each channel (NX) and, with the blind index of its phone, note it for
+    that number (enroll_number.lua); (what enroll.lua answered, whether the number was noted)."""
     flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
     keys = [enrollment_key(enrollment.id)]
     if enrollment.generation == 0:
         keys.append(generation_key(enrollment.id))
     ops = (ScriptCall("enroll", keys, flat), *due.schedule(enrollment).ops)
-    if phone_clinic is not None and enrollment.phone:
-        ops += (command("hset", phones_key(enrollment.phone), enrollment.phone, phone_clinic),)
-    return Call(ops, lambda raw: parse_created(raw[0]))
+    if number_index is None:
+        return Call(ops, lambda raw: (parse_created(raw[0]), False))
+    note = numbers.note_enrollment(number_index, enrollment.id, enrollment.clinic_id, ttl_s)
+    return Call((*ops, *note.ops), lambda raw: (parse_created(raw[0]), note.parse(raw[-1:])))
 
 
 def generation_started(first_eid: str, generation: int) -> Call[int]:
@@ -111,21 +105,3 @@ def opt_out_sms(number: str, now: datetime, source: OptOutSource) -> Call[None]:
 
 def opt_in_sms(number: str) -> Call[None]:
     return effect(command("hdel", OPTOUT_SMS, number))
-
-
-def remember_phone(number: str, clinic_id: str) -> Call[None]:
-    return effect(command("hset", phones_key(number), number, clinic_id))
-
-
-def clinic_for_phone(number: str) -> Call[str | None]:
-    return one(command("hget", phones_key(number), number), lambda cid: str(cid) if cid else None)
-
-
-def push_inbox(clinic_id: str, entry: str) -> Call[None]:
-    """Keep a reply (JSON text) for the clinic; only the latest INBOX_KEEP stay."""
-    key = inbox_key(clinic_id)
-    return effect(command("lpush", key, entry), command("ltrim", key, 0, INBOX_KEEP - 1))
-
-
-def inbox(clinic_id: str, limit: int) -> Call[list[str]]:
-    return one(command("lrange", inbox_key(clinic_id), 0, limit - 1), lambda values: [str(v) for v in values])

@@ -14,9 +14,19 @@ cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lea
 cd:optout:sms              hash    -                  E.164 number -> `<epoch s>|<source>` of its SMS opt-out
 cd:seen:<kind>:<sid>       string  7 days             a provider webhook already acted on (replay guard)
 cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
-cd:phones:<bucket>         hash    -                  number -> clinic of its latest enrollment (HELP);
-                                                      16,384 buckets by CRC32, so each stays a listpack
-cd:inbox:<clinic id>       list    - (1000 kept)      patients' other SMS replies, JSON, newest first
+cd:{n:<bi>}                hash    retention          one recipient by the blind index of its number or address (never
+                                                      the value): `last` = `<clinic>|<enrollment>|<epoch s>` of the
+                                                      latest SMS handed to the provider for the number;
+                                                      `e:<enrollment id>` = clinic, each enrollment created with or
+                                                      PATCHed to it; `h:<tag>` = epoch ms of each send of the last
+                                                      8 days the caps count (tag: a hash of the message id)
+cd:{n:<bi>}:r              zset    retention          the replies received from the number: reply id -> epoch ms
+cd:{r:<reply id>}          hash    retention          one reply: c clinic, e enrollment, at (ms), b body (sealed,
+                                                      aad the reply id), f red flag, ack (ms), n sender's blind
+                                                      index, len, m masked sender (unmatched replies only)
+cd:replies:<clinic id>     zset    retention          a clinic's replies, `<epoch ms, 13 digits>:<reply id>` at
+                                                      score 0 (lexical = time order); `cd:replies:unmatched` is the
+                                                      operators' inbox (replies from a number no clinic can be told of)
 cd:stats:total             hash    -                  `<state>:<channel>:<program>` -> messages counted
 cd:stats:m:<epoch minute>  hash    2 hours            `<state>:<channel>` -> messages in that minute
 cd:dispatch                hash    -                  last dispatch run: last_at (s), runs, handed
@@ -34,14 +44,14 @@ cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
-"retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before.
+"retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For
+the recipient and reply keys: that long after their last write (a reply: after it was received).
 The generation pointer has no expiry while the generation it names runs, and expires a retention
 after that generation ends (generation.lua): it outlives every generation it points past.
 """
 
 from __future__ import annotations
 
-import zlib
 from enum import StrEnum
 
 
@@ -79,19 +89,26 @@ class OperatorIndex(StrEnum):
 UNKNOWN_INDEX = OperatorIndex.UNKNOWN
 FAILED_INDEX = OperatorIndex.FAILED
 
-PHONE_BUCKETS = 16384  # small hashes stay compact listpacks up to about 2 million numbers
+def number_key(bi: str) -> str:
+    """One recipient's record (routing, recent sends), by the blind index `bi` of its number or address."""
+    return f"cd:{{n:{bi}}}"
 
 
-def phones_key(number: str) -> str:
-    """The bucket holding `number` -> clinic of its latest enrollment (for HELP replies)."""
-    return f"cd:phones:{zlib.crc32(number.encode()) % PHONE_BUCKETS}"
+def number_replies_key(bi: str) -> str:
+    """The replies received from the number with blind index `bi` (for erasure)."""
+    return f"cd:{{n:{bi}}}:r"
 
 
-INBOX_KEEP = 1000
+def reply_key(rid: str) -> str:
+    return f"cd:{{r:{rid}}}"
 
 
-def inbox_key(clinic_id: str) -> str:
-    return f"cd:inbox:{clinic_id}"
+UNMATCHED = "unmatched"  # the operators' inbox: replies no clinic can be told of (clinic ids start with c_)
+
+
+def replies_key(owner: str) -> str:
+    """The replies of clinic `owner` (or of the operators' inbox, UNMATCHED), in time order."""
+    return f"cd:replies:{owner}"
 
 
 STATS_TOTAL = "cd:stats:total"

@@ -18,6 +18,7 @@ T = TypeVar("T")
 SCRIPTS = (
     "claim", "reap", "enroll", "generation", "begin_send", "finish_send", "lifecycle", "ratelimit", "callback",
 )
+RECIPIENT_SCRIPTS = ("reserve_send", "enroll_number", "ack_reply")  # store.numbers, store.replies
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +73,8 @@ class Runner:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in SCRIPTS}
+        names = (*SCRIPTS, *RECIPIENT_SCRIPTS)
+        self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in names}
         self._sha: dict[str, str] = {}
 
     def load(self) -> None:

@@ -1,7 +1,9 @@
-"""The Store: caredrip's one door to Redis for enrollments, the due index, messages and counters.
+"""The Store: caredrip's one door to Redis for enrollments, the due index, messages, recipients,
+replies and counters.
 
-Each method is one round trip (two where it says so) built from the concern modules beside it
-(enrollments, due, messages, counters, shared); `batch()` gathers several for one round trip.
+Each method is one round trip (more where it says so) built from the concern modules beside it
+(enrollments, due, messages, numbers, replies, counters, shared); `batch()` gathers several for
+one round trip.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ import worker.store.due as due
 import worker.store.enrollments as enrollments
 import worker.store.intake as intake
 import worker.store.messages as messages
+import worker.store.numbers as numbers
+import worker.store.replies as replies
 import worker.store.shared as shared
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
@@ -31,8 +35,11 @@ from worker.store.results import (
     CountKey,
     Created,
     DispatchInfo,
+    ErasedNumber,
     Lifecycle,
     LifecycleAction,
+    NumberRecord,
+    StoredReply,
 )
 
 T = TypeVar("T")
@@ -64,19 +71,26 @@ class Store:
         self.redis.close()
 
     # -- enrollments ------------------------------------------------------------------------
-    def create_enrollment(self, enrollment: Enrollment, *, phone_clinic: str | None = None) -> Created:
+    def create_enrollment(
+        self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0
+    ) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
-        does; schedule each channel and (with `phone_clinic`) note the clinic of its phone, in one
-        round trip. The answer says whether it created, else the stored one's state or the later
-        generation to look at.
+        does; schedule each channel and (with `number_index`, the blind index of its phone) note it
+        for that number, in one round trip. The answer says whether it created, else the stored
+        one's state or the later generation to look at.
 
         The due entries go out with the create (ZADD NX), whether or not it creates: for an
         enrollment that already existed they are either already there (NX: unchanged) or a
         harmless hint — dispatch re-reads the enrollment and releases an inactive one or moves
         the entry to its real due time (the engine also removes the hint of an ended one). So a
-        new enrollment costs one round trip, not two.
+        new enrollment costs one round trip, not two. A repeat changes nothing else: a number note
+        it added (the repeat carried another number) is taken back at once, in a second round trip
+        only then.
         """
-        return self._call(enrollments.create(enrollment, phone_clinic))
+        created, noted = self._call(enrollments.create(enrollment, number_index, ttl_s))
+        if noted and not created.created and number_index is not None:
+            self._call(numbers.forget_enrollment(number_index, enrollment.id))
+        return created
 
     def generation_started(self, first_eid: str, generation: int) -> None:
         """Point generation 0 (`first_eid`) at `generation`, the newest, running (no expiry)."""
@@ -150,7 +164,7 @@ class Store:
     def drop_from_index(self, index: OperatorIndex, mid: str) -> None:
         self._call(messages.drop_from_index(index, mid))
 
-    # -- opt-outs, numbers, replies ---------------------------------------------------------
+    # -- SMS opt-outs -------------------------------------------------------------------------
     def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
         return self._call(enrollments.sms_opted_out(numbers))
 
@@ -174,19 +188,61 @@ class Store:
         """Undo a first sighting whose action failed, so the provider's retry can act."""
         self._call(shared.forget_sighting(kind, ident))
 
-    def remember_phone(self, number: str, clinic_id: str) -> None:
-        """Note `clinic_id` as the clinic of `number`'s latest enrollment (HELP names it)."""
-        self._call(enrollments.remember_phone(number, clinic_id))
+    # -- recipients: routing and caps by blind index (worker.store.numbers) ----------------------
+    def number_record(self, bi: str) -> NumberRecord:
+        """The number's latest message (whose, when) and the enrollments noted for it."""
+        return self._call(numbers.record(bi))
 
-    def clinic_for_phone(self, number: str) -> str | None:
-        return self._call(enrollments.clinic_for_phone(number))
+    def move_number(self, old_bi: str | None, new_bi: str, eid: str, clinic_id: str, ttl_s: int) -> None:
+        """The enrollment's phone changed: note it for the new number, no longer for the old one."""
+        self._call(numbers.move_enrollment(old_bi, new_bi, eid, clinic_id, ttl_s))
 
-    def push_inbox(self, clinic_id: str, entry: str) -> None:
-        """Keep a patient's reply (JSON text) for the clinic; only the latest 1000 stay."""
-        self._call(enrollments.push_inbox(clinic_id, entry))
+    def recent_sends(self, bi: str) -> list[datetime]:
+        """The sends the caps count for a recipient (number or address), oldest first."""
+        return self._call(numbers.sends(bi))
 
-    def inbox(self, clinic_id: str, limit: int = 100) -> list[str]:
-        return self._call(enrollments.inbox(clinic_id, limit))
+    def release_send(self, bi: str, mid: str) -> None:
+        """Give back message `mid`'s reserved place in the recipient's sends (not handed over)."""
+        self._call(numbers.release(bi, mid))
+
+    def number_replies(self, bi: str) -> list[StoredReply]:
+        """Every reply kept from the number (its blind index), matched or not. Two round trips."""
+        rids = self._call(replies.of_number(bi))
+        return [r for r in self._call(replies.get_many(rids)) if r is not None]
+
+    def erase_number(self, bi: str) -> ErasedNumber:
+        """Remove every trace of a number kept here: its routing record, its sends for caps, and
+        each reply received from it (and its inbox entry). Four round trips."""
+        stored = self.number_replies(bi)
+        self._call(replies.drop(stored))
+        self._call(numbers.drop(bi))
+        return ErasedNumber(replies=len(stored))
+
+    # -- replies (worker.store.replies; worker.inbox seals and opens bodies) --------------------
+    def add_reply(self, reply: StoredReply, ttl_s: int) -> None:
+        """Keep a reply for `ttl_s` seconds, listed for its clinic (or the operators' inbox)."""
+        self._call(replies.add(reply, ttl_s))
+
+    def reply_page(
+        self, owner: str, *, before: str | None = None, since: datetime | None = None, count: int = 50
+    ) -> list[tuple[str, StoredReply | None]]:
+        """Up to `count` of `owner`'s replies (a clinic id, or UNMATCHED), newest first, each with
+        its index entry (the next page's `before`): older than `before`, at or after `since`.
+        Two round trips; None where a reply expired since it was listed."""
+        entries = self._call(replies.page(owner, before, since, count))
+        found = self._call(replies.get_many([replies.rid_of(e) for e in entries]))
+        return list(zip(entries, found, strict=True))
+
+    def get_replies(self, rids: Sequence[str]) -> list[StoredReply | None]:
+        return self._call(replies.get_many(rids))
+
+    def acknowledge_reply(self, rid: str, clinic_id: str, now: datetime) -> datetime | None:
+        """Acknowledge the clinic's reply (the first time stays): when; None if not the clinic's."""
+        return self._call(replies.acknowledge(rid, clinic_id, now))
+
+    def erase_replies(self, stored: Sequence[StoredReply]) -> None:
+        """Remove these replies and their index entries (erasure of one enrollment's replies)."""
+        self._call(replies.drop(stored))
 
     # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
     def record_failed_intake(self, entry: str) -> None:

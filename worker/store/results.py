@@ -131,3 +131,62 @@ def parse_lifecycle(raw: Any) -> Lifecycle | None:
     """'<state>:changed' | '<state>:same' | 'gone' (None)."""
     state, _, how = str(raw).partition(":")
     return None if state == "gone" else Lifecycle(EnrollmentState(state), how == "changed")
+
+
+# -- recipients and replies (worker.store.numbers, worker.store.replies) -------------------------
+class ReserveStatus(StrEnum):
+    """reserve_send.lua: may one more message go to this recipient now?"""
+
+    NEW = "new"  # reserved now: the caller owns this place and releases it if the message is not handed over
+    HAD = "had"  # the message already holds a place (another attempt's): nothing changed, not the caller's
+    HELD = "held"  # a cap is full: `sends` are the recipient's recent sends
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """reserve_send.lua's answer: with HELD, the recipient's recent sends (oldest first)."""
+
+    status: ReserveStatus
+    sends: tuple[datetime, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LastMessage:
+    """The latest SMS handed to the provider for a number: whose, and when."""
+
+    clinic_id: str
+    enrollment_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRecord:
+    """A number's routing record: its latest message (None: none yet) and the enrollments noted
+    for it (enrollment id -> clinic id). Empty when the number is unknown."""
+
+    last: LastMessage | None
+    enrollments: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReply:
+    """A reply as stored: the body still sealed (aad: the reply id). `clinic_id` "" for an
+    unmatched reply (the operators' inbox), which has `masked_sender` instead."""
+
+    id: str
+    clinic_id: str
+    enrollment_id: str
+    received_at: datetime
+    sealed_body: str
+    red_flag: bool
+    acknowledged_at: datetime | None
+    length: int
+    sender_index: str = ""
+    masked_sender: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedNumber:
+    """What `erase_number` removed: the number's record and send history, and its replies."""
+
+    replies: int
