@@ -55,6 +55,10 @@ class Enrollment:
     history: dict[str, list[datetime]] = field(default_factory=dict)
     opted_out: dict[str, bool] = field(default_factory=dict)
     ended_at: datetime | None = None
+    # SMS numbers introduced (the clinic and STOP/HELP before any lesson; worker.introductions),
+    # counting one still waiting to go, and when that one was asked for (None: none waiting).
+    intros: int = 0
+    intro_asked: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +66,9 @@ class EnrollmentUpdate:
     """A change to a stored enrollment's details: contact, language, timezone, channels.
 
     Cursors of channels that stay are not part of it (a send finishing meanwhile owns them):
-    `due` holds the channels whose next due time moves, `started` the channels added (their first
-    cursor; no send history), `dropped` the channels removed (they get no next due time).
+    `due` holds the due times written as they are (channels added), `started` the channels added
+    (their first cursor; no send history), `dropped` the channels removed (they get no next due
+    time); `intro` the number of an SMS introduction to send before the next lesson, if any.
     """
 
     first_name: str
@@ -76,6 +81,7 @@ class EnrollmentUpdate:
     due: dict[str, datetime | None] = field(default_factory=dict)
     started: dict[str, int] = field(default_factory=dict)
     dropped: tuple[str, ...] = ()
+    intro: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,8 +31,9 @@ def dispatch() -> int:
 
 
 @app.task(name="caredrip.send", ignore_result=True)
-def send(channel: str, enrollment_ids: list[str]) -> dict[str, int]:
-    return send_batch(wiring.delivery_deps(), channel, enrollment_ids).counts
+def send(channel: str, handles: list[str]) -> dict[str, int]:
+    """Send a claimed batch: `handles` are `<enrollment id>:<claim token>` (bare ids still work)."""
+    return send_batch(wiring.delivery_deps(), channel, handles).counts
 
 
 @app.task(name="caredrip.resend", ignore_result=True)
@@ -92,5 +93,5 @@ def enroll(clinic_id: str, payload: dict[str, Any]) -> dict[str, Any]:
     return {"id": enrollment.id, "created": created}
 
 
-def enqueue_send(channel: str, enrollment_ids: list[str]) -> None:
-    send.apply_async((channel, enrollment_ids), queue="send")
+def enqueue_send(channel: str, handles: list[str]) -> None:
+    send.apply_async((channel, handles), queue="send")

@@ -20,7 +20,10 @@ from worker.store.results import (
     DispatchInfo,
     DueCounts,
     FinishResult,
+    FinishSend,
+    Lease,
     Lifecycle,
+    Retime,
 )
 
 __all__ = [
@@ -36,8 +39,11 @@ __all__ = [
     "DispatchInfo",
     "DueCounts",
     "FinishResult",
+    "FinishSend",
+    "Lease",
     "Lifecycle",
     "OperatorIndex",
     "Reply",
+    "Retime",
     "Store",
 ]

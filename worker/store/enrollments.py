@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import worker.store.due as due
-from worker.records import Enrollment, EnrollmentUpdate, OptOut, OptOutSource, epoch_s
+from worker.records import Enrollment, EnrollmentUpdate, OptOut, OptOutSource, epoch_ms, epoch_s
 from worker.store.codec import (
     decode_enrollment,
     encode_enrollment,
@@ -19,7 +19,7 @@ from worker.store.codec import (
 )
 from worker.store.keys import INBOX_KEEP, OPTOUT_SMS, enrollment_key, inbox_key, phones_key, records_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
-from worker.store.results import Lifecycle, LifecycleAction, parse_lifecycle
+from worker.store.results import Lifecycle, LifecycleAction, Retime, parse_lifecycle, parse_retime
 
 
 def create(enrollment: Enrollment, phone_clinic: str | None) -> Call[bool]:
@@ -41,6 +41,12 @@ def get_many(eids: Sequence[str]) -> Call[list[Enrollment | None]]:
 
 def update(eid: str, change: EnrollmentUpdate) -> Call[None]:
     return effect(command("hset", enrollment_key(eid), mapping=encode_update(change)))
+
+
+def retime(eid: str, channel: str, cursor: int, due: datetime | None) -> Call[Retime]:
+    """Set the channel's next due time, only while its cursor is still `cursor` (retime.lua)."""
+    op = ScriptCall("retime", [enrollment_key(eid)], [channel, cursor, epoch_ms(due) if due else 0])
+    return one(op, parse_retime)
 
 
 def lifecycle(eid: str, action: LifecycleAction, now: datetime, retention_s: int) -> Call[Lifecycle | None]:

@@ -15,7 +15,18 @@ from typing import Any, Generic, TypeVar
 import redis
 
 T = TypeVar("T")
-SCRIPTS = ("claim", "reap", "enroll", "begin_send", "finish_send", "lifecycle", "ratelimit", "callback")
+SCRIPTS = (
+    "claim",
+    "reap",
+    "release",
+    "enroll",
+    "retime",
+    "begin_send",
+    "finish_send",
+    "lifecycle",
+    "ratelimit",
+    "callback",
+)
 
 
 @dataclass(frozen=True, slots=True)
