@@ -178,6 +178,8 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
     if changes.phone and changes.phone != current.phone:
         deps.store.remember_phone(changes.phone, current.clinic_id)
     deps.store.unschedule(eid, dropped)
+    for ch in dropped:  # nothing waiting on a dropped channel stays `retrying`
+        deps.store.end_pending(eid, ch, "dropped", now)
     fresh = get_owned(deps, eid, clinic_id)
     if intro is not None:  # the introduction is due now: its channel's entry goes in at once
         reschedule.setdefault("sms", fresh.next_due.get("sms"))

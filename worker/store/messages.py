@@ -72,6 +72,11 @@ def finish_send(
     return one(ScriptCall("finish_send", [enrollment_key(eid), records_key(eid)], args), parse_finish)
 
 
+def end_pending(eid: str, channel: str, reason: str, now: datetime) -> Call[int]:
+    """End the channel's records still waiting to go as `skipped` for `reason` (end_pending.lua)."""
+    return one(ScriptCall("end_pending", [records_key(eid)], [channel, reason, epoch_s(now)]), int)
+
+
 def records(eid: str) -> Call[list[MessageRecord]]:
     """Every record of the enrollment, oldest first (those without a time last)."""
 

@@ -23,6 +23,7 @@ SCRIPTS = (
     "retime",
     "begin_send",
     "finish_send",
+    "end_pending",
     "lifecycle",
     "ratelimit",
     "callback",

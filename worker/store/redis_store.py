@@ -129,6 +129,10 @@ class Store:
     def begin_send(self, mid: str, *, cursor: int | None, now: datetime, stale_s: int) -> BeginSend:
         return self._call(messages.begin_send(mid, cursor, now, stale_s))
 
+    def end_pending(self, eid: str, channel: str, reason: str, now: datetime) -> int:
+        """End the channel's `retrying` or `queued` records as `skipped` for `reason`; how many."""
+        return self._call(messages.end_pending(eid, channel, reason, now))
+
     def records(self, eid: str) -> list[MessageRecord]:
         return self._call(messages.records(eid))
 
