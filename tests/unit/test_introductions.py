@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 from pathlib import Path
 
 import pytest
 
 from worker.errors import ContentError
 from worker.introductions import intro_needed, next_intro_number, reaches_new_number
+from worker.lint import lint_content
+from worker.policy import Caps, QuietHours
 from worker.programs import ProgramCatalog, load_program
 from worker.records import Enrollment, EnrollmentState, MessageRecord, MessageState
 
@@ -86,3 +88,21 @@ def test_intro_is_no_step_id_and_its_words_must_be_there(tmp_path: Path) -> None
     strings.write_text(words.replace("intro:\n  sms:", "intro:\n  text:"), encoding="utf-8")
     with pytest.raises(ContentError, match=r"strings/es\.yaml: intro\.sms: a non-empty string is needed"):
         load_program(tmp_path, "twitching")
+
+
+def test_lint_checks_the_introduction_like_a_first_sms(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "content" / "twitching", tmp_path / "content" / "twitching")
+    strings = tmp_path / "content" / "twitching" / "strings" / "en.yaml"
+    words = strings.read_text(encoding="utf-8")
+    intro = words.split("intro:\n  sms: ", 1)[1].split("\n", 1)[0]
+    bad = '"Hi {{ first_name }}, we will text your tips here now, and we are glad to help you with all of it today’s."'
+    strings.write_text(words.replace(intro, bad), encoding="utf-8")
+    quiet, caps = QuietHours(time(21, 0), time(8, 0)), Caps({"sms": 1}, {"sms": 3})
+    report = lint_content(tmp_path / "content", ROOT / "templates", quiet, caps, readability_dir=tmp_path / "nltk")
+    assert sorted(line.split(": ", 2)[1] for line in report.problems) == [
+        "first SMS",  # no clinic name
+        "first SMS",  # no STOP / HELP
+        "not GSM-7",
+        "over budget",
+    ]
+    assert all(line.startswith("twitching/en/intro.sms: ") for line in report.problems)

@@ -1,8 +1,10 @@
 """Message outcomes: classify what a provider said, record it, move the cursor on, keep counts.
 
 One round trip records every outcome of a chunk and moves each channel's cursor (finish_send.lua,
-atomic per enrollment); one more fixes the due index. `sent` and `unknown` count toward caps;
-`retrying` waits in the due index for its backoff; `failed` and `unknown` are listed for operators.
+atomic per enrollment; an introduction lets its number's lessons go instead); one more fixes the
+due index, through each claim's token. `sent` and `unknown` count toward caps; `retrying` waits in
+the due index for its backoff, `queued` (put back unsent) is due again at once; `failed` and
+`unknown` are listed for operators.
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
         outcome.add(state.value)
         log_outcome(p, channel, mid, state.value, reason)
         if state in (MessageState.RETRYING, MessageState.QUEUED):  # recorded only: it waits in the due index
-            retry_at = now + to_virtual(engine.clock, compute_backoff(attempts=p.attempts, jitter=deps.jitter()))
-            if state is MessageState.QUEUED:  # put back unsent (the batch's deadline): due again now
-                retry_at = now
+            # `queued`: put back unsent past the batch's deadline, due again at once
+            wait = compute_backoff(attempts=p.attempts, jitter=deps.jitter()) if state is MessageState.RETRYING else 0
+            retry_at = now + to_virtual(engine.clock, wait)
             record = MessageRecord(e.id, p.step.id, channel, occurrence, state, now, reason=reason, attempts=p.attempts)
             batch.finish_send(record, cursor=None, next_due=None, history=(), now=now, retention_s=engine.retention_s)
             follow.append((p, retry_at, None))

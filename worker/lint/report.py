@@ -129,8 +129,8 @@ class _ProgramLinter:
                 email = self._render_email(step, language, context)
                 if email is not None:
                     grades.append(self._check_grade(step, language, "email", email_words(email.text)))
-        if first_sms is not None:  # the introduction is checked like a first SMS (not counted per patient)
-            intro = self._check_sms(INTRO_STEP, language, context, first=True)
+        if first_sms is not None and language in self.program.intro:  # its own words, else the first SMS's
+            intro = self._check_sms(INTRO_STEP, language, context, first=True)  # like a first SMS, not per patient
             if intro is not None:
                 grades.append(self._check_grade(INTRO_STEP, language, "sms", intro.body))
         self._summarize(language, sms_costs, grades)
