@@ -47,7 +47,7 @@ def main() -> None:
         store = deps.engine.store
         batches = []
         while claimed := store.claim("sms", datetime.now(UTC), 100, 300_000):
-            batches.append([eid for eid, _ in claimed])
+            batches.append([c.handle for c in claimed])
         send_batch(deps, "sms", batches.pop())  # warm: templates compiled, scripts loaded
         profiler = Profiler(interval=0.0005)
         profiler.start()

@@ -32,7 +32,7 @@ from worker.delivery.types import DeliveryDeps
 from worker.records import Enrollment, epoch_ms
 from worker.redis_server import RedisServer
 from worker.store.codec import encode_enrollment
-from worker.store.keys import due_key, enrollment_key, lease_key, number_key, records_key
+from worker.store.keys import due_key, enrollment_key, lease_key, lease_tokens_key, number_key, records_key
 
 TZ = "America/New_York"
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -100,8 +100,9 @@ def tick_seconds(deps: DeliveryDeps, repeats: int = 9) -> float:
         timings.append(time.perf_counter() - t0)
         assert len(claimed) == 1000
         pipe = client.pipeline(transaction=False)
-        pipe.zadd(due_key("sms"), {eid: epoch_ms(due) for eid, due in claimed})
-        pipe.zrem(lease_key("sms"), *[eid for eid, _ in claimed])
+        pipe.zadd(due_key("sms"), {c.enrollment_id: epoch_ms(c.due) for c in claimed})
+        pipe.zrem(lease_key("sms"), *[c.enrollment_id for c in claimed])
+        pipe.hdel(lease_tokens_key("sms"), *[c.enrollment_id for c in claimed])
         pipe.execute()
     return statistics.median(timings)
 

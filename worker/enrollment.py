@@ -12,7 +12,9 @@ from zoneinfo import ZoneInfo
 
 from worker.deps import EngineDeps
 from worker.errors import Conflict, NotFound
-from worker.records import Enrollment, EnrollmentState, EnrollmentUpdate
+from worker.introductions import intro_needed, next_intro_number, reaches_new_number
+from worker.programs import Program
+from worker.records import Channel, Enrollment, EnrollmentState, EnrollmentUpdate
 from worker.routing import blind_index
 from worker.schedule import due_at_cursor, first_cursor_after
 from worker.tokens import enrollment_id
@@ -206,17 +208,21 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
     tz = ZoneInfo(updated.timezone)
     dropped = tuple(ch for ch in current.channels if ch not in updated.channels)
     # Cursors of channels that stay are never written here: a send finishing concurrently
-    # owns them. Due times are recomputed only when the timezone moves them.
+    # owns them. Their due times move only with the timezone, and only while the cursor is
+    # still the one they were computed for (`_retime`, after the write below).
     reschedule: dict[str, datetime | None] = {}
     started: dict[str, int] = {}
+    retimes: dict[str, int] = {}
     for ch in updated.channels:
         added = ch not in current.channels
         if not added and updated.timezone == current.timezone:
             continue
-        cursor = first_cursor_after(program, ch, now, updated.anchor, tz) if added else current.cursor[ch]
-        reschedule[ch] = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet)
-        if added:
-            started[ch] = cursor
+        if not added:
+            retimes[ch] = current.cursor[ch]
+            continue
+        started[ch] = first_cursor_after(program, ch, now, updated.anchor, tz)
+        reschedule[ch] = due_at_cursor(program, ch, started[ch], updated.anchor, tz, deps.quiet)
+    intro = _introduction(deps, program, current, updated, started)
     change = EnrollmentUpdate(
         first_name=updated.first_name,
         phone=updated.phone,
@@ -229,12 +235,18 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
         started=started,
         dropped=dropped,
         consent=consent_after(current, updated.channels, changes.consent),
+        intro=intro,
     )
     deps.store.update_enrollment(eid, change)
+    reschedule.update(_retime(deps, eid, program, updated, retimes))
     if changes.phone and changes.phone != current.phone:
         note_new_number(deps, current, changes.phone)
     deps.store.unschedule(eid, dropped)
+    for ch in dropped:  # nothing waiting on a dropped channel stays `retrying`
+        deps.store.end_pending(eid, ch, "dropped", now)
     fresh = get_owned(deps, eid, clinic_id)
+    if intro is not None:  # the introduction is due now: its channel's entry goes in at once
+        reschedule.setdefault(Channel.SMS, fresh.next_due.get(Channel.SMS))
     if fresh.state is EnrollmentState.ACTIVE and reschedule:
         deps.store.unschedule(eid, list(reschedule))
         deps.store.schedule_all(replace(fresh, next_due=reschedule))
@@ -249,3 +261,37 @@ def consent_after(
     recorded = {ch: at for ch, at in (given or {}).items() if ch in channels}
     merged = {**current.consent, **recorded}
     return merged if merged != current.consent else None
+
+
+RETIME_TRIES = 3
+
+
+def _retime(
+    deps: EngineDeps, eid: str, program: Program, updated: Enrollment, cursors: dict[str, int]
+) -> dict[str, datetime | None]:
+    """Each channel's next due time in the new timezone, written only while its cursor is the one
+    it was computed for (atomically, in Lua): a send that finished meanwhile moved the channel on,
+    so the time is computed again from where it is now, never left at the earlier step's time."""
+    tz, moved = ZoneInfo(updated.timezone), {}
+    for ch, cursor in cursors.items():
+        for _ in range(RETIME_TRIES):
+            due = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet)
+            answer = deps.store.retime(eid, ch, cursor, due)
+            if answer.done:
+                moved[ch] = due
+            if answer.done or answer.cursor is None:
+                break
+            cursor = answer.cursor
+    return moved
+
+
+def _introduction(
+    deps: EngineDeps, program: Program, current: Enrollment, updated: Enrollment, started: dict[str, int]
+) -> int | None:
+    """The number of the introduction a change asks for (worker.introductions), if any."""
+    if not reaches_new_number(current, updated):
+        return None
+    records = deps.store.records(current.id)
+    if not intro_needed(program, started.get(Channel.SMS, current.cursor.get(Channel.SMS, 0)), records):
+        return None
+    return next_intro_number(current, records)

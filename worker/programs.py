@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import time
 from functools import cache
 from pathlib import Path
@@ -14,6 +14,10 @@ import yaml
 from worker.errors import ContentError
 from worker.records import CHANNELS
 
+# The step-less SMS that introduces the clinic and STOP/HELP to a number reached mid-program (SMS
+# added by PATCH, a new phone number): `intro.sms` in each strings file; without one, the first
+# SMS step's words are used (they name the clinic and the keywords too: `caredrip lint` checks).
+INTRO_ID = "intro"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 STRING_KEYS = ("sms", "subject", "email")
@@ -34,6 +38,9 @@ class Step:
         return self.after_minutes is not None
 
 
+INTRO_STEP = Step(INTRO_ID, ("sms",), after_minutes=0)
+
+
 @dataclass(frozen=True, slots=True)
 class Program:
     """A program: its steps in order and its words per language (`strings[lang][step][key]`)."""
@@ -45,12 +52,23 @@ class Program:
     steps: tuple[Step, ...]
     strings: dict[str, dict[str, dict[str, str]]]
     fallback_first_name: dict[str, str]
+    intro: dict[str, str] = field(default_factory=dict)  # language -> the introduction's SMS template
 
     def steps_for(self, channel: str) -> tuple[Step, ...]:
         """The steps that use `channel`, in program order: that channel's timeline."""
         return tuple(s for s in self.steps if channel in s.channels)
 
+    def intro_text(self, language: str) -> str | None:
+        """The introduction's SMS template in `language`: its own, or the first SMS step's."""
+        own = self.intro.get(language)
+        if own is not None:
+            return own
+        first = next(iter(self.steps_for("sms")), None)
+        return None if first is None else self.strings.get(language, {}).get(first.id, {}).get("sms")
+
     def step(self, step_id: str) -> Step:
+        if step_id == INTRO_ID:
+            return INTRO_STEP
         for step in self.steps:
             if step.id == step_id:
                 return step
@@ -77,10 +95,17 @@ def load_program(content_dir: Path, program_id: str) -> Program:
     ids = [s.id for s in steps]
     if len(set(ids)) != len(ids):
         raise ContentError(f"{path}: steps: duplicate step id")
+    if INTRO_ID in ids:
+        raise ContentError(f"{path}: steps: {INTRO_ID!r} is reserved for the introduction SMS")
     strings: dict[str, dict[str, dict[str, str]]] = {}
     fallback: dict[str, str] = {}
+    intro: dict[str, str] = {}
     for lang in languages:
-        strings[lang], fallback[lang] = _load_strings(folder / "strings" / f"{lang}.yaml", steps)
+        strings_path = folder / "strings" / f"{lang}.yaml"
+        strings[lang], fallback[lang] = _load_strings(strings_path, steps)
+        text = _load_intro(strings_path)
+        if text is not None:
+            intro[lang] = text
     return Program(
         id=program_id,
         name=str(_require(data, "name", str, path)),
@@ -89,6 +114,7 @@ def load_program(content_dir: Path, program_id: str) -> Program:
         steps=steps,
         strings=strings,
         fallback_first_name=fallback,
+        intro=intro,
     )
 
 
@@ -167,6 +193,16 @@ def _load_strings(path: Path, steps: tuple[Step, ...]) -> tuple[dict[str, dict[s
                 raise ContentError(f"{path}: {step.id}.{key}: missing translation")
         strings[step.id] = {k: str(v) for k, v in block.items() if k in STRING_KEYS}
     return strings, fallback
+
+
+def _load_intro(path: Path) -> str | None:
+    """`intro.sms` of a strings file, if it has one."""
+    block = read_yaml_mapping(path).get(INTRO_ID)
+    if block is None:
+        return None
+    if not isinstance(block, dict) or not isinstance(block.get("sms"), str) or not block["sms"].strip():
+        raise ContentError(f"{path}: {INTRO_ID}.sms: a non-empty string is needed")
+    return str(block["sms"])
 
 
 def read_yaml_mapping(path: Path, what: str = "a mapping") -> dict[str, Any]:

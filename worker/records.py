@@ -80,6 +80,10 @@ class Enrollment:
     opted_out: dict[str, bool] = field(default_factory=dict)
     ended_at: datetime | None = None
     generation: int = 0
+    # SMS numbers introduced (the clinic and STOP/HELP before any lesson; worker.introductions),
+    # counting one still waiting to go, and when that one was asked for (None: none waiting).
+    intros: int = 0
+    intro_asked: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +91,9 @@ class EnrollmentUpdate:
     """A change to a stored enrollment's details: contact, language, timezone, channels.
 
     Cursors of channels that stay are not part of it (a send finishing meanwhile owns them):
-    `due` holds the channels whose next due time moves, `started` the channels added (their first
-    cursor; no send history), `dropped` the channels removed (they get no next due time).
+    `due` holds the due times written as they are (channels added, or moved), `started` the channels
+    added (their first cursor; no send history), `dropped` the channels removed (they get no next
+    due time); `intro` the number of an SMS introduction to send before the next lesson, if any;
     `consent`: every channel's consent after the change when it records a new one, else None.
     """
 
@@ -103,6 +108,7 @@ class EnrollmentUpdate:
     started: dict[str, int] = field(default_factory=dict)
     dropped: tuple[str, ...] = ()
     consent: dict[str, datetime] | None = None
+    intro: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, Template, TemplateError, s
 from jinja2.sandbox import SandboxedEnvironment
 
 from worker.errors import RenderError
-from worker.programs import Program
+from worker.programs import INTRO_ID, Program
 from worker.segments import count_segments
 
 
@@ -103,7 +103,7 @@ class Renderer:
 
     def _string(self, program: Program, step_id: str, language: str, key: str, context: dict[str, Any]) -> str:
         try:
-            source = program.strings[language][step_id][key]
+            source = _source(program, step_id, language, key)
             template = self._compiled.get(source)  # keyed by the text itself: an edited program never renders stale
             if template is None:
                 template = self._compiled[source] = self._strings_env.from_string(source)
@@ -118,3 +118,13 @@ class Renderer:
             return self._files_env.get_template(name).render(context)
         except TemplateError as exc:
             raise RenderError(f"templates/{name}: {exc}") from None
+
+
+def _source(program: Program, step_id: str, language: str, key: str) -> str:
+    """The template text of a step's `key` (the introduction's SMS is step `intro`); KeyError if none."""
+    if step_id == INTRO_ID and key == "sms":
+        text = program.intro_text(language)
+        if text is None:
+            raise KeyError(step_id)
+        return text
+    return program.strings[language][step_id][key]

@@ -33,8 +33,9 @@ def dispatch() -> int:
 
 
 @app.task(name="caredrip.send", ignore_result=True)
-def send(channel: str, enrollment_ids: list[str]) -> dict[str, int]:
-    return send_batch(wiring.delivery_deps(), channel, enrollment_ids).counts
+def send(channel: str, handles: list[str]) -> dict[str, int]:
+    """Send a claimed batch: `handles` are `<enrollment id>:<claim token>` (bare ids still work)."""
+    return send_batch(wiring.delivery_deps(), channel, handles).counts
 
 
 @app.task(name="caredrip.resend", ignore_result=True)
@@ -91,5 +92,5 @@ def enroll(self: Any, clinic_id: str, payload: dict[str, Any]) -> dict[str, Any]
     return accept(wiring.engine_deps(), wiring.clinics(), clinic_id, payload, intake_id=intake_id)
 
 
-def enqueue_send(channel: str, enrollment_ids: list[str]) -> None:
-    send.apply_async((channel, enrollment_ids), queue="send")
+def enqueue_send(channel: str, handles: list[str]) -> None:
+    send.apply_async((channel, handles), queue="send")

@@ -30,7 +30,7 @@ from worker.delivery.send import send_batch
 from worker.delivery.types import DeliveryDeps
 from worker.errors import AmbiguousChannelError
 from worker.records import MessageState
-from worker.store import ClinicStore, CountKey, Store
+from worker.store import ClinicStore, CountKey, Lease, Store
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX
 
 INBOUND = "/webhooks/twilio/inbound"
@@ -227,7 +227,7 @@ def test_stop_in_mixed_case_stops_an_sms_already_claimed(
     eid = client.post("/v1/enrollments", json=enrollment_body(channels=["sms"], email=None)).json()["id"]
     claimed: list[tuple[str, list[str]]] = []
     assert dispatch_once(delivery, lambda channel, eids: claimed.append((channel, eids))) == 1
-    assert claimed == [("sms", [eid])]
+    assert [(ch, [Lease.parse(h).enrollment_id for h in handles]) for ch, handles in claimed] == [("sms", [eid])]
     assert twilio_post(anon, INBOUND, inbound(" sToP ")).status_code == 200
     outcome = send_batch(delivery, "sms", claimed[0][1])
     assert outcome.counts == {"skipped": 1}

@@ -2,7 +2,8 @@
 
 It owns the email's shape (multipart/alternative text + HTML, a Message-ID derived from the
 message id, RFC 8058 one-click List-Unsubscribe headers, the message's extra headers), one
-reused SMTP connection per sending thread, and the classification of failures: Transient when
+reused SMTP connection per sending thread (each socket wait bounded by its timeout, cut to the
+send batch's deadline: worker.channels.timeouts), and the classification of failures: Transient when
 the relay certainly did not take the message (no connection, 4xx, disconnect before DATA),
 Permanent for 5xx and for messages that can never be sent (CR/LF in a header, bad address),
 Ambiguous when the connection fails once the message content may have been transmitted.
@@ -23,6 +24,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 
 from worker.channels.base import OutgoingMessage, SendResult, send_each
+from worker.channels.timeouts import call_timeout
 from worker.clock import utc
 from worker.errors import (
     AmbiguousChannelError,
@@ -141,8 +143,9 @@ class SmtpEmailChannel:
 
     def send(self, message: OutgoingMessage, *, now: datetime) -> SendResult:
         email = build_email(message, mail_from=self._mail_from, now=now)
+        timeout = call_timeout(self._timeout)  # never past the send batch's deadline
         try:
-            self._deliver(email, message.to)
+            self._deliver(email, message.to, timeout)
         except ChannelError:
             self._drop()  # a failed transaction leaves the session in an unknown state
             raise
@@ -159,9 +162,9 @@ class SmtpEmailChannel:
             _quit(connection)
         self._local = threading.local()
 
-    def _deliver(self, email: EmailMessage, to: str) -> None:
+    def _deliver(self, email: EmailMessage, to: str, timeout: float) -> None:
         international = email.policy is _UTF8_POLICY
-        connection = self._start_transaction(to, international=international)
+        connection = self._start_transaction(to, international=international, timeout=timeout)
         try:
             code, _reply = connection.data(email.as_bytes())
         except smtplib.SMTPDataError as exc:  # DATA itself refused: the content never went
@@ -171,16 +174,16 @@ class SmtpEmailChannel:
         if code != 250:
             raise _refusal("message content", code, _reply)
 
-    def _start_transaction(self, to: str, *, international: bool) -> smtplib.SMTP:
+    def _start_transaction(self, to: str, *, international: bool, timeout: float) -> smtplib.SMTP:
         """MAIL FROM + RCPT TO; one reconnect if a reused connection turns out to be dead."""
-        connection, reused = self._connection()
+        connection, reused = self._connection(timeout)
         try:
             self._envelope(connection, to, international=international)
         except (smtplib.SMTPServerDisconnected, ConnectionError) as exc:
             self._drop()
             if not reused:
                 raise TransientChannelError("SMTP server hung up", code="disconnected") from exc
-            connection, _ = self._connection()
+            connection, _ = self._connection(timeout)
             try:
                 self._envelope(connection, to, international=international)
             except (smtplib.SMTPException, OSError) as again:
@@ -198,20 +201,24 @@ class SmtpEmailChannel:
         if code not in (250, 251):
             raise _refusal("RCPT TO", code, reply)
 
-    def _connection(self) -> tuple[smtplib.SMTP, bool]:
-        """This thread's connection and whether it was reused (opened by an earlier send)."""
+    def _connection(self, timeout: float) -> tuple[smtplib.SMTP, bool]:
+        """This thread's connection, each socket wait bounded by `timeout`, and whether it was
+        reused (opened by an earlier send)."""
         connection: smtplib.SMTP | None = getattr(self._local, "connection", None)
         if connection is not None:
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
             return connection, True
-        connection = self._connect()
+        connection = self._connect(timeout)
         self._local.connection = connection
         with self._open_lock:
             self._open.add(connection)
         return connection, False
 
-    def _connect(self) -> smtplib.SMTP:
+    def _connect(self, timeout: float) -> smtplib.SMTP:
         try:
-            connection = smtplib.SMTP(self._host, self._port, local_hostname=self._helo, timeout=self._timeout)
+            connection = smtplib.SMTP(self._host, self._port, local_hostname=self._helo, timeout=timeout)
         except smtplib.SMTPResponseException as exc:  # a greeting other than 220
             raise TransientChannelError("SMTP server refused the connection", code=str(exc.smtp_code)) from exc
         except (smtplib.SMTPException, OSError) as exc:

@@ -1,7 +1,8 @@
 """The Twilio SMS channel: one Messages API call per message through the official `twilio` library.
 
 It owns the translation from an OutgoingMessage to `client.messages.create(...)`, the optional
-base-URL rewrite that points the library at a local stand-in (`TWILIO_API_BASE_URL`), and the
+base-URL rewrite that points the library at a local stand-in (`TWILIO_API_BASE_URL`), each
+call's timeout (its own, cut to the send batch's deadline: worker.channels.timeouts), and the
 classification of every failure into the error tree: Transient when Twilio certainly did not take
 the message (429, 5xx, connection never made), Permanent when it refused it for good (other 4xx;
 21610 is an opt-out), Ambiguous when the request may have been processed (read timeout, reset).
@@ -29,6 +30,7 @@ from twilio.http.response import Response
 from twilio.rest import Client
 
 from worker.channels.base import OutgoingMessage, SendResult, send_each
+from worker.channels.timeouts import call_timeout
 from worker.clock import utc
 from worker.errors import (
     AmbiguousChannelError,
@@ -53,6 +55,8 @@ class _RebasedHttpClient(TwilioHttpClient):  # type: ignore[misc]  # twilio is u
         self._base = urlsplit(base_url.rstrip("/")) if base_url else None
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Response:
+        # Never longer than the send batch's deadline leaves (worker.channels.timeouts).
+        kwargs["timeout"] = call_timeout(kwargs.get("timeout") or self.timeout)
         if self._base is not None:
             parts = urlsplit(url)
             path = self._base.path + parts.path

@@ -1,4 +1,5 @@
-"""Build the message a patient gets for a pending step: rendered text, links, segment count."""
+"""Build the message a patient gets for a pending step (or introduction): rendered text, links,
+segment count."""
 
 from __future__ import annotations
 
@@ -22,8 +23,9 @@ def render_all(deps: DeliveryDeps, channel: str, ready: list[Pending], outcome: 
     return rendered
 
 
-def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int = 1) -> OutgoingMessage:
-    """The message for `p` on `channel`, with its id, links and SMS segment count."""
+def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int | None = None) -> OutgoingMessage:
+    """The message for `p` on `channel` (an introduction's words for step `intro`), with its id
+    (`occurrence`: a resend's; else the pending message's own), links and SMS segment count."""
     e = p.enrollment
     clinic = deps.clinics(e.clinic_id)
     context = {
@@ -32,7 +34,7 @@ def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int
         "clinic_phone": clinic.get("phone", ""),
         "program_name": p.program.name,
     }
-    mid = message_id(e.id, p.step.id, channel, occurrence)
+    mid = p.message_id(channel) if occurrence is None else message_id(e.id, p.step.id, channel, occurrence)
     base = deps.public_base_url
     common = dict(
         id=mid,
@@ -42,7 +44,7 @@ def render_message(deps: DeliveryDeps, channel: str, p: Pending, occurrence: int
         step=p.step.id,
         language=e.language,
         timezone=e.timezone,
-        due_at=e.next_due[channel] or deps.engine.clock.now(),
+        due_at=p.due(channel) or deps.engine.clock.now(),
     )
     if channel == Channel.SMS:
         sms = deps.renderer.sms(p.program, p.step.id, e.language, context)

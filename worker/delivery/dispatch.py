@@ -2,7 +2,9 @@
 
 The broker only ever carries work that is due now: the schedule is the due index in Redis, and
 a claim moves entries to a lease set in one Lua call, so a lost task's messages come back when
-its lease runs out. One dispatcher runs at a time (a Redis lock); beat starts one window a second.
+its lease runs out. Send tasks get each entry's handle (enrollment id and claim token): only the
+task holding the current claim releases it, and the token says when its lease ends. One
+dispatcher runs at a time (a Redis lock); beat starts one window a second.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _dispatch(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None]) -> 
             claimed = store.claim(channel, now, min(deps.send_batch, room), deps.lease_ms)
             if not claimed:
                 break
-            enqueue(channel, [c.enrollment_id for c in claimed])
+            enqueue(channel, [c.handle for c in claimed])
             handed += len(claimed)
             room -= len(claimed)
             backlogged = True

@@ -1,8 +1,10 @@
 """Message outcomes: classify what a provider said, record it, move the cursor on, keep counts.
 
 One round trip records every outcome of a chunk and moves each channel's cursor (finish_send.lua,
-atomic per enrollment); one more fixes the due index. `sent` and `unknown` count toward caps;
-`retrying` waits in the due index for its backoff; `failed` and `unknown` are listed for operators.
+atomic per enrollment; an introduction lets its number's lessons go instead); one more fixes the
+due index, through each claim's token. `sent` and `unknown` count toward caps; `retrying` waits in
+the due index for its backoff, `queued` (put back unsent) is due again at once; `failed` and
+`unknown` are listed for operators.
 """
 
 from __future__ import annotations
@@ -17,10 +19,10 @@ from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
 from worker.errors import AmbiguousChannelError, PermanentChannelError, TransientChannelError
 from worker.logs import get_logger
 from worker.optouts import provider_opt_out
-from worker.records import MessageRecord, MessageState, message_id
+from worker.records import MessageRecord, MessageState
 from worker.retry import compute_backoff, should_retry
 from worker.schedule import due_at_cursor
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, Batch, FinishResult, Reply
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, Batch, FinishResult, FinishSend, Reply
 from worker.tokens import enrollment_id
 
 log = get_logger("caredrip.delivery")
@@ -47,40 +49,80 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
     engine, store = deps.engine, deps.engine.store
     now = engine.clock.now()
     batch = store.batch()
-    follow: list[tuple[Pending, datetime | None, Reply[FinishResult] | None]] = []
+    follow: list[tuple[Pending, datetime | None, Reply[FinishSend] | None]] = []
     for p, state, result, reason in finished:
-        e, mid = p.enrollment, message_id(p.enrollment.id, p.step.id, channel)
+        e, mid, occurrence = p.enrollment, p.message_id(channel), p.intro or 1
         settle(deps, batch, channel, p, state, now)  # the recipient's caps and latest message
         outcome.add(state.value)
         log_outcome(p, channel, mid, state.value, reason)
-        if state is MessageState.RETRYING:  # recorded only: waits in the due index for another try
-            retry_at = now + to_virtual(engine.clock, compute_backoff(attempts=p.attempts, jitter=deps.jitter()))
-            record = MessageRecord(e.id, p.step.id, channel, 1, state, now, reason=reason, attempts=p.attempts)
+        if state in (MessageState.RETRYING, MessageState.QUEUED):  # recorded only: it waits in the due index
+            # `queued`: put back unsent past the batch's deadline, due again at once
+            wait = compute_backoff(attempts=p.attempts, jitter=deps.jitter()) if state is MessageState.RETRYING else 0
+            retry_at = now + to_virtual(engine.clock, wait)
+            record = MessageRecord(e.id, p.step.id, channel, occurrence, state, now, reason=reason, attempts=p.attempts)
             batch.finish_send(record, cursor=None, next_due=None, history=(), now=now, retention_s=engine.retention_s)
             follow.append((p, retry_at, None))
             continue
-        due = e.next_due[channel]
+        due = p.due(channel)
         lateness = int((now - due).total_seconds()) if due and state is MessageState.SENT else None
-        provider_id = result.provider_id if result else ""
-        record = MessageRecord(e.id, p.step.id, channel, 1, state, now, lateness, provider_id, reason, p.attempts)
+        provider = result.provider_id if result else ""
+        record = MessageRecord(e.id, p.step.id, channel, occurrence, state, now, lateness, provider, reason, p.attempts)
         counts = state in (MessageState.SENT, MessageState.UNKNOWN)
         history = [t for t in e.history[channel] if now - t < HISTORY_KEEP] + ([now] if counts else [])
-        next_due = due_at_cursor(p.program, channel, p.cursor + 1, e.anchor, ZoneInfo(e.timezone), engine.quiet)
-        finish = batch.finish_send(
-            record, cursor=p.cursor, next_due=next_due, history=history, now=now, retention_s=engine.retention_s
-        )
-        follow.append((p, next_due, finish))
+        if p.intro:  # the introduction done: the lesson it went before is due again as it was
+            finish = batch.finish_intro(record, history=history, now=now, retention_s=engine.retention_s)
+            follow.append((p, e.next_due[channel], finish))
+        else:
+            next_due = due_at_cursor(p.program, channel, p.cursor + 1, e.anchor, ZoneInfo(e.timezone), engine.quiet)
+            finish = batch.finish_send(
+                record,
+                cursor=p.cursor,
+                next_due=next_due,
+                history=history,
+                now=now,
+                retention_s=engine.retention_s,
+                timezone=e.timezone,
+            )
+            follow.append((p, next_due, finish))
         bookkeeping(batch, state, channel, p, mid, reason, now)
     batch.run()
     index = store.batch()
-    for p, due_next, done in follow:  # a retry waits for its time, a step moved on for the next one
-        keep = done is None or done.value is FinishResult.ADVANCED
-        index.reschedule(p.enrollment.id, channel, due_next if keep else None)
-        if done is not None and done.value is FinishResult.COMPLETED and p.enrollment.generation:
+    for p, due_next, done in follow:
+        at = _entry_due(deps, index, p, channel, due_next, done, now)
+        index.reschedule(p.enrollment.id, channel, at, token=p.token)
+        if done is not None and done.value.result is FinishResult.COMPLETED and p.enrollment.generation:
             e = p.enrollment  # a re-enrollment ended: the pointer to it (beside generation 0) expires with it
             first = enrollment_id(engine.secret, e.clinic_id, e.patient_ref, e.program)
             index.generation_ended(first, e.generation, engine.retention_s)
     index.run()
+
+
+def _entry_due(
+    deps: DeliveryDeps,
+    index: Batch,
+    p: Pending,
+    channel: str,
+    due_next: datetime | None,
+    done: Reply[FinishSend] | None,
+    now: datetime,
+) -> datetime | None:
+    """When the enrollment's due entry is next looked at: a retry at its time, a step moved on
+    at the next one's (computed again, and set only while the cursor stays, if the timezone
+    changed meanwhile), after an introduction at the lesson's; `now` where another message may
+    be next (the cursor was moved, another introduction waits); never once it has ended."""
+    if done is None:
+        return due_next
+    finish = done.value
+    if finish.result in (FinishResult.ADVANCED, FinishResult.INTRODUCED):
+        return due_next
+    if finish.result is FinishResult.RETIMED:
+        e, cursor = p.enrollment, p.cursor + 1
+        due = due_at_cursor(p.program, channel, cursor, e.anchor, ZoneInfo(finish.timezone), deps.engine.quiet)
+        index.retime(e.id, channel, cursor, due)
+        return due
+    if finish.result is FinishResult.MOVED or (p.intro and finish.result is FinishResult.RECORDED):
+        return now
+    return None
 
 
 def bookkeeping(

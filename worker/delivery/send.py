@@ -3,8 +3,13 @@
 Per batch, the Redis work is pipelined: one round trip loads the enrollments, one takes the
 "sending" state of a chunk, one records outcomes and moves cursors on. Each message takes its
 own "sending" state before its provider call, checked atomically against the enrollment
-(still active? still at this step?), so a pause, cancel or STOP stops it even after it was
-claimed; a "sending" left behind by a crash becomes `unknown`, never a second text.
+(still active? still at this step? the channel still enrolled?), so a pause, cancel, STOP or
+PATCH stops it even after it was claimed; a "sending" left behind by a crash becomes `unknown`,
+never a second text.
+
+A batch holds its claim's token (only it releases its entries) and keeps the claim's deadline
+(worker.delivery.deadline): past it, the rest of the batch goes back to the due index unsent.
+On SMS, a number waiting for its introduction (worker.introductions) gets that first.
 """
 
 from __future__ import annotations
@@ -15,59 +20,97 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import worker.delivery.recipients as recipients
+from worker.channels.timeouts import call_deadline
 from worker.clock import to_virtual
 from worker.delivery.compose import render_all
+from worker.delivery.deadline import Deadline, batch_deadline
 from worker.delivery.outcomes import bookkeeping, classify, record_outcomes
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
+from worker.programs import INTRO_STEP, Program
 from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState, message_id
 from worker.schedule import channel_caps, next_allowed
-from worker.store import Batch, BeginSend, BeginStatus
+from worker.store import Batch, BeginSend, BeginStatus, Lease, Reply
 
 
-def send_batch(deps: DeliveryDeps, channel: str, eids: Sequence[str]) -> BatchOutcome:
-    """Send the due message of each claimed enrollment on `channel`."""
+def send_batch(deps: DeliveryDeps, channel: str, handles: Sequence[str]) -> BatchOutcome:
+    """Send the due message of each claimed enrollment on `channel`; `handles` are the claims as
+    dispatch hands them over (`Claim.handle`: enrollment id and claim token), or bare ids."""
     outcome = BatchOutcome()
-    ready, releases = _triage(deps, channel, eids, outcome)
+    leases = [Lease.parse(handle) for handle in handles]
+    deadline = batch_deadline(leases, deps.lease_seconds)
+    ready, releases = _triage(deps, channel, leases, outcome)
     releases.run()
     ready = render_all(deps, channel, ready, outcome)
     chunks = list(_chunks(ready, _chunk_size(deps, channel)))
     worker = deps.channels[channel]
     if worker.parallelism > 1 and len(chunks) > 1:
         with ThreadPoolExecutor(max_workers=min(worker.parallelism, len(chunks))) as pool:
-            for part in pool.map(lambda c: _send_chunk(deps, channel, c), chunks):
+            for part in pool.map(lambda c: _send_chunk(deps, channel, c, deadline), chunks):
                 _merge(outcome, part)
     else:
         for chunk in chunks:
-            _merge(outcome, _send_chunk(deps, channel, chunk))
+            _merge(outcome, _send_chunk(deps, channel, chunk, deadline))
     return outcome
 
 
 def _triage(
-    deps: DeliveryDeps, channel: str, eids: Sequence[str], outcome: BatchOutcome
+    deps: DeliveryDeps, channel: str, leases: Sequence[Lease], outcome: BatchOutcome
 ) -> tuple[list[Pending], Batch]:
     """Keep what is due and allowed now; release or put back the rest (in the batch returned)."""
     store, now, catalog = deps.engine.store, deps.engine.clock.now(), deps.engine.catalog
     ready: list[Pending] = []
+    held: list[tuple[Pending, datetime]] = []
     batch = store.batch()
-    for eid, enrollment in zip(eids, store.get_enrollments(eids), strict=True):
+    eids = [lease.enrollment_id for lease in leases]
+    for (eid, token), enrollment in zip(leases, store.get_enrollments(eids), strict=True):
         if enrollment is None or enrollment.state is not EnrollmentState.ACTIVE or channel not in enrollment.channels:
-            batch.reschedule(eid, channel, None)
+            batch.reschedule(eid, channel, None, token=token)
             outcome.add("inactive")
             continue
-        program = catalog.get(enrollment.program)
-        steps = program.steps_for(channel)
-        cursor, due = enrollment.cursor[channel], enrollment.next_due[channel]
-        if cursor >= len(steps) or due is None:
-            batch.reschedule(eid, channel, None)
+        pending = next_message(catalog.get(enrollment.program), enrollment, channel, token)
+        due = None if pending is None else pending.due(channel)
+        if pending is None or due is None:
+            batch.reschedule(eid, channel, None, token=token)
             outcome.add("finished")
             continue
         allowed = _allowed_at(deps, enrollment, channel, max(now, due))
         if allowed > now:
-            batch.reschedule(eid, channel, allowed)
-            outcome.add("deferred")
-            continue
-        ready.append(Pending(enrollment, program, steps[cursor], cursor))
+            held.append((pending, allowed))
+        else:
+            ready.append(pending)
+    ready += _opted_out_now(deps, channel, held, batch, outcome)
     return ready, batch
+
+
+def next_message(program: Program, enrollment: Enrollment, channel: str, token: str = "") -> Pending | None:
+    """What the enrollment sends next on `channel`: the number's introduction while one waits,
+    else the lesson at the cursor; None once the channel's lessons are done."""
+    cursor = enrollment.cursor[channel]
+    if channel == Channel.SMS and enrollment.intro_asked is not None:
+        return Pending(enrollment, program, INTRO_STEP, cursor, token=token, intro=enrollment.intros)
+    steps = program.steps_for(channel)
+    if cursor >= len(steps):
+        return None
+    return Pending(enrollment, program, steps[cursor], cursor, token=token)
+
+
+def _opted_out_now(
+    deps: DeliveryDeps, channel: str, held: list[tuple[Pending, datetime]], batch: Batch, outcome: BatchOutcome
+) -> list[Pending]:
+    """Of the messages quiet hours or caps would hold, those whose channel is opted out go on now,
+    to be recorded `skipped` (a `retrying` one ends in this pass, not hours later); the rest are
+    put back at their allowed time. SMS opt-outs are read in one round trip, only when needed."""
+    numbers = [p.enrollment.phone or "" for p, _ in held] if channel == Channel.SMS else []
+    by_number = deps.engine.store.sms_opted_out(numbers) if any(numbers) else [False] * len(held)
+    go: list[Pending] = []
+    for (p, allowed), number_out in zip(held, by_number, strict=True):
+        if number_out or p.enrollment.opted_out.get(channel, False):
+            p.opted_out = True
+            go.append(p)
+        else:
+            batch.reschedule(p.enrollment.id, channel, allowed, token=p.token)
+            outcome.add("deferred")
+    return go
 
 
 def _allowed_at(deps: DeliveryDeps, enrollment: Enrollment, channel: str, instant: datetime) -> datetime:
@@ -93,12 +136,20 @@ def _merge(into: BatchOutcome, part: BatchOutcome) -> None:
         into.add(key, n)
 
 
-def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending]) -> BatchOutcome:
-    """Rate limit, take "sending" for each message, hand them to the provider, record outcomes."""
+def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending], deadline: Deadline) -> BatchOutcome:
+    """Rate limit, take "sending" for each message, hand them to the provider, record outcomes;
+    past the batch's deadline, put the chunk back unsent instead."""
     outcome = BatchOutcome()
     store = deps.engine.store
+    if deadline.passed:
+        return _put_back(deps, channel, chunk, outcome)
     rate = deps.rate_per_second[channel]
-    wait_us = store.reserve(channel, len(chunk), int(1_000_000 / rate), int(1_000_000 / rate))
+    # Reserve on the shared limit only a wait that ends before the deadline (a chunk put back
+    # takes no one's turn).
+    max_wait_us = max(0, int(deadline.left() * 1_000_000))
+    wait_us = store.reserve(channel, len(chunk), int(1_000_000 / rate), int(1_000_000 / rate), max_wait_us)
+    if wait_us < 0:
+        return _put_back(deps, channel, chunk, outcome)
     if wait_us > 0:
         deps.sleep(wait_us / 1_000_000)
     now = deps.engine.clock.now()
@@ -106,27 +157,28 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending]) -> Batch
     allowed_now: list[tuple[Pending, datetime]] = []
     deferred: list[tuple[Pending, datetime]] = []
     for p in chunk:
-        allowed = _allowed_at(deps, p.enrollment, channel, now)
+        allowed = now if p.opted_out else _allowed_at(deps, p.enrollment, channel, now)
         (allowed_now if allowed <= now else deferred).append((p, allowed))
     allowed_now, deferred = _within_recipient_caps(deps, channel, allowed_now, deferred, now)
     batch = store.batch()
     for p, allowed in deferred:
-        batch.reschedule(p.enrollment.id, channel, allowed)
+        batch.reschedule(p.enrollment.id, channel, allowed, token=p.token)
         outcome.add("deferred")
     stale_s = int(to_virtual(deps.engine.clock, deps.lease_seconds).total_seconds())
-    begins = [
-        batch.begin_send(message_id(p.enrollment.id, p.step.id, channel), cursor=p.cursor, now=now, stale_s=stale_s)
-        for p, _ in allowed_now
-    ]
+    begins = [_begin(batch, p, channel, now, stale_s) for p, _ in allowed_now]
     numbers = [p.enrollment.phone or "" for p, _ in allowed_now] if channel == Channel.SMS else []
     opted_out = batch.sms_opted_out(numbers)
     batch.run()
     statuses = [b.value for b in begins]
     opted = opted_out.value if numbers else [False] * len(begins)
     to_send, finished = _sort_begins(deps, channel, [p for p, _ in allowed_now], statuses, opted, outcome)
+    if to_send and deadline.passed:  # too late to call the provider: unmark, put back
+        finished += [_unsent(p) for p in to_send]
+        to_send = []
     if to_send:
         sent_at = deps.engine.clock.now()
-        provider_results = deps.channels[channel].send_many([p.message for p in to_send if p.message], now=sent_at)
+        with call_deadline(deadline.at):
+            provider_results = deps.channels[channel].send_many([p.message for p in to_send if p.message], now=sent_at)
         finished += [classify(p, r) for p, r in zip(to_send, provider_results, strict=True)]
     record_outcomes(deps, channel, finished, outcome)
     return outcome
@@ -145,6 +197,32 @@ def _within_recipient_caps(
     return [(p, now) for p in passed], deferred + held
 
 
+def _begin(batch: Batch, p: Pending, channel: str, now: datetime, stale_s: int) -> Reply[BeginSend]:
+    """Take "sending" for `p`: an introduction against the one waiting, a lesson against its cursor."""
+    mid = p.message_id(channel)
+    if p.intro:
+        return batch.begin_intro(mid, now=now, stale_s=stale_s)
+    return batch.begin_send(mid, cursor=p.cursor, now=now, stale_s=stale_s)
+
+
+def _unsent(p: Pending) -> Finished:
+    """A message whose "sending" was taken when the batch's deadline passed: `queued` again, with
+    the attempt not counted, due now (another task sends it under a fresh lease)."""
+    p.attempts -= 1
+    return (p, MessageState.QUEUED, None, "deadline")
+
+
+def _put_back(deps: DeliveryDeps, channel: str, chunk: list[Pending], outcome: BatchOutcome) -> BatchOutcome:
+    """The batch's deadline passed: the chunk goes back to the due index, due now, nothing sent
+    or marked (another task sends it, under a fresh lease)."""
+    now, batch = deps.engine.clock.now(), deps.engine.store.batch()
+    for p in chunk:
+        batch.reschedule(p.enrollment.id, channel, now, token=p.token)
+    batch.run()
+    outcome.add("expired", len(chunk))
+    return outcome
+
+
 def _sort_begins(
     deps: DeliveryDeps,
     channel: str,
@@ -156,12 +234,15 @@ def _sort_begins(
     to_send: list[Pending] = []
     finished: list[Finished] = []
     batch = deps.engine.store.batch()
+    now = deps.engine.clock.now()
     for p, begun, opted_out in zip(chunk, statuses, opted, strict=True):
         eid, status = p.enrollment.id, begun.status
         if status is BeginStatus.OK:
             p.attempts = begun.attempts
             if opted_out:
                 finished.append((p, MessageState.SKIPPED, None, "opted_out"))
+            elif p.opted_out:  # opted back in since triage: not now (quiet hours, caps); it waits
+                finished.append((p, MessageState.RETRYING, None, "held"))
             else:
                 to_send.append(p)
         elif status is BeginStatus.OPTED_OUT:
@@ -171,14 +252,19 @@ def _sort_begins(
         elif status is BeginStatus.DONE and begun.record is not None:  # cursor not moved on: move it, send nothing
             finished.append((p, begun.record.state, None, begun.record.reason))
         elif status is BeginStatus.BUSY:
-            later = deps.engine.clock.now() + to_virtual(deps.engine.clock, deps.lease_seconds)
-            batch.reschedule(eid, channel, later)
+            later = now + to_virtual(deps.engine.clock, deps.lease_seconds)
+            batch.reschedule(eid, channel, later, token=p.token)
             recipients.release(batch, channel, p)
             outcome.add("busy")
-        else:  # gone, inactive, moved: nothing to send at this cursor
-            batch.reschedule(eid, channel, None)
+        elif status in (BeginStatus.MOVED, BeginStatus.INTRO):
+            # Another message is next (the cursor moved, an introduction waits): look again now.
+            batch.reschedule(eid, channel, now, token=p.token)
             recipients.release(batch, channel, p)
-            outcome.add("inactive" if status in (BeginStatus.GONE, BeginStatus.INACTIVE) else "moved")
+            outcome.add(status.value)
+        else:  # gone, inactive, dropped: nothing to send on this channel
+            batch.reschedule(eid, channel, None, token=p.token)
+            recipients.release(batch, channel, p)
+            outcome.add("inactive" if status in (BeginStatus.GONE, BeginStatus.INACTIVE) else status.value)
     batch.run()
     return to_send, finished
 

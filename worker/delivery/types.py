@@ -6,12 +6,13 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from worker.channels.base import OutgoingMessage, Sender, SendResult
 from worker.deps import EngineDeps
 from worker.policy import Caps
 from worker.programs import Program, Step
-from worker.records import Enrollment, MessageState
+from worker.records import Enrollment, MessageState, message_id
 from worker.render import Renderer
 
 LEASE_SECONDS = 300
@@ -46,7 +47,12 @@ class DeliveryDeps:
 
 @dataclass
 class Pending:
-    """One message on its way: the enrollment, the step, and once rendered, the message."""
+    """One message on its way: the enrollment, the step, and once rendered, the message.
+
+    `token` is the claim the send task holds on the enrollment's due entry ('' none known);
+    `intro` the number introduced when the message is an introduction (0: a lesson);
+    `opted_out` that the channel was opted out when triaged, so it is only recorded, never sent.
+    """
 
     enrollment: Enrollment
     program: Program
@@ -55,6 +61,17 @@ class Pending:
     message: OutgoingMessage | None = None
     attempts: int = 1
     reserved_in: str | None = None  # the recipient (blind index) whose sends hold this attempt's place (caps)
+    token: str = ""
+    intro: int = 0
+    opted_out: bool = False
+
+    def message_id(self, channel: str) -> str:
+        return message_id(self.enrollment.id, self.step.id, channel, self.intro or 1)
+
+    def due(self, channel: str) -> datetime | None:
+        """When this message was due: an introduction when asked for, a lesson at its step's time."""
+        e = self.enrollment
+        return e.intro_asked if self.intro else e.next_due.get(channel)
 
 
 @dataclass
@@ -69,8 +86,6 @@ class BatchOutcome:
     @property
     def total(self) -> int:
         return sum(self.counts.values())
-
-
 
 
 Finished = tuple[Pending, MessageState, SendResult | None, str]

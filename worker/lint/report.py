@@ -26,7 +26,7 @@ from worker.lint.words import (
     step_location,
 )
 from worker.policy import Caps, QuietHours
-from worker.programs import Program, Step, list_programs, load_program
+from worker.programs import INTRO_STEP, Program, Step, list_programs, load_program
 from worker.render import RenderedEmail, RenderedSms, Renderer
 from worker.segments import GSM7
 
@@ -129,6 +129,10 @@ class _ProgramLinter:
                 email = self._render_email(step, language, context)
                 if email is not None:
                     grades.append(self._check_grade(step, language, "email", email_words(email.text)))
+        if first_sms is not None and language in self.program.intro:  # its own words, else the first SMS's
+            intro = self._check_sms(INTRO_STEP, language, context, first=True)  # like a first SMS, not per patient
+            if intro is not None:
+                grades.append(self._check_grade(INTRO_STEP, language, "sms", intro.body))
         self._summarize(language, sms_costs, grades)
 
     def _check_sms(self, step: Step, language: str, context: dict[str, str], *, first: bool) -> RenderedSms | None:

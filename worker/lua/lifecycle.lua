@@ -1,20 +1,50 @@
 -- Pause, resume or cancel an enrollment; idempotent.
 -- KEYS[1] enrollment hash   KEYS[2] its message records
 -- ARGV[1] 'pause' | 'resume' | 'cancel'   ARGV[2] now (caredrip clock, s)   ARGV[3] retention (s)
+-- No record stays 'retrying' (or 'queued') on a stopped enrollment: pause makes it 'skipped' for
+-- 'paused', and resume makes such a record due again ('queued', its attempts kept: the step goes
+-- out after the resume); cancel makes it, or a paused-skipped one, 'skipped' for 'canceled'.
 -- Returns the state afterwards and whether it changed: '<state>:changed' or '<state>:same'.
 local st = redis.call('HGET', KEYS[1], 'st')
 if not st then
   return 'gone'
 end
+local now = ARGV[2]
+
+local function rewrite(pick)
+  local all = redis.call('HGETALL', KEYS[2])
+  for i = 1, #all, 2 do
+    local rec = all[i + 1]
+    local code = string.sub(rec, 1, 1)
+    local reason = string.match(rec, '^[^|]*|[^|]*|[^|]*|[^|]*|([^|]*)|') or ''
+    local into = pick(code, reason)
+    if into then
+      local attempts = string.match(rec, '|(%d*)$') or ''
+      redis.call('HSET', KEYS[2], all[i], into .. '|' .. attempts)
+    end
+  end
+end
+
 local action = ARGV[1]
 if action == 'pause' and st == 'active' then
-  redis.call('HSET', KEYS[1], 'st', 'paused', 'u', ARGV[2])
+  redis.call('HSET', KEYS[1], 'st', 'paused', 'u', now)
+  rewrite(function(code)
+    if code == 'r' or code == 'q' then return 'k|' .. now .. '|||paused' end
+  end)
   return 'paused:changed'
 elseif action == 'resume' and st == 'paused' then
-  redis.call('HSET', KEYS[1], 'st', 'active', 'u', ARGV[2])
+  redis.call('HSET', KEYS[1], 'st', 'active', 'u', now)
+  rewrite(function(code, reason)
+    if code == 'k' and reason == 'paused' then return 'q|' .. now .. '|||' end
+  end)
   return 'active:changed'
 elseif action == 'cancel' and (st == 'active' or st == 'paused') then
-  redis.call('HSET', KEYS[1], 'st', 'canceled', 'u', ARGV[2], 'end', ARGV[2])
+  redis.call('HSET', KEYS[1], 'st', 'canceled', 'u', now, 'end', now)
+  rewrite(function(code, reason)
+    if code == 'r' or code == 'q' or (code == 'k' and reason == 'paused') then
+      return 'k|' .. now .. '|||canceled'
+    end
+  end)
   redis.call('EXPIRE', KEYS[1], ARGV[3])
   redis.call('EXPIRE', KEYS[2], ARGV[3])
   return 'canceled:changed'

@@ -20,7 +20,15 @@ import worker.store.numbers as numbers
 from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
-from worker.store.results import BeginSend, CountKey, DispatchInfo, DueCounts, FinishResult, Reservation
+from worker.store.results import (
+    BeginSend,
+    CountKey,
+    DispatchInfo,
+    DueCounts,
+    FinishSend,
+    Reservation,
+    Retime,
+)
 
 T = TypeVar("T")
 _UNSET: Any = object()
@@ -65,14 +73,19 @@ class Batch:
         return reply
 
     # -- the send path ----------------------------------------------------------------------
-    def reschedule(self, eid: str, channel: str, due_at: datetime | None) -> None:
-        """Release the enrollment's lease on `channel`; with `due_at`, put it back due then."""
-        self._add(due.reschedule(eid, channel, due_at))
+    def reschedule(self, eid: str, channel: str, due_at: datetime | None, *, token: str = "") -> Reply[bool]:
+        """Release the enrollment's claim on `channel` held by `token`; with `due_at`, put it back
+        due then. False: the claim is no longer that token's (reaped, or claimed again)."""
+        return self._add(due.reschedule(eid, channel, due_at, token))
 
     def begin_send(self, mid: str, *, cursor: int | None, now: datetime, stale_s: int) -> Reply[BeginSend]:
         """Take message `mid`'s "sending" state, checked against the enrollment (cursor None: a
         resend, no cursor check); a "sending" older than `stale_s` is reported STALE."""
         return self._add(messages.begin_send(mid, cursor, now, stale_s))
+
+    def begin_intro(self, mid: str, *, now: datetime, stale_s: int) -> Reply[BeginSend]:
+        """Take introduction `mid`'s "sending" state, checked against the introduction waiting."""
+        return self._add(messages.begin_send(mid, None, now, stale_s, intro=True))
 
     def finish_send(
         self,
@@ -83,10 +96,24 @@ class Batch:
         history: Sequence[datetime],
         now: datetime,
         retention_s: int,
-    ) -> Reply[FinishResult]:
+        timezone: str = "",
+    ) -> Reply[FinishSend]:
         """Write `record`; with the `cursor` it was sent at, move the channel on (next due time
-        `next_due`, recent sends `history`) and complete the enrollment after its last message."""
-        return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s))
+        `next_due` computed in `timezone`, recent sends `history`) and complete the enrollment
+        after its last message."""
+        return self._add(
+            messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone)
+        )
+
+    def finish_intro(
+        self, record: MessageRecord, *, history: Sequence[datetime], now: datetime, retention_s: int
+    ) -> Reply[FinishSend]:
+        """Write an introduction's `record`; once final, the number's lessons may go (INTRODUCED)."""
+        return self._add(messages.finish_send(record, None, None, history, now, retention_s, intro=True))
+
+    def retime(self, eid: str, channel: str, cursor: int, due_at: datetime | None) -> Reply[Retime]:
+        """Set the channel's next due time, only while its cursor is still `cursor`."""
+        return self._add(enrollments.retime(eid, channel, cursor, due_at))
 
     def generation_ended(self, first_eid: str, generation: int, retention_s: int) -> None:
         """A re-enrollment (`generation` > 0) completed: the pointer naming it expires with it."""

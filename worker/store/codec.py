@@ -7,7 +7,8 @@ Enrollment hash fields: c clinic, r patient ref, p program, n first name, ph pho
 ch channels (comma list), l language, tz timezone, st state, a anchor (s), ca created (s; only when
 it differs from a), cs consent (`email=<recorded_at s>;sms=<recorded_at s>`), g generation (only
 when > 0), u last changed (s), end ended (s); per channel: k:<ch> cursor,
-d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1").
+d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1"),
+i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS).
 
 Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from worker.records import (
     Enrollment,
@@ -61,6 +63,10 @@ def history_field(channel: str) -> str:
 
 def optout_field(channel: str) -> str:
     return f"o:{channel}"
+
+
+def intro_field(channel: str) -> str:
+    return f"i:{channel}"
 
 
 def record_field(step: str, channel: str, occurrence: int) -> str:
@@ -143,6 +149,8 @@ def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
         fields[due_field(ch)] = "0"
     if u.consent is not None:
         fields["cs"] = pack_consent(u.consent)
+    if u.intro is not None:
+        fields[intro_field("sms")] = f"{u.intro}|{epoch_s(u.at)}"
     return fields
 
 
@@ -169,7 +177,14 @@ def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
         opted_out={ch: bool(h.get(optout_field(ch))) for ch in channels},
         ended_at=from_epoch_s(int(h["end"])) if h.get("end") else None,
         generation=int(h.get("g") or 0),
+        **_decode_intro(h.get(intro_field("sms"), "")),
     )
+
+
+def _decode_intro(raw: str) -> dict[str, Any]:
+    """`intros` and `intro_asked` from `i:sms` (`<n>` or `<n>|<asked at s>`)."""
+    count, _, asked = raw.partition("|")
+    return {"intros": int(count or 0), "intro_asked": from_epoch_s(int(asked)) if asked.isdigit() else None}
 
 
 def encode_history(history: Sequence[datetime]) -> str:

@@ -1,7 +1,9 @@
 """The due index and its leases: scheduling, claiming and returning enrollments' next messages.
 
 Each channel has a due index (enrollment id scored by its next message's due time, caredrip
-clock ms) and a lease set (claimed ids scored by lease expiry, Redis server time ms).
+clock ms) and a lease set (claimed ids scored by lease expiry, Redis server time ms). Each claim
+has a token, kept per claimed id: only the task holding the current claim releases an entry, so
+a task that outlived its lease (reaped, claimed again) changes nothing.
 """
 
 from __future__ import annotations
@@ -11,14 +13,17 @@ from datetime import datetime
 from typing import Any
 
 from worker.records import Enrollment, epoch_ms, from_epoch_ms
-from worker.store.keys import due_key, lease_key
+from worker.store.keys import due_key, lease_key, lease_tokens_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
-from worker.store.results import Claim, DueCounts
+from worker.store.results import Claim, DueCounts, parse_claims
 
 
 def schedule(enrollment: Enrollment) -> Call[None]:
-    """ZADD NX of each channel's next message into its due index (an entry stays put)."""
+    """ZADD NX of each channel's next message into its due index (an entry stays put); on SMS an
+    introduction waiting is the next message."""
     due = {ch: at for ch, at in enrollment.next_due.items() if at is not None}
+    if "sms" in due and enrollment.intro_asked is not None:
+        due["sms"] = min(due["sms"], enrollment.intro_asked)
     return effect(*(command("zadd", due_key(ch), {enrollment.id: epoch_ms(at)}, True) for ch, at in due.items()))
 
 
@@ -32,27 +37,27 @@ def unschedule(eid: str, channels: Iterable[str]) -> Call[None]:
     return effect(*(command("zrem", due_key(ch), eid) for ch in channels))
 
 
-def reschedule(eid: str, channel: str, due: datetime | None) -> Call[None]:
-    """Release the lease and, when `due` is given, put the entry back at `due`."""
-    release = command("zrem", lease_key(channel), eid)
-    if due is None:
-        return effect(release)
-    return effect(command("zadd", due_key(channel), {eid: epoch_ms(due)}), release)
+def _keys(channel: str) -> list[str]:
+    return [due_key(channel), lease_key(channel), lease_tokens_key(channel)]
 
 
-def claim(channel: str, now: datetime, limit: int, lease_ms: int) -> Call[list[Claim]]:
-    """Move up to `limit` entries due by `now` to the lease set (claim.lua)."""
-    op = ScriptCall("claim", [due_key(channel), lease_key(channel)], [epoch_ms(now), limit, lease_ms])
-    return one(op, _claims)
+def reschedule(eid: str, channel: str, due: datetime | None, token: str) -> Call[bool]:
+    """Release the claim `token` holds and, when `due` is given, put the entry back at `due` (an
+    entry scheduled meanwhile keeps the earlier time); False when the claim is no longer that
+    token's (release.lua). `token` '': the caller holds no claim, and acts only while none does."""
+    args = [eid, token, "" if due is None else epoch_ms(due)]
+    return one(ScriptCall("release", _keys(channel), args), bool)
 
 
-def _claims(flat: list[Any]) -> list[Claim]:
-    return [Claim(str(flat[i]), from_epoch_ms(float(flat[i + 1]))) for i in range(0, len(flat), 2)]
+def claim(channel: str, now: datetime, limit: int, lease_ms: int, token: str) -> Call[list[Claim]]:
+    """Move up to `limit` entries due by `now` to the lease set under one claim (claim.lua);
+    `token` is the random part of the claim's token."""
+    return one(ScriptCall("claim", _keys(channel), [epoch_ms(now), limit, lease_ms, token]), parse_claims)
 
 
 def reap(channel: str, now: datetime, limit: int) -> Call[int]:
     """Return expired leases to the due index, due now (reap.lua); how many."""
-    return one(ScriptCall("reap", [due_key(channel), lease_key(channel)], [epoch_ms(now), limit]), int)
+    return one(ScriptCall("reap", _keys(channel), [epoch_ms(now), limit]), int)
 
 
 def in_flight(channel: str) -> Call[int]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import worker.store.due as due
 import worker.store.numbers as numbers
-from worker.records import Enrollment, EnrollmentUpdate, OptOut, OptOutSource, epoch_s
+from worker.records import Enrollment, EnrollmentUpdate, OptOut, OptOutSource, epoch_ms, epoch_s
 from worker.store.codec import (
     decode_enrollment,
     encode_enrollment,
@@ -19,7 +19,15 @@ from worker.store.codec import (
 )
 from worker.store.keys import OPTOUT_SMS, enrollment_key, generation_key, records_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
-from worker.store.results import Created, Lifecycle, LifecycleAction, parse_created, parse_lifecycle
+from worker.store.results import (
+    Created,
+    Lifecycle,
+    LifecycleAction,
+    Retime,
+    parse_created,
+    parse_lifecycle,
+    parse_retime,
+)
 
 
 def create(enrollment: Enrollment, number_index: str | None, ttl_s: int) -> Call[tuple[Created, bool]]:
@@ -56,6 +64,12 @@ def get_many(eids: Sequence[str]) -> Call[list[Enrollment | None]]:
 
 def update(eid: str, change: EnrollmentUpdate) -> Call[None]:
     return effect(command("hset", enrollment_key(eid), mapping=encode_update(change)))
+
+
+def retime(eid: str, channel: str, cursor: int, due: datetime | None) -> Call[Retime]:
+    """Set the channel's next due time, only while its cursor is still `cursor` (retime.lua)."""
+    op = ScriptCall("retime", [enrollment_key(eid)], [channel, cursor, epoch_ms(due) if due else 0])
+    return one(op, parse_retime)
 
 
 def lifecycle(eid: str, action: LifecycleAction, now: datetime, retention_s: int) -> Call[Lifecycle | None]:

@@ -11,6 +11,8 @@ cd:{e:<id>}:gen            string  see below          beside generation 0 of a (
 cd:{due:<channel>}         zset    -                  due index: enrollment id, scored by next due (ms)
 cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lease expiry (Redis time, ms);
                                                       an id leaves when its send finishes or is reaped
+cd:{due:<channel>}:tok     hash    -                  claimed id -> token of the claim holding it: only that
+                                                      claim's task may release it (leaves with the lease)
 cd:optout:sms              hash    -                  E.164 number -> `<epoch s>|<source>` of its SMS opt-out
 cd:seen:<kind>:<sid>       string  7 days             a provider webhook already acted on (replay guard)
 cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
@@ -74,6 +76,10 @@ def due_key(channel: str) -> str:
 
 def lease_key(channel: str) -> str:
     return f"cd:{{due:{channel}}}:lease"
+
+
+def lease_tokens_key(channel: str) -> str:
+    return f"cd:{{due:{channel}}}:tok"
 
 
 OPTOUT_SMS = "cd:optout:sms"

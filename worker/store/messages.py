@@ -14,7 +14,7 @@ from worker.records import MessageRecord, MessageState, epoch_ms, epoch_s, parse
 from worker.store.codec import CALLBACK_RANKS, STATE_CODES, encode_history, pack_record, record_field, unpack_record
 from worker.store.keys import OperatorIndex, enrollment_key, records_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
-from worker.store.results import BeginSend, CallbackResult, FinishResult, parse_begin
+from worker.store.results import BeginSend, CallbackResult, FinishSend, parse_begin, parse_finish
 
 NO_CURSOR = "-"  # finish_send.lua and begin_send.lua: a resend or retry, no cursor check or move
 
@@ -25,11 +25,20 @@ def _locate(mid: str) -> tuple[str, str]:
     return eid, record_field(step, channel, occurrence)
 
 
-def begin_send(mid: str, cursor: int | None, now: datetime, stale_s: int) -> Call[BeginSend]:
-    """Take the message's "sending" state if nothing forbids it (begin_send.lua)."""
-    eid, field = _locate(mid)
-    channel = field.rsplit(".", 2)[1]
-    args = [channel, NO_CURSOR if cursor is None else cursor, field, epoch_s(now), stale_s]
+def _expect(cursor: int | None, intro: bool, occurrence: int) -> str:
+    """What begin_send.lua and finish_send.lua check a message against: the introduction to the
+    `occurrence`-th number, the lesson at `cursor`, or nothing (a resend)."""
+    if intro:
+        return f"i{occurrence}"
+    return NO_CURSOR if cursor is None else str(cursor)
+
+
+def begin_send(mid: str, cursor: int | None, now: datetime, stale_s: int, *, intro: bool = False) -> Call[BeginSend]:
+    """Take the message's "sending" state if nothing forbids it (begin_send.lua); with `intro`,
+    the message is the introduction its id's occurrence numbers, checked against the one waiting."""
+    eid, step, channel, occurrence = parse_message_id(mid)
+    field = record_field(step, channel, occurrence)
+    args = [channel, _expect(cursor, intro, occurrence), field, epoch_s(now), stale_s]
     op = ScriptCall("begin_send", [enrollment_key(eid), records_key(eid)], args)
     return one(op, lambda raw: parse_begin(eid, field, raw))
 
@@ -41,12 +50,16 @@ def finish_send(
     history: Sequence[datetime],
     now: datetime,
     retention_s: int,
-) -> Call[FinishResult]:
-    """Write `record` and, with a `cursor`, move the channel on to the step after it (finish_send.lua)."""
+    *,
+    timezone: str = "",
+    intro: bool = False,
+) -> Call[FinishSend]:
+    """Write `record` and, with a `cursor`, move the channel on to the step after it (its due time
+    computed in `timezone`); with `intro`, mark the number's introduction done (finish_send.lua)."""
     eid, channel = record.enrollment_id, record.channel
     args = [
         channel,
-        NO_CURSOR if cursor is None else cursor,
+        _expect(cursor, intro, record.occurrence),
         record_field(record.step, channel, record.occurrence),
         pack_record(record),
         0 if cursor is None else cursor + 1,
@@ -54,8 +67,14 @@ def finish_send(
         encode_history(history),
         epoch_s(now),
         retention_s,
+        timezone,
     ]
-    return one(ScriptCall("finish_send", [enrollment_key(eid), records_key(eid)], args), FinishResult)
+    return one(ScriptCall("finish_send", [enrollment_key(eid), records_key(eid)], args), parse_finish)
+
+
+def end_pending(eid: str, channel: str, reason: str, now: datetime) -> Call[int]:
+    """End the channel's records still waiting to go as `skipped` for `reason` (end_pending.lua)."""
+    return one(ScriptCall("end_pending", [records_key(eid)], [channel, reason, epoch_s(now)]), int)
 
 
 def records(eid: str) -> Call[list[MessageRecord]]:

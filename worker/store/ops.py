@@ -16,7 +16,18 @@ import redis
 
 T = TypeVar("T")
 SCRIPTS = (
-    "claim", "reap", "enroll", "generation", "begin_send", "finish_send", "lifecycle", "ratelimit", "callback",
+    "claim",
+    "reap",
+    "release",
+    "enroll",
+    "generation",
+    "retime",
+    "begin_send",
+    "finish_send",
+    "end_pending",
+    "lifecycle",
+    "ratelimit",
+    "callback",
 )
 RECIPIENT_SCRIPTS = ("reserve_send", "enroll_number", "ack_reply")  # store.numbers, store.replies
 

@@ -39,6 +39,7 @@ from worker.store.results import (
     Lifecycle,
     LifecycleAction,
     NumberRecord,
+    Retime,
     StoredReply,
 )
 
@@ -109,6 +110,11 @@ class Store:
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
         self._call(enrollments.update(eid, change))
 
+    def retime(self, eid: str, channel: str, cursor: int, due: datetime | None) -> Retime:
+        """Set the channel's next due time, only while its cursor is still `cursor` (else the
+        cursor it is at now)."""
+        return self._call(enrollments.retime(eid, channel, cursor, due))
+
     def lifecycle(self, eid: str, action: LifecycleAction, now: datetime, retention_s: int) -> Lifecycle | None:
         """'pause', 'resume' or 'cancel': the state afterwards and whether it changed; None: gone."""
         return self._call(enrollments.lifecycle(eid, action, now, retention_s))
@@ -137,7 +143,8 @@ class Store:
         self._call(due.unschedule(eid, channels))
 
     def claim(self, channel: str, now: datetime, limit: int, lease_ms: int) -> list[Claim]:
-        return self._call(due.claim(channel, now, limit, lease_ms))
+        """Lease up to `limit` entries due by `now`, under one new claim token."""
+        return self._call(due.claim(channel, now, limit, lease_ms, secrets.token_hex(4)))
 
     def reap(self, channel: str, now: datetime, limit: int = 1000) -> int:
         return self._call(due.reap(channel, now, limit))
@@ -148,6 +155,10 @@ class Store:
     # -- messages ---------------------------------------------------------------------------
     def begin_send(self, mid: str, *, cursor: int | None, now: datetime, stale_s: int) -> BeginSend:
         return self._call(messages.begin_send(mid, cursor, now, stale_s))
+
+    def end_pending(self, eid: str, channel: str, reason: str, now: datetime) -> int:
+        """End the channel's `retrying` or `queued` records as `skipped` for `reason`; how many."""
+        return self._call(messages.end_pending(eid, channel, reason, now))
 
     def records(self, eid: str) -> list[MessageRecord]:
         return self._call(messages.records(eid))
@@ -266,9 +277,10 @@ class Store:
         return self._call(counters.dispatch_info())
 
     # -- shared by every process: rate limit, locks, clock origin, secret -------------------
-    def reserve(self, channel: str, count: int, interval_us: int, burst_us: int) -> int:
-        """Reserve `count` sends on the channel's shared limit; microseconds to wait first."""
-        return self._call(shared.reserve(channel, count, interval_us, burst_us))
+    def reserve(self, channel: str, count: int, interval_us: int, burst_us: int, max_wait_us: int | None = None) -> int:
+        """Reserve `count` sends on the channel's shared limit; microseconds to wait first, or -1
+        (nothing reserved) when that would be more than `max_wait_us`."""
+        return self._call(shared.reserve(channel, count, interval_us, burst_us, max_wait_us))
 
     def acquire_lock(self, name: str, ttl_ms: int) -> str | None:
         """A short lock (SET NX PX); its token releases it, so an expired holder frees no one else's."""

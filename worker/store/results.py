@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
-from worker.records import EnrollmentState, MessageRecord
+from worker.records import EnrollmentState, MessageRecord, from_epoch_ms
 from worker.store.codec import unpack_record
 
 
@@ -24,8 +24,10 @@ class BeginStatus(StrEnum):
     DONE = "done"  # a final record exists but the cursor was not moved on: repair, send nothing
     GONE = "gone"  # no such enrollment
     INACTIVE = "inactive"  # paused, canceled or completed
-    MOVED = "moved"  # the channel's cursor is no longer at this step
+    DROPPED = "dropped"  # the channel is no longer one of the enrollment's
+    MOVED = "moved"  # the channel's cursor (or the introduction waiting) is no longer this message's
     OPTED_OUT = "opted_out"  # the patient opted out of this channel
+    INTRO = "intro"  # the number awaits its introduction: nothing else goes to it first
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,9 +43,29 @@ class FinishResult(StrEnum):
     """finish_send.lua: what recording an outcome did to the enrollment."""
 
     RECORDED = "recorded"  # the record only (a retry or resend, or the enrollment is gone)
+    SKIPPED = "skipped"  # a retry that may no longer go: recorded `skipped` with the reason
     MOVED = "moved"  # the cursor had moved on meanwhile: left as it was
     ADVANCED = "advanced"  # the cursor moved to the next step
+    RETIMED = "retimed"  # moved on, but the timezone changed meanwhile: the next due time is stale
+    INTRODUCED = "introduced"  # the number's introduction is done: its lessons may go
     COMPLETED = "completed"  # that was the last message: the enrollment is completed
+
+
+@dataclass(frozen=True, slots=True)
+class FinishSend:
+    """finish_send.lua's answer; with RETIMED the enrollment's timezone now."""
+
+    result: FinishResult
+    timezone: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Retime:
+    """retime.lua: whether the due time was moved; if not, the cursor the channel is at now
+    (None: no such enrollment or channel)."""
+
+    done: bool
+    cursor: int | None = None
 
 
 class CallbackResult(StrEnum):
@@ -76,10 +98,42 @@ class Lifecycle:
 
 
 class Claim(NamedTuple):
-    """One due-index entry claimed for sending, with the due time it had."""
+    """One due-index entry claimed for sending, with the due time it had and its claim's token."""
 
     enrollment_id: str
     due: datetime
+    token: str = ""
+
+    @property
+    def handle(self) -> str:
+        """What a send task carries for this entry: `<enrollment id>:<token>` (see `Lease`)."""
+        return f"{self.enrollment_id}:{self.token}" if self.token else self.enrollment_id
+
+
+class Lease(NamedTuple):
+    """A claim as a send task holds it: the enrollment and the claim's token ('' for a bare id:
+    no claim known). The token (claim.lua) says when the lease runs out (Unix seconds, Redis's
+    clock) and how long it was."""
+
+    enrollment_id: str
+    token: str = ""
+
+    @classmethod
+    def parse(cls, handle: str) -> Lease:
+        eid, _, token = handle.partition(":")
+        return cls(eid, token)
+
+    @property
+    def expires_at(self) -> float | None:
+        return self._part(0)
+
+    @property
+    def length_seconds(self) -> float | None:
+        return self._part(1)
+
+    def _part(self, index: int) -> float | None:
+        parts = self.token.split("-")
+        return int(parts[index]) / 1000 if len(parts) == 3 and parts[index].isdigit() else None
 
 
 class DueCounts(NamedTuple):
@@ -125,6 +179,26 @@ def parse_created(raw: Any) -> Created:
     if answer.startswith("gen:"):
         return Created(False, later_generation=int(answer[4:]))
     return Created(False, state=EnrollmentState(answer))
+
+
+def parse_finish(raw: Any) -> FinishSend:
+    """'<result>' | 'retimed:<timezone>'."""
+    result, _, timezone = str(raw).partition(":")
+    return FinishSend(FinishResult(result), timezone)
+
+
+def parse_retime(raw: Any) -> Retime:
+    """'ok' | 'moved:<cursor>' | 'gone'."""
+    status, _, cursor = str(raw).partition(":")
+    return Retime(status == "ok", int(cursor) if cursor.isdigit() else None)
+
+
+def parse_claims(flat: list[Any]) -> list[Claim]:
+    """claim.lua: [] | [token, member, due score, member, due score, ...]."""
+    if not flat:
+        return []
+    token, rest = str(flat[0]), flat[1:]
+    return [Claim(str(rest[i]), from_epoch_ms(float(rest[i + 1])), token) for i in range(0, len(rest), 2)]
 
 
 def parse_lifecycle(raw: Any) -> Lifecycle | None:

@@ -7,9 +7,11 @@ from worker.store.keys import CLOCK_KEY, SECRET_KEY, lock_key, ratelimit_key, se
 from worker.store.ops import Call, ScriptCall, command, effect, one
 
 
-def reserve(channel: str, count: int, interval_us: int, burst_us: int) -> Call[int]:
-    """Reserve `count` sends on the channel's shared limit (ratelimit.lua); microseconds to wait."""
-    return one(ScriptCall("ratelimit", [ratelimit_key(channel)], [interval_us, count, burst_us]), int)
+def reserve(channel: str, count: int, interval_us: int, burst_us: int, max_wait_us: int | None = None) -> Call[int]:
+    """Reserve `count` sends on the channel's shared limit (ratelimit.lua); microseconds to wait,
+    or -1 (nothing reserved) when that would be more than `max_wait_us`."""
+    args = [interval_us, count, burst_us] + ([] if max_wait_us is None else [max_wait_us])
+    return one(ScriptCall("ratelimit", [ratelimit_key(channel)], args), int)
 
 
 def take_lock(name: str, token: str, ttl_ms: int) -> Call[bool]:
