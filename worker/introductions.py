@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from worker.programs import INTRO_ID, Program
-from worker.records import Enrollment, MessageRecord, MessageState
+from worker.records import Channel, Enrollment, MessageRecord, MessageState
 
 NOT_YET_SENT = (MessageState.QUEUED, MessageState.RETRYING)
 
@@ -36,11 +36,11 @@ def intro_needed(program: Program, sms_cursor: int, records: Sequence[MessageRec
         return False
     if sms_cursor > 0:
         return True
-    first = next((r for r in records if r.step == steps[0].id and r.channel == "sms" and r.occurrence == 1), None)
+    first = next((r for r in records if r.step == steps[0].id and r.channel == Channel.SMS and r.occurrence == 1), None)
     return first is not None and first.state not in NOT_YET_SENT
 
 
 def next_intro_number(enrollment: Enrollment, records: Sequence[MessageRecord]) -> int:
     """n of the next introduction: past every one asked for and every one an operator resent."""
-    resent = [r.occurrence for r in records if r.step == INTRO_ID and r.channel == "sms"]
+    resent = [r.occurrence for r in records if r.step == INTRO_ID and r.channel == Channel.SMS]
     return max([enrollment.intros, *resent]) + 1

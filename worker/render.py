@@ -18,6 +18,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from worker.errors import RenderError
 from worker.programs import INTRO_ID, Program
+from worker.records import Channel
 from worker.segments import count_segments
 
 
@@ -122,7 +123,7 @@ class Renderer:
 
 def _source(program: Program, step_id: str, language: str, key: str) -> str:
     """The template text of a step's `key` (the introduction's SMS is step `intro`); KeyError if none."""
-    if step_id == INTRO_ID and key == "sms":
+    if step_id == INTRO_ID and key == Channel.SMS:
         text = program.intro_text(language)
         if text is None:
             raise KeyError(step_id)

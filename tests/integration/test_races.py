@@ -91,8 +91,8 @@ class PatchingChannel(OutboxChannel):
     """The outbox, with a PATCH arriving while the provider call is in flight."""
 
     def __init__(self, path: Path, engine: EngineDeps, eid: str, changes: EnrollmentChanges) -> None:
+        super().__init__("sms", path)
         self._patch: Callable[[], Enrollment] = lambda: update(engine, eid, changes)
-        self._patch = lambda: update(engine, eid, changes)
 
     def send_many(self, messages: list[OutgoingMessage], *, now: datetime) -> list[SendResult | Exception]:
         self._patch()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from worker.delivery.types import DeliveryDeps, Pending
-from worker.records import MessageState, message_id
+from worker.records import Channel, MessageState, message_id
 from worker.routing import blind_index
 from worker.schedule import channel_caps, local_day, next_allowed
 from worker.store import Batch, ReserveStatus
@@ -34,7 +34,7 @@ RECHECK = timedelta(minutes=5)  # a held message whose cap the Python rule sees 
 
 def recipient(deps: DeliveryDeps, channel: str, p: Pending) -> str | None:
     """The blind index of the message's recipient (its number for SMS, its address for email)."""
-    contact = p.enrollment.phone if channel == "sms" else p.enrollment.email
+    contact = Channel(channel).address(p.enrollment.phone, p.enrollment.email)
     return blind_index(deps.engine.index, contact) if contact else None
 
 
@@ -51,7 +51,7 @@ def reserve(
     if per_day is None and per_week is None:
         return list(pending), []
     batch = deps.engine.store.batch()
-    ttl_s = deps.engine.retention_s if channel == "sms" else 0  # a number's record also routes replies
+    ttl_s = deps.engine.retention_s if channel == Channel.SMS else 0  # a number's record also routes replies
     asks = []
     for p in pending:
         bi = recipient(deps, channel, p)
@@ -86,7 +86,7 @@ def settle(deps: DeliveryDeps, batch: Batch, channel: str, p: Pending, state: Me
     and note an SMS the number may have received as the number's latest message."""
     if state not in COUNTED:
         release(batch, channel, p)
-    if channel == "sms" and state in RECEIVED:
+    if channel == Channel.SMS and state in RECEIVED:
         bi = recipient(deps, channel, p)
         if bi is not None:
             e = p.enrollment

@@ -51,7 +51,7 @@ def resend(deps: DeliveryDeps, mid: str) -> str:
     new_id = message_id(eid, step_id, channel, occurrence)
     _, held = recipients.reserve(deps, channel, [pending], now)
     if held:
-        whose = "number" if channel == "sms" else "address"
+        whose = "number" if channel == Channel.SMS else "address"
         return f"not sent: the {whose}'s caps allow its next message at {held[0][1].isoformat()}"
     state, reason = send_one(deps, pending, channel, occurrence=occurrence)
     if state is MessageState.SENT:
