@@ -4,6 +4,7 @@ answers and the message on the broker carry the clinic id and never the enrollme
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
@@ -67,10 +68,18 @@ def tap(redis_url: str, tmp_path: Path) -> Iterator[EventTap]:
     deps = make_deps(redis_url, tmp_path / "outbox.jsonl")
     wiring.reset()
     wiring.override(delivery=deps, engine=deps.engine)
-    with celery_broker(app, redis_url):
-        tap = EventTap()
-        thread = threading.Thread(target=tap.run, daemon=True)
-        thread.start()
+    with celery_broker(app, redis_url), listening() as tap:
+        yield tap
+    wiring.reset()
+
+
+@contextlib.contextmanager
+def listening() -> Iterator[EventTap]:
+    """An EventTap on the app's broker, subscribed (it saw an event of our own) before it is given."""
+    tap = EventTap()
+    thread = threading.Thread(target=tap.run, daemon=True)
+    thread.start()
+    try:
         # Subscribed once an event of our own comes back (events are fan-out: none is kept).
         with app.events.default_dispatcher() as dispatcher:
             deadline = time.monotonic() + 10
@@ -79,9 +88,9 @@ def tap(redis_url: str, tmp_path: Path) -> Iterator[EventTap]:
                 dispatcher.send("caredrip-probe")
                 time.sleep(0.05)
         yield tap
+    finally:
         tap.stop()
         thread.join(timeout=5)
-    wiring.reset()
 
 
 def test_task_events_of_intake_carry_no_phi(tap: EventTap) -> None:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ import pytest
 import redis
 
 from tests.api.conftest import send_due
-from tests.integration.test_intake_events import BODY, EventTap, leaks
+from tests.integration.test_intake_events import BODY, EventTap, leaks, listening
 from tests.support.celery_worker import in_process_worker
 from tests.support.engine import make_deps, outbox_lines
 from tests.support.processes import celery_broker
@@ -44,19 +42,8 @@ def deps(redis_url: str, tmp_path: Path) -> Iterator[DeliveryDeps]:
 
 @pytest.fixture
 def tap(deps: DeliveryDeps, redis_url: str) -> Iterator[EventTap]:
-    with celery_broker(app, redis_url):
-        tap = EventTap()
-        thread = threading.Thread(target=tap.run, daemon=True)
-        thread.start()
-        with app.events.default_dispatcher() as dispatcher:
-            deadline = time.monotonic() + 10
-            while not any(e["type"] == "caredrip-probe" for e in tap.events):
-                assert time.monotonic() < deadline, "event receiver never subscribed"
-                dispatcher.send("caredrip-probe")
-                time.sleep(0.05)
+    with celery_broker(app, redis_url), listening() as tap:
         yield tap
-        tap.stop()
-        thread.join(timeout=5)
 
 
 def run_intake(tap: EventTap, calls: list[tuple[Any, Any]]) -> list[dict[str, Any]]:
