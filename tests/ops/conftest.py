@@ -16,8 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
-from worker.redis_server import stop_embedded
+from worker.redis_server import ensure_embedded, stop_embedded
+from worker.store import Store
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -102,3 +104,17 @@ def var_dir(tmp_path: Path) -> Iterator[Path]:
         stop_embedded(path / "demo")
     leftovers = kill_leftovers(path)
     assert not leftovers, f"processes left behind: {leftovers}"
+
+
+@pytest.fixture
+def env(var_dir: Path) -> dict[str, str]:
+    """The environment of a `caredrip` subprocess on this test's var dir."""
+    return cli_env(var_dir)
+
+
+@pytest.fixture
+def store(var_dir: Path) -> Iterator[Store]:
+    """A store on the var dir's embedded Redis: the same server the CLI subprocesses find."""
+    client = redis.Redis.from_url(ensure_embedded(var_dir).url, decode_responses=True)
+    yield Store(client)
+    client.close()

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-import redis
 
 from tests.ops.conftest import caredrip, cli_env
 from worker.records import MessageRecord, MessageState, message_id
-from worker.redis_server import ensure_embedded
 from worker.store import FAILED_INDEX, Store
 from worker.store.codec import pack_record, record_field
 from worker.store.keys import records_key
 
 MESSAGE_KEYS = {"id", "enrollment_id", "channel", "step", "state", "reason"}
-
-
-@pytest.fixture
-def env(var_dir: Path) -> dict[str, str]:
-    return cli_env(var_dir)
-
-
-@pytest.fixture
-def store(var_dir: Path) -> Iterator[Store]:
-    """A store on the var dir's embedded Redis: the same server the CLI subprocesses find."""
-    client = redis.Redis.from_url(ensure_embedded(var_dir).url, decode_responses=True)
-    yield Store(client)
-    client.close()
 
 
 def test_simulate_json_has_the_documented_shape(env: dict[str, str]) -> None:

@@ -10,17 +10,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.ops.conftest import caredrip, cli_env
+from tests.ops.conftest import caredrip
 from tests.support.engine import make_deps
 from worker.clinics import authenticate
 from worker.intake_queue import accept
 from worker.redis_server import ensure_embedded
 from worker.store import ClinicStore
-
-
-@pytest.fixture
-def env(var_dir: Path) -> dict[str, str]:
-    return cli_env(var_dir)
 
 
 @pytest.fixture

@@ -3,29 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pytest
-import redis
-
-from tests.ops.conftest import caredrip, cli_env
+from tests.ops.conftest import caredrip
 from tests.support.engine import KEYRING
-from worker.redis_server import ensure_embedded
 from worker.store import Store, StoredReply
-
-
-@pytest.fixture
-def env(var_dir: Path) -> dict[str, str]:
-    return cli_env(var_dir)
-
-
-@pytest.fixture
-def store(var_dir: Path) -> Iterator[Store]:
-    client = redis.Redis.from_url(ensure_embedded(var_dir).url, decode_responses=True)
-    yield Store(client)
-    client.close()
 
 
 def test_replies_unmatched_lists_masked_number_time_and_length(env: dict[str, str], store: Store) -> None:
