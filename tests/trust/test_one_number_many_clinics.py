@@ -27,6 +27,7 @@ from worker.deps import EngineDeps
 from worker.enrollment import enroll
 from worker.errors import PermanentChannelError
 from worker.inbox import unmatched
+from worker.schedule import local_day
 from worker.store import Store
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -288,3 +289,34 @@ def test_email_caps_count_per_address(redis_url: str, tmp_path: Path) -> None:
     days = Counter(datetime.fromisoformat(m["sent_at"]).astimezone(NEW_YORK).date() for m in sent)
     assert len(sent) == 2 * len(deps.engine.catalog.get("twitching").steps_for("email"))
     assert max(days.values()) == 1
+
+
+def test_a_place_is_given_back_only_by_the_attempt_that_owns_it(
+    client: TestClient, anon: TestClient, delivery: DeliveryDeps, store: Store, clock: FixedClock
+) -> None:
+    eid = client.post("/v1/enrollments", json=enrollment_body(channels=["sms"], email=None)).json()["id"]
+    mid, bi = f"{eid}.welcome.sms.1", delivery.engine.index.blind_index(PATIENT_PHONE)
+    day = local_day(clock.now(), NEW_YORK)
+
+    def reserve_as_another_worker() -> None:
+        batch = store.batch()
+        batch.reserve_send(bi, mid, clock.now(), day, (1, 3), 86400)
+        batch.run()
+
+    # Another worker reserved the place and is sending the message: this attempt finds it busy
+    # and leaves the place where it is.
+    reserve_as_another_worker()
+    store.begin_send(mid, cursor=0, now=clock.now(), stale_s=300)
+    (claim,) = store.claim("sms", clock.now(), 10, 60_000)
+    assert send_batch(delivery, "sms", [claim.enrollment_id]).counts == {"busy": 1}
+    assert store.recent_sends(bi) == [NOW]
+    # An attempt interrupted before it took "sending" left its place behind; the next attempt
+    # takes "sending", finds the number opted out, and gives the place back.
+    store.redis.delete(*store.redis.keys("cd:{e:*}:m"))
+    inbound(anon, "STOP")
+    batch = store.batch()
+    batch.reschedule(eid, "sms", clock.now())
+    batch.run()
+    (claim,) = store.claim("sms", clock.now(), 10, 60_000)
+    assert send_batch(delivery, "sms", [claim.enrollment_id]).counts == {"skipped": 1}
+    assert store.recent_sends(bi) == []

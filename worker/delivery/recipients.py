@@ -5,9 +5,11 @@ enrollment, so two enrollments to one number (one clinic or two) never give that
 than the caps allow. Right before the "sending" state is taken, each message reserves its place
 in the recipient's recent sends (one pipelined round trip a chunk, reserve_send.lua: atomic
 across workers). A full cap holds the message to the first instant quiet hours and the caps
-allow (`worker.schedule.next_allowed`, the one cap rule); it is never dropped. A place this
-attempt reserved is given back when the message is not handed over after all (not begun,
-skipped, failed, retrying); `sent` and `unknown` keep it.
+allow (`worker.schedule.next_allowed`, the one cap rule); it is never dropped. A place is given
+back when the message is not handed over after all (not begun, skipped, failed, retrying), and
+only by the attempt that owns it: the one that reserved it, or the one that took the message's
+"sending" state (a place left by an earlier, interrupted attempt of the same message is the
+message's: another worker may be sending it). `sent` and `unknown` keep their place.
 
 With each outcome (in the finish round trip) an SMS handed to the provider notes whose message
 the number received last: its replies go to that clinic (worker.routing).
@@ -20,7 +22,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from worker.delivery.types import DeliveryDeps, Pending
-from worker.records import Channel, MessageState, message_id
+from worker.records import Channel, MessageState
 from worker.routing import blind_index
 from worker.schedule import channel_caps, local_day, next_allowed
 from worker.store import Batch, ReserveStatus
@@ -39,7 +41,7 @@ def recipient(deps: DeliveryDeps, channel: str, p: Pending) -> str | None:
 
 
 def _mid(p: Pending, channel: str) -> str:
-    return p.message.id if p.message is not None else message_id(p.enrollment.id, p.step.id, channel)
+    return p.message.id if p.message is not None else p.message_id(channel)
 
 
 def reserve(
@@ -69,16 +71,22 @@ def reserve(
             at = next_allowed(now, tz, deps.engine.quiet, reply.value.sends, per_day, per_week)
             held.append((p, at if at > now else now + RECHECK))
         else:
-            p.reserved_in = bi if reply.value.status is ReserveStatus.NEW else None
+            p.reserved_in, p.owns_place = bi, reply.value.status is ReserveStatus.NEW
             allowed.append(p)
     return allowed, held
 
 
+def adopt(p: Pending) -> None:
+    """This attempt took the message's "sending" state: no one else is sending it, so the
+    message's place is this attempt's to keep or give back, whoever reserved it."""
+    p.owns_place = p.reserved_in is not None
+
+
 def release(batch: Batch, channel: str, p: Pending) -> None:
-    """Give back the place this attempt reserved (if it did): the message was not handed over."""
-    if p.reserved_in is not None:
+    """Give back the message's place if this attempt owns it: the message was not handed over."""
+    if p.reserved_in is not None and p.owns_place:
         batch.release_send(p.reserved_in, _mid(p, channel))
-        p.reserved_in = None
+        p.reserved_in, p.owns_place = None, False
 
 
 def settle(deps: DeliveryDeps, batch: Batch, channel: str, p: Pending, state: MessageState, now: datetime) -> None:

@@ -239,6 +239,7 @@ def _sort_begins(
         eid, status = p.enrollment.id, begun.status
         if status is BeginStatus.OK:
             p.attempts = begun.attempts
+            recipients.adopt(p)
             if opted_out:
                 finished.append((p, MessageState.SKIPPED, None, "opted_out"))
             elif p.opted_out:  # opted back in since triage: not now (quiet hours, caps); it waits
@@ -278,6 +279,7 @@ def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, occurrence: int) -
     if begun.status is not BeginStatus.OK:
         _release_unsent(deps, channel, p)
         return MessageState.SKIPPED, begun.status.value
+    recipients.adopt(p)
     wait_us = store.reserve(channel, 1, int(1_000_000 / deps.rate_per_second[channel]), 0)
     if wait_us:
         deps.sleep(wait_us / 1_000_000)

@@ -60,7 +60,8 @@ class Pending:
     cursor: int
     message: OutgoingMessage | None = None
     attempts: int = 1
-    reserved_in: str | None = None  # the recipient (blind index) whose sends hold this attempt's place (caps)
+    reserved_in: str | None = None  # the recipient (blind index) whose sends hold this message's place (caps)
+    owns_place: bool = False  # this attempt reserved that place or took "sending": it may give it back
     token: str = ""
     intro: int = 0
     opted_out: bool = False
