@@ -320,3 +320,18 @@ def test_a_place_is_given_back_only_by_the_attempt_that_owns_it(
     (claim,) = store.claim("sms", clock.now(), 10, 60_000)
     assert send_batch(delivery, "sms", [claim.enrollment_id]).counts == {"skipped": 1}
     assert store.recent_sends(bi) == []
+
+
+def test_concurrent_identical_enrollments_keep_the_numbers_note(engine: EngineDeps, store: Store) -> None:
+    """Of 16 identical events at once one creates; whichever request wrote the number's note, it stays."""
+    start = threading.Barrier(16)
+
+    def enroll_once(_: int) -> bool:
+        start.wait()
+        return enroll(engine, new_enrollment("same", channels=("sms",), email=None, clinic_id="c_1"))[1]
+
+    with ThreadPoolExecutor(16) as pool:
+        created = list(pool.map(enroll_once, range(16)))
+    assert created.count(True) == 1
+    eid = enroll(engine, new_enrollment("same", channels=("sms",), email=None, clinic_id="c_1"))[0].id
+    assert store.number_record(engine.index.blind_index(PATIENT_PHONE)).enrollments == {eid: "c_1"}

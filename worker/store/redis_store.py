@@ -85,12 +85,15 @@ class Store:
         harmless hint — dispatch re-reads the enrollment and releases an inactive one or moves
         the entry to its real due time (the engine also removes the hint of an ended one). So a
         new enrollment costs one round trip, not two. A repeat changes nothing else: a number note
-        it added (the repeat carried another number) is taken back at once, in a second round trip
-        only then.
+        it added for another number than the stored enrollment's is taken back at once (two more
+        round trips, only then). The stored enrollment's own number keeps its note, whichever of
+        two identical requests racing wrote it.
         """
         created, noted = self._call(enrollments.create(enrollment, number_index, ttl_s))
         if noted and not created.created and number_index is not None:
-            self._call(numbers.forget_enrollment(number_index, enrollment.id))
+            stored = self.get_enrollment(enrollment.id)
+            if stored is None or stored.phone != enrollment.phone:
+                self._call(numbers.forget_enrollment(number_index, enrollment.id))
         return created
 
     def generation_started(self, first_eid: str, generation: int) -> None:
