@@ -55,10 +55,12 @@ def reserve(
     batch = deps.engine.store.batch()
     ttl_s = deps.engine.retention_s if channel == Channel.SMS else 0  # a number's record also routes replies
     asks = []
+    days: dict[str, tuple[datetime, datetime]] = {}  # by timezone: a batch shares a few
     for p in pending:
         bi = recipient(deps, channel, p)
         tz = ZoneInfo(p.enrollment.timezone)
-        day, caps = local_day(now, tz), (per_day, per_week)
+        day = days.get(p.enrollment.timezone) or days.setdefault(p.enrollment.timezone, local_day(now, tz))
+        caps = (per_day, per_week)
         reply = None if bi is None else batch.reserve_send(bi, _mid(p, channel), now, day, caps, ttl_s)
         asks.append((p, bi, tz, reply))
     batch.run()
@@ -95,7 +97,8 @@ def settle(deps: DeliveryDeps, batch: Batch, channel: str, p: Pending, state: Me
     if state not in COUNTED:
         release(batch, channel, p)
     if channel == Channel.SMS and state in RECEIVED:
-        bi = recipient(deps, channel, p)
+        bi = p.reserved_in or recipient(deps, channel, p)
         if bi is not None:
-            e = p.enrollment
-            batch.note_last_message(bi, e.clinic_id, e.id, now, deps.engine.retention_s)
+            # A place kept in the record renewed its expiry when it was reserved: no need again.
+            renew = None if p.reserved_in else deps.engine.retention_s
+            batch.note_last_message(bi, p.enrollment.clinic_id, p.enrollment.id, now, renew)

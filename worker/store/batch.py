@@ -157,8 +157,9 @@ class Batch:
         """Give back `mid`'s reserved place: it was not handed to the provider after all."""
         self._add(numbers.release(bi, mid))
 
-    def note_last_message(self, bi: str, clinic_id: str, eid: str, at: datetime, ttl_s: int) -> None:
-        """The number's latest SMS handed to the provider is `eid`'s (replies go to `clinic_id`)."""
+    def note_last_message(self, bi: str, clinic_id: str, eid: str, at: datetime, ttl_s: int | None) -> None:
+        """The number's latest SMS handed to the provider is `eid`'s (replies go to `clinic_id`);
+        with `ttl_s`, its record expires that long after."""
         self._add(numbers.note_last(bi, clinic_id, eid, at, ttl_s))
 
     # -- reads for status and metrics --------------------------------------------------------

@@ -56,13 +56,12 @@ def move_enrollment(old_bi: str | None, new_bi: str, eid: str, clinic_id: str, t
     return effect(*ops)
 
 
-def note_last(bi: str, clinic_id: str, eid: str, at: datetime, ttl_s: int) -> Call[None]:
-    """The latest SMS handed to the provider for the number is `eid`'s, of `clinic_id`, at `at`."""
+def note_last(bi: str, clinic_id: str, eid: str, at: datetime, ttl_s: int | None) -> Call[None]:
+    """The latest SMS handed to the provider for the number is `eid`'s, of `clinic_id`, at `at`;
+    with `ttl_s`, the record expires that long after (None: its expiry was just renewed)."""
     key = number_key(bi)
-    return effect(
-        command("hset", key, LAST, f"{clinic_id}|{eid}|{epoch_s(at)}"),
-        command("pexpire", key, ttl_s * 1000),
-    )
+    note = command("hset", key, LAST, f"{clinic_id}|{eid}|{epoch_s(at)}")
+    return effect(note) if ttl_s is None else effect(note, command("pexpire", key, ttl_s * 1000))
 
 
 def record(bi: str) -> Call[NumberRecord]:
