@@ -227,14 +227,17 @@ def test_two_batches_at_once_give_one_number_one_sms(
     assert sorted(c.enrollment_id for c in claimed) == sorted(eids)
     start = threading.Barrier(2)
 
-    def send(eid: str) -> dict[str, int]:
+    def send(handle: str) -> dict[str, int]:
         start.wait()
-        return send_batch(delivery, "sms", [eid]).counts
+        return send_batch(delivery, "sms", [handle]).counts
 
     with ThreadPoolExecutor(2) as pool:
-        outcomes = list(pool.map(send, eids))
+        outcomes = list(pool.map(send, [c.handle for c in claimed]))
     assert sorted(outcomes, key=str) == sorted([{"sent": 1}, {"deferred": 1}], key=str)
     assert len(sms_to(outbox)) == 1
+    # The held one waits in the due index for the next allowed instant (tomorrow 08:00 local).
+    tomorrow = datetime(2026, 3, 3, 8, 0, tzinfo=NEW_YORK)
+    assert [c.enrollment_id for c in delivery.engine.store.claim("sms", tomorrow, 10, 60_000)] != []
 
 
 def test_a_message_not_handed_over_gives_its_place_back(
@@ -308,17 +311,15 @@ def test_a_place_is_given_back_only_by_the_attempt_that_owns_it(
     reserve_as_another_worker()
     store.begin_send(mid, cursor=0, now=clock.now(), stale_s=300)
     (claim,) = store.claim("sms", clock.now(), 10, 60_000)
-    assert send_batch(delivery, "sms", [claim.enrollment_id]).counts == {"busy": 1}
+    assert send_batch(delivery, "sms", [claim.handle]).counts == {"busy": 1}
     assert store.recent_sends(bi) == [NOW]
     # An attempt interrupted before it took "sending" left its place behind; the next attempt
-    # takes "sending", finds the number opted out, and gives the place back.
+    # (a lease later) takes "sending", finds the number opted out, and gives the place back.
     store.redis.delete(*store.redis.keys("cd:{e:*}:m"))
     inbound(anon, "STOP")
-    batch = store.batch()
-    batch.reschedule(eid, "sms", clock.now())
-    batch.run()
+    clock.advance(timedelta(seconds=delivery.lease_seconds))
     (claim,) = store.claim("sms", clock.now(), 10, 60_000)
-    assert send_batch(delivery, "sms", [claim.enrollment_id]).counts == {"skipped": 1}
+    assert send_batch(delivery, "sms", [claim.handle]).counts == {"skipped": 1}
     assert store.recent_sends(bi) == []
 
 
