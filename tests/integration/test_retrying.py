@@ -173,3 +173,24 @@ def test_a_dropped_channel_ends_its_retrying_record(deps: DeliveryDeps, standin:
     email = deps.channels["email"]
     assert isinstance(email, OutboxChannel)
     assert [m["channel"] for m in outbox_lines(email.path)] == ["email"]
+
+
+def test_stop_ends_a_retrying_sms_in_one_pass_even_when_the_numbers_cap_is_full(
+    deps: DeliveryDeps, standin: TwilioStandIn
+) -> None:
+    """Two enrollments to one number: the first one's welcome waits as `retrying`, the second's went
+    (the number's 1 SMS a day is taken). After STOP the retry ends at its next pass, held neither by
+    the number's cap nor by the hour."""
+    first = retrying_welcome(deps, standin)
+    standin.script(["ok"])
+    enroll(deps.engine, new_enrollment("p-2", channels=("sms",), email=None))
+    clock = deps.engine.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(seconds=1)
+    one_pass(deps)
+    assert len(standin.messages) == 1  # the second enrollment's welcome: the number's cap is full
+    opt_out_sms(deps.engine.store, "+14155552671", clock.now(), OptOutSource.STOP)
+    clock.advance(minutes=10)
+    one_pass(deps)
+    welcome = record(deps, f"{first}.welcome.sms.1")
+    assert (welcome.state, welcome.reason) == (MessageState.SKIPPED, "opted_out")

@@ -99,18 +99,27 @@ def _opted_out_now(
 ) -> list[Pending]:
     """Of the messages quiet hours or caps would hold, those whose channel is opted out go on now,
     to be recorded `skipped` (a `retrying` one ends in this pass, not hours later); the rest are
-    put back at their allowed time. SMS opt-outs are read in one round trip, only when needed."""
+    put back at their allowed time."""
+    go, wait = _split_opted_out(deps, channel, held)
+    for p, allowed in wait:
+        batch.reschedule(p.enrollment.id, channel, allowed, token=p.token)
+        outcome.add("deferred")
+    return [p for p, _ in go]
+
+
+def _split_opted_out(
+    deps: DeliveryDeps, channel: str, held: list[tuple[Pending, datetime]]
+) -> tuple[list[tuple[Pending, datetime]], list[tuple[Pending, datetime]]]:
+    """(held messages whose channel is opted out, now marked so: they are only recorded, never
+    sent; the others). SMS opt-outs are read in one round trip, only when there are any."""
     numbers = [p.enrollment.phone or "" for p, _ in held] if channel == Channel.SMS else []
     by_number = deps.engine.store.sms_opted_out(numbers) if any(numbers) else [False] * len(held)
-    go: list[Pending] = []
+    out: list[tuple[Pending, datetime]] = []
+    wait: list[tuple[Pending, datetime]] = []
     for (p, allowed), number_out in zip(held, by_number, strict=True):
-        if number_out or p.enrollment.opted_out.get(channel, False):
-            p.opted_out = True
-            go.append(p)
-        else:
-            batch.reschedule(p.enrollment.id, channel, allowed, token=p.token)
-            outcome.add("deferred")
-    return go
+        p.opted_out = p.opted_out or number_out or p.enrollment.opted_out.get(channel, False)
+        (out if p.opted_out else wait).append((p, allowed))
+    return out, wait
 
 
 def _allowed_at(deps: DeliveryDeps, enrollment: Enrollment, channel: str, instant: datetime) -> datetime:
@@ -192,9 +201,12 @@ def _within_recipient_caps(
     now: datetime,
 ) -> tuple[list[tuple[Pending, datetime]], list[tuple[Pending, datetime]]]:
     """Each message takes its place in its recipient's sends (caps per number or address, atomic
-    across workers: worker.delivery.recipients); one a full cap holds joins the deferred."""
-    passed, held = recipients.reserve(deps, channel, [p for p, _ in allowed_now], now)
-    return [(p, now) for p in passed], deferred + held
+    across workers: worker.delivery.recipients); one a full cap holds joins the deferred. One
+    triaged as opted out takes no place: it is only recorded `skipped`, in this pass."""
+    skipped = [(p, now) for p, _ in allowed_now if p.opted_out]
+    passed, held = recipients.reserve(deps, channel, [p for p, _ in allowed_now if not p.opted_out], now)
+    opted_out, held = _split_opted_out(deps, channel, held)
+    return [(p, now) for p in passed] + skipped + [(p, now) for p, _ in opted_out], deferred + held
 
 
 def _begin(batch: Batch, p: Pending, channel: str, now: datetime, stale_s: int) -> Reply[BeginSend]:
