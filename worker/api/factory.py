@@ -11,7 +11,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from worker import logs
+from worker import console, logs
 from worker.api import enrollments, ops, replies, unsubscribe, webhooks
 from worker.api.body_limit import BodyLimit
 from worker.api.context import ApiContext
@@ -34,6 +34,7 @@ def create_app(
     *,
     public_base_url: str | None = None,
     twilio_auth_token: str | None = None,
+    console_deps: console.ConsoleDeps | None = None,
 ) -> FastAPI:
     """The API over the given deps; each one left None comes from `worker.wiring` when first needed."""
     app = FastAPI(
@@ -46,6 +47,7 @@ def create_app(
     app.state.registry = make_registry(lambda: app.state.ctx.engine())
     for module in (enrollments, replies, webhooks, unsubscribe, ops):
         app.include_router(module.router)
+    console.install(app, console_deps)  # /console: pages for operators, clinics, content authors
     add_error_handlers(app)
     app.add_middleware(BodyLimit)
     return app

@@ -4,11 +4,13 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake, numbers, replies), batch and redis_store (the Store), clinics.
+messages, counters, shared, intake, numbers, replies), batch and redis_store (the Store), clinics,
+console (console operators and sessions).
 """
 
 from worker.store.batch import Batch, Reply
 from worker.store.clinics import ClinicStore
+from worker.store.console import ConsoleStore
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, UNMATCHED, OperatorIndex
 from worker.store.redis_store import Store
 from worker.store.results import (
@@ -43,6 +45,7 @@ __all__ = [
     "CallbackResult",
     "Claim",
     "ClinicStore",
+    "ConsoleStore",
     "CountKey",
     "Created",
     "DispatchInfo",

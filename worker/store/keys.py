@@ -41,6 +41,13 @@ cd:clinic:<id>             hash    -                  a clinic: name, phone, ema
                                                       per API key (`key`: the sha256 of a key from before key ids)
 cd:clinics                 set     -                  every clinic id
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
+cd:operator:<id>           hash    -                  a console operator: name, created, revoked (s), token (its sha256)
+cd:operators               set     -                  every operator id
+cd:operatorkeys            hash    -                  sha256(operator token) -> operator id (revoked: removed)
+cd:session:<sha256>        hash    the session's ttl  a console session by the sha256 of its cookie value: kind
+                                                      (operator|clinic), who (its id), cred (sha256 of the token or
+                                                      key it signed in with: revoking that ends it), csrf, created (s);
+                                                      expires in real time (CAREDRIP_TIME_SCALE does not apply)
 cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON {id, clinic, field, reason, at},
                                                       newest first (never the body)
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
@@ -146,6 +153,19 @@ CLINIC_KEYS = "cd:clinickeys"
 
 def clinic_key(cid: str) -> str:
     return f"cd:clinic:{cid}"
+
+
+OPERATORS = "cd:operators"
+OPERATOR_KEYS = "cd:operatorkeys"
+
+
+def operator_key(oid: str) -> str:
+    return f"cd:operator:{oid}"
+
+
+def session_key(sid_hash: str) -> str:
+    """A console session, by the sha256 of its cookie value (never the value itself)."""
+    return f"cd:session:{sid_hash}"
 
 
 INTAKE_FAILED = "cd:intake:failed"

@@ -1,0 +1,121 @@
+"""Operations (operators only): queues, due backlog and in-flight per channel, the last hour's
+outcomes, workers and the dispatch heartbeat, the `unknown` and `failed` lists with Resend.
+
+Figures come from `worker.status.snapshot` (what `caredrip status` computes, one round trip);
+the figures block refreshes itself with htmx. Resend asks for confirmation on a page of its own,
+then calls `worker.delivery.resend.resend`: the very rules `caredrip messages resend` obeys.
+Messages show masked contact details only, never bodies or names.
+
+TODO(alerts, branch inbound): open red-flag alerts with their age belong beside the lists here
+(`caredrip alerts` reads them); lateness p50/p99 needs per-minute lateness counters the store
+does not keep yet (`cd:stats:m:<minute>` holds outcome counts only).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse, Response
+
+from worker.console.auth import Form, Operator, Principal, check_csrf
+from worker.console.deps import Console, console
+from worker.console.views import HEADERS, PageError, page
+from worker.contact import mask_contact
+from worker.delivery.resend import RESENDABLE, resend
+from worker.records import Channel, MessageRecord, parse_message_id
+from worker.status import StatusSnapshot, snapshot
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, OperatorIndex
+
+router = APIRouter(prefix="/console", include_in_schema=False)
+Ctx = Annotated[Console, Depends(console)]
+STALE = timedelta(minutes=2)  # no dispatch run for this long (caredrip clock): beat is down
+LISTED = 100
+CHART_MINUTES = 120
+
+
+def heartbeat(snap: StatusSnapshot) -> dict[str, Any]:
+    """The dispatch heartbeat: its last run, how long ago, and whether that is stale."""
+    last = snap.dispatch.last_at
+    age = (snap.now - last).total_seconds() if last else None
+    return {"last_at": last, "age_s": age, "stale": last is None or snap.now - last > STALE}
+
+
+def _listed(c: Console, index: OperatorIndex) -> list[dict[str, Any]]:
+    store = c.engine().store
+    rows: list[dict[str, Any]] = []
+    for mid in store.indexed_messages(index, LISTED):
+        record = store.record(mid)
+        if record is None:
+            continue
+        enrollment = store.get_enrollment(record.enrollment_id)
+        to = mask_contact(Channel(record.channel), enrollment.phone, enrollment.email) if enrollment else "—"
+        rows.append({"record": record, "to": to, "resendable": record.state in RESENDABLE})
+    return rows
+
+
+def _figures(c: Console) -> dict[str, Any]:
+    snap = snapshot(c.engine().store, c.engine().clock.now())
+    return {"snap": snap, "beat": heartbeat(snap), "workers": c.workers()}
+
+
+@router.get("/operations")
+def operations(who: Operator, c: Ctx) -> Response:
+    values = {"who": who, "csrf": who.csrf, "nav": "operations", **_figures(c),
+              "unknown": _listed(c, UNKNOWN_INDEX), "failed": _listed(c, FAILED_INDEX)}  # fmt: skip
+    return page("operations.html", **values)
+
+
+@router.get("/operations/figures")
+def figures(who: Operator, c: Ctx) -> Response:
+    """The figures block alone: what htmx swaps in every few seconds."""
+    return page("_figures.html", **_figures(c))
+
+
+@router.get("/operations/series.json")
+def series(who: Operator, c: Ctx) -> Response:
+    """Sends per minute over the last two hours (the per-minute counts the store keeps), for the chart."""
+    store, now = c.engine().store, c.engine().clock.now()
+    minute = now.replace(second=0, microsecond=0)
+    instants = [minute - timedelta(minutes=i) for i in range(CHART_MINUTES - 1, -1, -1)]
+    batch = store.batch()
+    replies = [batch.recent_outcomes(t, 1) for t in instants]
+    batch.run()
+    states = ("sent", "failed", "unknown", "retrying")
+    body = {"t": [int(t.timestamp()) for t in instants],
+            **{s: [r.value.get(s, 0) for r in replies] for s in states}}  # fmt: skip
+    return JSONResponse(body, headers=HEADERS)
+
+
+def _resendable(c: Console, mid: str) -> MessageRecord:
+    try:
+        parse_message_id(mid)
+    except ValueError:
+        raise PageError(404, "No such message", "That is not a message id caredrip gave.") from None
+    record = c.engine().store.record(mid)
+    if record is None:
+        raise PageError(404, "No such message", "No message with that id is kept.")
+    return record
+
+
+def _confirm_values(who: Principal, c: Console, record: MessageRecord) -> dict[str, Any]:
+    enrollment = c.engine().store.get_enrollment(record.enrollment_id)
+    to = mask_contact(Channel(record.channel), enrollment.phone, enrollment.email) if enrollment else "—"
+    return {"who": who, "csrf": who.csrf, "nav": "operations", "record": record, "to": to,
+            "resendable": record.state in RESENDABLE}  # fmt: skip
+
+
+@router.get("/messages/{mid}/resend")
+def confirm_resend(mid: str, who: Operator, c: Ctx) -> Response:
+    """The confirmation: what will be sent again, to whom (masked), and one button."""
+    return page("resend.html", **_confirm_values(who, c, _resendable(c, mid)), outcome=None)
+
+
+@router.post("/messages/{mid}/resend")
+def do_resend(mid: str, who: Operator, form: Form, c: Ctx) -> Response:
+    check_csrf(who, form)
+    record = _resendable(c, mid)
+    outcome = resend(c.delivery(), mid)
+    status = 200 if outcome.startswith("sent ") else 409
+    return page("resend.html", status, **_confirm_values(who, c, record), outcome=outcome)
