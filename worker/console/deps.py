@@ -10,14 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fastapi import Request
 
 from worker import wiring
-from worker.api.context import ApiContext
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.store import ClinicStore, ConsoleStore
+
+if TYPE_CHECKING:  # worker.api imports the console: no import back at run time
+    from worker.api.context import ApiContext
 
 SESSION_TTL_S = 8 * 3600
 

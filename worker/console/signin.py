@@ -23,7 +23,7 @@ from worker.console.auth import (
     sign_out,
 )
 from worker.console.deps import Console, console
-from worker.console.views import page, see_other
+from worker.console.views import PageError, page, see_other
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Ctx = Annotated[Console, Depends(console)]
@@ -35,7 +35,12 @@ def start_page(operator: bool) -> str:
 
 @router.get("")
 def front_door(request: Request, c: Ctx) -> Response:
-    who = current(request, c)
+    try:
+        who = current(request, c)
+    except PageError:  # a stale cookie at the front door: forget it, sign in afresh
+        response = see_other("/console/signin")
+        clear_cookie(response)
+        return response
     return see_other("/console/signin" if who is None else start_page(who.is_operator))
 
 

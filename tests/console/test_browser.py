@@ -1,0 +1,176 @@
+"""The console in a real browser: Debian's Chromium driven by playwright against the API served
+by uvicorn on loopback, over a private Redis. Each test saves a screenshot under its tmp_path."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from tests.console.browser import ARGS, require_chromium
+from tests.console.conftest import console_app
+from tests.support.engine import new_enrollment
+from tests.support.redis_fixture import wait_until
+from worker.clock import FixedClock
+from worker.delivery.types import DeliveryDeps
+from worker.deps import EngineDeps
+from worker.enrollment import enroll
+from worker.records import EnrollmentState, MessageState
+from worker.store import ClinicStore
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(engine: EngineDeps, clinic_store: ClinicStore, delivery: DeliveryDeps) -> Iterator[str]:
+    """The API with its console, served by uvicorn in a thread on a free loopback port."""
+    port = _free_port()
+    app = console_app(engine, clinic_store, delivery)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, name="uvicorn-console", daemon=True)
+    thread.start()
+    wait_until(lambda: server.started, timeout=10)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture
+def page(tmp_path: Path) -> Iterator[Any]:
+    """A Chromium page 360 px wide (the narrowest the console must serve)."""
+    chromium = require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium), args=ARGS)
+        context = browser.new_context(viewport={"width": 360, "height": 800})
+        tab = context.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda exc: errors.append(str(exc)))
+        tab.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        yield tab
+        tab.screenshot(path=str(tmp_path / "final.png"), full_page=True)
+        browser.close()
+        # A refused request (4xx page) is logged by Chromium as a failed resource: expected here.
+        assert not [e for e in errors if "responded with a status of 4" not in e], errors
+
+
+def _sign_in(page: Any, base: str, secret: str) -> None:
+    page.goto(base + "/console")
+    page.get_by_label("Operator token or clinic API key").fill(secret)
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # the keyboard alone signs in
+
+
+def test_an_operator_signs_in_and_watches_operations(
+    page: Any, server: str, operator: tuple[str, str], tmp_path: Path
+) -> None:
+    _sign_in(page, server, operator[1])
+    assert page.url.endswith("/console/operations")
+    assert page.get_by_role("heading", name="Operations").is_visible()
+    heartbeat = page.locator("#heartbeat")
+    assert "stale" in heartbeat.inner_text().lower() and "stale" in (heartbeat.get_attribute("class") or "")
+    page.wait_for_selector("#sends-chart canvas")  # uPlot, from the package's own static files
+    page.keyboard.press("Tab")  # the first Tab lands on the skip link, shown when focused
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll at 360 px
+    page.screenshot(path=str(tmp_path / "operations.png"), full_page=True)
+
+
+def test_a_clinic_finds_a_patient_reads_a_quiet_hours_deferral_and_pauses(
+    page: Any, server: str, clinic: tuple[str, str], engine: EngineDeps, tmp_path: Path
+) -> None:
+    # 15:00 UTC is midnight in Tokyo: the welcome message, due at once, waits for 08:00 there.
+    clock = engine.clock
+    assert isinstance(clock, FixedClock)
+    assert clock.now() == datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    enrollment, _ = enroll(engine, new_enrollment("MRN-0042", clinic_id=clinic[0], timezone="Asia/Tokyo"))
+    _sign_in(page, server, clinic[1])
+    assert page.url.endswith("/console/patients")
+    page.get_by_label("patient_ref").fill("MRN-0042")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Find").click()
+    with page.expect_navigation():
+        page.get_by_role("link", name=enrollment.id).click()
+    timeline = page.locator("table.timeline").inner_text()
+    assert "Quiet hours (21:00–08:00 patient time): moved from Tue 00:00 to Tue 08:00" in timeline
+    assert "Tue 3 Mar 2026, 08:00 JST" in timeline
+    page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Pause").click()
+    assert "Done: pause." in page.locator(".notice").inner_text()
+    assert page.get_by_role("button", name="Resume").is_visible()
+    assert engine.store.get_enrollment(enrollment.id).state is EnrollmentState.PAUSED  # type: ignore[union-attr]
+
+
+def test_an_operator_resends_an_unknown_message_once(
+    page: Any, server: str, operator: tuple[str, str], clinic: tuple[str, str], delivery: DeliveryDeps,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    from tests.console.conftest import stamp_unknown
+
+    engine = delivery.engine
+    clock = engine.clock
+    assert isinstance(clock, FixedClock)
+    enrollment, _ = enroll(engine, new_enrollment("MRN-9", clinic_id=clinic[0], channels=("sms",), email=None))
+    mid = stamp_unknown(delivery, enrollment)
+    clock.set(datetime(2026, 3, 3, 13, 0, tzinfo=UTC))  # 08:00 next morning in New York: the caps allow it
+    _sign_in(page, server, operator[1])
+    with page.expect_navigation():
+        page.locator("#unknown-list").get_by_role("link", name="Resend…").click()
+    assert "text them twice" in page.inner_text("main")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Yes, resend it").click()
+    assert page.locator("#outcome").inner_text() == f"sent {enrollment.id}.welcome.sms.2"
+    page.screenshot(path=str(tmp_path / "resent.png"), full_page=True)
+    page.goto(f"{server}/console/messages/{mid}/resend")  # again: the same rules refuse a second one
+    with page.expect_navigation():
+        page.get_by_role("button", name="Yes, resend it").click()
+    assert "already resent" in page.locator("#outcome").inner_text()
+    sent = [r for r in engine.store.records(enrollment.id) if r.state is MessageState.SENT]
+    assert [r.id for r in sent] == [f"{enrollment.id}.welcome.sms.2"]
+
+
+def test_a_program_calendar_in_spanish(page: Any, server: str, clinic: tuple[str, str], tmp_path: Path) -> None:
+    _sign_in(page, server, clinic[1])
+    with page.expect_navigation():
+        page.get_by_role("link", name="Programs").click()
+    page.get_by_label("Language").select_option("es")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Show calendar").click()
+    first = page.locator("article.message.sms").first
+    assert first.get_attribute("lang") == "es"
+    assert "STOP" in first.locator(".bubble").inner_text()
+    assert "UCS-2" in page.inner_text("main") or "GSM-7" in first.inner_text()
+    assert page.locator("article.message").count() > 10
+    page.screenshot(path=str(tmp_path / "calendar-es.png"), full_page=True)
+
+
+def test_a_forged_session_and_a_missing_csrf_token_get_4xx(
+    page: Any, server: str, clinic: tuple[str, str], engine: EngineDeps, tmp_path: Path
+) -> None:
+    enrollment, _ = enroll(engine, new_enrollment("MRN-1", clinic_id=clinic[0]))
+    page.context.add_cookies([{"name": "cd_console", "value": "F" * 43, "domain": "127.0.0.1", "path": "/console"}])
+    answer = page.goto(f"{server}/console/patients/{enrollment.id}")
+    assert answer.status == 401 and page.get_by_role("heading", name="Your session is not valid").is_visible()
+    page.screenshot(path=str(tmp_path / "forged.png"), full_page=True)
+    _sign_in(page, server, clinic[1])
+    page.goto(f"{server}/console/patients/{enrollment.id}")
+    page.evaluate("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())")
+    with page.expect_response(lambda r: r.request.method == "POST") as posted:
+        page.get_by_role("button", name="Pause").click()
+    assert posted.value.status == 403
+    assert page.get_by_role("heading", name="Form expired or forged").is_visible()
+    assert engine.store.get_enrollment(enrollment.id).state is EnrollmentState.ACTIVE  # type: ignore[union-attr]
