@@ -15,9 +15,10 @@ import uvicorn
 
 from tests.console.browser import ARGS, require_chromium
 from tests.console.conftest import console_app
-from tests.support.engine import new_enrollment
+from tests.support.engine import new_enrollment, send_inline
 from tests.support.redis_fixture import wait_until
 from worker.clock import FixedClock
+from worker.delivery.dispatch import dispatch_window
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.enrollment import enroll
@@ -74,14 +75,25 @@ def _sign_in(page: Any, base: str, secret: str) -> None:
         page.keyboard.press("Enter")  # the keyboard alone signs in
 
 
-def test_an_operator_signs_in_and_watches_operations(
-    page: Any, server: str, operator: tuple[str, str], tmp_path: Path
-) -> None:
+def test_an_operator_signs_in_and_watches_a_backlog_drain(
+    page: Any, server: str, operator: tuple[str, str], clinic: tuple[str, str], delivery: DeliveryDeps,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    for n in range(3):  # three patients whose welcome messages are due now, and no dispatch yet
+        phone = f"+1415555{2671 + n:04d}"
+        enroll(delivery.engine, new_enrollment(f"MRN-{n}", clinic_id=clinic[0], phone=phone, email=f"p{n}@example.com"))
     _sign_in(page, server, operator[1])
     assert page.url.endswith("/console/operations")
     assert page.get_by_role("heading", name="Operations").is_visible()
     heartbeat = page.locator("#heartbeat")
     assert "stale" in heartbeat.inner_text().lower() and "stale" in (heartbeat.get_attribute("class") or "")
+    assert page.locator("#due-now").inner_text().split() == ["Due", "now", "(backlog)", "3", "3"]
+    page.screenshot(path=str(tmp_path / "backlog.png"), full_page=True)
+    # One dispatch window as beat runs it (it notes the heartbeat), sending in this process.
+    dispatch_window(delivery, send_inline(delivery), window_seconds=0, sleep=lambda _s: None)
+    # htmx swaps the figures in every 5 s: the backlog drains and the heartbeat turns fresh.
+    page.wait_for_selector("#heartbeat.fresh", timeout=15_000)
+    assert page.locator("#due-now").inner_text().split() == ["Due", "now", "(backlog)", "0", "0"]
     page.wait_for_selector("#sends-chart canvas")  # uPlot, from the package's own static files
     page.keyboard.press("Tab")  # the first Tab lands on the skip link, shown when focused
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
