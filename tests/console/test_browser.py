@@ -168,6 +168,7 @@ def test_a_program_calendar_in_spanish(page: Any, server: str, clinic: tuple[str
     assert "UCS-2" in page.inner_text("main") or "GSM-7" in first.inner_text()
     assert page.locator("article.message").count() > 10
     page.screenshot(path=str(tmp_path / "calendar-es.png"), full_page=True)
+    page.screenshot(path=str(tmp_path / "calendar-es-top.png"))  # the first screen, as a phone shows it
 
 
 def test_a_forged_session_and_a_missing_csrf_token_get_4xx(

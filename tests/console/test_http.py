@@ -212,3 +212,26 @@ def test_a_spanish_calendar_renders_each_message_with_its_cost_and_grade(as_clin
     assert page.status_code == 200
     assert 'lang="es"' in page.text and "UCS-2" in page.text and "grade" in page.text
     assert "STOP" in page.text and "America/Mexico_City" in page.text
+
+
+def test_a_clinic_reads_and_acknowledges_its_patients_replies_an_operator_never_sees_them(
+    as_clinic: TestClient, as_operator: TestClient, patient: Enrollment, engine: EngineDeps, clinic: tuple[str, str]
+) -> None:
+    from worker.inbox import record_reply
+
+    body = "my hand <b>feels</b> weaker"
+    reply = record_reply(engine, clinic[0], patient.id, body, engine.clock.now(), red_flag=True)
+    page = as_clinic.get(f"/console/patients/{patient.id}")
+    assert "my hand &lt;b&gt;feels&lt;/b&gt; weaker" in page.text and "red flag" in page.text
+    ack = f"/console/patients/{patient.id}/replies/{reply.id}/ack"
+    assert as_clinic.post(ack, data={}).status_code == 403
+    done = as_clinic.post(ack, data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 200 and "Acknowledged" in done.text and "Done: acknowledged." in done.text
+    assert (
+        as_clinic.post(
+            f"/console/patients/{patient.id}/replies/nope/ack", data={"csrf": csrf_of(page.text)}
+        ).status_code
+        == 404
+    )
+    seen = as_operator.get(f"/console/patients/{patient.id}")
+    assert seen.status_code == 200 and "weaker" not in seen.text and "Replies" not in seen.text
