@@ -30,7 +30,7 @@ def test_a_message_moved_by_quiet_hours_then_sent_and_the_rest_to_come(redis_url
     upcoming = rows[1:]
     assert upcoming and all(r.state == UPCOMING for r in upcoming)
     assert [r.step for r in upcoming] == [s.id for s in program.steps_for("sms")][1:]
-    assert all(r.due is not None and r.due > welcome.at for r in upcoming)  # type: ignore[operator]
+    assert all(r.due is not None and r.due > welcome.at for r in upcoming)
 
     pause(engine, enrollment.id)
     paused = engine.store.get_enrollment(enrollment.id)
