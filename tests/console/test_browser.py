@@ -97,6 +97,8 @@ def test_an_operator_signs_in_and_watches_a_backlog_drain(
     page.wait_for_selector("#sends-chart canvas")  # uPlot, from the package's own static files
     page.keyboard.press("Tab")  # the first Tab lands on the skip link, shown when focused
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    focus = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert focus == "solid"  # focus is visible
     assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scroll at 360 px
     page.screenshot(path=str(tmp_path / "operations.png"), full_page=True)
 
