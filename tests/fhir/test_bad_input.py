@@ -63,7 +63,7 @@ CASES: list[tuple[str, Change, int, str]] = [
     ("start too far ahead", _set(["period"], {"start": "2030-01-01T00:00:00Z"}), 422, "CarePlan.period.start"),
     ("start without an offset", _set(["period"], {"start": "2026-03-03T10:00:00"}), 400, "CarePlan.period.start"),
     ("an unknown element", _set(["colour"], "blue"), 400, "CarePlan.colour"),
-    ("wrong resource", lambda plan: plan.clear() or plan.update(load("patient-example.json")), 400, "resourceType"),
+    ("wrong resource", lambda plan: plan.update(resourceType="Patient"), 400, "resourceType"),
 ]  # fmt: skip
 
 
