@@ -42,7 +42,8 @@ from worker.render import Renderer
 
 log = get_logger("caredrip.fhir")
 PREFIX = "/fhir/r4"
-router = APIRouter(prefix=PREFIX, tags=["fhir"])
+# Not in /openapi.json: FHIR clients discover the endpoint by its CapabilityStatement (GET metadata).
+router = APIRouter(prefix=PREFIX, tags=["fhir"], include_in_schema=False)
 JSON_TYPES = ("application/fhir+json", "application/json", "application/json+fhir")
 PATCH_TYPES = ("application/json-patch+json", "application/json")
 

@@ -20,10 +20,12 @@ from datetime import date, datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from fhir.resources.R4B import get_fhir_model_class
 from fhir.resources.R4B.bundle import Bundle
 from fhir.resources.R4B.careplan import CarePlan
 from fhir.resources.R4B.consent import Consent
 from fhir.resources.R4B.patient import Patient
+from fhir.resources.R4B.resource import Resource
 from pydantic import ValidationError as PydanticValidationError
 
 from worker.fhir.consent_in import consent_fields
@@ -52,10 +54,42 @@ def parse_as(model: type[Any], raw: Any, root: str) -> Any:
     if not isinstance(raw, dict) or raw.get("resourceType") != root:
         got = raw.get("resourceType") if isinstance(raw, dict) else None
         raise fail(400, "invalid", f"expected a {root} resource, got {got or 'no resourceType'}", "resourceType")
+    check_resource_types(raw, root)
     try:
         return model.model_validate(raw)
     except PydanticValidationError as exc:
         raise from_pydantic(exc, root) from None
+    except (KeyError, TypeError, ValueError) as exc:  # the models' own errors outside pydantic's
+        raise fail(400, "structure", f"the {root} does not parse: {type(exc).__name__}", root) from None
+
+
+def check_resource_types(raw: dict[str, Any], path: str) -> None:
+    """Each resource inside `raw` (contained, a Bundle entry's resource or outcome) names a known
+    resourceType: the models fail outside pydantic's errors when one does not."""
+    inner: list[tuple[Any, str]] = [(r, f"{path}.contained[{i}]") for i, r in enumerate(_list(raw.get("contained")))]
+    for i, entry in enumerate(_list(raw.get("entry")) if raw.get("resourceType") == "Bundle" else []):
+        if isinstance(entry, dict):
+            inner += [(entry[k], f"{path}.entry[{i}].{k}") for k in ("resource",) if k in entry]
+            response = entry.get("response")
+            if isinstance(response, dict) and "outcome" in response:
+                inner.append((response["outcome"], f"{path}.entry[{i}].response.outcome"))
+    for resource, where in inner:
+        kind = resource.get("resourceType") if isinstance(resource, dict) else None
+        if not isinstance(kind, str) or not _known(kind):
+            raise fail(400, "structure", f"not a FHIR resource: resourceType {kind!r}", f"{where}.resourceType")
+        check_resource_types(resource, where)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _known(kind: str) -> bool:
+    """`kind` names an R4 resource (not a datatype such as HumanName)."""
+    try:
+        return issubclass(get_fhir_model_class(kind), Resource)
+    except (KeyError, ValueError):
+        return False
 
 
 def from_careplan(raw: Any) -> EnrollInput:
