@@ -11,7 +11,9 @@ from starlette.testclient import TestClient
 
 from tests.fhir.conftest import FHIR_JSON, load, parses
 
-ODD_VALUES = st.sampled_from([None, 0, -1, 1.5, "", "x", "#pat1", [], {}, [{}], True, "2026-13-40", "urn:uuid:0"])
+ODD_VALUES: st.SearchStrategy[Any] = st.sampled_from(
+    [None, 0, -1, 1.5, "", "x", "#pat1", [], {}, [{}], True, "2026-13-40", "urn:uuid:0"]
+)
 
 
 def _paths(node: Any, here: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
