@@ -131,6 +131,7 @@ ROWS = [
     (MessageState.DELIVERED, "", "completed", None),
     (MessageState.SENDING, "", "in-progress", None),
     (MessageState.RETRYING, "held", "in-progress", "caps"),
+    (MessageState.RETRYING, "20500", "in-progress", "retrying"),
     (MessageState.QUEUED, "", "preparation", None),
     (MessageState.SKIPPED, "opted_out", "not-done", "opt-out"),
     (MessageState.FAILED, "optout:21610", "not-done", "opt-out"),

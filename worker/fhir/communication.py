@@ -3,7 +3,7 @@
 | caredrip state | Communication.status | statusReason |
 | --- | --- | --- |
 | `sent`, `delivered` | `completed` | |
-| `sending`, `retrying` | `in-progress` | `retrying`: why the last attempt did not go |
+| `sending`, `retrying` | `in-progress` | `retrying`: `caps` when held, else `retrying` |
 | `queued` | `preparation` | |
 | `failed`, `undelivered`, `skipped` | `not-done` | code and text (table `REASONS`) |
 | `unknown` | `unknown` | |
@@ -51,6 +51,7 @@ REASONS: tuple[tuple[str, str, str], ...] = (
 )
 UNDELIVERED = ("undelivered", "The carrier or mail server could not deliver the message")
 REFUSED = ("provider-refused", "The provider refused the message")
+RETRY = ("retrying", "The last attempt did not go through; it will be tried again")
 
 
 def status_reason(record: MessageRecord, base: str) -> dict[str, Any] | None:
@@ -60,9 +61,12 @@ def status_reason(record: MessageRecord, base: str) -> dict[str, Any] | None:
     reason = record.reason or ""
     code, text = next(((c, t) for prefix, c, t in REASONS if reason.startswith(prefix)), (None, None))
     if code is None:
-        if record.state is MessageState.RETRYING and not reason:
-            return None
-        code, text = UNDELIVERED if record.state is MessageState.UNDELIVERED else REFUSED
+        if record.state is MessageState.RETRYING:
+            if not reason:
+                return None
+            code, text = RETRY
+        else:
+            code, text = UNDELIVERED if record.state is MessageState.UNDELIVERED else REFUSED
     detail = f"{text} ({reason})" if reason else str(text)
     return {"coding": [{"system": reason_system(base), "code": code}], "text": detail}
 
