@@ -51,6 +51,8 @@ def test_each_message_sent_is_a_completed_communication_with_the_text_sent(
     assert set(handed) == {("welcome", "sms"), ("welcome", "email")}
     bundle = search(client, eid)
     assert (bundle["type"], bundle["total"]) == ("searchset", 2)
+    by_url = client.get(f"/fhir/r4/Communication?based-on={BASE_URL}/fhir/r4/CarePlan/{eid}").json()
+    assert by_url["entry"] == bundle["entry"]
     by_channel = {e["resource"]["medium"][0]["coding"][1]["code"]: e for e in bundle["entry"]}
     for channel, mode in (("sms", "ONLINEWRIT"), ("email", "EMAILWRIT")):
         entry = by_channel[channel]

@@ -91,8 +91,9 @@ def _renderer(templates_dir: Path) -> Renderer:
 
 
 def _composer(ctx: ApiContext) -> DeliveryDeps:
-    clinics = ctx.clinics()
-    return composer(ctx.engine(), _renderer(wiring.settings().templates_dir), ctx.base_url(), clinics.get)
+    """Render-only delivery deps for one request (each clinic read once)."""
+    clinic = cache(ctx.clinics().get)
+    return composer(ctx.engine(), _renderer(wiring.settings().templates_dir), ctx.base_url(), clinic)
 
 
 @router.get("/metadata")

@@ -29,7 +29,7 @@ class Issue:
     severity: str = "error"
 
 
-@dataclass
+@dataclass(eq=False)  # exceptions compare and hash by identity
 class FhirError(CaredripError):
     """Raised when a FHIR request cannot be answered; becomes an OperationOutcome with `status`."""
 
