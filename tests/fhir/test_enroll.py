@@ -133,6 +133,8 @@ def test_without_a_key_every_fhir_route_but_metadata_is_401_operation_outcome(an
         assert response.status_code == 401, (method, path)
         assert response.headers["www-authenticate"].startswith("Bearer")
         assert issue(response)["code"] == "login"
+    garbled = anon.post("/fhir/r4/CarePlan", content=b"{nope", headers=FHIR_JSON)
+    assert garbled.status_code == 401  # nothing about the body is told before the key is checked
     assert [str(k) for k in store.redis.scan_iter("cd:{e:*")] == []
     assert anon.get("/fhir/r4/metadata").status_code == 200
 
