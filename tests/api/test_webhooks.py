@@ -196,7 +196,7 @@ def test_delivered_callback_that_beats_the_send_result_is_kept(
         ("/webhooks/twilio/status?m=abc.welcome.sms.1", callback("delivered"), 204),  # no such record: nothing to do
         ("/webhooks/twilio/status?m=abc.welcome.sms.1", callback("scheduled"), 204),  # a status we ignore
         ("/webhooks/twilio/inbound", {"Body": "STOP"}, 400),
-    ("/webhooks/twilio/inbound", {"Body": "STOP", "From": "unknown"}, 400),
+        ("/webhooks/twilio/inbound", {"Body": "STOP", "From": "unknown"}, 400),
     ],
 )
 def test_signed_but_unusable_webhooks(anon: TestClient, path: str, params: dict[str, str], code: int) -> None:
