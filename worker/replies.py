@@ -41,7 +41,7 @@ from worker.pauses import pause_number
 from worker.records import Enrollment
 from worker.replays import act_once
 from worker.reply_texts import ReplyKind, reply_texts_for
-from worker.routing import route
+from worker.routing import Route, route
 from worker.safety import act_on_red_flag, act_on_unmatched_red_flag, check_reply, default_program, event_data
 from worker.store import ClinicStore
 from worker.webhooks.events import EventType
@@ -94,22 +94,16 @@ class Voice:
                           clinic_phone=self.clinic_phone, until=local)  # fmt: skip
 
 
-def voice_for(deps: EngineDeps, clinics: ClinicStore, about: Enrollment | None) -> Voice:
-    """The voice of the enrollment a number's replies go to; the default program's, in English,
-    naming no clinic, for a number nobody can be told of."""
+def voice_for(deps: EngineDeps, clinics: ClinicStore, to: Route | None, about: Enrollment | None) -> Voice:
+    """The voice of the enrollment a number's replies go to (`about`, at clinic `to`); the default
+    program's, in English, for a number nobody can be told of (or an enrollment gone since)."""
     content_dir = deps.catalog.content_dir
-    if about is None:
-        return Voice(content_dir, default_program(deps))
-    clinic = clinics.get(about.clinic_id)
+    clinic = clinics.get(to.clinic_id) if to is not None else {}
     phone = clinic.get("phone", "")
-    return Voice(
-        content_dir,
-        about.program,
-        about.language,
-        clinic_name=clinic.get("name", ""),
-        clinic_phone=display_phone(phone) if phone else "",
-        timezone=about.timezone,
-    )
+    named = {"clinic_name": clinic.get("name", ""), "clinic_phone": display_phone(phone) if phone else ""}
+    if about is None:
+        return Voice(content_dir, default_program(deps), **named)
+    return Voice(content_dir, about.program, about.language, timezone=about.timezone, **named)
 
 
 def handle_inbound(
@@ -135,7 +129,7 @@ def _act(deps: EngineDeps, clinics: ClinicStore, number: str, body: str, now: da
     word = keyword(body)
     to = route(deps, number)
     about = deps.store.get_enrollment(to.enrollment_id) if to else None
-    voice = voice_for(deps, clinics, about)
+    voice = voice_for(deps, clinics, to, about)
     if word is Keyword.STOP:
         opt_out_sms(deps.store, number, now, OptOutSource.STOP)
         return InboundOutcome("opted_out", voice.say(ReplyKind.STOP))
@@ -147,18 +141,31 @@ def _act(deps: EngineDeps, clinics: ClinicStore, number: str, body: str, now: da
     if word is Keyword.PAUSE:
         paused = pause_number(deps, number, now)
         return InboundOutcome("paused", voice.say(ReplyKind.PAUSE, until=paused.until))
-    if to is None or about is None:
+    if to is None:
         return _unmatched(deps, voice, number, body, now, media)
-    return _reply(deps, voice, about, number, body, now, media)
+    return _reply(deps, voice, to, about, number, body, now, media)
 
 
 def _reply(
-    deps: EngineDeps, voice: Voice, about: Enrollment, number: str, body: str, now: datetime, media: int
+    deps: EngineDeps,
+    voice: Voice,
+    to: Route,
+    about: Enrollment | None,
+    number: str,
+    body: str,
+    now: datetime,
+    media: int,
 ) -> InboundOutcome:
-    """A reply about `about`: kept first (never lost), then a red flag acted on, then the clinic told."""
-    match = check_reply(deps, about.program, clean_body(body), about.language)
-    reply = record_reply(deps, about.clinic_id, about.id, body, now, red_flag=match is not None, number=number,
+    """A reply for clinic `to` about `about` (None: it expired since it was noted): kept first
+    (never lost), then a red flag acted on, then the clinic told."""
+    match = check_reply(deps, voice.program, clean_body(body), voice.language)
+    reply = record_reply(deps, to.clinic_id, to.enrollment_id, body, now, red_flag=match is not None, number=number,
                          media=media)  # fmt: skip
+    if about is None:
+        if match is not None:
+            act_on_unmatched_red_flag(deps, reply.id, now, match, clinic_id=to.clinic_id)
+            return InboundOutcome("red_flag", voice.say(ReplyKind.SAFETY, language=match.hits[0].language))
+        return InboundOutcome("stored")
     if match is not None:
         act_on_red_flag(deps, reply.id, about, now, match)
     data = event_data(reply.id, about, now, red_flag=match is not None)

@@ -60,9 +60,12 @@ def act_on_red_flag(
     )  # fmt: skip
 
 
-def act_on_unmatched_red_flag(deps: EngineDeps, reply_id: str, received_at: datetime, match: RedFlagMatch) -> None:
-    """A reply from a number no clinic can be told of matched: an alert for the operators."""
-    raise_alert(deps, reply_id, "", "", received_at)
+def act_on_unmatched_red_flag(
+    deps: EngineDeps, reply_id: str, received_at: datetime, match: RedFlagMatch, *, clinic_id: str = ""
+) -> None:
+    """A reply about no enrollment caredrip still holds matched: an alert for the operators' inbox,
+    or for `clinic_id` when the reply went to a clinic whose enrollment has expired."""
+    raise_alert(deps, reply_id, clinic_id, "", received_at)
     log.warning("red_flag_reply", reply_id=reply_id, enrollment_id=None, signs=list(match.signs))
 
 

@@ -14,13 +14,15 @@ import pytest
 from fastapi import FastAPI
 from starlette.testclient import TestClient
 
-from tests.api.conftest import CLINIC_NAME, PATIENT_PHONE, enrollment_body, twilio_post
+from tests.api.conftest import CLINIC_NAME, PATIENT_PHONE, enrollment_body, send_due, twilio_post
 from worker import events
 from worker.clock import FixedClock
+from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.redflags import red_flags_for
 from worker.status import snapshot
 from worker.store import UNMATCHED, Store
+from worker.store.keys import enrollment_key
 from worker.webhooks.events import EventType
 
 INBOUND = "/webhooks/twilio/inbound"
@@ -230,3 +232,17 @@ def test_a_red_flag_raises_a_patients_pause_and_a_clinic_pause_stays_the_clinics
     resumed = client.post(f"/v1/enrollments/{eid}/resume").json()
     assert (resumed["state"], resumed["paused_reason"]) == ("active", None)
     assert len(store.open_alerts()) == 1  # resuming is not acknowledging
+
+
+def test_a_red_flag_about_an_enrollment_gone_since_still_reaches_its_clinic(
+    anon: TestClient, client: TestClient, delivery: DeliveryDeps, store: Store, clinic: tuple[str, str]
+) -> None:
+    eid = enroll(client)["id"]
+    send_due(delivery)  # the number's latest message is this enrollment's: its replies go to the clinic
+    store.redis.delete(enrollment_key(eid))  # its records expired (retention), the number's note did not
+    answer = text_in(anon, "chest pain").text
+    assert f"call 911 now. We've told {CLINIC_NAME}" in answer
+    (reply,) = client.get("/v1/replies").json()["replies"]
+    assert (reply["enrollment_id"], reply["red_flag"]) == (eid, True)
+    (alert,) = store.open_alerts(clinic[0])
+    assert alert.reply_id == reply["id"]
