@@ -161,18 +161,17 @@ def _reply(
     match = check_reply(deps, voice.program, clean_body(body), voice.language)
     reply = record_reply(deps, to.clinic_id, to.enrollment_id, body, now, red_flag=match is not None, number=number,
                          media=media)  # fmt: skip
-    if about is None:
-        if match is not None:
-            act_on_unmatched_red_flag(deps, reply.id, now, match, clinic_id=to.clinic_id)
-            return InboundOutcome("red_flag", voice.say(ReplyKind.SAFETY, language=match.hits[0].language))
-        return InboundOutcome("stored")
-    if match is not None:
+    if match is not None and about is not None:
         act_on_red_flag(deps, reply.id, about, now, match)
-    data = event_data(reply.id, about, now, red_flag=match is not None)
-    events.emit(deps, about.clinic_id, EventType.REPLY_RECEIVED, key=reply.id, at=now, data=data)
+    elif match is not None:
+        act_on_unmatched_red_flag(deps, reply.id, now, match, clinic_id=to.clinic_id, enrollment_id=to.enrollment_id)
+    ref = about.patient_ref if about is not None else None
+    data = event_data(reply.id, to.enrollment_id, now, patient_ref=ref, red_flag=match is not None)
+    events.emit(deps, to.clinic_id, EventType.REPLY_RECEIVED, key=reply.id, at=now, data=data)
     if match is None:
         return InboundOutcome("stored")
-    return InboundOutcome("red_flag", voice.say(ReplyKind.SAFETY))
+    language = match.hits[0].language if about is None else None  # an enrollment gone: the words' language
+    return InboundOutcome("red_flag", voice.say(ReplyKind.SAFETY, language=language))
 
 
 def _unmatched(deps: EngineDeps, voice: Voice, number: str, body: str, now: datetime, media: int) -> InboundOutcome:

@@ -56,25 +56,33 @@ def act_on_red_flag(
     log.warning("red_flag_reply", reply_id=reply_id, enrollment_id=enrollment.id, signs=list(match.signs))
     events.emit(
         deps, enrollment.clinic_id, EventType.ALERT_RAISED, key=reply_id, at=received_at,
-        data=event_data(reply_id, enrollment, received_at),
+        data=event_data(reply_id, enrollment.id, received_at, patient_ref=enrollment.patient_ref),
     )  # fmt: skip
 
 
 def act_on_unmatched_red_flag(
-    deps: EngineDeps, reply_id: str, received_at: datetime, match: RedFlagMatch, *, clinic_id: str = ""
+    deps: EngineDeps,
+    reply_id: str,
+    received_at: datetime,
+    match: RedFlagMatch,
+    *,
+    clinic_id: str = "",
+    enrollment_id: str = "",
 ) -> None:
     """A reply about no enrollment caredrip still holds matched: an alert for the operators' inbox,
-    or for `clinic_id` when the reply went to a clinic whose enrollment has expired."""
-    raise_alert(deps, reply_id, clinic_id, "", received_at)
-    log.warning("red_flag_reply", reply_id=reply_id, enrollment_id=None, signs=list(match.signs))
+    or, when the reply went to a clinic whose enrollment has expired since, for that clinic (and
+    `alert.raised`: there is nothing left to pause)."""
+    raise_alert(deps, reply_id, clinic_id, enrollment_id, received_at)
+    log.warning("red_flag_reply", reply_id=reply_id, enrollment_id=enrollment_id or None, signs=list(match.signs))
+    if clinic_id:
+        data = event_data(reply_id, enrollment_id, received_at)
+        events.emit(deps, clinic_id, EventType.ALERT_RAISED, key=reply_id, at=received_at, data=data)
 
 
-def event_data(reply_id: str, enrollment: Enrollment, received_at: datetime, **more: Any) -> dict[str, Any]:
-    """What a clinic's event about a reply carries: ids and time, never the reply's text."""
-    return {
-        "reply_id": reply_id,
-        "enrollment_id": enrollment.id,
-        "patient_ref": enrollment.patient_ref,
-        "received_at": received_at.isoformat(),
-        **more,
-    }
+def event_data(
+    reply_id: str, enrollment_id: str, received_at: datetime, *, patient_ref: str | None = None, **more: Any
+) -> dict[str, Any]:
+    """What a clinic's event about a reply carries: ids and time (and the clinic's own patient_ref
+    when the enrollment is still held), never the reply's text."""
+    ref = {"patient_ref": patient_ref} if patient_ref is not None else {}
+    return {"reply_id": reply_id, "enrollment_id": enrollment_id, **ref, "received_at": received_at.isoformat(), **more}

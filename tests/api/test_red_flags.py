@@ -235,7 +235,12 @@ def test_a_red_flag_raises_a_patients_pause_and_a_clinic_pause_stays_the_clinics
 
 
 def test_a_red_flag_about_an_enrollment_gone_since_still_reaches_its_clinic(
-    anon: TestClient, client: TestClient, delivery: DeliveryDeps, store: Store, clinic: tuple[str, str]
+    anon: TestClient,
+    client: TestClient,
+    delivery: DeliveryDeps,
+    store: Store,
+    clinic: tuple[str, str],
+    emitted: list[tuple[str, EventType, str, Mapping[str, Any]]],
 ) -> None:
     eid = enroll(client)["id"]
     send_due(delivery)  # the number's latest message is this enrollment's: its replies go to the clinic
@@ -245,4 +250,8 @@ def test_a_red_flag_about_an_enrollment_gone_since_still_reaches_its_clinic(
     (reply,) = client.get("/v1/replies").json()["replies"]
     assert (reply["enrollment_id"], reply["red_flag"]) == (eid, True)
     (alert,) = store.open_alerts(clinic[0])
-    assert alert.reply_id == reply["id"]
+    assert (alert.reply_id, alert.enrollment_id) == (reply["id"], eid)
+    assert [(c, t, k) for c, t, k, _ in emitted] == [
+        (clinic[0], EventType.ALERT_RAISED, reply["id"]),
+        (clinic[0], EventType.REPLY_RECEIVED, reply["id"]),
+    ]
