@@ -14,7 +14,7 @@ from worker.deps import EngineDeps
 from worker.errors import Conflict, NotFound
 from worker.introductions import intro_needed, next_intro_number, reaches_new_number
 from worker.programs import Program
-from worker.records import Channel, Enrollment, EnrollmentState, EnrollmentUpdate
+from worker.records import Channel, Enrollment, EnrollmentState, EnrollmentUpdate, PausedReason
 from worker.routing import blind_index
 from worker.schedule import due_at_cursor, first_cursor_after
 from worker.tokens import enrollment_id
@@ -131,19 +131,25 @@ def get_owned(deps: EngineDeps, eid: str, clinic_id: str | None) -> Enrollment:
     return enrollment
 
 
-def pause(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
-    """Stop sending until resumed; messages already claimed or queued are held at send time."""
+def pause(
+    deps: EngineDeps, eid: str, clinic_id: str | None = None, *, reason: PausedReason = PausedReason.CLINIC
+) -> Enrollment:
+    """Stop sending until resumed; messages already claimed or queued are held at send time.
+    `reason` is kept while paused; pausing a paused enrollment only raises it (patient < clinic <
+    red_flag)."""
     enrollment = get_owned(deps, eid, clinic_id)
-    result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s)
+    result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s, reason=reason.value)
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
     return get_owned(deps, eid, clinic_id)
 
 
-def resume(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
-    """Continue where the program stopped; anything that fell due meanwhile is due now."""
+def resume(deps: EngineDeps, eid: str, clinic_id: str | None = None, *, only: PausedReason | None = None) -> Enrollment:
+    """Continue where the program stopped; anything that fell due meanwhile is due now. With
+    `only`, resume only a pause for that reason (the end of a patient's own PAUSE)."""
     get_owned(deps, eid, clinic_id)
-    result = deps.store.lifecycle(eid, "resume", deps.clock.now(), deps.retention_s)
+    reason = only.value if only is not None else ""
+    result = deps.store.lifecycle(eid, "resume", deps.clock.now(), deps.retention_s, reason=reason)
     if result is not None and result.changed:
         deps.store.schedule_all(get_owned(deps, eid, clinic_id))
     return get_owned(deps, eid, clinic_id)

@@ -9,7 +9,7 @@ lint), enrollments (enroll, enrollment …), clinics (clinic …), operations (s
 intake …); `base` holds the app and what they share.
 """
 
-from worker.cli import clinics, content, enrollments, operations, replies, stack  # noqa: F401  (registers the commands)
+from worker.cli import alerts, clinics, content, enrollments, operations, replies, stack  # noqa: F401  (registers the commands)
 from worker.cli.base import app
 
 __all__ = ["app"]

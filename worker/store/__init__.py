@@ -4,7 +4,7 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake, numbers, replies), batch and redis_store (the Store), clinics.
+messages, counters, shared, intake, numbers, replies, alerts, resumes), batch and redis_store (the Store), clinics.
 """
 
 from worker.store.batch import Batch, Reply
@@ -12,6 +12,7 @@ from worker.store.clinics import ClinicStore
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, UNMATCHED, OperatorIndex
 from worker.store.redis_store import Store
 from worker.store.results import (
+    AlertSummary,
     BeginSend,
     BeginStatus,
     CallbackResult,
@@ -30,6 +31,7 @@ from worker.store.results import (
     Reservation,
     ReserveStatus,
     Retime,
+    StoredAlert,
     StoredReply,
 )
 
@@ -37,6 +39,7 @@ __all__ = [
     "FAILED_INDEX",
     "UNKNOWN_INDEX",
     "UNMATCHED",
+    "AlertSummary",
     "Batch",
     "BeginSend",
     "BeginStatus",
@@ -60,5 +63,6 @@ __all__ = [
     "ReserveStatus",
     "Retime",
     "Store",
+    "StoredAlert",
     "StoredReply",
 ]

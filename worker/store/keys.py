@@ -25,10 +25,17 @@ cd:{n:<bi>}                hash    retention          one recipient by the blind
 cd:{n:<bi>}:r              zset    retention          the replies received from the number: reply id -> epoch ms
 cd:{r:<reply id>}          hash    retention          one reply: c clinic, e enrollment, at (ms), b body (sealed,
                                                       aad the reply id), f red flag, ack (ms), n sender's blind
-                                                      index, len, m masked sender (unmatched replies only)
+                                                      index, len, m masked sender (unmatched replies only),
+                                                      md attachments (NumMedia, when > 0; never fetched)
 cd:replies:<clinic id>     zset    retention          a clinic's replies, `<epoch ms, 13 digits>:<reply id>` at
                                                       score 0 (lexical = time order); `cd:replies:unmatched` is the
                                                       operators' inbox (replies from a number no clinic can be told of)
+cd:alert:<reply id>        hash    retention          a red-flag alert, named by its reply: c clinic ('' for the
+                                                      operators'), e enrollment, at raised (ms), closed (ms)
+cd:alerts:open             zset    -                  every open alert: reply id -> raised at (ms); status, /metrics
+cd:alerts:open:<owner>     zset    -                  one clinic's open alerts (`unmatched`: the operators'), alike
+cd:resume:patient          zset    -                  enrollments paused by the patient's PAUSE -> when they resume
+                                                      (ms); read by the dispatch tick
 cd:stats:total             hash    -                  `<state>:<channel>:<program>` -> messages counted
 cd:stats:m:<epoch minute>  hash    2 hours            `<state>:<channel>` -> messages in that minute
 cd:dispatch                hash    -                  last dispatch run: last_at (s), runs, handed
@@ -95,6 +102,7 @@ class OperatorIndex(StrEnum):
 UNKNOWN_INDEX = OperatorIndex.UNKNOWN
 FAILED_INDEX = OperatorIndex.FAILED
 
+
 def number_key(bi: str) -> str:
     """One recipient's record (routing, recent sends), by the blind index `bi` of its number or address."""
     return f"cd:{{n:{bi}}}"
@@ -116,6 +124,20 @@ def replies_key(owner: str) -> str:
     """The replies of clinic `owner` (or of the operators' inbox, UNMATCHED), in time order."""
     return f"cd:replies:{owner}"
 
+
+def alert_key(rid: str) -> str:
+    return f"cd:alert:{rid}"
+
+
+ALERTS_OPEN = "cd:alerts:open"
+
+
+def open_alerts_key(owner: str) -> str:
+    """The open alerts of clinic `owner` (or of the operators' inbox, UNMATCHED)."""
+    return f"cd:alerts:open:{owner}"
+
+
+PATIENT_RESUMES = "cd:resume:patient"
 
 STATS_TOTAL = "cd:stats:total"
 STATS_MINUTE_TTL_S = 7200

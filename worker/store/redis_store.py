@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import redis
 
+import worker.store.alerts as alerts
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
@@ -23,12 +24,14 @@ import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
 import worker.store.replies as replies
+import worker.store.resumes as resumes
 import worker.store.shared as shared
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Runner
 from worker.store.results import (
+    AlertSummary,
     BeginSend,
     CallbackResult,
     Claim,
@@ -40,6 +43,7 @@ from worker.store.results import (
     LifecycleAction,
     NumberRecord,
     Retime,
+    StoredAlert,
     StoredReply,
 )
 
@@ -72,9 +76,7 @@ class Store:
         self.redis.close()
 
     # -- enrollments ------------------------------------------------------------------------
-    def create_enrollment(
-        self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0
-    ) -> Created:
+    def create_enrollment(self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
         does; schedule each channel and (with `number_index`, the blind index of its phone) note it
         for that number, in one round trip. The answer says whether it created, else the stored
@@ -118,9 +120,13 @@ class Store:
         cursor it is at now)."""
         return self._call(enrollments.retime(eid, channel, cursor, due))
 
-    def lifecycle(self, eid: str, action: LifecycleAction, now: datetime, retention_s: int) -> Lifecycle | None:
-        """'pause', 'resume' or 'cancel': the state afterwards and whether it changed; None: gone."""
-        return self._call(enrollments.lifecycle(eid, action, now, retention_s))
+    def lifecycle(
+        self, eid: str, action: LifecycleAction, now: datetime, retention_s: int, *, reason: str = ""
+    ) -> Lifecycle | None:
+        """'pause', 'resume' or 'cancel': the state afterwards and whether it changed; None: gone.
+        `reason` (a PausedReason value): why a pause pauses (kept while paused; a paused
+        enrollment's reason is only ever raised), or the only pause a resume may end ('': any)."""
+        return self._call(enrollments.lifecycle(eid, action, now, retention_s, reason))
 
     def opt_out_channel(self, eid: str, channel: str, now: datetime, source: OptOutSource) -> None:
         """Opt one enrollment out of `channel` (an earlier opt-out's record stays)."""
@@ -258,6 +264,52 @@ class Store:
         """Remove these replies and their index entries (erasure of one enrollment's replies)."""
         self._call(replies.drop(stored))
 
+    # -- red-flag alerts (worker.store.alerts; worker.alerts decides) ---------------------------
+    def raise_alert(self, alert: StoredAlert, ttl_s: int) -> None:
+        """Keep an alert for `ttl_s` seconds, open, listed for everyone and for its owner."""
+        self._call(alerts.raise_alert(alert, ttl_s))
+
+    def close_alert(self, rid: str, clinic_id: str, now: datetime) -> bool:
+        """Close reply `rid`'s alert of `clinic_id` ('' the operators'): True when it was open.
+        Two round trips when it was."""
+        was_open, kept = self._call(alerts.close(rid, clinic_id))
+        if was_open and kept:
+            self._call(alerts.stamp_closed(rid, now))
+        return was_open
+
+    def open_alerts(self, owner: str | None = None, limit: int = 1000) -> list[StoredAlert]:
+        """Open alerts, oldest first: one owner's (a clinic id or UNMATCHED) or all (None). Two
+        round trips; an alert whose record expired shows what the open set knows."""
+        listed = self._call(alerts.open_ids(owner, max(1, limit)))
+        found = self._call(alerts.get_many([rid for rid, _ in listed]))
+        return [
+            alert or StoredAlert(rid, "" if owner is None else owner, "", raised_at)
+            for (rid, raised_at), alert in zip(listed, found, strict=True)
+        ]
+
+    def get_alert(self, rid: str) -> StoredAlert | None:
+        return self._call(alerts.get_many([rid]))[0]
+
+    def alert_summary(self) -> AlertSummary:
+        return self._call(alerts.summary())
+
+    # -- the patient's own pauses (worker.store.resumes) ---------------------------------------
+    def schedule_patient_resume(self, eid: str, at: datetime) -> None:
+        """The enrollment the patient paused resumes by itself at `at`."""
+        self._call(resumes.schedule(eid, at))
+
+    def due_patient_resumes(self, now: datetime, limit: int = 500) -> list[tuple[str, int]]:
+        """Patient pauses ending by `now`: (enrollment id, the resume time held, epoch ms)."""
+        return self._call(resumes.due(now, limit))
+
+    def patient_resume_done(self, eid: str, at_ms: int) -> bool:
+        """Drop the entry if it still holds `at_ms` (a later PAUSE moved it: it stays)."""
+        return self._call(resumes.done(eid, at_ms))
+
+    def patient_resume_at(self, eid: str) -> int | None:
+        """When the patient's pause of `eid` ends (epoch ms), or None."""
+        return self._call(resumes.pending(eid))
+
     # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
     def record_failed_intake(self, entry: str) -> None:
         """Keep a refused intake (JSON text, never the body) for operators and count it."""
@@ -305,4 +357,3 @@ class Store:
         """The secret for derived ids and tokens every process shares; `candidate` becomes it
         when there is none yet."""
         return self._call(shared.shared_secret(candidate))
-
