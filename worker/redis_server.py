@@ -21,7 +21,7 @@ import redis
 from worker import processes
 from worker.redis_binary import RedisServerError, find_redis_server
 from worker.redis_process import MAX_SOCKET_PATH, STOP_TIMEOUT, RedisServer, free_port, remove_socket_dir
-from worker.var_dir import exclusive, private_dir, write_atomically
+from worker.var_dir import exclusive, private_dir, tighten, write_atomically
 
 __all__ = [
     "MAX_SOCKET_PATH",
@@ -62,6 +62,7 @@ def ensure_embedded(var_dir: Path, *, die_with_parent: bool = False) -> Embedded
             url, pid = found
             return EmbeddedRedis(url=url, started=False, pid=pid)
         _forget(redis_dir)
+        tighten([redis_dir])  # an AOF an older caredrip left 0644
         server = RedisServer(redis_dir, None, detached=True, die_with_parent=die_with_parent).start()
         assert server.pid is not None
         write_atomically(redis_dir / "redis.pid", f"{server.pid}\n")

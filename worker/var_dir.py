@@ -16,8 +16,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from worker.errors import CaredripError
@@ -45,6 +46,27 @@ def private_dir(path: Path) -> Path:
 def use_private_umask() -> None:
     """Make every file and directory this process (and what it starts) creates private to its user."""
     os.umask(PRIVATE_UMASK)
+
+
+def tighten(paths: Iterable[Path]) -> None:
+    """Make what an older caredrip left looser private: each of `paths` that exists and is this
+    user's (directories 0700 with everything in them, files 0600). Sockets and links are left alone."""
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            info = path.lstat()
+            mode = info.st_mode
+            if info.st_uid != os.getuid():
+                continue
+            if stat.S_ISDIR(mode):
+                _chmod_if_looser(path, mode, PRIVATE)
+                tighten(path.iterdir())
+            elif stat.S_ISREG(mode):
+                _chmod_if_looser(path, mode, PRIVATE_FILE)
+
+
+def _chmod_if_looser(path: Path, mode: int, wanted: int) -> None:
+    if stat.S_IMODE(mode) & ~wanted:
+        path.chmod(wanted)
 
 
 def open_private(path: Path, flags: int) -> int:

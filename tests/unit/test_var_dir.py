@@ -16,7 +16,7 @@ from worker.channels.base import OutgoingMessage
 from worker.channels.outbox import OutboxChannel
 from worker.records import Channel
 from worker.supervisor import Supervisor
-from worker.var_dir import exclusive, private_dir, write_atomically
+from worker.var_dir import exclusive, private_dir, tighten, write_atomically
 
 
 def _mode(path: Path) -> int:
@@ -57,3 +57,17 @@ def test_the_outbox_is_0600_in_a_0700_directory(tmp_path: Path) -> None:
     )  # fmt: skip
     OutboxChannel("sms", path).send(message, now=datetime(2026, 3, 2, 15, tzinfo=UTC))
     assert (_mode(path.parent), _mode(path)) == (0o700, 0o600)
+
+
+def test_what_an_older_version_left_readable_is_tightened(tmp_path: Path) -> None:
+    redis_dir = tmp_path / "var" / "redis"
+    (redis_dir / "appendonlydir").mkdir(parents=True, mode=0o755)
+    (redis_dir / "appendonlydir" / "appendonly.aof.1.incr.aof").write_text("*1\r\n")
+    (redis_dir / "redis.log").write_text("log")
+    (redis_dir / "redis.log").chmod(0o644)
+    (redis_dir / "already.private").write_text("x")
+    (redis_dir / "already.private").chmod(0o400)
+    tighten([redis_dir, tmp_path / "var" / "missing"])
+    assert _mode(redis_dir) == _mode(redis_dir / "appendonlydir") == 0o700
+    assert _mode(redis_dir / "appendonlydir" / "appendonly.aof.1.incr.aof") == _mode(redis_dir / "redis.log") == 0o600
+    assert _mode(redis_dir / "already.private") == 0o400  # tighter than needed: left as it is
