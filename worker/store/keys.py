@@ -42,7 +42,9 @@ cd:dispatch                hash    -                  last dispatch run: last_at
 cd:rl:<channel>            string  1 s past its slot  the shared rate limit's next free slot (Redis µs)
 cd:lock:<name>             string  the lock's ttl     the holder's token (SET NX PX)
 cd:clock                   hash    -                  `origin`: "<unix s>:<scale>" of the scaled clock
-cd:secret                  string  -                  secret for derived ids and tokens, unless configured
+cd:secret                  string  -                  legacy: the generated secret of installations from before; the
+                                                      first process that finds it copies it to var/keys/ and deletes it
+                                                      (worker.secret_file); nothing writes it any more
 cd:clinic:<id>             hash    -                  a clinic: name, phone, email, created, revoked (s);
                                                       `key:<key id>` -> `<sha256 of the key>|<created s>|<revoked s>`
                                                       per API key (`key`: the sha256 of a key from before key ids)
@@ -160,7 +162,7 @@ def lock_key(name: str) -> str:
 
 
 CLOCK_KEY = "cd:clock"
-SECRET_KEY = "cd:secret"
+LEGACY_SECRET_KEY = "cd:secret"  # read once and deleted: see worker.secret_file
 
 CLINICS = "cd:clinics"
 CLINIC_KEYS = "cd:clinickeys"

@@ -331,7 +331,7 @@ class Store:
     def dispatch_info(self) -> DispatchInfo:
         return self._call(counters.dispatch_info())
 
-    # -- shared by every process: rate limit, locks, clock origin, secret -------------------
+    # -- shared by every process: rate limit, locks, clock origin; the server ------------------
     def reserve(self, channel: str, count: int, interval_us: int, burst_us: int, max_wait_us: int | None = None) -> int:
         """Reserve `count` sends on the channel's shared limit; microseconds to wait first, or -1
         (nothing reserved) when that would be more than `max_wait_us`."""
@@ -353,7 +353,19 @@ class Store:
         real, stored_scale = self._call(shared.clock_origin(f"{real_origin}:{scale}", replace=replace)).split(":")
         return float(real), float(stored_scale)
 
-    def shared_secret(self, candidate: str) -> str:
-        """The secret for derived ids and tokens every process shares; `candidate` becomes it
-        when there is none yet."""
-        return self._call(shared.shared_secret(candidate))
+    def legacy_secret(self) -> str | None:
+        """The secret an installation from before kept in Redis (`cd:secret`), if still there."""
+        return self._call(shared.legacy_secret())
+
+    def drop_legacy_secret(self) -> None:
+        """Delete `cd:secret`, once its value is kept elsewhere (worker.secret_file)."""
+        self._call(shared.drop_legacy_secret())
+
+    def hash_value_limit(self) -> int | None:
+        """The server's hash-max-listpack-value (hash-max-ziplist-value before Redis 7); None when
+        the server refuses CONFIG GET (managed Redis often does)."""
+        try:
+            return self._call(shared.hash_value_limit())
+        except redis.ResponseError:
+            return None
+
