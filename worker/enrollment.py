@@ -6,10 +6,12 @@ Celery tasks are thin wrappers around them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from worker import audit
+from worker.audit import SYSTEM, Action
 from worker.deps import EngineDeps
 from worker.errors import Conflict, NotFound
 from worker.introductions import intro_needed, next_intro_number, reaches_new_number
@@ -68,7 +70,7 @@ ENDED = (EnrollmentState.CANCELED, EnrollmentState.COMPLETED)
 MAX_GENERATIONS = 10_000  # a bound on walking generations, never reached by real use
 
 
-def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
+def enroll(deps: EngineDeps, new: NewEnrollment, *, actor: str = SYSTEM) -> tuple[Enrollment, bool]:
     """Store the enrollment and schedule its first messages; (enrollment, created).
 
     Ids derive from (clinic, patient_ref, program) and a generation, so the same event again
@@ -77,6 +79,7 @@ def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     (canceled or completed), the event starts the next generation: a new enrollment, with a new
     id; the ended ones stay readable until their retention ends. A new patient costs one round
     trip: generation 0's create also reads the pointer to a later generation (enroll.lua).
+    A new enrollment is audited as done by `actor` (worker.audit); a repeat, changing nothing, is not.
     """
     walk = _walk_generations(deps, new, deps.clock.now())
     latest = walk.enrollment
@@ -85,6 +88,8 @@ def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     for ended in walk.passed:  # their creates' due entries were only a hint: take it back
         deps.store.unschedule(ended.id, ended.channels)
     if walk.created:
+        detail: dict[str, audit.DetailValue] = {"program": latest.program, "generation": latest.generation}
+        audit.record(deps, actor, Action.ENROLL, enrollment_id=latest.id, clinic_id=latest.clinic_id, detail=detail)
         return latest, True
     stored = deps.store.get_enrollment(latest.id)
     assert stored is not None
@@ -131,25 +136,27 @@ def get_owned(deps: EngineDeps, eid: str, clinic_id: str | None) -> Enrollment:
     return enrollment
 
 
-def pause(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
+def pause(deps: EngineDeps, eid: str, clinic_id: str | None = None, *, actor: str = SYSTEM) -> Enrollment:
     """Stop sending until resumed; messages already claimed or queued are held at send time."""
     enrollment = get_owned(deps, eid, clinic_id)
     result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s)
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
+        audit.record(deps, actor, Action.PAUSE, enrollment_id=eid, clinic_id=enrollment.clinic_id)
     return get_owned(deps, eid, clinic_id)
 
 
-def resume(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
+def resume(deps: EngineDeps, eid: str, clinic_id: str | None = None, *, actor: str = SYSTEM) -> Enrollment:
     """Continue where the program stopped; anything that fell due meanwhile is due now."""
-    get_owned(deps, eid, clinic_id)
+    enrollment = get_owned(deps, eid, clinic_id)
     result = deps.store.lifecycle(eid, "resume", deps.clock.now(), deps.retention_s)
     if result is not None and result.changed:
         deps.store.schedule_all(get_owned(deps, eid, clinic_id))
+        audit.record(deps, actor, Action.RESUME, enrollment_id=eid, clinic_id=enrollment.clinic_id)
     return get_owned(deps, eid, clinic_id)
 
 
-def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
+def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None, *, actor: str = SYSTEM) -> Enrollment:
     """End the enrollment for good; records are kept for the retention period."""
     enrollment = get_owned(deps, eid, clinic_id)
     result = deps.store.lifecycle(eid, "cancel", deps.clock.now(), deps.retention_s)
@@ -158,6 +165,7 @@ def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollme
         if enrollment.generation:  # the pointer to this generation now expires with it
             first = enrollment_id(deps.secret, enrollment.clinic_id, enrollment.patient_ref, enrollment.program)
             deps.store.generation_ended(first, enrollment.generation, deps.retention_s)
+        audit.record(deps, actor, Action.CANCEL, enrollment_id=eid, clinic_id=enrollment.clinic_id)
     return get_owned(deps, eid, clinic_id)
 
 
@@ -188,7 +196,9 @@ class EnrollmentChanges:
     consent: dict[str, datetime] | None = None  # channel -> recorded_at of consent the PATCH carries
 
 
-def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: str | None = None) -> Enrollment:
+def update(
+    deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: str | None = None, *, actor: str = SYSTEM
+) -> Enrollment:
     """Change contact details, language, timezone or channels; due times follow a new timezone,
     and a channel added mid-program starts at its next step still to come. Consent given with the
     change is kept for each channel the enrollment then uses (intake.check_patch requires it for
@@ -250,6 +260,8 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
     if fresh.state is EnrollmentState.ACTIVE and reschedule:
         deps.store.unschedule(eid, list(reschedule))
         deps.store.schedule_all(replace(fresh, next_due=reschedule))
+    given = [f.name for f in fields(changes) if getattr(changes, f.name) is not None]
+    audit.record(deps, actor, Action.UPDATE, enrollment_id=eid, clinic_id=current.clinic_id, detail={"fields": given})
     return fresh
 
 

@@ -4,7 +4,7 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake, numbers, replies), batch and redis_store (the Store), clinics.
+messages, counters, shared, intake, numbers, replies, audit, erasure), batch and redis_store (the Store), clinics.
 """
 
 from worker.store.batch import Batch, Reply
@@ -12,6 +12,7 @@ from worker.store.clinics import ClinicStore
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, UNMATCHED, OperatorIndex
 from worker.store.redis_store import Store
 from worker.store.results import (
+    AuditEntry,
     BeginSend,
     BeginStatus,
     CallbackResult,
@@ -37,6 +38,7 @@ __all__ = [
     "FAILED_INDEX",
     "UNKNOWN_INDEX",
     "UNMATCHED",
+    "AuditEntry",
     "Batch",
     "BeginSend",
     "BeginStatus",

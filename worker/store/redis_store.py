@@ -16,9 +16,11 @@ from typing import TypeVar
 
 import redis
 
+import worker.store.audit as audit
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
+import worker.store.erasure as erasure
 import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
@@ -29,6 +31,7 @@ from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Runner
 from worker.store.results import (
+    AuditEntry,
     BeginSend,
     CallbackResult,
     Claim,
@@ -257,6 +260,30 @@ class Store:
     def erase_replies(self, stored: Sequence[StoredReply]) -> None:
         """Remove these replies and their index entries (erasure of one enrollment's replies)."""
         self._call(replies.drop(stored))
+
+    # -- erasure (worker/erasure.py) -------------------------------------------------------------
+    def erase_enrollment_phi(self, eids: Sequence[str]) -> int:
+        """Delete name, patient ref and contacts from these enrollments; how many had any."""
+        return self._call(erasure.erase_phi(eids))
+
+    def drop_number_records(self, bis: Sequence[str]) -> int:
+        """Remove these recipients' records (sends, routing, reply index); how many there were."""
+        return self._call(erasure.drop_records(bis))
+
+    def forget_clinic_number(self, bi: str, clinic_id: str, eids: Sequence[str]) -> tuple[int, bool]:
+        """One clinic's erasure on a number's record: its notes for `eids` and its latest message
+        go, and the record once no other clinic has the number; (notes removed, record removed)."""
+        return self._call(erasure.forget_clinic(bi, clinic_id, eids))
+
+    # -- the audit trail (worker/audit.py) ------------------------------------------------------
+    def append_audit(self, entry: AuditEntry, retention_s: int) -> str:
+        """Append an entry (its `id` ignored) to the trail and its clinic's copy, dropping entries
+        older than `retention_s` before its time; the id it got."""
+        return self._call(audit.append(entry, retention_s * 1000))
+
+    def audit_page(self, clinic_id: str | None, *, before: str | None = None, count: int = 100) -> list[AuditEntry]:
+        """Up to `count` entries, newest first, older than id `before`: one clinic's, or (None) all."""
+        return self._call(audit.page(clinic_id, before, count))
 
     # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
     def record_failed_intake(self, entry: str) -> None:
