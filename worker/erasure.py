@@ -97,7 +97,7 @@ def _checked_phone(phone: str) -> str:
     try:
         return clinic_phone(phone)
     except ValueError as exc:
-        raise ValidationError("phone", f"{exc} (E.164, e.g. +14155552671)") from None
+        raise ValidationError("phone", str(exc)) from None
 
 
 def _enrollments_of(deps: EngineDeps, noted: dict[str, str], number: str) -> list[Enrollment]:
