@@ -102,17 +102,30 @@ def record(
 
     `detail` holds names, ids and counts only (never PHI): scalars or lists of strings, at most
     512 characters as JSON; anything else is a programming error (TypeError, ValueError)."""
-    checked = _checked_detail(detail or {})
-    entry = AuditEntry(
+    entry = new_entry(deps.clock, actor, action, enrollment_id=enrollment_id, clinic_id=clinic_id, detail=detail)
+    return deps.store.append_audit(entry, deps.retention_days * 86400)
+
+
+def new_entry(
+    clock: Clock,
+    actor: str,
+    action: str,
+    *,
+    enrollment_id: str | None = None,
+    clinic_id: str | None = None,
+    detail: Mapping[str, DetailValue] | None = None,
+) -> AuditEntry:
+    """The entry `record` appends, for a store call that appends it with the change itself in one
+    round trip (Store.create_enrollment: a new enrollment costs one round trip, not two)."""
+    return AuditEntry(
         id="",
-        at=deps.clock.now(),
+        at=clock.now(),
         actor=actor,
         action=str(action),
         enrollment_id=enrollment_id or "",
         clinic_id=clinic_id or "",
-        detail=checked,
+        detail=_checked_detail(detail or {}),
     )
-    return deps.store.append_audit(entry, deps.retention_days * 86400)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,23 +168,34 @@ def _scan(
     enrollment_id: str | None,
     budget: int | None,
 ) -> tuple[list[AuditEntry], str | None, bool]:
-    """(entries found, the id of the last entry read, whether more may follow)."""
-    found: list[AuditEntry] = []
-    read = 0
+    """(entries found, the id of the last entry read, whether more may follow). A clinic's page
+    reads its index (ids and enrollment ids), then fetches the entries it keeps."""
+    found: list[tuple[str, AuditEntry | None]] = []
+    read, more = 0, True
     chunk = limit if enrollment_id is None else max(limit, SCAN_CHUNK)
-    while True:
-        batch = deps.store.audit_page(clinic_id, before=before, count=chunk)
-        for entry in batch:
+    while more and len(found) < limit and (budget is None or read < budget):
+        refs = _refs(deps, clinic_id, before, chunk)
+        more = len(refs) == chunk
+        for n, (ref_id, ref_enrollment, entry) in enumerate(refs, start=1):
             read += 1
-            before = entry.id
-            if enrollment_id is None or entry.enrollment_id == enrollment_id:
-                found.append(entry)
+            before = ref_id
+            if enrollment_id is None or ref_enrollment == enrollment_id:
+                found.append((ref_id, entry))
                 if len(found) == limit:
-                    return found, before, True
-        if len(batch) < chunk:
-            return found, before, False
-        if budget is not None and read >= budget:
-            return found, before, True
+                    more = more or n < len(refs)
+                    break
+    if clinic_id is not None and found:
+        fetched = {e.id: e for e in deps.store.audit_entries([i for i, _ in found])}
+        found = [(i, fetched.get(i)) for i, _ in found]
+    return [e for _, e in found if e is not None], before, more
+
+
+def _refs(
+    deps: AuditDeps, clinic_id: str | None, before: str | None, count: int
+) -> list[tuple[str, str, AuditEntry | None]]:
+    if clinic_id is None:
+        return [(e.id, e.enrollment_id, e) for e in deps.store.audit_page(before=before, count=count)]
+    return [(i, e, None) for i, e in deps.store.audit_index(clinic_id, before=before, count=count)]
 
 
 def encode_cursor(entry_id: str) -> str:

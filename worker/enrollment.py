@@ -19,6 +19,7 @@ from worker.programs import Program
 from worker.records import Channel, Enrollment, EnrollmentState, EnrollmentUpdate
 from worker.routing import blind_index
 from worker.schedule import due_at_cursor, first_cursor_after
+from worker.store import AuditEntry
 from worker.tokens import enrollment_id
 
 
@@ -81,15 +82,13 @@ def enroll(deps: EngineDeps, new: NewEnrollment, *, actor: str = SYSTEM) -> tupl
     trip: generation 0's create also reads the pointer to a later generation (enroll.lua).
     A new enrollment is audited as done by `actor` (worker.audit); a repeat, changing nothing, is not.
     """
-    walk = _walk_generations(deps, new, deps.clock.now())
+    walk = _walk_generations(deps, new, deps.clock.now(), actor)
     latest = walk.enrollment
     if latest.generation and latest.generation != walk.pointed:  # the pointer names it from now on
         deps.store.generation_started(walk.passed[0].id, latest.generation)
     for ended in walk.passed:  # their creates' due entries were only a hint: take it back
         deps.store.unschedule(ended.id, ended.channels)
     if walk.created:
-        detail: dict[str, audit.DetailValue] = {"program": latest.program, "generation": latest.generation}
-        audit.record(deps, actor, Action.ENROLL, enrollment_id=latest.id, clinic_id=latest.clinic_id, detail=detail)
         return latest, True
     stored = deps.store.get_enrollment(latest.id)
     assert stored is not None
@@ -109,15 +108,18 @@ class _Walk:
     passed: list[Enrollment]
 
 
-def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime) -> _Walk:
+def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime, actor: str) -> _Walk:
     """Create generation 0, or follow the pointer and step past ended generations until one is
-    live or has been created (one round trip a step)."""
+    live or has been created (one round trip a step; the audit entry goes with the create, and is
+    taken back when it did not create)."""
     generation, pointed = 0, 0
     passed: list[Enrollment] = []
     for _ in range(MAX_GENERATIONS):
         enrollment = build_enrollment(deps, new, now, generation)
         number = blind_index(deps.index, new.phone) if new.phone else None
-        answer = deps.store.create_enrollment(enrollment, number_index=number, ttl_s=deps.retention_s)
+        entry = _enrolled(deps, enrollment, actor)
+        ttl_s = deps.retention_s
+        answer = deps.store.create_enrollment(enrollment, number_index=number, ttl_s=ttl_s, audit_entry=entry)
         if answer.later_generation is None and (answer.created or answer.state not in ENDED):
             return _Walk(enrollment, answer.created, pointed, passed)
         passed.append(enrollment)
@@ -126,6 +128,14 @@ def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime) -> _W
         else:
             generation += 1
     raise RuntimeError(f"more than {MAX_GENERATIONS} generations of one enrollment")  # pragma: no cover
+
+
+def _enrolled(deps: EngineDeps, enrollment: Enrollment, actor: str) -> AuditEntry:
+    """The audit entry of `enrollment`'s creation (worker.audit)."""
+    detail: dict[str, audit.DetailValue] = {"generation": enrollment.generation} if enrollment.generation else {}
+    return audit.new_entry(
+        deps.clock, actor, Action.ENROLL, enrollment_id=enrollment.id, clinic_id=enrollment.clinic_id, detail=detail
+    )
 
 
 def get_owned(deps: EngineDeps, eid: str, clinic_id: str | None) -> Enrollment:

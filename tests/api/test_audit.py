@@ -59,11 +59,23 @@ def test_each_change_through_the_api_is_recorded_with_the_key_that_made_it(
     assert all(set(e) == ENTRY_KEYS and e["actor"] == actor_of(clinic) for e in entries)
     canceled_at = clock.now() - timedelta(minutes=1)  # the second cancel changed nothing
     assert entries[-1]["at"] == enrolled_at.isoformat() and entries[0]["at"] == canceled_at.isoformat()
-    assert entries[-1]["detail"] == {"program": "twitching", "generation": 0}
+    assert entries[-1]["detail"] == {}
     assert entries[3]["detail"] == {"fields": ["first_name", "email", "timezone"]}
     text = str(body)
     for phi in ("Ana", "Beatriz", "bea@example.org", "ana@example.com", PATIENT_PHONE, "p-1", "America/Chicago"):
         assert phi not in text
+
+
+def test_a_re_enrollment_is_recorded_with_its_generation(client: TestClient, enrolled: dict[str, Any]) -> None:
+    assert client.post(f"/v1/enrollments/{enrolled['id']}/cancel").status_code == 200
+    again = client.post("/v1/enrollments", json=enrollment_body())
+    assert again.status_code == 201
+    entries = trail(client)["entries"]
+    assert [(e["action"], e["enrollment_id"], e["detail"]) for e in entries] == [
+        ("enroll", again.json()["id"], {"generation": 1}),
+        ("cancel", enrolled["id"], {}),
+        ("enroll", enrolled["id"], {}),
+    ]
 
 
 def test_a_refused_request_records_nothing(

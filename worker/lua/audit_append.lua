@@ -1,8 +1,10 @@
--- Append one entry to the audit trail and (with KEYS[2]) to its clinic's copy, under one id on
--- the caredrip clock; drop the entries older than the retention period and renew the expiry.
--- KEYS[1] cd:audit   KEYS[2] (optional) the clinic's stream, in cd:audit's hash slot
+-- Append one entry to the audit trail and (with KEYS[2]) a reference to it to its clinic's index,
+-- under one id on the caredrip clock; drop what is older than the retention period and renew the
+-- expiry of both.
+-- KEYS[1] cd:audit   KEYS[2] (optional) the clinic's index, a stream in cd:audit's hash slot
 -- ARGV[1] the entry's time (caredrip clock, epoch ms)   ARGV[2] the oldest time kept (epoch ms)
--- ARGV[3] the streams' expiry (ms)   ARGV[4..] field, value, ...
+-- ARGV[3] the streams' expiry (ms)   ARGV[4] the entry's enrollment id (the clinic index's one
+-- field, `e`: it filters by enrollment without reading the entry)   ARGV[5..] field, value, ...
 -- The id is `<ARGV[1]>-0`, or the one after the latest id of either stream when that is not
 -- earlier (several entries in one ms, or a process whose clock is behind another's): then the
 -- field `at` keeps the entry's own time. Returns the id.
@@ -23,7 +25,7 @@ for _, key in ipairs(KEYS) do
   end
 end
 local fields = {}
-for i = 4, #ARGV do
+for i = 5, #ARGV do
   fields[#fields + 1] = ARGV[i]
 end
 local id = ARGV[1] .. '-0'
@@ -34,8 +36,10 @@ if last_ms >= at then
     fields[#fields + 1] = ARGV[1]
   end
 end
-for _, key in ipairs(KEYS) do
-  redis.call('XADD', key, 'MINID', ARGV[2], id, unpack(fields))
-  redis.call('PEXPIRE', key, ARGV[3])
+redis.call('XADD', KEYS[1], 'MINID', ARGV[2], id, unpack(fields))
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+if KEYS[2] then
+  redis.call('XADD', KEYS[2], 'MINID', ARGV[2], id, 'e', ARGV[4])
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
 end
 return id

@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 import redis
 
 T = TypeVar("T")
+U = TypeVar("U")
 SCRIPTS = (
     "claim",
     "reap",
@@ -74,6 +75,12 @@ def one(op: Op, parse: Callable[[Any], T]) -> Call[T]:
 def effect(*ops: Op) -> Call[None]:
     """A call whose replies nobody reads (writes)."""
     return Call(ops, _nothing)
+
+
+def pair(first: Call[T], second: Call[U]) -> Call[tuple[T, U]]:
+    """Two calls sent in one round trip, answered together."""
+    n = len(first.ops)
+    return Call((*first.ops, *second.ops), lambda raw: (first.parse(raw[:n]), second.parse(raw[n:])))
 
 
 def _nothing(_raw: list[Any]) -> None:

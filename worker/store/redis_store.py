@@ -29,7 +29,7 @@ import worker.store.shared as shared
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
-from worker.store.ops import Call, Runner
+from worker.store.ops import Call, Runner, pair
 from worker.store.results import (
     AuditEntry,
     BeginSend,
@@ -76,7 +76,12 @@ class Store:
 
     # -- enrollments ------------------------------------------------------------------------
     def create_enrollment(
-        self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0
+        self,
+        enrollment: Enrollment,
+        *,
+        number_index: str | None = None,
+        ttl_s: int = 0,
+        audit_entry: AuditEntry | None = None,
     ) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
         does; schedule each channel and (with `number_index`, the blind index of its phone) note it
@@ -91,8 +96,17 @@ class Store:
         it added for another number than the stored enrollment's is taken back at once (two more
         round trips, only then). The stored enrollment's own number keeps its note, whichever of
         two identical requests racing wrote it.
+
+        `audit_entry` (the new enrollment's, worker.audit) is appended in the same round trip, kept
+        `ttl_s`, and taken back at once (one more round trip) when nothing was created.
         """
-        created, noted = self._call(enrollments.create(enrollment, number_index, ttl_s))
+        create = enrollments.create(enrollment, number_index, ttl_s)
+        if audit_entry is None:
+            created, noted = self._call(create)
+        else:
+            (created, noted), entry_id = self._call(pair(create, audit.append(audit_entry, ttl_s * 1000)))
+            if not created.created:
+                self._call(audit.withdraw(entry_id, audit_entry.clinic_id))
         if noted and not created.created and number_index is not None:
             stored = self.get_enrollment(enrollment.id)
             if stored is None or stored.phone != enrollment.phone:
@@ -281,9 +295,17 @@ class Store:
         older than `retention_s` before its time; the id it got."""
         return self._call(audit.append(entry, retention_s * 1000))
 
-    def audit_page(self, clinic_id: str | None, *, before: str | None = None, count: int = 100) -> list[AuditEntry]:
-        """Up to `count` entries, newest first, older than id `before`: one clinic's, or (None) all."""
-        return self._call(audit.page(clinic_id, before, count))
+    def audit_page(self, *, before: str | None = None, count: int = 100) -> list[AuditEntry]:
+        """Up to `count` entries of the whole trail, newest first, older than id `before`."""
+        return self._call(audit.page(before, count))
+
+    def audit_index(self, clinic_id: str, *, before: str | None = None, count: int = 100) -> list[tuple[str, str]]:
+        """Up to `count` of the clinic's entries as (id, enrollment id), newest first, older than `before`."""
+        return self._call(audit.clinic_index(clinic_id, before, count))
+
+    def audit_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
+        """The entries with these ids, in that order (one trimmed meanwhile left out)."""
+        return [e for e in self._call(audit.by_ids(ids)) if e is not None]
 
     # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
     def record_failed_intake(self, entry: str) -> None:
