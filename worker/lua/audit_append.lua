@@ -3,8 +3,9 @@
 -- expiry of both.
 -- KEYS[1] cd:audit   KEYS[2] (optional) the clinic's index, a stream in cd:audit's hash slot
 -- ARGV[1] the entry's time (caredrip clock, epoch ms)   ARGV[2] the oldest time kept (epoch ms)
--- ARGV[3] the streams' expiry (ms)   ARGV[4] the entry's enrollment id (the clinic index's one
--- field, `e`: it filters by enrollment without reading the entry)   ARGV[5..] field, value, ...
+-- ARGV[3] the streams' expiry (ms)   ARGV[4] enrollment id (also the clinic index's one field:
+-- it filters by enrollment without reading the entry)   ARGV[5] actor   ARGV[6] action
+-- ARGV[7] clinic id   ARGV[8] detail (JSON, or "")
 -- The id is `<ARGV[1]>-0`, or the one after the latest id of either stream when that is not
 -- earlier (several entries in one ms, or a process whose clock is behind another's): then the
 -- field `at` keeps the entry's own time. Returns the id.
@@ -24,10 +25,7 @@ for _, key in ipairs(KEYS) do
     end
   end
 end
-local fields = {}
-for i = 5, #ARGV do
-  fields[#fields + 1] = ARGV[i]
-end
+local fields = {'a', ARGV[5], 'o', ARGV[6], 'e', ARGV[4], 'c', ARGV[7], 'd', ARGV[8]}
 local id = ARGV[1] .. '-0'
 if last_ms >= at then
   id = string.format('%.0f', last_ms) .. '-' .. string.format('%.0f', last_seq + 1)

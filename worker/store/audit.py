@@ -24,18 +24,12 @@ from worker.store.results import AuditEntry
 
 
 def append(entry: AuditEntry, retention_ms: int) -> Call[str]:
-    """Append `entry` (its `id` is ignored) to the trail and its clinic's copy; the id it got."""
+    """Append `entry` (its `id` is ignored) to the trail, and its id to its clinic's index; the id it got."""
     at = epoch_ms(entry.at)
     keys = [AUDIT, audit_clinic_key(entry.clinic_id)] if entry.clinic_id else [AUDIT]
-    fields = {
-        "a": entry.actor,
-        "o": entry.action,
-        "e": entry.enrollment_id,
-        "c": entry.clinic_id,
-        "d": json.dumps(entry.detail, separators=(",", ":"), sort_keys=True) if entry.detail else "",
-    }
-    flat = (x for kv in fields.items() for x in kv)
-    args: list[Any] = [at, at - retention_ms, retention_ms, entry.enrollment_id, *flat]
+    detail = json.dumps(entry.detail, separators=(",", ":"), sort_keys=True) if entry.detail else ""
+    args: list[Any] = [at, at - retention_ms, retention_ms, entry.enrollment_id, entry.actor, entry.action,
+                       entry.clinic_id, detail]  # fmt: skip
     return one(ScriptCall("audit_append", keys, args), str)
 
 

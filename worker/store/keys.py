@@ -48,8 +48,9 @@ cd:audit                   stream  retention          the audit trail (worker.au
                                                       enrollment; ids on the caredrip clock, trimmed by MINID to the
                                                       retention; fields a actor, o action, e enrollment, c clinic, d
                                                       detail (JSON, never PHI), at (ms; only if the id is later)
-cd:audit:<clinic>:{cd:audit}                          one clinic's entries, under the same ids (GET /v1/audit): stream,
-                                                      retention; its tag puts it in the slot of cd:audit (one script)
+cd:audit:<clinic>:{cd:audit}                          one clinic's index (GET /v1/audit): stream, retention; the ids of
+                                                      its entries, field e (enrollment id) alone; its tag puts it in the
+                                                      slot of cd:audit (one script writes both)
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For

@@ -291,7 +291,7 @@ class Store:
 
     # -- the audit trail (worker/audit.py) ------------------------------------------------------
     def append_audit(self, entry: AuditEntry, retention_s: int) -> str:
-        """Append an entry (its `id` ignored) to the trail and its clinic's copy, dropping entries
+        """Append an entry (its `id` ignored) to the trail and its clinic's index, dropping entries
         older than `retention_s` before its time; the id it got."""
         return self._call(audit.append(entry, retention_s * 1000))
 
