@@ -1,11 +1,13 @@
 """The audit trail: who changed what, when, to which enrollment; kept for the retention period.
 
 Every enroll (a new enrollment, re-enrollment included), PATCH, pause, resume, cancel, resend,
-clinic key change, erasure and key rotation appends one entry, after the change succeeded (a
-refused or failed request appends none; so does one that changed nothing, like a repeated
-enrollment event or pausing a paused enrollment). An entry says who (`actor`), what (`action`),
-when (the caredrip clock), the enrollment and clinic, and a small `detail`: names and counts,
-never a value that identifies a patient (a PATCH lists the fields it was given, not their values).
+clinic key change, erasure and key rotation appends one entry, after the change succeeded (a new
+enrollment's entry goes with the create, in its one round trip, and is taken back when nothing was
+created). A refused or failed request appends none; so does one that changed nothing, like a
+repeated enrollment event or pausing a paused enrollment. An entry says who (`actor`), what
+(`action`), when (the caredrip clock), the enrollment and clinic, and a small `detail`: names and
+counts, never a value that identifies a patient (a PATCH lists the fields it was given, not their
+values).
 
 Actors: `clinic:<clinic id> key:<key id>` (the API, with that clinic key), `clinic:<clinic id>
 via intake` (the Celery task `caredrip.enroll`), `operator:cli` (the `caredrip` command),

@@ -98,3 +98,14 @@ def test_erasure_is_for_the_clinics_own_enrollment_only(
     assert stored is not None and (stored.phone, stored.first_name) == (PATIENT_PHONE, "Ana")
     with TestClient(api, base_url=BASE_URL) as nobody:
         assert nobody.delete(f"/v1/enrollments/{enrolled['id']}?erase=true").status_code == 401
+
+
+def test_an_email_only_patient_is_erased_too(client: TestClient) -> None:
+    consent = {"email": True, "recorded_at": "2026-01-01T00:00:00Z"}
+    body = enrollment_body(phone=None, channels=["email"], consent=consent)
+    eid = client.post("/v1/enrollments", json=body).json()["id"]
+    response = client.delete(f"/v1/enrollments/{eid}?erase=true")
+    assert response.status_code == 200
+    assert response.json()["erased"] == {"enrollments": 1, "canceled": 1, "replies": 0, "records": 0, "notes": 0}
+    view = client.get(f"/v1/enrollments/{eid}").json()
+    assert (view["state"], view["email"], view["first_name"]) == ("canceled", None, "")
