@@ -135,6 +135,7 @@ READERS: dict[str, Any] = {
     "string": lambda c, k: c.get(k),
     "set": lambda c, k: sorted(c.smembers(k)),
     "list": lambda c, k: c.lrange(k, 0, -1),
+    "stream": lambda c, k: c.xrange(k),
 }
 
 

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from worker import logs, redis_tuning
-from worker.api import enrollments, fhir, ops, replies, unsubscribe, webhooks
+from worker.api import audit, enrollments, erasure, fhir, ops, replies, unsubscribe, webhooks
 from worker.api.body_limit import BodyLimit
 from worker.api.context import ApiContext
 from worker.api.errors import add_error_handlers
@@ -50,7 +50,7 @@ def create_app(
     )
     app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token)
     app.state.registry = make_registry(lambda: app.state.ctx.engine())
-    for module in (enrollments, replies, webhooks, unsubscribe, ops):
+    for module in (enrollments, erasure, replies, audit, webhooks, unsubscribe, ops):
         app.include_router(module.router)
     fhir.install(app)
     add_error_handlers(app)

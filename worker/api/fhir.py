@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from worker import __version__, wiring
-from worker.api.auth import ClinicId
+from worker.api.auth import Actor, ClinicId
 from worker.api.context import ApiContext, Ctx
 from worker.delivery.types import DeliveryDeps
 from worker.enrollment import get_owned
@@ -102,9 +102,9 @@ def metadata(ctx: Ctx) -> Response:
     return _answer(capability_statement(ctx.base_url(), __version__, ctx.engine().clock.now()))
 
 
-def _created(ctx: Ctx, cid: str, given: EnrollInput) -> tuple[Enrollment, bool, dict[str, Any]]:
+def _created(ctx: Ctx, cid: str, actor: str, given: EnrollInput) -> tuple[Enrollment, bool, dict[str, Any]]:
     deps = ctx.engine()
-    enrollment, created = enroll_from(deps, cid, given)
+    enrollment, created = enroll_from(deps, cid, given, actor)
     log.info("fhir_enrollment", enrollment_id=enrollment.id, clinic_id=cid, created=created)
     return enrollment, created, careplan(view_of(deps, enrollment), ctx.base_url())
 
@@ -114,23 +114,23 @@ def _location(ctx: Ctx, eid: str) -> str:
 
 
 @router.post("/CarePlan")
-def create_careplan(cid: ClinicId, body: FhirBody, ctx: Ctx) -> Response:
+def create_careplan(cid: ClinicId, actor: Actor, body: FhirBody, ctx: Ctx) -> Response:
     """Enroll: a CarePlan with its Patient contained. 201 new; the same (patient, program) again 200."""
-    enrollment, created, plan = _created(ctx, cid, from_careplan(body))
+    enrollment, created, plan = _created(ctx, cid, actor, from_careplan(body))
     return _answer(plan, 201 if created else 200, {"Location": _location(ctx, enrollment.id)})
 
 
 @router.post("/Bundle")
-def create_bundle(cid: ClinicId, body: FhirBody, ctx: Ctx) -> Response:
+def create_bundle(cid: ClinicId, actor: Actor, body: FhirBody, ctx: Ctx) -> Response:
     """Enroll: a transaction Bundle of a Patient and a CarePlan; answers as POST /CarePlan does."""
-    enrollment, created, plan = _created(ctx, cid, from_bundle(body))
+    enrollment, created, plan = _created(ctx, cid, actor, from_bundle(body))
     return _answer(plan, 201 if created else 200, {"Location": _location(ctx, enrollment.id)})
 
 
 @router.post("")
-def transaction(cid: ClinicId, body: FhirBody, ctx: Ctx) -> Response:
+def transaction(cid: ClinicId, actor: Actor, body: FhirBody, ctx: Ctx) -> Response:
     """The standard transaction interaction: the same Bundle, answered by a transaction-response Bundle."""
-    enrollment, created, plan = _created(ctx, cid, from_bundle(body))
+    enrollment, created, plan = _created(ctx, cid, actor, from_bundle(body))
     entry = {
         "fullUrl": _location(ctx, enrollment.id),
         "resource": plan,
@@ -147,23 +147,23 @@ def read_careplan(eid: str, cid: ClinicId, ctx: Ctx) -> Response:
 
 
 @router.put("/CarePlan/{eid}")
-def update_careplan(eid: str, cid: ClinicId, body: FhirBody, ctx: Ctx) -> Response:
+def update_careplan(eid: str, cid: ClinicId, actor: Actor, body: FhirBody, ctx: Ctx) -> Response:
     """Change the status only (on-hold pauses, active resumes, revoked cancels)."""
     deps = ctx.engine()
     with _fhir_errors("CarePlan", eid):
         current = get_owned(deps, eid, cid)
         target = status_from_put(body, eid, current, plan_url(ctx.base_url(), current.program))
-        return _answer(careplan(view_of(deps, apply_status(deps, eid, cid, target)), ctx.base_url()))
+        return _answer(careplan(view_of(deps, apply_status(deps, eid, cid, target, actor)), ctx.base_url()))
 
 
 @router.patch("/CarePlan/{eid}")
-def patch_careplan(eid: str, cid: ClinicId, body: PatchBody, ctx: Ctx) -> Response:
+def patch_careplan(eid: str, cid: ClinicId, actor: Actor, body: PatchBody, ctx: Ctx) -> Response:
     """JSON Patch of /status (on-hold pauses, active resumes, revoked cancels)."""
     deps = ctx.engine()
     with _fhir_errors("CarePlan", eid):
         get_owned(deps, eid, cid)
         target = status_from_patch(body)
-        return _answer(careplan(view_of(deps, apply_status(deps, eid, cid, target)), ctx.base_url()))
+        return _answer(careplan(view_of(deps, apply_status(deps, eid, cid, target, actor)), ctx.base_url()))
 
 
 def _plan_id(based_on: str | None) -> str:

@@ -25,7 +25,7 @@ from worker.records import Enrollment
 ACTIONS = {"on-hold": ("pause", pause), "active": ("resume", resume), "revoked": ("cancel", cancel)}
 
 
-def enroll_from(deps: EngineDeps, clinic_id: str, given: EnrollInput) -> tuple[Enrollment, bool]:
+def enroll_from(deps: EngineDeps, clinic_id: str, given: EnrollInput, actor: str) -> tuple[Enrollment, bool]:
     """(enrollment, created): validated and enrolled as POST /v1/enrollments does, each channel's
     consent kept with its own Consent's time."""
     try:
@@ -33,7 +33,8 @@ def enroll_from(deps: EngineDeps, clinic_id: str, given: EnrollInput) -> tuple[E
     except ValidationError as exc:
         where = given.paths.get(exc.field) or given.paths.get(exc.field.split(".")[0]) or ("CarePlan",)
         raise fail(422, "invalid", f"{exc.message} (caredrip's {exc.field})", *where) from None
-    return enroll(deps, replace(new, consent={ch: given.consent[ch].astimezone(UTC) for ch in new.channels}))
+    consent = {ch: given.consent[ch].astimezone(UTC) for ch in new.channels}
+    return enroll(deps, replace(new, consent=consent), actor=actor)
 
 
 def status_from_patch(ops: Any) -> str:
@@ -64,7 +65,7 @@ def status_from_put(raw: Any, eid: str, current: Enrollment, plan_url: str) -> s
     return str(plan.status)
 
 
-def apply_status(deps: EngineDeps, eid: str, clinic_id: str, target: str) -> Enrollment:
+def apply_status(deps: EngineDeps, eid: str, clinic_id: str, target: str, actor: str) -> Enrollment:
     """Pause, resume or cancel so the CarePlan's status becomes `target`; 404 for another clinic's."""
     current = get_owned(deps, eid, clinic_id)
     if target == careplan_status(current.state):
@@ -77,4 +78,4 @@ def apply_status(deps: EngineDeps, eid: str, clinic_id: str, target: str) -> Enr
     name, action = ACTIONS[target]
     if name != "cancel":
         refuse_if_ended(current, name)
-    return action(deps, eid, clinic_id)
+    return action(deps, eid, clinic_id, actor=actor)

@@ -4,7 +4,8 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake, numbers, replies, alerts, resumes), batch and redis_store (the Store), clinics.
+messages, counters, shared, intake, numbers, replies, alerts, resumes, audit, erasure), batch and
+redis_store (the Store), clinics.
 """
 
 from worker.store.batch import Batch, Reply
@@ -13,6 +14,7 @@ from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, UNMATCHED, OperatorIn
 from worker.store.redis_store import Store
 from worker.store.results import (
     AlertSummary,
+    AuditEntry,
     BeginSend,
     BeginStatus,
     CallbackResult,
@@ -40,6 +42,7 @@ __all__ = [
     "UNKNOWN_INDEX",
     "UNMATCHED",
     "AlertSummary",
+    "AuditEntry",
     "Batch",
     "BeginSend",
     "BeginStatus",

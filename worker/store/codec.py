@@ -157,12 +157,17 @@ def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
     return fields
 
 
+# The fields that identify a patient: what erasure deletes (worker.erasure). `x`: sealed PHI.
+# An erased enrollment decodes with an empty name and patient ref and no contacts.
+PHI_FIELDS = ("n", "ph", "em", "r", "x")
+
+
 def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
     channels = tuple(c for c in h.get("ch", "").split(",") if c)
     return Enrollment(
         id=eid,
         clinic_id=h["c"],
-        patient_ref=h["r"],
+        patient_ref=h.get("r", ""),
         program=h["p"],
         first_name=h.get("n", ""),
         phone=h.get("ph") or None,

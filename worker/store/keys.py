@@ -53,10 +53,19 @@ cd:clinickeys              hash    -                  sha256(API key) -> clinic 
 cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON {id, clinic, field, reason, at},
                                                       newest first (never the body)
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
+cd:audit                   stream  retention          the audit trail (worker.audit): who did what, when, to which
+                                                      enrollment; ids on the caredrip clock, trimmed by MINID to the
+                                                      retention; fields a actor, o action, e enrollment, c clinic, d
+                                                      detail (JSON, never PHI), at (ms; only if the id is later)
+cd:audit:<clinic>:{cd:audit}                          one clinic's index (GET /v1/audit): stream, retention; the ids of
+                                                      its entries, field e (enrollment id) alone; its tag puts it in the
+                                                      slot of cd:audit (one script writes both)
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For
-the recipient and reply keys: that long after their last write (a reply: after it was received).
+the recipient and reply keys: that long after their last write (a reply: after it was received). For
+the audit streams: each entry that long after its time (trimmed at each append), each stream that long
+after its last append.
 The generation pointer has no expiry while the generation it names runs, and expires a retention
 after that generation ends (generation.lua): it outlives every generation it points past.
 """
@@ -175,6 +184,13 @@ def clinic_key(cid: str) -> str:
 INTAKE_FAILED = "cd:intake:failed"
 INTAKE_FAILED_TOTAL = "cd:intake:failed:total"
 INTAKE_FAILED_KEEP = 1000
+
+AUDIT = "cd:audit"
+
+
+def audit_clinic_key(cid: str) -> str:
+    """Clinic `cid`'s copy of the audit trail; `{cd:audit}` hashes like `cd:audit` (one slot)."""
+    return f"cd:audit:{cid}:{{cd:audit}}"
 
 
 # kombu's Redis transport keeps one list per queue and priority step: `send`, `send\x06\x163`, ...

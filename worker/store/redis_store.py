@@ -17,9 +17,11 @@ from typing import TypeVar
 import redis
 
 import worker.store.alerts as alerts
+import worker.store.audit as audit
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
+import worker.store.erasure as erasure
 import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
@@ -29,9 +31,10 @@ import worker.store.shared as shared
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
-from worker.store.ops import Call, Runner
+from worker.store.ops import Call, Runner, pair
 from worker.store.results import (
     AlertSummary,
+    AuditEntry,
     BeginSend,
     CallbackResult,
     Claim,
@@ -76,7 +79,14 @@ class Store:
         self.redis.close()
 
     # -- enrollments ------------------------------------------------------------------------
-    def create_enrollment(self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0) -> Created:
+    def create_enrollment(
+        self,
+        enrollment: Enrollment,
+        *,
+        number_index: str | None = None,
+        ttl_s: int = 0,
+        audit_entry: AuditEntry | None = None,
+    ) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
         does; schedule each channel and (with `number_index`, the blind index of its phone) note it
         for that number, in one round trip. The answer says whether it created, else the stored
@@ -90,8 +100,17 @@ class Store:
         it added for another number than the stored enrollment's is taken back at once (two more
         round trips, only then). The stored enrollment's own number keeps its note, whichever of
         two identical requests racing wrote it.
+
+        `audit_entry` (the new enrollment's, worker.audit) is appended in the same round trip, kept
+        `ttl_s`, and taken back at once (one more round trip) when nothing was created.
         """
-        created, noted = self._call(enrollments.create(enrollment, number_index, ttl_s))
+        create = enrollments.create(enrollment, number_index, ttl_s)
+        if audit_entry is None:
+            created, noted = self._call(create)
+        else:
+            (created, noted), entry_id = self._call(pair(create, audit.append(audit_entry, ttl_s * 1000)))
+            if not created.created:
+                self._call(audit.withdraw(entry_id, audit_entry.clinic_id))
         if noted and not created.created and number_index is not None:
             stored = self.get_enrollment(enrollment.id)
             if stored is None or stored.phone != enrollment.phone:
@@ -309,6 +328,37 @@ class Store:
     def patient_resume_at(self, eid: str) -> int | None:
         """When the patient's pause of `eid` ends (epoch ms), or None."""
         return self._call(resumes.pending(eid))
+    # -- erasure (worker/erasure.py) -------------------------------------------------------------
+    def erase_enrollment_phi(self, eids: Sequence[str]) -> int:
+        """Delete name, patient ref and contacts from these enrollments; how many had any."""
+        return self._call(erasure.erase_phi(eids))
+
+    def drop_number_records(self, bis: Sequence[str]) -> int:
+        """Remove these recipients' records (sends, routing, reply index); how many there were."""
+        return self._call(erasure.drop_records(bis))
+
+    def forget_clinic_number(self, bi: str, clinic_id: str, eids: Sequence[str]) -> tuple[int, bool]:
+        """One clinic's erasure on a number's record: its notes for `eids` and its latest message
+        go, and the record once no other clinic has the number; (notes removed, record removed)."""
+        return self._call(erasure.forget_clinic(bi, clinic_id, eids))
+
+    # -- the audit trail (worker/audit.py) ------------------------------------------------------
+    def append_audit(self, entry: AuditEntry, retention_s: int) -> str:
+        """Append an entry (its `id` ignored) to the trail and its clinic's index, dropping entries
+        older than `retention_s` before its time; the id it got."""
+        return self._call(audit.append(entry, retention_s * 1000))
+
+    def audit_page(self, *, before: str | None = None, count: int = 100) -> list[AuditEntry]:
+        """Up to `count` entries of the whole trail, newest first, older than id `before`."""
+        return self._call(audit.page(before, count))
+
+    def audit_index(self, clinic_id: str, *, before: str | None = None, count: int = 100) -> list[tuple[str, str]]:
+        """Up to `count` of the clinic's entries as (id, enrollment id), newest first, older than `before`."""
+        return self._call(audit.clinic_index(clinic_id, before, count))
+
+    def audit_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
+        """The entries with these ids, in that order (one trimmed meanwhile left out)."""
+        return [e for e in self._call(audit.by_ids(ids)) if e is not None]
 
     # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
     def record_failed_intake(self, entry: str) -> None:

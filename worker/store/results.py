@@ -285,3 +285,17 @@ class ErasedNumber:
     """What `erase_number` removed: the number's record and send history, and its replies."""
 
     replies: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the audit trail (worker.audit): its stream id (time-ordered), when, who, what,
+    which enrollment ("" none) of which clinic ("" none), and a small detail (never PHI)."""
+
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    enrollment_id: str
+    clinic_id: str
+    detail: dict[str, Any]
