@@ -2,7 +2,8 @@
 
 Workers are other processes, so nothing is counted in this one: each scrape reads the status
 snapshot (worker.status.snapshot, the figures `caredrip status` shows): the counters are the
-totals the send path and the status callbacks keep in Redis, the gauges the due index's figures.
+totals the send path and the status callbacks keep in Redis, the gauges the due index's figures
+and the open red-flag alerts (how many, and the age of the oldest).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ MESSAGES = ("caredrip_messages", "Messages that reached each state, by channel a
 BACKLOG = ("caredrip_due_backlog", "Messages due now and not yet claimed, by channel")
 OLDEST = ("caredrip_oldest_overdue_seconds", "Age of the oldest message due and not yet claimed")
 IN_FLIGHT = ("caredrip_in_flight", "Enrollments claimed for sending and not yet finished, by channel")
+ALERTS_OPEN = ("caredrip_alerts_open", "Red-flag alerts not yet acknowledged")
+ALERT_OLDEST = ("caredrip_alert_oldest_age_seconds", "Age of the oldest red-flag alert not yet acknowledged (0: none)")
 
 
 class StoreCollector(Collector):
@@ -33,6 +36,8 @@ class StoreCollector(Collector):
         return [
             CounterMetricFamily(*MESSAGES, labels=["state", "channel", "program"]),
             *(GaugeMetricFamily(*spec, labels=["channel"]) for spec in (BACKLOG, OLDEST, IN_FLIGHT)),
+            GaugeMetricFamily(*ALERTS_OPEN),
+            GaugeMetricFamily(*ALERT_OLDEST),
         ]
 
     def collect(self) -> Iterable[Metric]:
@@ -46,7 +51,9 @@ class StoreCollector(Collector):
             backlog.add_metric([channel], figures.due_now)
             oldest.add_metric([channel], figures.oldest_overdue.total_seconds())
             in_flight.add_metric([channel], figures.in_flight)
-        return [messages, backlog, oldest, in_flight]
+        alerts_open = GaugeMetricFamily(*ALERTS_OPEN, value=snap.alerts.open)
+        alert_oldest = GaugeMetricFamily(*ALERT_OLDEST, value=snap.alert_oldest_age.total_seconds())
+        return [messages, backlog, oldest, in_flight, alerts_open, alert_oldest]
 
 
 def make_registry(engine: Callable[[], EngineDeps]) -> CollectorRegistry:

@@ -14,6 +14,8 @@ Keys of `caredrip status --json`:
   unknown_total, failed_total   messages waiting for an operator (`caredrip messages …`)
   intake_failed_total     intake tasks refused (unknown clinic, bad body) since the store began
                           (`caredrip intake failed`)
+  alerts_open             red-flag alerts no one has acknowledged yet (`caredrip alerts`)
+  alert_oldest_age_seconds  how long the oldest of them has waited; 0 when none
   dispatch                {last_at, runs, handed}: the last dispatch run (ISO time or null), how many
                           runs and messages handed over so far: a stale last_at means beat is down
   workers                 names of Celery workers answering a ping within 1 s
@@ -30,7 +32,7 @@ from typing import Any
 import redis
 
 from worker.records import CHANNELS
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, CountKey, DispatchInfo, Store
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, AlertSummary, CountKey, DispatchInfo, Store
 
 QUEUES = ("intake", "dispatch", "send")
 LAST_HOUR_STATES = ("sent", "failed", "unknown", "retrying", "skipped")
@@ -63,6 +65,13 @@ class StatusSnapshot:
     intake_failed_total: int
     dispatch: DispatchInfo
     totals: dict[CountKey, int]
+    alerts: AlertSummary
+
+    @property
+    def alert_oldest_age(self) -> timedelta:
+        """How long the oldest open alert has waited (0 when none is open)."""
+        oldest = self.alerts.oldest_raised_at
+        return max(self.now - oldest, timedelta(0)) if oldest is not None else timedelta(0)
 
 
 def snapshot(store: Store, now: datetime) -> StatusSnapshot:
@@ -75,6 +84,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
     unknown, failed = batch.index_size(UNKNOWN_INDEX), batch.index_size(FAILED_INDEX)
     intake_failed = batch.intake_failed_total()
     dispatch = batch.dispatch_info()
+    alerts = batch.alert_summary()
     batch.run()
     channels: dict[str, ChannelFigures] = {}
     for ch in CHANNELS:
@@ -91,6 +101,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
         intake_failed_total=intake_failed.value,
         dispatch=dispatch.value,
         totals=totals.value,
+        alerts=alerts.value,
     )
 
 
@@ -112,6 +123,8 @@ def as_json(snap: StatusSnapshot, workers: list[str]) -> Status:
         "unknown_total": snap.unknown_total,
         "failed_total": snap.failed_total,
         "intake_failed_total": snap.intake_failed_total,
+        "alerts_open": snap.alerts.open,
+        "alert_oldest_age_seconds": int(snap.alert_oldest_age.total_seconds()),
         "dispatch": {
             "last_at": snap.dispatch.last_at.isoformat() if snap.dispatch.last_at else None,
             "runs": snap.dispatch.runs,
@@ -148,9 +161,13 @@ def format_table(status: Status) -> str:
     queues = status["queues"]
     lines += ["", "queues        " + "   ".join(f"{name} {queues[name]}" for name in QUEUES)]
     lines.append("last hour     " + "   ".join(f"{state} {n}" for state, n in status["last_hour"].items()))
-    lines.append(f"need an operator   unknown {status['unknown_total']}   failed {status['failed_total']}"
-                 "   (caredrip messages unknown|failed)")
+    lines.append(
+        f"need an operator   unknown {status['unknown_total']}   failed {status['failed_total']}"
+        "   (caredrip messages unknown|failed)"
+    )
     lines.append(f"intake refused     {status['intake_failed_total']}   (caredrip intake failed)")
+    oldest = _duration(status["alert_oldest_age_seconds"])
+    lines.append(f"red-flag alerts    {status['alerts_open']} open   oldest {oldest}   (caredrip alerts)")
     dispatch = status["dispatch"]
     lines.append(f"last dispatch {dispatch['last_at'] or 'never'}   ({dispatch['runs']} runs)")
     workers = status["workers"]
@@ -166,4 +183,3 @@ def _duration(seconds: int) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-

@@ -20,9 +20,9 @@ from worker.phi import IndexKey, load_or_create_keyring
 from worker.programs import catalog_for
 from worker.redis_server import ensure_embedded
 from worker.render import Renderer
+from worker.secret_file import load_or_create_secret
 from worker.settings import Settings, load_settings
 from worker.store import ClinicStore, Store
-from worker.tokens import new_secret
 
 _overrides: dict[str, Any] = {}
 
@@ -97,8 +97,9 @@ def clock() -> Clock:
 
 @cache
 def secret() -> bytes:
-    configured = settings().secret_key
-    return (configured or store().shared_secret(new_secret())).encode()
+    """CAREDRIP_SECRET_KEY, or the one generated once under var/keys/ (see worker.secret_file)."""
+    s = settings()
+    return load_or_create_secret(s.var_dir, s.secret_key, s.env, store()).encode()
 
 
 @cache

@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
-from worker.records import EnrollmentState, EnrollmentUpdate, MessageRecord, MessageState
+from worker.records import EnrollmentState, EnrollmentUpdate, MessageRecord, MessageState, PausedReason
 from worker.store import BeginSend, BeginStatus, FinishResult, FinishSend, Lease, Lifecycle, Retime
-from worker.store.codec import _decode_intro, encode_update, pack_record, unpack_record
+from worker.store.codec import _decode_intro, decode_enrollment, encode_update, pack_record, unpack_record
 from worker.store.results import parse_begin, parse_claims, parse_finish, parse_lifecycle, parse_retime
 
 AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -111,3 +111,19 @@ def test_an_introduction_is_written_with_when_it_was_asked_for_and_read_back() -
     assert _decode_intro("2|1772463600") == {"intros": 2, "intro_asked": AT}
     assert _decode_intro("2") == {"intros": 2, "intro_asked": None}  # sent: none waiting
     assert _decode_intro("") == {"intros": 0, "intro_asked": None}
+
+
+@pytest.mark.parametrize(
+    "fields, expected",
+    [
+        ({"st": "paused"}, PausedReason.CLINIC),  # stored before `pr` existed: only clinics paused then
+        ({"st": "paused", "pr": "red_flag"}, PausedReason.RED_FLAG),
+        ({"st": "paused", "pr": "patient"}, PausedReason.PATIENT),
+        ({"st": "paused", "pr": "garbage"}, PausedReason.CLINIC),
+        ({"st": "active", "pr": "patient"}, None),  # a reason only means something while paused
+        ({"st": "canceled"}, None),
+    ],
+)
+def test_the_paused_reason_is_read_from_pr_while_paused(fields: dict[str, str], expected: PausedReason | None) -> None:
+    base = {"c": "c_1", "r": "p-1", "p": "twitching", "ch": "sms", "l": "en", "tz": "UTC", "a": "1772463600"}
+    assert decode_enrollment("e1", {**base, **fields}).paused_reason is expected

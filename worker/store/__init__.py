@@ -4,8 +4,8 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake, numbers, replies), batch and redis_store (the Store), clinics,
-console (console operators and sessions).
+messages, counters, shared, intake, numbers, replies, alerts, resumes, audit, erasure), batch and
+redis_store (the Store), clinics, console (console operators and sessions).
 """
 
 from worker.store.batch import Batch, Reply
@@ -14,6 +14,8 @@ from worker.store.console import ConsoleStore
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, UNMATCHED, OperatorIndex
 from worker.store.redis_store import Store
 from worker.store.results import (
+    AlertSummary,
+    AuditEntry,
     BeginSend,
     BeginStatus,
     CallbackResult,
@@ -32,6 +34,7 @@ from worker.store.results import (
     Reservation,
     ReserveStatus,
     Retime,
+    StoredAlert,
     StoredReply,
 )
 
@@ -39,6 +42,8 @@ __all__ = [
     "FAILED_INDEX",
     "UNKNOWN_INDEX",
     "UNMATCHED",
+    "AlertSummary",
+    "AuditEntry",
     "Batch",
     "BeginSend",
     "BeginStatus",
@@ -63,5 +68,6 @@ __all__ = [
     "ReserveStatus",
     "Retime",
     "Store",
+    "StoredAlert",
     "StoredReply",
 ]

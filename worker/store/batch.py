@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import worker.store.alerts as alerts
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
@@ -21,6 +22,7 @@ from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
 from worker.store.results import (
+    AlertSummary,
     BeginSend,
     CountKey,
     DispatchInfo,
@@ -101,9 +103,7 @@ class Batch:
         """Write `record`; with the `cursor` it was sent at, move the channel on (next due time
         `next_due` computed in `timezone`, recent sends `history`) and complete the enrollment
         after its last message."""
-        return self._add(
-            messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone)
-        )
+        return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone))
 
     def finish_intro(
         self, record: MessageRecord, *, history: Sequence[datetime], now: datetime, retention_s: int
@@ -185,6 +185,10 @@ class Batch:
     def intake_failed_total(self) -> Reply[int]:
         """Intake tasks refused since the store began."""
         return self._add(intake.failed_total())
+
+    def alert_summary(self) -> Reply[AlertSummary]:
+        """Open red-flag alerts, and when the oldest was raised."""
+        return self._add(alerts.summary())
 
     def queue_length(self, queue: str) -> Reply[int]:
         """Tasks waiting in a Celery queue on the broker (this same Redis)."""

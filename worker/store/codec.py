@@ -6,7 +6,9 @@ Memory grows with patients, so names are short and a new enrollment stores nothi
 Enrollment hash fields: c clinic, r patient ref, p program, n first name, ph phone, em email,
 ch channels (comma list), l language, tz timezone, st state, a anchor (s), ca created (s; only when
 it differs from a), cs consent (`email=<recorded_at s>;sms=<recorded_at s>`), g generation (only
-when > 0), u last changed (s), end ended (s); per channel: k:<ch> cursor,
+when > 0), u last changed (s), end ended (s), pr why it is paused (`clinic`, `red_flag`,
+`patient`; only while paused: lifecycle.lua writes and clears it; a pause from before the field
+reads as `clinic`); per channel: k:<ch> cursor,
 d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1"),
 i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS).
 
@@ -27,6 +29,7 @@ from worker.records import (
     MessageState,
     OptOut,
     OptOutSource,
+    PausedReason,
     epoch_ms,
     epoch_s,
     from_epoch_ms,
@@ -154,12 +157,17 @@ def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
     return fields
 
 
+# The fields that identify a patient: what erasure deletes (worker.erasure). `x`: sealed PHI.
+# An erased enrollment decodes with an empty name and patient ref and no contacts.
+PHI_FIELDS = ("n", "ph", "em", "r", "x")
+
+
 def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
     channels = tuple(c for c in h.get("ch", "").split(",") if c)
     return Enrollment(
         id=eid,
         clinic_id=h["c"],
-        patient_ref=h["r"],
+        patient_ref=h.get("r", ""),
         program=h["p"],
         first_name=h.get("n", ""),
         phone=h.get("ph") or None,
@@ -178,7 +186,16 @@ def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
         ended_at=from_epoch_s(int(h["end"])) if h.get("end") else None,
         generation=int(h.get("g") or 0),
         **_decode_intro(h.get(intro_field("sms"), "")),
+        paused_reason=_decode_paused_reason(h),
     )
+
+
+def _decode_paused_reason(h: dict[str, str]) -> PausedReason | None:
+    """`pr` while paused; a pause stored before `pr` existed was a clinic's (the only kind then)."""
+    if h.get("st") != "paused":
+        return None
+    reason = h.get("pr", "")
+    return PausedReason(reason) if reason in {r.value for r in PausedReason} else PausedReason.CLINIC
 
 
 def _decode_intro(raw: str) -> dict[str, Any]:

@@ -72,9 +72,13 @@ def retime(eid: str, channel: str, cursor: int, due: datetime | None) -> Call[Re
     return one(op, parse_retime)
 
 
-def lifecycle(eid: str, action: LifecycleAction, now: datetime, retention_s: int) -> Call[Lifecycle | None]:
-    """Pause, resume or cancel (lifecycle.lua); None when the enrollment is gone."""
-    op = ScriptCall("lifecycle", [enrollment_key(eid), records_key(eid)], [action, epoch_s(now), retention_s])
+def lifecycle(
+    eid: str, action: LifecycleAction, now: datetime, retention_s: int, reason: str = ""
+) -> Call[Lifecycle | None]:
+    """Pause, resume or cancel (lifecycle.lua); None when the enrollment is gone. `reason`: why a
+    pause pauses, or the only pause a resume ends ('' any)."""
+    args = [action, epoch_s(now), retention_s, reason]
+    op = ScriptCall("lifecycle", [enrollment_key(eid), records_key(eid)], args)
     return one(op, parse_lifecycle)
 
 

@@ -25,17 +25,26 @@ cd:{n:<bi>}                hash    retention          one recipient by the blind
 cd:{n:<bi>}:r              zset    retention          the replies received from the number: reply id -> epoch ms
 cd:{r:<reply id>}          hash    retention          one reply: c clinic, e enrollment, at (ms), b body (sealed,
                                                       aad the reply id), f red flag, ack (ms), n sender's blind
-                                                      index, len, m masked sender (unmatched replies only)
+                                                      index, len, m masked sender (unmatched replies only),
+                                                      md attachments (NumMedia, when > 0; never fetched)
 cd:replies:<clinic id>     zset    retention          a clinic's replies, `<epoch ms, 13 digits>:<reply id>` at
                                                       score 0 (lexical = time order); `cd:replies:unmatched` is the
                                                       operators' inbox (replies from a number no clinic can be told of)
+cd:alert:<reply id>        hash    retention          a red-flag alert, named by its reply: c clinic ('' for the
+                                                      operators'), e enrollment, at raised (ms), closed (ms)
+cd:alerts:open             zset    -                  every open alert: reply id -> raised at (ms); status, /metrics
+cd:alerts:open:<owner>     zset    -                  one clinic's open alerts (`unmatched`: the operators'), alike
+cd:resume:patient          zset    -                  enrollments paused by the patient's PAUSE -> when they resume
+                                                      (ms); read by the dispatch tick
 cd:stats:total             hash    -                  `<state>:<channel>:<program>` -> messages counted
 cd:stats:m:<epoch minute>  hash    2 hours            `<state>:<channel>` -> messages in that minute
 cd:dispatch                hash    -                  last dispatch run: last_at (s), runs, handed
 cd:rl:<channel>            string  1 s past its slot  the shared rate limit's next free slot (Redis µs)
 cd:lock:<name>             string  the lock's ttl     the holder's token (SET NX PX)
 cd:clock                   hash    -                  `origin`: "<unix s>:<scale>" of the scaled clock
-cd:secret                  string  -                  secret for derived ids and tokens, unless configured
+cd:secret                  string  -                  legacy: the generated secret of installations from before; the
+                                                      first process that finds it copies it to var/keys/ and deletes it
+                                                      (worker.secret_file); nothing writes it any more
 cd:clinic:<id>             hash    -                  a clinic: name, phone, email, created, revoked (s);
                                                       `key:<key id>` -> `<sha256 of the key>|<created s>|<revoked s>`
                                                       per API key (`key`: the sha256 of a key from before key ids)
@@ -51,10 +60,19 @@ cd:session:<sha256>        hash    the session's ttl  a console session by the s
 cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON {id, clinic, field, reason, at},
                                                       newest first (never the body)
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
+cd:audit                   stream  retention          the audit trail (worker.audit): who did what, when, to which
+                                                      enrollment; ids on the caredrip clock, trimmed by MINID to the
+                                                      retention; fields a actor, o action, e enrollment, c clinic, d
+                                                      detail (JSON, never PHI), at (ms; only if the id is later)
+cd:audit:<clinic>:{cd:audit}                          one clinic's index (GET /v1/audit): stream, retention; the ids of
+                                                      its entries, field e (enrollment id) alone; its tag puts it in the
+                                                      slot of cd:audit (one script writes both)
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For
-the recipient and reply keys: that long after their last write (a reply: after it was received).
+the recipient and reply keys: that long after their last write (a reply: after it was received). For
+the audit streams: each entry that long after its time (trimmed at each append), each stream that long
+after its last append.
 The generation pointer has no expiry while the generation it names runs, and expires a retention
 after that generation ends (generation.lua): it outlives every generation it points past.
 """
@@ -125,6 +143,20 @@ def replies_key(owner: str) -> str:
     return f"cd:replies:{owner}"
 
 
+def alert_key(rid: str) -> str:
+    return f"cd:alert:{rid}"
+
+
+ALERTS_OPEN = "cd:alerts:open"
+
+
+def open_alerts_key(owner: str) -> str:
+    """The open alerts of clinic `owner` (or of the operators' inbox, UNMATCHED)."""
+    return f"cd:alerts:open:{owner}"
+
+
+PATIENT_RESUMES = "cd:resume:patient"
+
 STATS_TOTAL = "cd:stats:total"
 STATS_MINUTE_TTL_S = 7200
 
@@ -146,7 +178,7 @@ def lock_key(name: str) -> str:
 
 
 CLOCK_KEY = "cd:clock"
-SECRET_KEY = "cd:secret"
+LEGACY_SECRET_KEY = "cd:secret"  # read once and deleted: see worker.secret_file
 
 CLINICS = "cd:clinics"
 CLINIC_KEYS = "cd:clinickeys"
@@ -172,6 +204,13 @@ def session_key(sid_hash: str) -> str:
 INTAKE_FAILED = "cd:intake:failed"
 INTAKE_FAILED_TOTAL = "cd:intake:failed:total"
 INTAKE_FAILED_KEEP = 1000
+
+AUDIT = "cd:audit"
+
+
+def audit_clinic_key(cid: str) -> str:
+    """Clinic `cid`'s copy of the audit trail; `{cd:audit}` hashes like `cd:audit` (one slot)."""
+    return f"cd:audit:{cid}:{{cd:audit}}"
 
 
 # kombu's Redis transport keeps one list per queue and priority step: `send`, `send\x06\x163`, ...
