@@ -235,3 +235,23 @@ def test_a_clinic_reads_and_acknowledges_its_patients_replies_an_operator_never_
     )
     seen = as_operator.get(f"/console/patients/{patient.id}")
     assert seen.status_code == 200 and "weaker" not in seen.text and "Replies" not in seen.text
+
+
+def test_a_session_names_its_actor_as_the_api_names_a_key(
+    app: FastAPI, clinic: tuple[str, str], operator: tuple[str, str], console_store: ConsoleStore
+) -> None:
+    from starlette.requests import Request
+
+    from worker.console.auth import current
+    from worker.console.deps import console
+    from worker.tokens import hash_key
+
+    for secret, expected in ((clinic[1], f"clinic:{clinic[0]} key:{key_id(hash_key(clinic[1]))}"),
+                             (operator[1], f"operator:{operator[0]}")):  # fmt: skip
+        with TestClient(app, base_url=BASE_URL) as c:
+            sign_in(c, secret)
+            cookie = f"cd_console={c.cookies['cd_console']}".encode()
+        scope = {"type": "http", "headers": [(b"cookie", cookie)], "app": app}
+        request = Request(scope)
+        who = current(request, console(request))
+        assert who is not None and who.actor == expected

@@ -24,7 +24,7 @@ from worker.clinics import authenticate
 from worker.console.deps import Console, console
 from worker.console.operators import TOKEN_PREFIX, authenticate_operator
 from worker.console.views import PageError, SignInNeeded
-from worker.tokens import hash_key
+from worker.tokens import hash_key, key_id
 
 COOKIE = "cd_console"
 SIGNIN_COOKIE = "cd_console_signin"
@@ -44,10 +44,17 @@ class Principal:
     name: str
     csrf: str
     sid_hash: str
+    cred: str = ""  # sha256 of the token or key the session was opened with
 
     @property
     def is_operator(self) -> bool:
         return self.kind == "operator"
+
+    @property
+    def actor(self) -> str:
+        """Who an audit entry names for this session's actions: `operator:<id>`, or the clinic and
+        the id of the key it signed in with, as the API names a key's calls (`clinic:<id> key:<k_…>`)."""
+        return f"operator:{self.id}" if self.is_operator else f"clinic:{self.id} key:{key_id(self.cred)}"
 
     @property
     def clinic_id(self) -> str | None:
@@ -78,7 +85,7 @@ def sign_in(c: Console, secret: str, now_s: int) -> tuple[str, Principal] | None
     sid, csrf = new_token(), new_token()
     fields = {"kind": kind, "who": who, "cred": hash_key(secret), "csrf": csrf, "created": str(now_s)}
     c.store().create_session(hash_key(sid), fields, c.own.session_ttl_s)
-    return sid, Principal(kind, who, _name(c, kind, who), csrf, hash_key(sid))
+    return sid, Principal(kind, who, _name(c, kind, who), csrf, hash_key(sid), hash_key(secret))
 
 
 def _name(c: Console, kind: Kind, who: str) -> str:
@@ -113,7 +120,7 @@ def current(request: Request, c: Console) -> Principal | None:
         raise expired
     if not _credential_works(c, kind, row["who"], row.get("cred", "")):
         raise expired
-    return Principal(kind, row["who"], _name(c, kind, row["who"]), row["csrf"], sid_hash)
+    return Principal(kind, row["who"], _name(c, kind, row["who"]), row["csrf"], sid_hash, row.get("cred", ""))
 
 
 def signed_in(request: Request, c: Annotated[Console, Depends(console)]) -> Principal:
