@@ -6,9 +6,10 @@ the figures block refreshes itself with htmx. Resend asks for confirmation on a 
 then calls `worker.delivery.resend.resend`: the very rules `caredrip messages resend` obeys.
 Messages show masked contact details only, never bodies or names.
 
-TODO(alerts, branch inbound): open red-flag alerts with their age belong beside the lists here
-(`caredrip alerts` reads them); lateness p50/p99 needs per-minute lateness counters the store
-does not keep yet (`cd:stats:m:<minute>` holds outcome counts only).
+Open red-flag alerts are listed with their age (`worker.alerts.open_alerts`, what `caredrip
+alerts` lists, never the reply's text); an operator may close one (`caredrip alerts ack`).
+TODO: lateness p50/p99 needs per-minute lateness counters the store does not keep yet
+(`cd:stats:m:<minute>` holds outcome counts only).
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
+from worker.alerts import open_alerts, operator_close
 from worker.console.auth import Form, Operator, Principal, check_csrf
 from worker.console.deps import Console, console
-from worker.console.views import HEADERS, PageError, page
+from worker.console.views import HEADERS, PageError, page, see_other
 from worker.contact import mask_contact
 from worker.delivery.resend import RESENDABLE, resend
+from worker.errors import NotFound
 from worker.records import Channel, MessageRecord, parse_message_id
 from worker.status import StatusSnapshot, snapshot
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX, OperatorIndex
@@ -60,11 +63,28 @@ def _figures(c: Console) -> dict[str, Any]:
     return {"snap": snap, "beat": heartbeat(snap), "workers": c.workers()}
 
 
+def _alerts(c: Console) -> list[dict[str, Any]]:
+    deps = c.engine()
+    now = deps.clock.now()
+    return [{"alert": a, "age_s": (now - a.raised_at).total_seconds()} for a in open_alerts(deps, None, LISTED)]
+
+
 @router.get("/operations")
 def operations(who: Operator, c: Ctx) -> Response:
-    values = {"who": who, "csrf": who.csrf, "nav": "operations", **_figures(c),
+    values = {"who": who, "csrf": who.csrf, "nav": "operations", **_figures(c), "alerts": _alerts(c),
               "unknown": _listed(c, UNKNOWN_INDEX), "failed": _listed(c, FAILED_INDEX)}  # fmt: skip
     return page("operations.html", **values)
+
+
+@router.post("/alerts/{rid}/close")
+def close_alert(rid: str, who: Operator, form: Form, c: Ctx) -> Response:
+    """An operator closes an open alert (as `caredrip alerts ack`)."""
+    check_csrf(who, form)
+    try:
+        operator_close(c.engine(), rid)
+    except NotFound:
+        raise PageError(404, "No open alert", "That reply has no open alert (it may be closed already).") from None
+    return see_other("/console/operations#alerts-title")
 
 
 @router.get("/operations/figures")
@@ -116,6 +136,6 @@ def confirm_resend(mid: str, who: Operator, c: Ctx) -> Response:
 def do_resend(mid: str, who: Operator, form: Form, c: Ctx) -> Response:
     check_csrf(who, form)
     record = _resendable(c, mid)
-    outcome = resend(c.delivery(), mid)
+    outcome = resend(c.delivery(), mid, actor=who.actor)
     status = 200 if outcome.startswith("sent ") else 409
     return page("resend.html", status, **_confirm_values(who, c, record), outcome=outcome)

@@ -1,5 +1,7 @@
 """Patients: a clinic finds its enrollments by patient_ref and reads one patient's timeline,
-consent, opt-outs and replies; Pause / Resume / Cancel go through `worker.enrollment`.
+consent, opt-outs, open red-flag alerts and replies (acknowledging a reply closes its alert,
+`worker.inbox.acknowledge`); Pause / Resume / Cancel go through `worker.enrollment`, audited as
+the session's actor (`Principal.actor`).
 
 Finding needs no index: enrollment ids derive from (clinic, patient_ref, program, generation)
 (`worker.tokens.enrollment_id`), so a search computes them for every program and walks back
@@ -15,6 +17,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from worker.alerts import open_alerts
 from worker.console.auth import Form, Principal, Who, check_csrf
 from worker.console.deps import Console, console
 from worker.console.timeline import timeline
@@ -99,9 +102,7 @@ def patient(eid: str, request: Request, who: Who, c: Ctx) -> Response:
         "who": who, "csrf": who.csrf, "nav": "patients", "e": enrollment, "view": view, "rows": rows,
         "contact": _contact(who, enrollment), "replies": _replies(c, who, eid), "zone": enrollment.timezone,
         "done": request.query_params.get("done", ""),
-        # TODO(alerts, branch inbound): list this enrollment's open red-flag alerts here, with an
-        # Acknowledge button posting to a route beside `acknowledge_reply` below.
-        "alerts": [],
+        "alerts": [a for a in open_alerts(deps, who.clinic_id) if a.enrollment_id == eid],
     }  # fmt: skip
     return page("patient.html", **values)
 
@@ -116,7 +117,7 @@ def act(eid: str, action: str, who: Who, form: Form, c: Ctx) -> Response:
     try:
         if action != "cancel":
             refuse_if_ended(enrollment, action)
-        run(c.engine(), eid, who.clinic_id)
+        run(c.engine(), eid, who.clinic_id, actor=who.actor)
     except Conflict as exc:
         raise PageError(409, f"Cannot {action} this enrollment", str(exc).capitalize() + ".") from None
     return see_other(f"/console/patients/{eid}?done={action}")
