@@ -101,9 +101,7 @@ class Batch:
         """Write `record`; with the `cursor` it was sent at, move the channel on (next due time
         `next_due` computed in `timezone`, recent sends `history`) and complete the enrollment
         after its last message."""
-        return self._add(
-            messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone)
-        )
+        return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone))
 
     def finish_intro(
         self, record: MessageRecord, *, history: Sequence[datetime], now: datetime, retention_s: int
@@ -156,6 +154,10 @@ class Batch:
     def release_send(self, bi: str, mid: str) -> None:
         """Give back `mid`'s reserved place: it was not handed to the provider after all."""
         self._add(numbers.release(bi, mid))
+
+    def forget_number(self, bi: str, eid: str) -> None:
+        """The number (blind index `bi`) no longer lists enrollment `eid`."""
+        self._add(numbers.forget_enrollment(bi, eid))
 
     def note_last_message(self, bi: str, clinic_id: str, eid: str, at: datetime, ttl_s: int | None) -> None:
         """The number's latest SMS handed to the provider is `eid`'s (replies go to `clinic_id`);

@@ -16,6 +16,8 @@ from typing import TypeVar
 
 import redis
 
+import worker.store.bulk as bulk
+import worker.store.census as census
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
@@ -24,7 +26,15 @@ import worker.store.messages as messages
 import worker.store.numbers as numbers
 import worker.store.replies as replies
 import worker.store.shared as shared
-from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
+from worker.records import (
+    Enrollment,
+    EnrollmentState,
+    EnrollmentUpdate,
+    MessageRecord,
+    MessageState,
+    OptOut,
+    OptOutSource,
+)
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Runner
@@ -72,9 +82,7 @@ class Store:
         self.redis.close()
 
     # -- enrollments ------------------------------------------------------------------------
-    def create_enrollment(
-        self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0
-    ) -> Created:
+    def create_enrollment(self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
         does; schedule each channel and (with `number_index`, the blind index of its phone) note it
         for that number, in one round trip. The answer says whether it created, else the stored
@@ -95,6 +103,28 @@ class Store:
             if stored is None or stored.phone != enrollment.phone:
                 self._call(numbers.forget_enrollment(number_index, enrollment.id))
         return created
+
+    def create_enrollments(self, items: Sequence[tuple[Enrollment, str | None]], *, ttl_s: int) -> list[Created]:
+        """`create_enrollment` of each (enrollment, blind index of its phone or None), all in one
+        round trip (bulk intake); the number notes a repeat added for another number than the
+        stored enrollment's are taken back as `create_enrollment` does (two more round trips,
+        only when there are any)."""
+        answers = self._call(bulk.create_many(items, ttl_s))
+        repeats = [(e, bi) for (e, bi), (made, noted) in zip(items, answers, strict=True) if noted and not made.created]
+        if repeats:
+            stored = self.get_enrollments([e.id for e, _ in repeats])
+            stray = [(e, bi) for (e, bi), s in zip(repeats, stored, strict=True) if s is None or s.phone != e.phone]
+            batch = self.batch()
+            for e, bi in stray:
+                if bi is not None:
+                    batch.forget_number(bi, e.id)
+            batch.run()
+        return [made for made, _ in answers]
+
+    def enrollment_heads(self, eids: Sequence[str]) -> list[tuple[EnrollmentState | None, int | None]]:
+        """Each enrollment's state (None: not stored) and the later generation its pointer names
+        (None: none), in one round trip, writing nothing (a bulk intake's dry run)."""
+        return self._call(bulk.heads(eids))
 
     def generation_started(self, first_eid: str, generation: int) -> None:
         """Point generation 0 (`first_eid`) at `generation`, the newest, running (no expiry)."""
@@ -130,6 +160,11 @@ class Store:
         """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
         return self._call(enrollments.channel_opt_outs(eid, channels))
 
+    def active_by_program(self) -> dict[str, int]:
+        """program id -> active enrollments with a message to come, read from the due index (a
+        round trip per 10,000 of them; see worker.store.census)."""
+        return census.active_by_program(self.redis)
+
     # -- the due index ----------------------------------------------------------------------
     def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
         """Put each channel with a next message into its due index (NX: an entry stays put);
@@ -141,6 +176,11 @@ class Store:
             }
             enrollment = replace(enrollment, next_due=missing)
         self._call(due.schedule(enrollment))
+
+    def due_entries(self, eid: str, channels: Sequence[str]) -> dict[str, tuple[datetime | None, bool]]:
+        """Per channel: when the enrollment's due-index entry is due (None: none) and whether it
+        is claimed right now (`caredrip explain`)."""
+        return self._call(due.entries(eid, channels))
 
     def unschedule(self, eid: str, channels: Iterable[str]) -> None:
         self._call(due.unschedule(eid, channels))
@@ -305,4 +345,3 @@ class Store:
         """The secret for derived ids and tokens every process shares; `candidate` becomes it
         when there is none yet."""
         return self._call(shared.shared_secret(candidate))
-
