@@ -12,12 +12,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from worker import logs
-from worker.api import enrollments, ops, replies, unsubscribe, webhooks
+from worker.api import bulk, enrollments, explain, ops, replies, unsubscribe, webhooks
 from worker.api.body_limit import BodyLimit
 from worker.api.context import ApiContext
 from worker.api.errors import add_error_handlers
 from worker.deps import EngineDeps
 from worker.metrics import make_registry
+from worker.policy import Caps
 from worker.store import ClinicStore
 
 
@@ -34,6 +35,7 @@ def create_app(
     *,
     public_base_url: str | None = None,
     twilio_auth_token: str | None = None,
+    caps: Caps | None = None,
 ) -> FastAPI:
     """The API over the given deps; each one left None comes from `worker.wiring` when first needed."""
     app = FastAPI(
@@ -42,10 +44,10 @@ def create_app(
         version="0.1.0",
         description="Patient-education SMS and email programs: enroll patients, follow their messages.",
     )
-    app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token)
+    app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token, caps)
     app.state.registry = make_registry(lambda: app.state.ctx.engine())
-    for module in (enrollments, replies, webhooks, unsubscribe, ops):
+    for module in (bulk, explain, enrollments, replies, webhooks, unsubscribe, ops):
         app.include_router(module.router)
     add_error_handlers(app)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, larger={bulk.BULK_PATH: bulk.BULK_MAX_BYTES})
     return app

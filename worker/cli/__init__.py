@@ -5,11 +5,12 @@ Thin on purpose: each command reads the settings (a bad one stops it with one li
 setting, exit 2), calls one function elsewhere (worker.stack, worker.demo, worker.status,
 worker.simulate, worker.lint, worker.clinics, worker.enrollment, worker.delivery.resend,
 worker.intake_queue), and prints. One module per group: stack (run, demo), content (simulate,
-lint), enrollments (enroll, enrollment …), clinics (clinic …), operations (status, messages …,
-intake …); `base` holds the app and what they share.
+lint), enrollments (enroll, enrollment …; enroll --csv: bulk), schedules (explain, programs),
+clinics (clinic …), operations (status, messages …, intake …); `base` holds the app and what
+they share.
 """
 
-from worker.cli import clinics, content, enrollments, operations, replies, stack  # noqa: F401  (registers the commands)
+from worker.cli import clinics, content, enrollments, operations, replies, schedules, stack  # noqa: F401  (registers)
 from worker.cli.base import app
 
 __all__ = ["app"]
