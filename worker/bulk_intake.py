@@ -106,7 +106,8 @@ def bulk_enroll(
                 zones.setdefault(new.timezone, ZoneInfo(new.timezone))
                 chunk.append(new)
             except ValidationError as exc:
-                report.rejected.append(Rejected(item.number, exc.field, exc.message))
+                reason = exc.message.removeprefix(f"{exc.field}: ")  # a model-level message names its field
+                report.rejected.append(Rejected(item.number, exc.field, reason))
             if len(chunk) >= CHUNK_ROWS:
                 _collect(storing, report, progress)
                 storing, chunk = pool.submit(_store, deps, chunk, dry_run), []

@@ -27,9 +27,11 @@ from worker.errors import ContentError
 from worker.optouts import enrollment_opt_outs
 from worker.policy import Caps, QuietHours
 from worker.programs import INTRO_ID, Program
-from worker.records import Enrollment, EnrollmentState, MessageRecord, MessageState
+from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState
+from worker.routing import blind_index
 from worker.schedule import cap_hit, channel_caps, defer_quiet, next_allowed, nominal_due
 
+SAME_SEND = timedelta(minutes=1)  # a recipient's send this close to one of the enrollment's: the same
 ON_TIME = timedelta(minutes=5)  # sent within this of when the rules allowed: on time (dispatch, rate limit)
 HANDED = (MessageState.SENT, MessageState.DELIVERED, MessageState.UNDELIVERED)
 SKIP_RULES = {"opted_out": "opt_out", "paused": "pause", "canceled": "cancel", "dropped": "channel_removed"}
@@ -69,6 +71,7 @@ class _Ctx:
     tz: ZoneInfo
     quiet: QuietHours
     caps: Caps
+    shared: dict[str, list[datetime]] = field(default_factory=dict)  # the recipient's sends (8 days), by channel
 
     def due(self, step_id: str) -> tuple[datetime, datetime] | None:
         """(the program's time, that time out of quiet hours) for a step; None for one unknown."""
@@ -89,13 +92,21 @@ class _Ctx:
         of the channel; ("unknown", …) when the rules do not account for it."""
         per_day, per_week = channel_caps(self.caps, ch)
         allowed = next_allowed(quiet_due, self.tz, self.quiet, sent, per_day, per_week)
+        whose = "the patient's"
+        if at > allowed + ON_TIME and self.shared.get(ch):
+            # the recipient's caps count its other enrollments' sends too (the number's record)
+            shared = [x for x in self.shared[ch] if x < at - SAME_SEND]  # not this message's own send
+            sent = sorted([*shared, *(t for t in sent if all(abs(t - x) > SAME_SEND for x in shared))])
+            allowed = next_allowed(quiet_due, self.tz, self.quiet, sent, per_day, per_week)
+            whose = "the number's (shared with its other enrollments)"
         if at > allowed + ON_TIME:
             late = _duration(at - allowed)
             return "unknown", f"went {late} after the rules allowed ({self.hhmm(allowed)}); not recorded why"
         if allowed > quiet_due + ON_TIME:
             hit = cap_hit(quiet_due, self.tz, sent, per_day, per_week)
             what = f"{hit.limit} {ch} a {hit.unit}" if hit else f"{ch} caps"
-            return "cap", f"the cap ({what}) was full at {self.hhmm(quiet_due)}: moved to {self.hhmm(allowed)}"
+            moved = f"was full at {self.hhmm(quiet_due)}: moved to {self.hhmm(allowed)}"
+            return "cap", f"{whose} cap ({what}) {moved}"
         if quiet_due > nominal:
             q = self.quiet
             window = f"{q.start.strftime('%H:%M')}-{q.end.strftime('%H:%M')}"
@@ -110,7 +121,8 @@ def explain(deps: EngineDeps, eid: str, clinic_id: str | None, caps: Caps) -> Sc
     """Every message of the enrollment, past then future, in time order; NotFound unless it
     belongs to `clinic_id` (None: operators, any clinic)."""
     e = get_owned(deps, eid, clinic_id)
-    ctx = _Ctx(deps.catalog.get(e.program), e, ZoneInfo(e.timezone), deps.quiet, caps)
+    shared = {ch: deps.store.recent_sends(bi) for ch, bi in _recipients(deps, e).items()}
+    ctx = _Ctx(deps.catalog.get(e.program), e, ZoneInfo(e.timezone), deps.quiet, caps, shared)
     records = deps.store.records(eid)
     entries = deps.store.due_entries(eid, e.channels)
     opt_outs = enrollment_opt_outs(deps.store, e)
@@ -128,6 +140,12 @@ def explain(deps: EngineDeps, eid: str, clinic_id: str | None, caps: Caps) -> Sc
         past + future, key=lambda m: (m.local_time is None, m.local_time or e.anchor, order.get(m.step, -1), m.channel)
     )
     return Schedule(e, deps.clock.now(), messages)
+
+
+def _recipients(deps: EngineDeps, e: Enrollment) -> dict[str, str]:
+    """Each channel's recipient by blind index (its number, its address), where it has one."""
+    found = {ch: blind_index(deps.index, Channel(ch).address(e.phone, e.email) or "") for ch in e.channels}
+    return {ch: bi for ch, bi in found.items() if bi}
 
 
 def _blocked(e: Enrollment, opted_out: bool) -> tuple[str, str] | None:
