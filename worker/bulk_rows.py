@@ -63,7 +63,10 @@ def read_rows(text: str, fmt: Format, *, limit: int = MAX_ROWS) -> tuple[int, It
     """How many rows `text` holds, and each of them in order. Raises TooManyRows when it holds
     more than `limit`, ValidationError naming `columns` for a CSV header that lacks a required
     column or has an unknown one (both before any row is read)."""
-    count = _count_rows(text, fmt)
+    try:
+        count = _count_rows(text, fmt)
+    except csv.Error as exc:  # a cell over the csv module's limit: every record is read here first
+        raise ValidationError("body", f"not a CSV file: {exc}") from None
     if count > limit:
         raise TooManyRows(count, limit)
     if fmt == "ndjson":
@@ -76,7 +79,7 @@ def read_rows(text: str, fmt: Format, *, limit: int = MAX_ROWS) -> tuple[int, It
 
 def _count_rows(text: str, fmt: Format) -> int:
     if fmt == "ndjson":
-        return sum(1 for line in text.splitlines() if line.strip())
+        return sum(1 for line in _lines(text) if line.strip())
     return max(0, sum(1 for record in csv.reader(io.StringIO(text)) if any(c.strip() for c in record)) - 1)
 
 
@@ -125,13 +128,16 @@ def _from_cells(number: int, cells: dict[str, str]) -> Row | RowError:
 
 
 def _json_rows(text: str) -> Iterator[Row | RowError]:
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(_lines(text), start=1):
         if not line.strip():
             continue
         try:
             payload = json.loads(line)
         except json.JSONDecodeError as exc:
             yield RowError(number, "row", f"not JSON: {exc.msg} at column {exc.colno}")
+            continue
+        except RecursionError:
+            yield RowError(number, "row", "not JSON: nested too deeply")
             continue
         if not isinstance(payload, dict):
             yield RowError(number, "row", "a JSON object is needed")
@@ -141,3 +147,8 @@ def _json_rows(text: str) -> Iterator[Row | RowError]:
             yield RowError(number, "clinic_id", "a string is needed")
             continue
         yield Row(number, clinic, payload)
+
+
+def _lines(text: str) -> list[str]:
+    """JSON lines split at line feeds only (a JSON string may hold U+2028, which splitlines() splits at)."""
+    return [line.removesuffix("\r") for line in text.split("\n")]

@@ -13,7 +13,9 @@ from worker.store.keys import due_key
 
 HEADER = ("patient_ref,program,first_name,phone,email,channels,language,timezone,consent_sms,consent_email,"
           "consent_recorded_at")  # fmt: skip
-GOOD = f"MRN-1,twitching,Ana,{PATIENT_PHONE},ana@example.com,sms;email,en,America/New_York,true,true,2026-01-01T00:00:00Z"
+GOOD = (
+    f"MRN-1,twitching,Ana,{PATIENT_PHONE},ana@example.com,sms;email,en,America/New_York,true,true,2026-01-01T00:00:00Z"
+)
 ROWS = [
     GOOD,
     "MRN-2,twitching,Bo,,bo@example.com,sms,en,America/New_York,true,false,2026-01-01T00:00:00Z",  # no phone
@@ -96,3 +98,17 @@ def test_the_bulk_body_may_be_larger_than_a_single_one(client: TestClient) -> No
 
 def test_bulk_needs_a_clinic_key(anon: TestClient) -> None:
     assert post(anon, f"{HEADER}\n{GOOD}\n").status_code == 401
+
+
+def test_a_row_whose_enrollment_ended_starts_a_new_one(client: TestClient) -> None:
+    body = f"{HEADER}\n{GOOD}\n"
+    assert post(client, body).json()["created"] == 1
+    first = client.post("/v1/enrollments", json=enrollment_body(patient_ref="MRN-1")).json()
+    client.post(f"/v1/enrollments/{first['id']}/cancel")
+    dry = post(client, body, dry_run="true").json()
+    assert (dry["created"], dry["existing"]) == (1, 0)
+    assert post(client, body).json()["created"] == 1
+    assert post(client, body).json()["existing"] == 1
+    latest = client.post("/v1/enrollments", json=enrollment_body(patient_ref="MRN-1")).json()
+    assert latest["id"] != first["id"] and latest["state"] == "active"
+    assert client.get(f"/v1/enrollments/{first['id']}").json()["state"] == "canceled"

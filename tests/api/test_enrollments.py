@@ -360,6 +360,8 @@ def test_openapi_lists_every_endpoint(anon: TestClient) -> None:
         "/v1/enrollments/{eid}/pause",
         "/v1/enrollments/{eid}/resume",
         "/v1/enrollments/{eid}/cancel",
+        "/v1/enrollments/{eid}/schedule",
+        "/v1/enrollments/bulk",
         "/v1/replies",
         "/v1/replies/{rid}/ack",
         "/webhooks/twilio/status",

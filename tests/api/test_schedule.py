@@ -29,10 +29,18 @@ def message(result: dict[str, Any], step: str, channel: str = "sms") -> dict[str
 
 def test_a_new_enrollment_lists_every_message_to_come(client: TestClient, enrolled: dict[str, Any]) -> None:
     result = schedule(client, enrolled["id"])
-    assert (result["enrollment_id"], result["timezone"], result["state"]) == (enrolled["id"], "America/New_York", "active")
+    assert (result["enrollment_id"], result["timezone"], result["state"]) == (
+        enrolled["id"],
+        "America/New_York",
+        "active",
+    )
     assert len(result["messages"]) == 22 and all(m.keys() == KEYS for m in result["messages"])
     welcome, hydration = message(result, "welcome"), message(result, "hydration")
-    assert (welcome["state"], welcome["rule"], welcome["planned_at"]) == ("scheduled", None, "2026-03-02T15:00:00+00:00")
+    assert (welcome["state"], welcome["rule"], welcome["planned_at"]) == (
+        "scheduled",
+        None,
+        "2026-03-02T15:00:00+00:00",
+    )
     assert hydration["state"] == "planned" and hydration["due_at"] == "2026-03-04T15:00:00+00:00"
     assert hydration["local_time"] == "2026-03-04T10:00:00-05:00" and hydration["rule"] is None
     local = [m["local_time"] for m in result["messages"]]

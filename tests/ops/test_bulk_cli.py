@@ -64,7 +64,9 @@ def test_files_refused_whole_exit_2_with_one_line(env: dict[str, str], store: St
     big = tmp_path / "big.csv"
     big.write_text(HEADER + "\n" + "\n".join(row(f"p-{i}") for i in range(100_001)) + "\n")
     refused = caredrip(env, "enroll", "--csv", str(big), "--clinic", clinic)
-    assert refused.returncode == 2 and refused.stderr.strip() == "file: 100001 rows: at most 100,000 in one file, split it"
+    assert (
+        refused.returncode == 2 and refused.stderr.strip() == "file: 100001 rows: at most 100,000 in one file, split it"
+    )
     assert store.redis.zcard(due_key("sms")) == 0
     missing = caredrip(env, "enroll", "--csv", str(tmp_path / "none.csv"), "--clinic", clinic)
     assert missing.returncode == 2 and missing.stderr.startswith("csv: no file")

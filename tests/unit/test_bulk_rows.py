@@ -22,7 +22,10 @@ def rows(text: str, fmt: str = "csv") -> list[Row | RowError]:
 
 
 def test_a_csv_row_becomes_the_json_body() -> None:
-    text = HEADER + ",email,consent_email\nMRN-1,twitching,Ana,+14155552671,sms;email,America/New_York,TRUE,2026-01-01T00:00:00Z,a@example.com,true\n"
+    text = (
+        HEADER
+        + ",email,consent_email\nMRN-1,twitching,Ana,+14155552671,sms;email,America/New_York,TRUE,2026-01-01T00:00:00Z,a@example.com,true\n"
+    )
     [row] = rows(text)
     assert isinstance(row, Row) and row.number == 1 and row.clinic_id == ""
     assert row.payload == {
@@ -33,7 +36,10 @@ def test_a_csv_row_becomes_the_json_body() -> None:
 
 
 def test_empty_cells_are_fields_left_out_and_blank_lines_are_not_rows() -> None:
-    text = HEADER + "\n\nMRN-1,twitching,Ana,,sms,America/New_York,,2026-01-01T00:00:00Z\n,,,,,,,\nMRN-2,x,B,,sms,UTC,false,t\n"
+    text = (
+        HEADER
+        + "\n\nMRN-1,twitching,Ana,,sms,America/New_York,,2026-01-01T00:00:00Z\n,,,,,,,\nMRN-2,x,B,,sms,UTC,false,t\n"
+    )
     first, second = rows(text)
     assert isinstance(first, Row) and isinstance(second, Row)
     assert (first.number, second.number) == (1, 2)
@@ -68,7 +74,11 @@ def test_json_lines_number_rows_by_line_and_keep_clinic_id_apart() -> None:
     lines = [json.dumps({"patient_ref": "a", "clinic_id": "c_1"}), "", "{not json", "[1]", json.dumps({"clinic_id": 7})]
     found = rows("\n".join(lines), "ndjson")
     assert found[0] == Row(1, "c_1", {"patient_ref": "a"})
-    assert [(r.number, r.field) for r in found[1:] if isinstance(r, RowError)] == [(3, "row"), (4, "row"), (5, "clinic_id")]
+    assert [(r.number, r.field) for r in found[1:] if isinstance(r, RowError)] == [
+        (3, "row"),
+        (4, "row"),
+        (5, "clinic_id"),
+    ]
 
 
 def test_more_than_the_limit_refuses_the_file_before_any_row() -> None:
@@ -86,3 +96,12 @@ def test_the_example_files_read_cleanly() -> None:
     csv_rows = rows((ROOT / "docs/examples/enrollments.csv").read_text())
     json_rows = rows((ROOT / "docs/examples/enrollments.jsonl").read_text(), "ndjson")
     assert all(isinstance(r, Row) for r in csv_rows + json_rows) and len(csv_rows) == 3
+
+
+def test_unreadable_input_is_refused_or_rejected_never_an_exception() -> None:
+    with pytest.raises(ValidationError) as caught:
+        read_rows(HEADER + "\n" + "x" * 200_000 + ",twitching\n", "csv")  # over the csv module's field limit
+    assert caught.value.field == "body"
+    deep, separator = "[" * 100_000, json.dumps({"first_name": "A\u2028B"})
+    found = rows(f"{deep}\n{separator}\r\n", "ndjson")
+    assert isinstance(found[0], RowError) and found[1] == Row(2, "", {"first_name": "A\u2028B"})
