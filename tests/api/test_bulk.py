@@ -32,7 +32,7 @@ def post(client: TestClient, body: str, headers: dict[str, str] = CSV, **params:
 
 
 def enrollment_keys(store: Store) -> list[str]:
-    return sorted(k for k in store.redis.keys("cd:{e:*") if k.endswith("}"))
+    return sorted(str(k) for k in store.redis.keys("cd:{e:*") if str(k).endswith("}"))
 
 
 def test_valid_rows_are_enrolled_and_every_rejected_row_is_reported(client: TestClient, store: Store) -> None:

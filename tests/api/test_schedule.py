@@ -19,12 +19,14 @@ KEYS = {"step", "channel", "occurrence", "state", "due_at", "sent_at", "planned_
 def schedule(client: TestClient, eid: str) -> dict[str, Any]:
     answer = client.get(f"/v1/enrollments/{eid}/schedule")
     assert answer.status_code == 200, answer.text
-    return answer.json()  # type: ignore[no-any-return]
+    result: dict[str, Any] = answer.json()
+    return result
 
 
 def message(result: dict[str, Any], step: str, channel: str = "sms") -> dict[str, Any]:
-    [found] = [m for m in result["messages"] if m["step"] == step and m["channel"] == channel]
-    return found
+    found: list[dict[str, Any]] = [m for m in result["messages"] if m["step"] == step and m["channel"] == channel]
+    assert len(found) == 1
+    return found[0]
 
 
 def test_a_new_enrollment_lists_every_message_to_come(client: TestClient, enrolled: dict[str, Any]) -> None:

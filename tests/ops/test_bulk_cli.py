@@ -86,7 +86,7 @@ def test_the_example_file_enrolls_then_explain_and_programs(env: dict[str, str],
     listed = json.loads(caredrip(env, "programs", "--json").stdout)
     [twitching] = [p for p in listed if p["id"] == "twitching"]
     assert twitching["active"] == 3 and len(twitching["version"]) == 12 and twitching["steps"] == 11
-    eid = store.redis.zrange(due_key("sms"), 0, 0)[0]
+    eid = str(store.redis.zrange(due_key("sms"), 0, 0)[0])
     explained = caredrip(env, "explain", eid, "--json")
     assert explained.returncode == 0, explained.stderr
     result = json.loads(explained.stdout)

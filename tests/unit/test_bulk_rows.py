@@ -22,10 +22,8 @@ def rows(text: str, fmt: str = "csv") -> list[Row | RowError]:
 
 
 def test_a_csv_row_becomes_the_json_body() -> None:
-    text = (
-        HEADER
-        + ",email,consent_email\nMRN-1,twitching,Ana,+14155552671,sms;email,America/New_York,TRUE,2026-01-01T00:00:00Z,a@example.com,true\n"
-    )
+    cells = "MRN-1,twitching,Ana,+14155552671,sms;email,America/New_York,TRUE,2026-01-01T00:00:00Z,a@example.com,true"
+    text = f"{HEADER},email,consent_email\n{cells}\n"
     [row] = rows(text)
     assert isinstance(row, Row) and row.number == 1 and row.clinic_id == ""
     assert row.payload == {
