@@ -12,13 +12,13 @@ nothing and reports what would happen.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from worker.bulk_rows import Format, Row, RowError, read_rows
+from worker.bulk_rows import Row, RowError
 from worker.deps import EngineDeps
 from worker.enrollment import ENDED, NewEnrollment, build_enrollment, enroll
 from worker.errors import ValidationError
@@ -71,26 +71,19 @@ class Source:
     check_clinic: ClinicCheck = lambda _cid: None
 
 
-def count_rows(text: str, fmt: Format) -> int:
-    """The rows the file holds (TooManyRows / ValidationError for a file refused as a whole)."""
-    return read_rows(text, fmt)[0]
-
-
 def bulk_enroll(
     deps: EngineDeps,
-    text: str,
-    fmt: Format,
+    rows: Iterable[Row | RowError],
     source: Source,
     *,
     dry_run: bool = False,
     progress: Callable[[int], None] = lambda _n: None,
 ) -> BulkReport:
-    """Enroll every valid row of `text`; `progress(n)` after each n rows handled. Raises
-    TooManyRows or ValidationError (`columns`) for a file refused whole, before storing anything.
+    """Enroll every valid row of a file (`worker.bulk_rows.read_rows`, which refuses a file as
+    a whole before any row); `progress(n)` after each n rows handled.
 
     While one chunk's creates are on their way to Redis (in a second thread, one chunk at a
     time, in file order), the next chunk is validated."""
-    _, rows = read_rows(text, fmt)
     report = BulkReport(dry_run=dry_run)
     seen: dict[tuple[str, str, str], int] = {}
     clinics: dict[str, ValidationError | None] = {}

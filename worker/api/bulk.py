@@ -20,7 +20,8 @@ from worker.api.auth import ClinicId
 from worker.api.context import Ctx
 from worker.api.schemas import ERROR_RESPONSES, ErrorOut
 from worker.bulk_intake import BulkReport, Source, bulk_enroll
-from worker.bulk_rows import MAX_ROWS, Format, TooManyRows
+from worker.bulk_rows import MAX_ROWS, Format, TooManyRows, read_rows
+from worker.deps import EngineDeps
 from worker.errors import ValidationError
 from worker.logs import get_logger
 
@@ -74,12 +75,17 @@ async def bulk_enrollments(request: Request, cid: ClinicId, ctx: Ctx, dry_run: b
     except UnicodeDecodeError:
         raise ValidationError("body", "not UTF-8 text") from None
     try:
-        report = await run_in_threadpool(bulk_enroll, ctx.engine(), text, fmt, Source(cid), dry_run=dry_run)
+        report = await run_in_threadpool(_enroll, ctx.engine(), text, fmt, cid, dry_run)
     except TooManyRows as exc:
         return JSONResponse({"detail": exc.message}, status_code=413)
     log.info("bulk intake", clinic_id=cid, rows=report.rows, created=report.created, existing=report.existing,
              rejected=len(report.rejected), dry_run=dry_run)  # fmt: skip
     return bulk_out(report)
+
+
+def _enroll(deps: EngineDeps, text: str, fmt: Format, cid: str, dry_run: bool) -> BulkReport:
+    _, rows = read_rows(text, fmt)
+    return bulk_enroll(deps, rows, Source(cid), dry_run=dry_run)
 
 
 def bulk_out(report: BulkReport) -> BulkOut:

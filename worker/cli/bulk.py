@@ -35,12 +35,13 @@ def read_file(path: Path) -> str:
 def enroll_file(path: Path, clinic: str | None, *, dry_run: bool, as_json: bool) -> None:
     """Enroll every valid row of the file; see the module docstring for output and exit codes."""
     from worker import wiring
-    from worker.bulk_intake import Source, bulk_enroll, count_rows
+    from worker.bulk_intake import Source, bulk_enroll
+    from worker.bulk_rows import read_rows
     from worker.clinics import active_clinic
 
     settings()
     text, fmt = read_file(path), file_format(path)
-    total = count_rows(text, fmt)
+    total, rows = read_rows(text, fmt)
     store = wiring.clinics()
     if clinic is not None:
         active_clinic(store, clinic)
@@ -52,7 +53,7 @@ def enroll_file(path: Path, clinic: str | None, *, dry_run: bool, as_json: bool)
     deps = wiring.engine_deps()
     label = "checking" if dry_run else "enrolling"
     with typer.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:
-        report = bulk_enroll(deps, text, fmt, source, dry_run=dry_run, progress=bar.update)
+        report = bulk_enroll(deps, rows, source, dry_run=dry_run, progress=bar.update)
     if as_json:
         print_json(report.as_json())
     else:
