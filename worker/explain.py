@@ -29,7 +29,7 @@ from worker.policy import Caps, QuietHours
 from worker.programs import INTRO_ID, Program
 from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState
 from worker.routing import blind_index
-from worker.schedule import cap_hit, channel_caps, defer_quiet, next_allowed, nominal_due
+from worker.schedule import CapHit, cap_hit, channel_caps, defer_quiet, next_allowed, nominal_due, resolve_local
 
 SAME_SEND = timedelta(minutes=1)  # a recipient's send this close to one of the enrollment's: the same
 ON_TIME = timedelta(minutes=5)  # sent within this of when the rules allowed: on time (dispatch, rate limit)
@@ -71,6 +71,7 @@ class _Ctx:
     tz: ZoneInfo
     quiet: QuietHours
     caps: Caps
+    now: datetime
     shared: dict[str, list[datetime]] = field(default_factory=dict)  # the recipient's sends (8 days), by channel
 
     def due(self, step_id: str) -> tuple[datetime, datetime] | None:
@@ -82,8 +83,32 @@ class _Ctx:
         nominal = nominal_due(step, self.enrollment.anchor, self.tz)
         return nominal, defer_quiet(nominal, self.tz, self.quiet)
 
+    def merged(self, ch: str, own: Sequence[datetime], before: datetime | None = None) -> list[datetime]:
+        """The enrollment's sends `own` with its recipient's (kept by the number's record), each once."""
+        shared = [x for x in self.shared.get(ch, []) if before is None or x < before]
+        return sorted([*shared, *(t for t in own if all(abs(t - x) > SAME_SEND for x in shared))])
+
+    def held_by_cap(
+        self, at: datetime, sent: Sequence[datetime], per_day: int | None, per_week: int | None
+    ) -> CapHit | None:
+        """The cap that was full right up to `at` (or up to the quiet hours that end at `at`), such
+        that `at` is the first instant the rules then allowed; None when no cap held it there."""
+        earlier = [s for s in sent if s < at - SAME_SEND]
+        probe = at - SAME_SEND
+        for _ in range(3):
+            hit = cap_hit(probe, self.tz, earlier, per_day, per_week)
+            if hit is not None:
+                allowed = next_allowed(hit.until, self.tz, self.quiet, earlier, per_day, per_week)
+                return hit if abs(allowed - at) <= ON_TIME else None
+            local = probe.astimezone(self.tz)
+            if not self.quiet.contains(local.time()):
+                return None
+            start_day = local.date() - timedelta(days=1 if local.time() < self.quiet.start else 0)
+            probe = resolve_local(start_day, self.quiet.start, self.tz) - SAME_SEND
+        return None
+
     def hhmm(self, instant: datetime) -> str:
-        return instant.astimezone(self.tz).strftime("%a %H:%M")
+        return instant.astimezone(self.tz).strftime("%a %d %b %H:%M")
 
     def explain_delay(
         self, nominal: datetime, quiet_due: datetime, at: datetime, sent: Sequence[datetime], ch: str
@@ -95,13 +120,16 @@ class _Ctx:
         whose = "the patient's"
         if at > allowed + ON_TIME and self.shared.get(ch):
             # the recipient's caps count its other enrollments' sends too (the number's record)
-            shared = [x for x in self.shared[ch] if x < at - SAME_SEND]  # not this message's own send
-            sent = sorted([*shared, *(t for t in sent if all(abs(t - x) > SAME_SEND for x in shared))])
+            sent = self.merged(ch, sent, before=at - SAME_SEND)  # not this message's own send
             allowed = next_allowed(quiet_due, self.tz, self.quiet, sent, per_day, per_week)
             whose = "the number's (shared with its other enrollments)"
         if at > allowed + ON_TIME:
+            held = self.held_by_cap(at, sent, per_day, per_week)
+            if held is not None:  # the cap was full up to it (quiet hours may follow): later gaps were taken since
+                return "cap", f"{whose} cap ({held.limit} {ch} a {held.unit}) was full until {self.hhmm(held.until)}"
             late = _duration(at - allowed)
-            return "unknown", f"went {late} after the rules allowed ({self.hhmm(allowed)}); not recorded why"
+            went = "goes" if at > self.now else "went"
+            return "unknown", f"{went} {late} later than quiet hours and caps explain; not recorded why"
         if allowed > quiet_due + ON_TIME:
             hit = cap_hit(quiet_due, self.tz, sent, per_day, per_week)
             what = f"{hit.limit} {ch} a {hit.unit}" if hit else f"{ch} caps"
@@ -122,7 +150,7 @@ def explain(deps: EngineDeps, eid: str, clinic_id: str | None, caps: Caps) -> Sc
     belongs to `clinic_id` (None: operators, any clinic)."""
     e = get_owned(deps, eid, clinic_id)
     shared = {ch: deps.store.recent_sends(bi) for ch, bi in _recipients(deps, e).items()}
-    ctx = _Ctx(deps.catalog.get(e.program), e, ZoneInfo(e.timezone), deps.quiet, caps, shared)
+    ctx = _Ctx(deps.catalog.get(e.program), e, ZoneInfo(e.timezone), deps.quiet, caps, deps.clock.now(), shared)
     records = deps.store.records(eid)
     entries = deps.store.due_entries(eid, e.channels)
     opt_outs = enrollment_opt_outs(deps.store, e)
@@ -139,7 +167,7 @@ def explain(deps: EngineDeps, eid: str, clinic_id: str | None, caps: Caps) -> Sc
     messages = sorted(
         past + future, key=lambda m: (m.local_time is None, m.local_time or e.anchor, order.get(m.step, -1), m.channel)
     )
-    return Schedule(e, deps.clock.now(), messages)
+    return Schedule(e, ctx.now, messages)
 
 
 def _recipients(deps: EngineDeps, e: Enrollment) -> dict[str, str]:
@@ -224,7 +252,8 @@ def _future(
         return []
     steps = ctx.program.steps_for(ch)[e.cursor[ch] :]
     per_day, per_week = channel_caps(ctx.caps, ch)
-    history = list(e.history.get(ch, [])) or list(sent)
+    own = sorted(e.history.get(ch, []) or sent)  # what the enrollment's own rule counts (worker: history)
+    every = ctx.merged(ch, own)  # what the number's caps count: its other enrollments' sends too
     out: list[Explained] = []
     rule: str | None
     for i, step in enumerate(steps):
@@ -238,16 +267,13 @@ def _future(
         elif held is not None:
             planned = entry[0] or e.next_due.get(ch) or quiet_due
             rule, reason = (held.rule, held.reason)
-        elif i == 0:  # in the due index; dispatch moves it on to what quiet hours and caps allow
-            allowed = next_allowed(quiet_due, ctx.tz, ctx.quiet, history, per_day, per_week)
-            planned = max(entry[0] or e.next_due.get(ch) or quiet_due, allowed)
-            rule, reason = ctx.explain_delay(nominal, quiet_due, planned, history, ch)
-        else:
-            earliest = max(quiet_due, history[-1]) if history else quiet_due
-            planned = next_allowed(earliest, ctx.tz, ctx.quiet, history, per_day, per_week)
-            rule, reason = ctx.explain_delay(nominal, quiet_due, planned, history, ch)
+        else:  # the next is in the due index; dispatch moves it on to what quiet hours and caps allow
+            start = max(entry[0] or e.next_due.get(ch) or quiet_due, quiet_due) if i == 0 else quiet_due
+            earliest = max(start, every[-1]) if every and i > 0 else start
+            planned = next_allowed(earliest, ctx.tz, ctx.quiet, every, per_day, per_week)
+            rule, reason = ctx.explain_delay(nominal, quiet_due, planned, own, ch)
         if planned is not None:
-            history.append(planned)
+            own, every = sorted([*own, planned]), sorted([*every, planned])
         state = held.state if held else ("scheduled" if i == 0 else "planned")
         when = planned or nominal
         out.append(Explained(

@@ -83,6 +83,8 @@ def test_the_example_file_enrolls_then_explain_and_programs(env: dict[str, str],
     example = caredrip(env, "enroll", "--csv", str(REPO / "docs/examples/enrollments.csv"), "--clinic", clinic)
     assert example.returncode == 0, example.stdout + example.stderr
     assert example.stdout.startswith("created 3, already enrolled 0, rejected 0")
+    lines = caredrip(env, "enroll", "--csv", str(REPO / "docs/examples/enrollments.jsonl"), "--clinic", clinic)
+    assert lines.stdout.startswith("created 0, already enrolled 2, rejected 0"), lines.stdout + lines.stderr
     listed = json.loads(caredrip(env, "programs", "--json").stdout)
     [twitching] = [p for p in listed if p["id"] == "twitching"]
     assert twitching["active"] == 3 and len(twitching["version"]) == 12 and twitching["steps"] == 11
