@@ -191,10 +191,8 @@ def _state(store: Any, eid: str) -> EnrollmentState | None:
 def summary(tally: Tally, elapsed: float) -> str:
     counts = ", ".join(f"{n} {channel}" for channel, n in sorted(tally.per_channel.items()))
     worst = max(tally.lateness, default=0.0) / 60
-    return (
-        f"Program completed: {sum(tally.per_channel.values())} messages ({counts}) in {elapsed:.1f} s real; "
-        f"latest message {worst:.0f} virtual minutes after its due time."
-    )
+    return (f"Program completed: {sum(tally.per_channel.values())} messages ({counts}) in {elapsed:.1f} s real; "
+            f"latest message {worst:.0f} virtual minutes after its due time.")
 
 
 def intro(var_dir: Path) -> str:

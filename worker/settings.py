@@ -216,3 +216,4 @@ def _first_error_line(exc: pydantic.ValidationError) -> str:
         env_name = field.alias if field is not None and field.alias else name
         return f"setting {env_name}: {message}"
     return f"setting {message}"
+

@@ -92,9 +92,8 @@ def check_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise PortInUse(
-                    f"port {port} on {host} is in use by another program: stop it, or choose another port with --port"
-                ) from None
+                raise PortInUse(f"port {port} on {host} is in use by another program: stop it, "
+                                "or choose another port with --port") from None
             raise CaredripError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 

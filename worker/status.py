@@ -148,10 +148,8 @@ def format_table(status: Status) -> str:
     queues = status["queues"]
     lines += ["", "queues        " + "   ".join(f"{name} {queues[name]}" for name in QUEUES)]
     lines.append("last hour     " + "   ".join(f"{state} {n}" for state, n in status["last_hour"].items()))
-    lines.append(
-        f"need an operator   unknown {status['unknown_total']}   failed {status['failed_total']}"
-        "   (caredrip messages unknown|failed)"
-    )
+    lines.append(f"need an operator   unknown {status['unknown_total']}   failed {status['failed_total']}"
+                 "   (caredrip messages unknown|failed)")
     lines.append(f"intake refused     {status['intake_failed_total']}   (caredrip intake failed)")
     dispatch = status["dispatch"]
     lines.append(f"last dispatch {dispatch['last_at'] or 'never'}   ({dispatch['runs']} runs)")
@@ -168,3 +166,4 @@ def _duration(seconds: int) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
+

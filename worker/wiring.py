@@ -68,13 +68,8 @@ def redis_client() -> redis.Redis:
     # plain pool then fails the batch (MaxConnectionsError) and strands its leases until they
     # expire. Here a thread waits for a free connection instead.
     pool = redis.BlockingConnectionPool.from_url(
-        redis_url(),
-        decode_responses=True,
-        health_check_interval=30,
-        socket_connect_timeout=2,
-        socket_timeout=15,
-        max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=REDIS_POOL_WAIT_SECONDS,
+        redis_url(), decode_responses=True, health_check_interval=30, socket_connect_timeout=2, socket_timeout=15,
+        max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_SECONDS,
     )
     return redis.Redis(connection_pool=pool)
 

@@ -101,7 +101,9 @@ class Batch:
         """Write `record`; with the `cursor` it was sent at, move the channel on (next due time
         `next_due` computed in `timezone`, recent sends `history`) and complete the enrollment
         after its last message."""
-        return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone))
+        return self._add(
+            messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone)
+        )
 
     def finish_intro(
         self, record: MessageRecord, *, history: Sequence[datetime], now: datetime, retention_s: int
