@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from fastapi import FastAPI, Request
 from starlette.testclient import TestClient
 
 from tests.api.conftest import PATIENT_PHONE, enrollment_body
+from worker.api.body_limit import BodyLimit
 from worker.store import Store
 from worker.store.keys import due_key
 
@@ -112,3 +114,19 @@ def test_a_row_whose_enrollment_ended_starts_a_new_one(client: TestClient) -> No
     latest = client.post("/v1/enrollments", json=enrollment_body(patient_ref="MRN-1")).json()
     assert latest["id"] != first["id"] and latest["state"] == "active"
     assert client.get(f"/v1/enrollments/{first['id']}").json()["state"] == "canceled"
+
+
+def test_the_body_limit_is_per_path() -> None:
+    """BodyLimit as the app wires it for bulk intake: a larger limit on the named path only."""
+    app = FastAPI()
+
+    @app.post("/{name}")
+    async def echo(request: Request) -> int:
+        return len(await request.body())
+
+    app.add_middleware(BodyLimit, limit=10, larger={"/big": 100})
+    with TestClient(app) as c:
+        assert c.post("/big", content=b"x" * 100).json() == 100
+        assert c.post("/big", content=b"x" * 101).status_code == 413
+        small = c.post("/small", content=b"x" * 11)
+        assert small.status_code == 413 and small.json() == {"detail": "request body larger than 10 bytes"}
