@@ -15,11 +15,15 @@ from prometheus_client.registry import Collector
 
 from worker.deps import EngineDeps
 from worker.status import snapshot
+from worker.store import WebhookFigures
 
 MESSAGES = ("caredrip_messages", "Messages that reached each state, by channel and program")
 BACKLOG = ("caredrip_due_backlog", "Messages due now and not yet claimed, by channel")
 OLDEST = ("caredrip_oldest_overdue_seconds", "Age of the oldest message due and not yet claimed")
 IN_FLIGHT = ("caredrip_in_flight", "Enrollments claimed for sending and not yet finished, by channel")
+DELIVERIES = ("caredrip_webhook_deliveries", "Clinic-event deliveries ended, by kind (hook, mail) and outcome")
+PENDING = ("caredrip_webhook_pending", "Clinic-event deliveries waiting or being tried")
+EMIT_ERRORS = ("caredrip_event_emit_errors", "Clinic events that could not be stored (logged, never raised)")
 
 
 class StoreCollector(Collector):
@@ -33,6 +37,9 @@ class StoreCollector(Collector):
         return [
             CounterMetricFamily(*MESSAGES, labels=["state", "channel", "program"]),
             *(GaugeMetricFamily(*spec, labels=["channel"]) for spec in (BACKLOG, OLDEST, IN_FLIGHT)),
+            CounterMetricFamily(*DELIVERIES, labels=["kind", "outcome"]),
+            GaugeMetricFamily(*PENDING),
+            CounterMetricFamily(*EMIT_ERRORS),
         ]
 
     def collect(self) -> Iterable[Metric]:
@@ -46,7 +53,18 @@ class StoreCollector(Collector):
             backlog.add_metric([channel], figures.due_now)
             oldest.add_metric([channel], figures.oldest_overdue.total_seconds())
             in_flight.add_metric([channel], figures.in_flight)
-        return [messages, backlog, oldest, in_flight]
+        return [messages, backlog, oldest, in_flight, *webhook_metrics(snap.webhooks)]
+
+
+def webhook_metrics(figures: WebhookFigures) -> list[Metric]:
+    deliveries = CounterMetricFamily(*DELIVERIES, labels=["kind", "outcome"])
+    for key, count in sorted(figures.counts.items()):
+        kind, _, outcome = key.partition(":")
+        if kind != "emit":
+            deliveries.add_metric([kind, outcome], count)
+    pending = GaugeMetricFamily(*PENDING, value=figures.pending + figures.in_flight)
+    errors = CounterMetricFamily(*EMIT_ERRORS, value=figures.counts.get("emit:error", 0))
+    return [deliveries, pending, errors]
 
 
 def make_registry(engine: Callable[[], EngineDeps]) -> CollectorRegistry:

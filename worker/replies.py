@@ -20,6 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from xml.sax.saxutils import escape
 
+from worker.clinic_events import number_opted_out
 from worker.contact import display_phone, inbound_number, mask_phone
 from worker.deps import EngineDeps
 from worker.inbox import record_reply, record_unmatched
@@ -82,6 +83,7 @@ def _act(deps: EngineDeps, clinics: ClinicStore, number: str, body: str, now: da
     word = keyword(body)
     if word is Keyword.STOP:
         opt_out_sms(deps.store, number, now, OptOutSource.STOP)
+        number_opted_out(deps, number)  # each enrollment's clinic hears of it (never raises)
         return InboundOutcome("opted_out")
     if word is Keyword.START:
         opt_in_sms(deps.store, number)

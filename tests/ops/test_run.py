@@ -76,7 +76,7 @@ def test_run_enrolls_sends_reports_and_stops_cleanly(var_dir: Path, tmp_path: Pa
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
         assert set(report) == STATUS_KEYS
-        assert set(report["queues"]) == {"intake", "dispatch", "send"}
+        assert set(report["queues"]) == {"intake", "dispatch", "send", "webhooks"}
         assert report["last_hour"]["sent"] >= 1
         assert report["workers"], "the run's worker should answer a ping"
 

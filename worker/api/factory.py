@@ -12,7 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from worker import logs
-from worker.api import enrollments, ops, replies, unsubscribe, webhooks
+from worker.api import clinic, enrollments, ops, replies, unsubscribe, webhooks
 from worker.api.body_limit import BodyLimit
 from worker.api.context import ApiContext
 from worker.api.errors import add_error_handlers
@@ -44,7 +44,7 @@ def create_app(
     )
     app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token)
     app.state.registry = make_registry(lambda: app.state.ctx.engine())
-    for module in (enrollments, replies, webhooks, unsubscribe, ops):
+    for module in (enrollments, replies, clinic, webhooks, unsubscribe, ops):
         app.include_router(module.router)
     add_error_handlers(app)
     app.add_middleware(BodyLimit)

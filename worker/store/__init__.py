@@ -4,7 +4,7 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake, numbers, replies), batch and redis_store (the Store), clinics.
+messages, counters, shared, intake, numbers, replies, webhooks), batch and redis_store (the Store), clinics.
 """
 
 from worker.store.batch import Batch, Reply
@@ -32,11 +32,13 @@ from worker.store.results import (
     Retime,
     StoredReply,
 )
+from worker.store.webhooks import Attempt, DeliveryKind, DeliveryState, StoredEvent, WebhookFigures
 
 __all__ = [
     "FAILED_INDEX",
     "UNKNOWN_INDEX",
     "UNMATCHED",
+    "Attempt",
     "Batch",
     "BeginSend",
     "BeginStatus",
@@ -45,6 +47,8 @@ __all__ = [
     "ClinicStore",
     "CountKey",
     "Created",
+    "DeliveryKind",
+    "DeliveryState",
     "DispatchInfo",
     "DueCounts",
     "ErasedNumber",
@@ -60,5 +64,7 @@ __all__ = [
     "ReserveStatus",
     "Retime",
     "Store",
+    "StoredEvent",
     "StoredReply",
+    "WebhookFigures",
 ]

@@ -17,6 +17,7 @@ import worker.store.enrollments as enrollments
 import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
+import worker.store.webhooks as webhooks
 from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
@@ -101,9 +102,7 @@ class Batch:
         """Write `record`; with the `cursor` it was sent at, move the channel on (next due time
         `next_due` computed in `timezone`, recent sends `history`) and complete the enrollment
         after its last message."""
-        return self._add(
-            messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone)
-        )
+        return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone))
 
     def finish_intro(
         self, record: MessageRecord, *, history: Sequence[datetime], now: datetime, retention_s: int
@@ -189,3 +188,7 @@ class Batch:
     def queue_length(self, queue: str) -> Reply[int]:
         """Tasks waiting in a Celery queue on the broker (this same Redis)."""
         return self._add(counters.queue_length(queue))
+
+    def webhook_figures(self) -> Reply[webhooks.WebhookFigures]:
+        """Clinic-event deliveries waiting, in flight, given up, and their counters (status, /metrics)."""
+        return self._add(webhooks.figures())

@@ -38,12 +38,22 @@ cd:clock                   hash    -                  `origin`: "<unix s>:<scale
 cd:secret                  string  -                  secret for derived ids and tokens, unless configured
 cd:clinic:<id>             hash    -                  a clinic: name, phone, email, created, revoked (s);
                                                       `key:<key id>` -> `<sha256 of the key>|<created s>|<revoked s>`
-                                                      per API key (`key`: the sha256 of a key from before key ids)
+                                                      per API key (`key`: the sha256 of a key from before key ids);
+                                                      webhook_url, webhook_secret (sealed, aad the clinic id)
 cd:clinics                 set     -                  every clinic id
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
 cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON {id, clinic, field, reason, at},
                                                       newest first (never the body)
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
+cd:{w:<event id>}          hash    retention          one clinic event (worker.events): c clinic, t type, b JSON body
+                                                      sent (ids only, no PHI), at (ms); per delivery kind k (hook: the
+                                                      webhook, mail: the alert email) k.s state (pending, delivered,
+                                                      failed, dropped), k.n attempts, k.f first attempt (ms), k.q queued
+cd:{w:<event id>}:a        list    retention          its attempts, oldest first: JSON {kind, at, status|error, ms}
+cd:{wh}:due                zset    -                  deliveries waiting: `<kind>:<event id>` -> due (caredrip clock ms)
+cd:{wh}:lease              zset    -                  claimed deliveries -> lease expiry (Redis time ms); reaped back
+cd:wh:failed               zset    retention (trim)   deliveries given up after 24 h: `<kind>:<event id>` -> time (s)
+cd:wh:stats                hash    -                  `<kind>:<delivered|failed|dropped>`, `emit:error` -> count
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For
@@ -166,3 +176,18 @@ def queue_keys(queue: str) -> tuple[str, ...]:
 def seen_key(kind: str, ident: str) -> str:
     """A webhook (`kind`: inbound, optout) already acted on for provider message id `ident`."""
     return f"cd:seen:{kind}:{ident}"
+
+
+def event_key(evt_id: str) -> str:
+    """One clinic event and its deliveries' states (worker.store.webhooks)."""
+    return f"cd:{{w:{evt_id}}}"
+
+
+def event_attempts_key(evt_id: str) -> str:
+    return f"cd:{{w:{evt_id}}}:a"
+
+
+WEBHOOKS_DUE = "cd:{wh}:due"
+WEBHOOKS_LEASE = "cd:{wh}:lease"
+WEBHOOKS_FAILED = "cd:wh:failed"
+WEBHOOKS_STATS = "cd:wh:stats"

@@ -30,6 +30,7 @@ SCRIPTS = (
     "callback",
 )
 RECIPIENT_SCRIPTS = ("reserve_send", "enroll_number", "ack_reply")  # store.numbers, store.replies
+EVENT_SCRIPTS = ("webhook_claim",)  # store.webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ class Runner:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        names = (*SCRIPTS, *RECIPIENT_SCRIPTS)
+        names = (*SCRIPTS, *RECIPIENT_SCRIPTS, *EVENT_SCRIPTS)
         self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in names}
         self._sha: dict[str, str] = {}
 

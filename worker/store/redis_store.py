@@ -24,6 +24,7 @@ import worker.store.messages as messages
 import worker.store.numbers as numbers
 import worker.store.replies as replies
 import worker.store.shared as shared
+import worker.store.webhooks as webhooks
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
@@ -72,9 +73,7 @@ class Store:
         self.redis.close()
 
     # -- enrollments ------------------------------------------------------------------------
-    def create_enrollment(
-        self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0
-    ) -> Created:
+    def create_enrollment(self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
         does; schedule each channel and (with `number_index`, the blind index of its phone) note it
         for that number, in one round trip. The answer says whether it created, else the stored
@@ -258,6 +257,62 @@ class Store:
         """Remove these replies and their index entries (erasure of one enrollment's replies)."""
         self._call(replies.drop(stored))
 
+    # -- clinic events and their deliveries (worker.events, worker.webhooks.delivery) -----------
+    def event_target(self, clinic_id: str) -> webhooks.EventTarget:
+        """Where the clinic's events go: its webhook URL, sealed secret and email ('' when none)."""
+        return self._call(webhooks.target(clinic_id))
+
+    def add_event(
+        self,
+        evt_id: str,
+        clinic_id: str,
+        event_type: str,
+        body: bytes,
+        kinds: list[webhooks.DeliveryKind],
+        *,
+        at: datetime,
+        due: datetime,
+        ttl_s: int,
+    ) -> None:
+        """Store the event (created `at`) once: a second add of the same id changes nothing; put
+        each new delivery in the due set, due at `due`. Two round trips (one when nothing is new)."""
+        new = self._call(webhooks.add(evt_id, clinic_id, event_type, body, kinds, at, ttl_s))
+        if new:
+            self._call(webhooks.queue(evt_id, new, due))
+
+    def get_event(self, evt_id: str) -> webhooks.StoredEvent | None:
+        return self._call(webhooks.get(evt_id))
+
+    def event_attempts(self, evt_id: str) -> list[webhooks.Attempt]:
+        return self._call(webhooks.attempts(evt_id))
+
+    def claim_deliveries(self, now: datetime, limit: int, lease_ms: int, max_in_flight: int) -> list[str]:
+        """Lease up to `limit` deliveries due by `now` (`<kind>:<event id>`), no more than
+        `max_in_flight` leased at once; expired leases come back first."""
+        return self._call(webhooks.claim(now, limit, lease_ms, max_in_flight))
+
+    def finish_delivery(
+        self,
+        evt_id: str,
+        kind: webhooks.DeliveryKind,
+        attempt: webhooks.Attempt | None,
+        state: webhooks.DeliveryState,
+        retry_at: datetime | None,
+        ttl_s: int,
+    ) -> None:
+        """Record the attempt, set the state, release the lease; due again at `retry_at` if given."""
+        self._call(webhooks.finish(evt_id, kind, attempt, state, retry_at, ttl_s))
+
+    def release_delivery(self, kind: webhooks.DeliveryKind, evt_id: str) -> None:
+        """Drop a claimed delivery's lease with nothing recorded (its event is gone or already done)."""
+        self._call(webhooks.release(kind, evt_id))
+
+    def count_emit_error(self) -> None:
+        self._call(webhooks.count_emit_error())
+
+    def failed_deliveries(self, limit: int = 1000) -> list[str]:
+        return self._call(webhooks.failed(limit))
+
     # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
     def record_failed_intake(self, entry: str) -> None:
         """Keep a refused intake (JSON text, never the body) for operators and count it."""
@@ -305,4 +360,3 @@ class Store:
         """The secret for derived ids and tokens every process shares; `candidate` becomes it
         when there is none yet."""
         return self._call(shared.shared_secret(candidate))
-
