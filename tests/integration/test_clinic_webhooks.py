@@ -12,18 +12,22 @@ from pathlib import Path
 import pytest
 
 from tests.support.celery_worker import in_process_worker
-from tests.support.engine import make_deps
+from tests.support.engine import make_deps, new_enrollment, send_inline
 from tests.support.processes import celery_broker
 from tests.support.redis_fixture import wait_until
 from tests.support.smtp_server import SmtpTestServer
+from tests.support.twilio_standin import TwilioStandIn
 from tests.support.webhook_receiver import WebhookReceiver, deliver_due, next_delivery_due
 from worker import tasks, wiring
 from worker.celery_app import app
 from worker.channels.outbox import OutboxChannel
 from worker.channels.smtp_email import SmtpEmailChannel
+from worker.channels.twilio_sms import TwilioSmsChannel
 from worker.clinics import add_clinic, register_webhook, remove_webhook
 from worker.clock import FixedClock
+from worker.delivery.dispatch import dispatch_once
 from worker.delivery.types import DeliveryDeps
+from worker.enrollment import enroll
 from worker.events import emit
 from worker.metrics import make_registry, render
 from worker.status import gather
@@ -32,6 +36,7 @@ from worker.webhooks import EventType, event_id, retry_offsets
 from worker.webhooks.delivery import Answer, post
 
 CLINIC_EMAIL = "alerts@riverside.example"
+TWILIO_TOKEN = "test-auth-token"
 
 
 @pytest.fixture
@@ -105,7 +110,10 @@ def test_an_event_is_signed_retried_after_a_500_and_recorded(
         "data": {"reply_id": "r_1", "enrollment_id": "e_1", "patient_ref": "p-1", "red_flag": False},
     }
     attempts = deps.engine.store.event_attempts(evt)
-    assert [(a.kind, a.status, a.error) for a in attempts] == [(DeliveryKind.HOOK, 500, None), (DeliveryKind.HOOK, 200, None)]
+    assert [(a.kind, a.status, a.error) for a in attempts] == [
+        (DeliveryKind.HOOK, 500, None),
+        (DeliveryKind.HOOK, 200, None),
+    ]
     assert attempts[1].at - attempts[0].at == retry_at - attempts[0].at > timedelta(0)
     assert all(a.duration_ms >= 0 for a in attempts)
     stored = deps.engine.store.get_event(evt)
@@ -193,7 +201,7 @@ def test_the_stored_secret_is_sealed(deps: DeliveryDeps, cid: str, receiver: Web
     row = deps.engine.store.redis.hgetall(f"cd:clinic:{cid}")
     assert row["webhook_url"] == receiver.url
     assert receiver.secret not in json.dumps(row)
-    assert deps.engine.keyring.open(row["webhook_secret"], aad=cid) == receiver.secret
+    assert deps.engine.keyring.open(str(row["webhook_secret"]), aad=cid) == receiver.secret
 
 
 def test_an_alert_is_also_emailed_to_the_clinic_and_retried(
@@ -257,3 +265,39 @@ def test_deliveries_run_on_a_real_worker_of_the_webhooks_queue(
     assert [(r.answered, r.verified, r.event["id"]) for r in receiver.received] == [(500, True, evt), (200, True, evt)]
     stored = celery_deps.engine.store.get_event(evt)
     assert stored is not None and stored.deliveries[DeliveryKind.HOOK].state is DeliveryState.DELIVERED
+
+
+@pytest.fixture
+def standin() -> Iterator[TwilioStandIn]:
+    with TwilioStandIn(auth_token=TWILIO_TOKEN) as server:
+        yield server
+
+
+def test_sends_the_provider_refuses_tell_the_clinic(
+    redis_url: str, tmp_path: Path, standin: TwilioStandIn, clinics: ClinicStore, receiver: WebhookReceiver
+) -> None:
+    sms = TwilioSmsChannel(
+        account_sid="AC" + "0" * 32, auth_token=TWILIO_TOKEN, from_number="+15005550006",
+        api_base_url=standin.base_url, timeout_seconds=2,
+    )  # fmt: skip
+    deps = make_deps(
+        redis_url, tmp_path / "outbox.jsonl", channels={"sms": sms, "email": OutboxChannel("email", tmp_path / "o")}
+    )
+    clock = deps.engine.clock
+    cid, _ = add_clinic(clinics, "Riverside", None, None, clock.now())
+    _url, receiver.secret = register_webhook(clinics, deps.engine.keyring, cid, receiver.url, production=False)
+    standin.script(["400:21211", "400:21610"])
+    first, _ = enroll(deps.engine, new_enrollment("p-1", clinic_id=cid, channels=("sms",), phone="+14155550101"))
+    second, _ = enroll(deps.engine, new_enrollment("p-2", clinic_id=cid, channels=("sms",), phone="+14155550102"))
+    dispatch_once(deps, send_inline(deps))
+    deliver_due(deps)
+    failed = {
+        r.event["data"]["enrollment_id"]: r.event["data"]
+        for r in receiver.received
+        if r.event["type"] == "message.failed"
+    }
+    assert sorted(d["reason"] for d in failed.values()) == ["21211", "21610"]
+    assert {d["message_id"] for d in failed.values()} == {f"{first.id}.welcome.sms.1", f"{second.id}.welcome.sms.1"}
+    [opted_out] = [r.event["data"] for r in receiver.received if r.event["type"] == "enrollment.opted_out"]
+    assert failed[opted_out["enrollment_id"]]["reason"] == "21610" and opted_out["source"] == "provider"
+    assert len(receiver.received) == 3 and all(r.verified for r in receiver.received)

@@ -55,7 +55,7 @@ class WebhookReceiver:
         owner = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 signature = self.headers.get(HEADER) or ""
@@ -70,7 +70,7 @@ class WebhookReceiver:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+            def log_message(self, format: str, *args: Any) -> None:
                 return None
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -117,4 +117,4 @@ def deliver_due(deps: DeliveryDeps, **deliver_kw: Any) -> list[DeliveryState | N
 def next_delivery_due(deps: DeliveryDeps) -> datetime | None:
     """When the earliest waiting delivery is due (None: none waits)."""
     first = deps.engine.store.redis.zrange(WEBHOOKS_DUE, 0, 0, withscores=True)
-    return from_epoch_ms(first[0][1]) if first else None
+    return from_epoch_ms(float(first[0][1])) if first else None

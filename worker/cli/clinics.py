@@ -52,7 +52,8 @@ def clinic_list(json_out: JsonOption = False) -> None:
     settings()
     rows: list[dict[str, Any]] = [
         {"id": c.id, "name": c.name, "phone": c.phone, "email": c.email,
-         "created_at": iso(c.created_at), "revoked_at": iso(c.revoked_at), "keys": [_key_row(k) for k in c.keys]}
+         "created_at": iso(c.created_at), "revoked_at": iso(c.revoked_at), "keys": [_key_row(k) for k in c.keys],
+         "webhook_url": c.webhook_url or None}
         for c in list_clinics(wiring.clinics())
     ]  # fmt: skip
     if json_out:
