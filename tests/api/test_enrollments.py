@@ -362,6 +362,8 @@ def test_openapi_lists_every_endpoint(anon: TestClient) -> None:
         "/v1/enrollments/{eid}/cancel",
         "/v1/replies",
         "/v1/replies/{rid}/ack",
+        "/v1/clinic",
+        "/v1/clinic/webhook",
         "/webhooks/twilio/status",
         "/webhooks/twilio/inbound",
         "/unsubscribe/{token}",
