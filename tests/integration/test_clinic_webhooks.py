@@ -301,3 +301,14 @@ def test_sends_the_provider_refuses_tell_the_clinic(
     [opted_out] = [r.event["data"] for r in receiver.received if r.event["type"] == "enrollment.opted_out"]
     assert failed[opted_out["enrollment_id"]]["reason"] == "21610" and opted_out["source"] == "provider"
     assert len(receiver.received) == 3 and all(r.verified for r in receiver.received)
+
+
+def test_a_delivery_whose_task_was_lost_comes_back_when_its_lease_ends(
+    deps: DeliveryDeps, cid: str, receiver: WebhookReceiver
+) -> None:
+    evt = reply_event(deps, cid)
+    store = deps.engine.store
+    assert store.claim_deliveries(deps.engine.clock.now(), 10, 0, 50) == [f"hook:{evt}"]  # a lease that ends at once
+    assert deliver_due(deps) == [DeliveryState.DELIVERED]  # reaped, claimed again, delivered
+    assert [r.event["id"] for r in receiver.received] == [evt]
+    assert store.claim_deliveries(deps.engine.clock.now(), 10, 60_000, 1) == []  # nothing left

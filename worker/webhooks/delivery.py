@@ -33,8 +33,8 @@ from worker.webhooks.signing import HEADER, sign
 log = get_logger("caredrip.webhooks")
 
 CLAIM_LIMIT = 100  # deliveries claimed per tick
-MAX_IN_FLIGHT = 200  # leased at once: a slow endpoint never has more waiting in the queue
-LEASE_SECONDS = 120  # real seconds: far more than an attempt's timeout and its wait in the queue
+MAX_IN_FLIGHT = 50  # leased at once: with a slow endpoint (10 s an attempt) none waits in the queue past its lease
+LEASE_SECONDS = 300  # real seconds: far more than an attempt's timeout and its wait in the queue
 USER_AGENT = "caredrip-webhooks/1"
 
 
