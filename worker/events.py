@@ -24,6 +24,14 @@ from worker.webhooks.events import EventType, build_event, encode_event, event_i
 
 log = get_logger("caredrip.events")
 
+EVENT_KEEP_DAYS = 30  # an event and its attempts, after its last write: delivered in 24 h, inspected after
+
+
+def event_ttl_s(deps: EngineDeps) -> int:
+    """How long an event and its attempts are kept: 30 days, or the retention if shorter."""
+    return min(deps.retention_s, EVENT_KEEP_DAYS * 86400)
+
+
 # Fields that would carry PHI: never sent, whoever passes them (names, numbers, addresses, texts).
 PHI_FIELDS = frozenset({"body", "text", "name", "first_name", "phone", "number", "to", "from", "email", "address"})
 
@@ -54,7 +62,7 @@ def _emit(
     event = build_event(event_type, key=key, created_at=at, data={k: v for k, v in data.items() if k not in dropped})
     body = encode_event(event)
     deps.store.add_event(
-        event["id"], clinic_id, event_type.value, body, kinds, at=at, due=deps.clock.now(), ttl_s=deps.retention_s
+        event["id"], clinic_id, event_type.value, body, kinds, at=at, due=deps.clock.now(), ttl_s=event_ttl_s(deps)
     )
     log.info("event", event_id=event["id"], clinic_id=clinic_id, type=event_type.value, to=[k.value for k in kinds])
 
@@ -68,4 +76,4 @@ def failed(deps: EngineDeps, what: str, exc: BaseException, **ids: str) -> None:
         log.warning("event_emit_uncounted")
 
 
-__all__ = ["EventType", "emit", "event_id"]
+__all__ = ["EventType", "emit", "event_id", "event_ttl_s"]

@@ -119,6 +119,8 @@ def test_an_event_is_signed_retried_after_a_500_and_recorded(
     stored = deps.engine.store.get_event(evt)
     assert stored is not None and stored.deliveries[DeliveryKind.HOOK].state is DeliveryState.DELIVERED
     assert stored.deliveries[DeliveryKind.HOOK].attempts == 2
+    for key in (f"cd:{{w:{evt}}}", f"cd:{{w:{evt}}}:a"):  # kept 30 days, then gone
+        assert 29 * 86400 < deps.engine.store.redis.ttl(key) <= 30 * 86400
 
 
 def test_the_same_occurrence_is_one_event(deps: DeliveryDeps, cid: str, receiver: WebhookReceiver) -> None:

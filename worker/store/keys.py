@@ -45,17 +45,18 @@ cd:clinickeys              hash    -                  sha256(API key) -> clinic 
 cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON {id, clinic, field, reason, at},
                                                       newest first (never the body)
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
-cd:{w:<event id>}          hash    retention          one clinic event (worker.events): c clinic, t type, b JSON body
+cd:{w:<event id>}          hash    30 days (*)        one clinic event (worker.events): c clinic, t type, b JSON body
                                                       sent (ids only, no PHI), at (ms); per delivery kind k (hook: the
                                                       webhook, mail: the alert email) k.s state (pending, delivered,
                                                       failed, dropped), k.n attempts, k.f first attempt (ms), k.q queued
-cd:{w:<event id>}:a        list    retention          its attempts, oldest first: JSON {kind, at, status|error, ms}
+cd:{w:<event id>}:a        list    30 days (*)        its attempts, oldest first: JSON {kind, at, status|error, ms}
 cd:{wh}:due                zset    -                  deliveries waiting: `<kind>:<event id>` -> due (caredrip clock ms)
 cd:{wh}:lease              zset    -                  claimed deliveries -> lease expiry (Redis time ms); reaped back
-cd:wh:failed               zset    retention (trim)   deliveries given up after 24 h: `<kind>:<event id>` -> time (s)
+cd:wh:failed               zset    30 days (trim, *)  deliveries given up after 24 h: `<kind>:<event id>` -> time (s)
 cd:wh:stats                hash    -                  `<kind>:<delivered|failed|dropped>`, `emit:error` -> count
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
+(*) after the event's last write, or the retention if shorter (worker.events.event_ttl_s).
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For
 the recipient and reply keys: that long after their last write (a reply: after it was received).
 The generation pointer has no expiry while the generation it names runs, and expires a retention
