@@ -210,7 +210,7 @@ def test_an_alert_is_also_emailed_to_the_clinic_and_retried(
     deps: DeliveryDeps, cid: str, receiver: WebhookReceiver, smtp: SmtpTestServer, clock: FixedClock
 ) -> None:
     smtp.script(["451"])  # the relay is busy once
-    data = {"alert_id": "a_1", "reply_id": "r_9", "enrollment_id": "e_42", "patient_ref": "MRN-7", "body": "chest pain"}
+    data = {"reply_id": "r_9", "enrollment_id": "e_42", "patient_ref": "MRN-7", "body": "chest pain"}
     emit(deps.engine, cid, EventType.ALERT_RAISED, key="r_9", at=clock.now(), data=data)
     evt = event_id(EventType.ALERT_RAISED, "r_9")
     assert sorted(str(s) for s in deliver_due(deps)) == ["delivered", "pending"]
