@@ -17,6 +17,8 @@ OK = [
     ("http://127.0.0.1:9000/hook", True),
     ("http://[::1]:9000/hook", True),
     ("http://clinic.example/hook", False),  # plain http: development only
+    ("https://10.0.0.5/hook", False),  # a private address: development only
+    ("https://93.184.215.14/hook", True),  # a public address
 ]
 REFUSED = [
     (None, False),
@@ -34,6 +36,10 @@ REFUSED = [
     ("https://clinic.example/" + "x" * 2000, False),
     ("http://clinic.example/hook", True),  # production wants https
     ("http://10.0.0.5/hook", True),
+    ("https://10.0.0.5/hook", True),  # inside the network, by address
+    ("https://169.254.169.254/latest/meta-data", True),  # cloud metadata
+    ("https://[fe80::1]/hook", True),
+    ("https://0.0.0.0/hook", True),
     (["https://clinic.example"], False),
 ]
 

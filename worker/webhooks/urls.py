@@ -2,8 +2,9 @@
 
 https anywhere; plain http only outside production, or to this machine (loopback: a local relay).
 No credentials in the URL (the signature authenticates caredrip; a password in a URL ends up in
-logs), no fragment, a host, at most 2,000 characters. A pure function: the caller says whether
-this is production.
+logs), no fragment, a host, at most 2,000 characters; in production no private, link-local or
+reserved IP address (a clinic's URL never reaches inside caredrip's own network by address).
+A pure function: the caller says whether this is production.
 """
 
 from __future__ import annotations
@@ -24,6 +25,18 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def is_internal(host: str) -> bool:
+    """An IP literal of a private, link-local (cloud metadata), multicast, reserved or unspecified
+    address: in production, caredrip does not POST inside its own network on a clinic's word."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not ip.is_loopback and (
+        ip.is_private or ip.is_link_local or ip.is_multicast or ip.is_reserved or ip.is_unspecified
+    )
 
 
 def check_url(raw: object, *, production: bool, field: str = "url") -> str:
@@ -48,4 +61,6 @@ def check_url(raw: object, *, production: bool, field: str = "url") -> str:
         raise ValidationError(field, "must not have a #fragment")
     if scheme == "http" and production and not is_loopback(host):
         raise ValidationError(field, "must use https in production (http only to localhost)")
+    if production and is_internal(host):
+        raise ValidationError(field, "must not name a private, link-local or reserved address")
     return url
