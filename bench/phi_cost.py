@@ -33,7 +33,7 @@ from worker.clock import FixedClock
 from worker.enrollment import build_enrollment
 from worker.phi import IndexKey, Keyring
 from worker.redis_server import RedisServer
-from worker.store.codec import encode_enrollment
+from worker.store.codec import encode_enrollment_unsealed
 from worker.store.keys import due_key, enrollment_key, number_key
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -83,7 +83,7 @@ def redis_bytes(url: str, tmp: Path, rows: list[Row], *, sealed: bool, listpack_
     client.config_set("hash-max-ziplist-value", listpack_value)  # the 6.2 name; 7.x takes it too
     ring, index = Keyring.generate(), IndexKey.from_secret(SECRET)
     new = new_enrollment("p-0", channels=("sms",), email=None, phone="+14155550100")
-    template = encode_enrollment(build_enrollment(deps.engine, new, NOW))
+    template = encode_enrollment_unsealed(build_enrollment(deps.engine, new, NOW))
     before = int(client.info("memory")["used_memory"])
     pipe = client.pipeline(transaction=False)
     for i, row in enumerate(rows):

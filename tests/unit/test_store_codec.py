@@ -8,7 +8,7 @@ import pytest
 
 from worker.records import EnrollmentState, EnrollmentUpdate, MessageRecord, MessageState
 from worker.store import BeginSend, BeginStatus, FinishResult, FinishSend, Lease, Lifecycle, Retime
-from worker.store.codec import _decode_intro, encode_update, pack_record, unpack_record
+from worker.store.codec import _decode_intro, encode_update, pack_record, unpack_record, update_phi
 from worker.store.results import parse_begin, parse_claims, parse_finish, parse_lifecycle, parse_retime
 
 AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -58,9 +58,9 @@ def test_a_record_packs_and_unpacks_to_itself() -> None:
 def test_an_update_writes_cursors_only_of_channels_it_adds() -> None:
     moved = EnrollmentUpdate("Ana", "+14155550100", None, "es", "Europe/Madrid", ("sms",), AT, due={"sms": None})
     assert encode_update(moved) == {
-        "n": "Ana", "ph": "+14155550100", "em": "", "l": "es", "tz": "Europe/Madrid", "ch": "sms",
-        "u": "1772463600", "d:sms": "0",
+        "l": "es", "tz": "Europe/Madrid", "ch": "sms", "u": "1772463600", "d:sms": "0",
     }  # fmt: skip
+    assert update_phi(moved) == {"n": "Ana", "ph": "+14155550100", "em": ""}  # sealed by the store
     swapped = EnrollmentUpdate("Ana", "+14155550100", None, "es", "Europe/Madrid", ("sms",), AT,
                                due={"sms": AT}, started={"sms": 2}, dropped=("email",))  # fmt: skip
     assert {k: v for k, v in encode_update(swapped).items() if ":" in k} == {

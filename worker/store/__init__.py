@@ -4,13 +4,13 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake, numbers, replies), batch and redis_store (the Store), clinics.
+messages, counters, shared, intake, numbers, replies, sealed), batch and redis_store (the Store), clinics.
 """
 
 from worker.store.batch import Batch, Reply
 from worker.store.clinics import ClinicStore
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, UNMATCHED, OperatorIndex
-from worker.store.redis_store import Store
+from worker.store.redis_store import Store, shared_secret
 from worker.store.results import (
     BeginSend,
     BeginStatus,
@@ -27,9 +27,11 @@ from worker.store.results import (
     Lease,
     Lifecycle,
     NumberRecord,
+    Reseal,
     Reservation,
     ReserveStatus,
     Retime,
+    SealedPage,
     StoredReply,
 )
 
@@ -56,9 +58,12 @@ __all__ = [
     "NumberRecord",
     "OperatorIndex",
     "Reply",
+    "Reseal",
     "Reservation",
     "ReserveStatus",
     "Retime",
+    "SealedPage",
     "Store",
     "StoredReply",
+    "shared_secret",
 ]

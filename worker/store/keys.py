@@ -95,6 +95,7 @@ class OperatorIndex(StrEnum):
 UNKNOWN_INDEX = OperatorIndex.UNKNOWN
 FAILED_INDEX = OperatorIndex.FAILED
 
+
 def number_key(bi: str) -> str:
     """One recipient's record (routing, recent sends), by the blind index `bi` of its number or address."""
     return f"cd:{{n:{bi}}}"

@@ -2,8 +2,10 @@
 replies and counters.
 
 Each method is one round trip (more where it says so) built from the concern modules beside it
-(enrollments, due, messages, numbers, replies, counters, shared); `batch()` gathers several for
-one round trip.
+(enrollments, due, messages, numbers, replies, counters, shared, sealed); `batch()` gathers
+several for one round trip. The Store holds the PHI keyring and the blind-index key: it seals a
+patient's details as it writes them and opens them as it reads, and keys SMS opt-outs by the
+number's blind index, so no caller handles either.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
 import worker.store.replies as replies
+import worker.store.sealed as sealed
 import worker.store.shared as shared
+from worker.errors import Conflict
+from worker.phi import IndexKey, Keyring
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
+from worker.store.codec import PHI_FIELDS, SEALED, encode_update, open_phi, present_phi, seal_phi, update_phi
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Runner
 from worker.store.results import (
@@ -39,20 +45,27 @@ from worker.store.results import (
     Lifecycle,
     LifecycleAction,
     NumberRecord,
+    Reseal,
     Retime,
+    SealedPage,
     StoredReply,
 )
 
 T = TypeVar("T")
+CAS_ATTEMPTS = 20  # writers racing on one record's details: each retry follows someone's success
 
 
 class Store:
-    """Wraps one redis-py client (decode_responses=True). `redis` is there for tests and benchmarks
-    that check or seed what is stored; caredrip's own code goes through the methods."""
+    """Wraps one redis-py client (decode_responses=True), with the keyring that seals patients'
+    details (CAREDRIP_DATA_KEYS) and the key of blind indexes. `redis` is there for tests and
+    benchmarks that check or seed what is stored; caredrip's own code goes through the methods."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, keyring: Keyring, index: IndexKey) -> None:
         self.redis = client
+        self.keyring = keyring
+        self.index = index
         self._runner = Runner(client)
+        self._optouts_moved = False
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, call: Call[T]) -> T:
@@ -60,7 +73,7 @@ class Store:
 
     def batch(self) -> Batch:
         """Calls gathered for one round trip (see worker.store.batch)."""
-        return Batch(self._runner.run)
+        return Batch(self._runner.run, self.index, self._plain_optouts_moved)
 
     def load_scripts(self) -> None:
         self._runner.load()
@@ -72,9 +85,7 @@ class Store:
         self.redis.close()
 
     # -- enrollments ------------------------------------------------------------------------
-    def create_enrollment(
-        self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0
-    ) -> Created:
+    def create_enrollment(self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
         does; schedule each channel and (with `number_index`, the blind index of its phone) note it
         for that number, in one round trip. The answer says whether it created, else the stored
@@ -89,7 +100,7 @@ class Store:
         round trips, only then). The stored enrollment's own number keeps its note, whichever of
         two identical requests racing wrote it.
         """
-        created, noted = self._call(enrollments.create(enrollment, number_index, ttl_s))
+        created, noted = self._call(enrollments.create(self.keyring, enrollment, number_index, ttl_s))
         if noted and not created.created and number_index is not None:
             stored = self.get_enrollment(enrollment.id)
             if stored is None or stored.phone != enrollment.phone:
@@ -108,10 +119,32 @@ class Store:
         return self.get_enrollments([eid])[0]
 
     def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
-        return self._call(enrollments.get_many(eids))
+        return self._call(enrollments.get_many(self.keyring, eids))
 
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
-        self._call(enrollments.update(eid, change))
+        """Write `change`. When it changes the patient's details (or they are plain, or under an
+        older key) the whole token is sealed anew and written by compare-and-set against the one
+        read, retried while another writer gets there first: two round trips, more under a race.
+        Nothing is written for an enrollment that is gone."""
+        for _ in range(CAS_ATTEMPTS):
+            stored = self._call(sealed.enrollment_phi(eid))
+            current = open_phi(self.keyring, eid, stored)
+            wanted = present_phi({**current, **update_phi(change)})
+            token = stored[SEALED]
+            if token and wanted == current and not self.keyring.needs_rotation(token):
+                self._call(enrollments.update_unsealed(eid, change))
+                return
+            if self._write_phi(eid, stored, wanted, encode_update(change)) != 0:
+                return
+        raise Conflict(f"enrollment {eid}: changed by others {CAS_ATTEMPTS} times while being updated; try again")
+
+    def _write_phi(self, eid: str, stored: dict[str, str], phi: dict[str, str], fields: dict[str, str]) -> int:
+        """Seal `phi` as the token and write it with `fields`, dropping plain details, while the
+        token and plain details are still `stored`: 1 written, 0 changed meanwhile, -1 gone."""
+        token = seal_phi(self.keyring, eid, phi)
+        write = {**fields, SEALED: token} if token else fields
+        delete = [*PHI_FIELDS] if token else [*PHI_FIELDS, SEALED]
+        return self._call(sealed.enrollment_cas(eid, stored, write, delete))
 
     def retime(self, eid: str, channel: str, cursor: int, due: datetime | None) -> Retime:
         """Set the channel's next due time, only while its cursor is still `cursor` (else the
@@ -178,20 +211,85 @@ class Store:
     def drop_from_index(self, index: OperatorIndex, mid: str) -> None:
         self._call(messages.drop_from_index(index, mid))
 
-    # -- SMS opt-outs -------------------------------------------------------------------------
+    # -- SMS opt-outs, by the number's blind index --------------------------------------------
     def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
-        return self._call(enrollments.sms_opted_out(numbers))
+        self._plain_optouts_moved()
+        return self._call(enrollments.sms_opted_out(self.index, numbers))
 
     def sms_opt_outs(self, numbers: Sequence[str]) -> list[OptOut | None]:
         """Each number's SMS opt-out (when, by which source), or None where it takes SMS."""
-        return self._call(enrollments.sms_opt_outs(numbers))
+        self._plain_optouts_moved()
+        return self._call(enrollments.sms_opt_outs(self.index, numbers))
 
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource = OptOutSource.STOP) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
-        self._call(enrollments.opt_out_sms(number, now, source))
+        self._plain_optouts_moved()
+        self._call(enrollments.opt_out_sms(self.index, number, now, source))
 
     def opt_in_sms(self, number: str) -> None:
-        self._call(enrollments.opt_in_sms(number))
+        self._plain_optouts_moved()
+        self._call(enrollments.opt_in_sms(self.index, number))
+
+    def migrate_sms_opt_outs(self, page: int = 1000) -> int:
+        """Move every SMS opt-out still keyed by the plain number (stored before blind indexes) to
+        its blind index; how many moved. A round trip per page of the hash and per number moved."""
+        moved, cursor = 0, 0
+        while True:
+            cursor, plain = self._call(sealed.plain_optouts_page(cursor, page))
+            for number in plain:
+                bi = enrollments.optout_fields(self.index, [number])[0]
+                moved += self._call(sealed.move_optout(number, bi)) if bi else 0
+            if cursor == 0:
+                self._optouts_moved = True
+                return moved
+
+    def _plain_optouts_moved(self) -> None:
+        """Once per Store, before its first opt-out read or write: no opt-out is left plain."""
+        if not self._optouts_moved:
+            self.migrate_sms_opt_outs()
+
+    # -- re-sealing under the keyring's first key (worker.rotation) -----------------------------
+    def sealed_records_page(self, cursor: int, count: int = 1000) -> SealedPage:
+        """One SCAN page of the whole keyspace, with the enrollments and replies among it."""
+        cursor, keys = self._call(sealed.scan_page(cursor, count))
+        found = [sealed.enrollment_id(k) for k in keys], [sealed.reply_id(k) for k in keys]
+        return SealedPage(cursor, len(keys), *([x for x in ids if x] for ids in found))
+
+    def key_count(self) -> int:
+        return self._call(sealed.key_count())
+
+    def reseal_enrollment(self, eid: str) -> Reseal:
+        """Seal the enrollment's details under the keyring's first key unless they already are
+        (plain ones too), by compare-and-set: a concurrent PATCH is never lost. SealError if its
+        token does not open (UnknownKeyError: its key left the keyring)."""
+        for _ in range(CAS_ATTEMPTS):
+            stored = self._call(sealed.enrollment_phi(eid))
+            token = stored[SEALED]
+            if token and not self.keyring.needs_rotation(token):
+                return Reseal.CURRENT
+            phi = open_phi(self.keyring, eid, stored)
+            if not phi:
+                return Reseal.EMPTY
+            written = self._write_phi(eid, stored, phi, {})
+            if written != 0:
+                return Reseal.EMPTY if written < 0 else Reseal.RESEALED if token else Reseal.SEALED
+        raise Conflict(f"enrollment {eid}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
+
+    def reseal_reply(self, rid: str) -> Reseal:
+        """Seal the reply's body under the keyring's first key unless it already is, by
+        compare-and-set. SealError if it does not open."""
+        for _ in range(CAS_ATTEMPTS):
+            stored = self._call(sealed.reply_body(rid))
+            token = stored[sealed.SEALED_BODY]
+            if not token:
+                return Reseal.EMPTY
+            if not self.keyring.needs_rotation(token):
+                return Reseal.CURRENT
+            body = self.keyring.open(token, aad=rid)
+            written = self._call(sealed.reply_cas(rid, stored, self.keyring.seal(body, aad=rid)))
+            if written != 0:
+                return Reseal.EMPTY if written < 0 else Reseal.RESEALED
+        raise Conflict(f"reply {rid}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
 
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:
@@ -306,3 +404,7 @@ class Store:
         when there is none yet."""
         return self._call(shared.shared_secret(candidate))
 
+
+def shared_secret(client: redis.Redis, candidate: str) -> str:
+    """`Store.shared_secret` before a Store exists (its blind-index key derives from the secret)."""
+    return Runner(client).call(shared.shared_secret(candidate))
