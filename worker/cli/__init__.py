@@ -1,5 +1,5 @@
 """The `caredrip` command: run the stack, demo, simulate, lint, enroll, clinics and their keys,
-enrollments, status, messages, failed intakes, the operators' inbox of replies.
+enrollments, status, messages, failed intakes, the operators' inbox of replies, key rotation.
 
 Thin on purpose: each command reads the settings (a bad one stops it with one line naming the
 setting, exit 2), calls one function elsewhere (worker.stack, worker.demo, worker.status,
@@ -9,7 +9,7 @@ lint), enrollments (enroll, enrollment …), clinics (clinic …), operations (s
 intake …); `base` holds the app and what they share.
 """
 
-from worker.cli import clinics, content, enrollments, operations, replies, stack  # noqa: F401  (registers the commands)
+from worker.cli import clinics, content, enrollments, keys, operations, replies, stack  # noqa: F401  (registers the commands)
 from worker.cli.base import app
 
 __all__ = ["app"]
