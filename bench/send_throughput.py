@@ -7,6 +7,10 @@ clock runs from the first dispatch to the 20,000th outbox line. Then, on the sam
 same worker settings, 20,000 no-op tasks (bench/noop_app.py) are queued first and drained by an
 identical worker; the clock runs from the moment it starts consuming to the last ack.
 CPU seconds are read from /proc for the worker's process group, Redis and this process.
+
+The patients' details are sealed as enroll() stores them (AES-256-GCM, opened once per message
+load). `--compare-plain` first runs the same send phase on enrollments stored plain (as before
+sealing; the codec still reads them), on a flushed Redis, so both figures come from one run.
 """
 
 from __future__ import annotations
@@ -52,12 +56,12 @@ def due_now(client: redis.Redis) -> int:
     return int(client.zcount(due_key("sms"), "-inf", int(time.time() * 1000)))
 
 
-def caredrip_phase(url: str, var: Path, count: int, batch: int) -> dict[str, float]:
+def caredrip_phase(url: str, var: Path, count: int, batch: int, *, sealed: bool = True) -> dict[str, float]:
     outbox = var / "outbox.jsonl"
     deps = live_deps(url, outbox)
     tz = awake_timezone()
     now = datetime.now(UTC)
-    bulk_store(deps, [build_enrollment(deps, sms_only(i, tz), now) for i in range(count)])
+    bulk_store(deps, [build_enrollment(deps, sms_only(i, tz), now) for i in range(count)], sealed=sealed)
     use_broker(url)
     env = worker_env(url, var, SMS_RATE_PER_SECOND="1000000", CAREDRIP_SEND_BATCH=str(batch))
     client = redis.Redis.from_url(url, decode_responses=True)
@@ -130,10 +134,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100, help="CAREDRIP_SEND_BATCH")
+    parser.add_argument("--compare-plain", action="store_true", help="also send from plain enrollments first")
     args = parser.parse_args()
     with private_redis() as server:
         var = server.data_dir.parent / "var"
+        extra: dict[str, object] = {}
+        if args.compare_plain:
+            plain = caredrip_phase(
+                server.url, server.data_dir.parent / "var-plain", args.messages, args.batch, sealed=False
+            )
+            redis.Redis.from_url(server.url).flushall()
+            extra = {"send_plain": plain, "messages_per_second_plain": plain["rate"]}
         send = caredrip_phase(server.url, var, args.messages, args.batch)
+        if args.compare_plain:
+            extra["sealing_cost"] = round(1 - send["rate"] / float(extra["messages_per_second_plain"]), 4)  # type: ignore[arg-type]
         noop = noop_phase(server.url, var, args.messages)
         emit(
             {
@@ -147,6 +161,7 @@ def main() -> None:
                 "ratio": round(send["rate"] / noop["rate"], 2),
                 "target_ratio": 3.0,
                 "cpu_seconds_per_1000_messages": send["worker_cpu_s_per_1000"],
+                **extra,
                 **redis_info(server.url),
             }
         )
