@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -19,6 +20,9 @@ from worker.rotation import rotate
 from worker.store import Reseal, Store
 from worker.store.codec import ERASABLE, PHI_FIELDS, SEALED, encode_enrollment_unsealed
 from worker.store.keys import OPTOUT_SMS, enrollment_key, reply_key
+from worker.store.ops import Call, ScriptCall
+
+T = TypeVar("T")
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 OLD = Keyring.generate()
@@ -27,18 +31,21 @@ ONLY_NEW = Keyring(NEW.keys[:1])
 
 
 class Interleaved(Store):
-    """The real store; just before it writes the details of an enrollment listed in `meanwhile`,
-    that entry's action runs once (another process changing the record between read and write)."""
+    """The real store; just before it sends the compare-and-set writing the details of an
+    enrollment listed in `meanwhile`, that entry's action runs once (another process changing the
+    record between the store's read and its write)."""
 
     def __init__(self, inner: Store, meanwhile: dict[str, Callable[[], object]]) -> None:
         super().__init__(inner.redis, inner.keyring, inner.index)
-        self._meanwhile = meanwhile
+        self._meanwhile = {enrollment_key(eid): action for eid, action in meanwhile.items()}
 
-    def _write_phi(self, eid: str, stored: dict[str, str], phi: dict[str, str], fields: dict[str, str]) -> int:
-        action = self._meanwhile.pop(eid, None)
-        if action is not None:
-            action()
-        return super()._write_phi(eid, stored, phi, fields)
+    def _call(self, call: Call[T]) -> T:
+        for op in call.ops:
+            if isinstance(op, ScriptCall) and op.script == "cas":
+                action = self._meanwhile.pop(op.keys[0], None)
+                if action is not None:
+                    action()
+        return super()._call(call)
 
 
 def engine_with(deps: EngineDeps, keyring: Keyring) -> EngineDeps:
@@ -104,9 +111,10 @@ def test_a_patch_landing_mid_rotation_is_kept_and_an_erasure_is_not_undone(old_e
         erased: erase,
     }
     new_engine = engine_with(old_engine, NEW)
-    report = rotate(Interleaved(new_engine.store, meanwhile), page=10)
+    racing = Interleaved(new_engine.store, meanwhile)
+    report = rotate(racing, page=10)
 
-    assert not meanwhile, "each change ran between the rotation's read and its write"
+    assert not racing._meanwhile, "each change ran between the rotation's read and its write"
     assert report.enrollments == {Reseal.RESEALED: 2, Reseal.EMPTY: 1} and report.complete
     only_new = engine_with(old_engine, ONLY_NEW).store
     got = {e.id: e for e in only_new.get_enrollments([patched, erased, plain]) if e}

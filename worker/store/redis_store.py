@@ -27,11 +27,9 @@ import worker.store.numbers as numbers
 import worker.store.replies as replies
 import worker.store.sealed as sealed
 import worker.store.shared as shared
-from worker.errors import Conflict
 from worker.phi import IndexKey, Keyring
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
-from worker.store.codec import PHI_FIELDS, SEALED, encode_update, open_phi, present_phi, seal_phi, update_phi
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Runner
 from worker.store.results import (
@@ -52,7 +50,6 @@ from worker.store.results import (
 )
 
 T = TypeVar("T")
-CAS_ATTEMPTS = 20  # writers racing on one record's details: each retry follows someone's success
 
 
 class Store:
@@ -126,25 +123,7 @@ class Store:
         older key) the whole token is sealed anew and written by compare-and-set against the one
         read, retried while another writer gets there first: two round trips, more under a race.
         Nothing is written for an enrollment that is gone."""
-        for _ in range(CAS_ATTEMPTS):
-            stored = self._call(sealed.enrollment_phi(eid))
-            current = open_phi(self.keyring, eid, stored)
-            wanted = present_phi({**current, **update_phi(change)})
-            token = stored[SEALED]
-            if token and wanted == current and not self.keyring.needs_rotation(token):
-                self._call(enrollments.update_unsealed(eid, change))
-                return
-            if self._write_phi(eid, stored, wanted, encode_update(change)) != 0:
-                return
-        raise Conflict(f"enrollment {eid}: changed by others {CAS_ATTEMPTS} times while being updated; try again")
-
-    def _write_phi(self, eid: str, stored: dict[str, str], phi: dict[str, str], fields: dict[str, str]) -> int:
-        """Seal `phi` as the token and write it with `fields`, dropping plain details, while the
-        token and plain details are still `stored`: 1 written, 0 changed meanwhile, -1 gone."""
-        token = seal_phi(self.keyring, eid, phi)
-        write = {**fields, SEALED: token} if token else fields
-        delete = [*PHI_FIELDS] if token else [*PHI_FIELDS, SEALED]
-        return self._call(sealed.enrollment_cas(eid, stored, write, delete))
+        sealed.update_enrollment(self._call, self.keyring, eid, change)
 
     def retime(self, eid: str, channel: str, cursor: int, due: datetime | None) -> Retime:
         """Set the channel's next due time, only while its cursor is still `cursor` (else the
@@ -233,15 +212,9 @@ class Store:
     def migrate_sms_opt_outs(self, page: int = 1000) -> int:
         """Move every SMS opt-out still keyed by the plain number (stored before blind indexes) to
         its blind index; how many moved. A round trip per page of the hash and per number moved."""
-        moved, cursor = 0, 0
-        while True:
-            cursor, plain = self._call(sealed.plain_optouts_page(cursor, page))
-            for number in plain:
-                bi = enrollments.optout_fields(self.index, [number])[0]
-                moved += self._call(sealed.move_optout(number, bi)) if bi else 0
-            if cursor == 0:
-                self._optouts_moved = True
-                return moved
+        moved = sealed.move_plain_optouts(self._call, self.index, page)
+        self._optouts_moved = True
+        return moved
 
     def _plain_optouts_moved(self) -> None:
         """Once per Store, before its first opt-out read or write: no opt-out is left plain."""
@@ -262,34 +235,12 @@ class Store:
         """Seal the enrollment's details under the keyring's first key unless they already are
         (plain ones too), by compare-and-set: a concurrent PATCH is never lost. SealError if its
         token does not open (UnknownKeyError: its key left the keyring)."""
-        for _ in range(CAS_ATTEMPTS):
-            stored = self._call(sealed.enrollment_phi(eid))
-            token = stored[SEALED]
-            if token and not self.keyring.needs_rotation(token):
-                return Reseal.CURRENT
-            phi = open_phi(self.keyring, eid, stored)
-            if not phi:
-                return Reseal.EMPTY
-            written = self._write_phi(eid, stored, phi, {})
-            if written != 0:
-                return Reseal.EMPTY if written < 0 else Reseal.RESEALED if token else Reseal.SEALED
-        raise Conflict(f"enrollment {eid}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
+        return sealed.reseal_enrollment(self._call, self.keyring, eid)
 
     def reseal_reply(self, rid: str) -> Reseal:
         """Seal the reply's body under the keyring's first key unless it already is, by
         compare-and-set. SealError if it does not open."""
-        for _ in range(CAS_ATTEMPTS):
-            stored = self._call(sealed.reply_body(rid))
-            token = stored[sealed.SEALED_BODY]
-            if not token:
-                return Reseal.EMPTY
-            if not self.keyring.needs_rotation(token):
-                return Reseal.CURRENT
-            body = self.keyring.open(token, aad=rid)
-            written = self._call(sealed.reply_cas(rid, stored, self.keyring.seal(body, aad=rid)))
-            if written != 0:
-                return Reseal.EMPTY if written < 0 else Reseal.RESEALED
-        raise Conflict(f"reply {rid}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
+        return sealed.reseal_reply(self._call, self.keyring, rid)
 
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:

@@ -7,14 +7,21 @@ reads again and retries. Used by PATCH (`Store.update_enrollment`) and by `cared
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from worker.store.codec import ERASABLE
+from worker.errors import Conflict
+from worker.phi import IndexKey, Keyring
+from worker.records import EnrollmentUpdate
+from worker.store.codec import ERASABLE, PHI_FIELDS, SEALED, encode_update, open_phi, present_phi, seal_phi, update_phi
+from worker.store.enrollments import update_unsealed
 from worker.store.keys import OPTOUT_SMS, enrollment_key, reply_key
 from worker.store.ops import Call, ScriptCall, command, one
+from worker.store.results import Reseal
 
+Caller = Callable[[Call[Any]], Any]  # the Store's one-round-trip runner
 SEALED_BODY = "b"  # a reply's body, sealed (worker.inbox)
+CAS_ATTEMPTS = 20  # writers racing on one record's details: each retry follows someone's success
 _ENROLLMENT = ("cd:{e:", "}")
 _REPLY = ("cd:{r:", "}")
 
@@ -92,3 +99,82 @@ def plain_optouts_page(cursor: int, count: int) -> Call[tuple[int, list[str]]]:
 def move_optout(number: str, bi: str) -> Call[int]:
     """Move a plain number's opt-out to its blind index (move_optout.lua): 1 moved, 0 gone."""
     return one(ScriptCall("move_optout", [OPTOUT_SMS], [number, bi]), int)
+
+
+# -- the loops: read, seal, compare-and-set; again while another writer got there first ----------
+def update_enrollment(call: Caller, keyring: Keyring, eid: str, change: EnrollmentUpdate) -> None:
+    """Write `change`. When it changes the patient's details (or they are plain, or under an
+    older key) the whole token is sealed anew and written by compare-and-set against the one
+    read: two round trips, more under a race. Nothing is written for an enrollment that is gone."""
+    for _ in range(CAS_ATTEMPTS):
+        stored: dict[str, str] = call(enrollment_phi(eid))
+        current = open_phi(keyring, eid, stored)
+        wanted = present_phi({**current, **update_phi(change)})
+        token = stored[SEALED]
+        if token and wanted == current and not keyring.needs_rotation(token):
+            call(update_unsealed(eid, change))
+            return
+        if _write_phi(call, keyring, eid, stored, wanted, encode_update(change)) != 0:
+            return
+    raise Conflict(f"enrollment {eid}: changed by others {CAS_ATTEMPTS} times while being updated; try again")
+
+
+def reseal_enrollment(call: Caller, keyring: Keyring, eid: str) -> Reseal:
+    """Seal the enrollment's details under the keyring's first key unless they already are (plain
+    ones too), by compare-and-set: a concurrent PATCH or erasure is never undone. SealError if its
+    token does not open (UnknownKeyError: its key left the keyring)."""
+    for _ in range(CAS_ATTEMPTS):
+        stored: dict[str, str] = call(enrollment_phi(eid))
+        token = stored[SEALED]
+        if token and not keyring.needs_rotation(token):
+            return Reseal.CURRENT
+        phi = open_phi(keyring, eid, stored)
+        if not phi:
+            return Reseal.EMPTY
+        written = _write_phi(call, keyring, eid, stored, phi, {})
+        if written != 0:
+            return Reseal.EMPTY if written < 0 else Reseal.RESEALED if token else Reseal.SEALED
+    raise Conflict(f"enrollment {eid}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
+
+
+def reseal_reply(call: Caller, keyring: Keyring, rid: str) -> Reseal:
+    """Seal the reply's body under the keyring's first key unless it already is, by
+    compare-and-set. SealError if it does not open."""
+    for _ in range(CAS_ATTEMPTS):
+        stored: dict[str, str] = call(reply_body(rid))
+        token = stored[SEALED_BODY]
+        if not token:
+            return Reseal.EMPTY
+        if not keyring.needs_rotation(token):
+            return Reseal.CURRENT
+        body = keyring.open(token, aad=rid)
+        written: int = call(reply_cas(rid, stored, keyring.seal(body, aad=rid)))
+        if written != 0:
+            return Reseal.EMPTY if written < 0 else Reseal.RESEALED
+    raise Conflict(f"reply {rid}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
+
+
+def move_plain_optouts(call: Caller, index: IndexKey, page: int) -> int:
+    """Move every SMS opt-out keyed by a plain number to the number's blind index; how many."""
+    moved, cursor = 0, 0
+    while True:
+        cursor, plain = call(plain_optouts_page(cursor, page))
+        for number in plain:
+            try:
+                moved += call(move_optout(number, index.blind_index(number)))
+            except ValueError:  # not a number after all: nobody's opt-out, left alone
+                continue
+        if cursor == 0:
+            return moved
+
+
+def _write_phi(
+    call: Caller, keyring: Keyring, eid: str, stored: dict[str, str], phi: dict[str, str], fields: dict[str, str]
+) -> int:
+    """Seal `phi` as the token and write it with `fields`, dropping plain details, while the
+    token and plain details are still `stored`: 1 written, 0 changed meanwhile, -1 gone."""
+    token = seal_phi(keyring, eid, phi)
+    write = {**fields, SEALED: token} if token else fields
+    delete = [*PHI_FIELDS] if token else [*PHI_FIELDS, SEALED]
+    result: int = call(enrollment_cas(eid, stored, write, delete))
+    return result
