@@ -9,15 +9,18 @@ identical worker; the clock runs from the moment it starts consuming to the last
 CPU seconds are read from /proc for the worker's process group, Redis and this process.
 
 The patients' details are sealed as enroll() stores them (AES-256-GCM, opened once per message
-load). `--compare-plain` first runs the same send phase on enrollments stored plain (as before
-sealing; the codec still reads them), on a flushed Redis, so both figures come from one run.
+load). `--compare-plain first|last` also runs the same send phase on enrollments stored plain (as
+before sealing; the codec still reads them) on a flushed Redis, before or after the sealed one,
+so both figures come from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -97,6 +100,17 @@ def caredrip_phase(url: str, var: Path, count: int, batch: int, *, sealed: bool 
     }
 
 
+def plain_phase(url: str, count: int, batch: int) -> dict[str, float]:
+    """The send phase on enrollments stored plain (as before sealing), on a flushed Redis."""
+    redis.Redis.from_url(url).flushall()
+    var = Path(tempfile.mkdtemp(prefix="caredrip-bench-plain-"))
+    try:
+        return caredrip_phase(url, var, count, batch, sealed=False)
+    finally:
+        redis.Redis.from_url(url).flushall()
+        shutil.rmtree(var, ignore_errors=True)
+
+
 def noop_phase(url: str, var: Path, count: int) -> dict[str, float]:
     from bench.noop_app import app, noop
 
@@ -134,20 +148,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100, help="CAREDRIP_SEND_BATCH")
-    parser.add_argument("--compare-plain", action="store_true", help="also send from plain enrollments first")
+    parser.add_argument(
+        "--compare-plain", choices=("first", "last"), help="also send from plain enrollments, before or after"
+    )
     args = parser.parse_args()
     with private_redis() as server:
         var = server.data_dir.parent / "var"
-        extra: dict[str, object] = {}
-        if args.compare_plain:
-            plain = caredrip_phase(
-                server.url, server.data_dir.parent / "var-plain", args.messages, args.batch, sealed=False
-            )
-            redis.Redis.from_url(server.url).flushall()
-            extra = {"send_plain": plain, "messages_per_second_plain": plain["rate"]}
+        plain: dict[str, float] | None = None
+        if args.compare_plain == "first":
+            plain = plain_phase(server.url, args.messages, args.batch)
         send = caredrip_phase(server.url, var, args.messages, args.batch)
-        if args.compare_plain:
-            extra["sealing_cost"] = round(1 - send["rate"] / float(extra["messages_per_second_plain"]), 4)  # type: ignore[arg-type]
+        if args.compare_plain == "last":
+            plain = plain_phase(server.url, args.messages, args.batch)
+        extra: dict[str, object] = {}
+        if plain is not None:
+            cost = round(1 - send["rate"] / plain["rate"], 4)
+            extra = {"send_plain": plain, "messages_per_second_plain": plain["rate"], "sealing_cost": cost}
         noop = noop_phase(server.url, var, args.messages)
         emit(
             {
