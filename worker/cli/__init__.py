@@ -1,6 +1,6 @@
 """The `caredrip` command: run the stack, demo, simulate, lint, enroll, clinics and their keys,
-enrollments, status, messages, failed intakes, the operators' inbox of replies, the audit trail and
-erasure of a patient.
+enrollments, status, messages, failed intakes, the operators' inbox of replies, the audit trail,
+erasure of a patient, key rotation.
 
 Thin on purpose: each command reads the settings (a bad one stops it with one line naming the
 setting, exit 2), calls one function elsewhere (worker.stack, worker.demo, worker.status,
@@ -10,7 +10,7 @@ lint), enrollments (enroll, enrollment …), clinics (clinic …), operations (s
 intake …), audit (audit, patient forget); `base` holds the app and what they share.
 """
 
-from worker.cli import alerts, audit, clinics, content, enrollments, operations, replies, stack  # noqa: F401  (registers the commands)
+from worker.cli import alerts, audit, clinics, content, enrollments, keys, operations, replies, stack  # noqa: F401  (registers the commands)
 from worker.cli.base import app
 
 __all__ = ["app"]

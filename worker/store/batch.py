@@ -18,6 +18,7 @@ import worker.store.enrollments as enrollments
 import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
+from worker.phi import IndexKey
 from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
@@ -54,8 +55,12 @@ class Reply(Generic[T]):
 class Batch:
     """Calls for one round trip, run in the order given."""
 
-    def __init__(self, run: Callable[[Sequence[Op]], list[Any]]) -> None:
+    def __init__(
+        self, run: Callable[[Sequence[Op]], list[Any]], index: IndexKey, before_optouts: Callable[[], None]
+    ) -> None:
         self._run = run
+        self._index = index
+        self._before_optouts = before_optouts  # the Store's one-time move of plain opt-outs
         self._ops: list[Op] = []
         self._calls: list[tuple[Call[Any], Reply[Any]]] = []
 
@@ -120,11 +125,13 @@ class Batch:
         self._add(enrollments.generation_ended(first_eid, generation, retention_s))
 
     def sms_opted_out(self, numbers: Sequence[str]) -> Reply[list[bool]]:
-        return self._add(enrollments.sms_opted_out(numbers))
+        self._before_optouts()
+        return self._add(enrollments.sms_opted_out(self._index, numbers))
 
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
-        self._add(enrollments.opt_out_sms(number, now, source))
+        self._before_optouts()
+        self._add(enrollments.opt_out_sms(self._index, number, now, source))
 
     def add_to_index(self, index: OperatorIndex, mid: str, now: datetime) -> None:
         """List `mid` for operators (unknown or failed)."""

@@ -4,7 +4,10 @@ Only `worker.store` builds these names. `{...}` is a Redis Cluster hash tag: eac
 touches keys of one tag only. Times are caredrip clock times unless the row says otherwise.
 
 key                        type    expiry             holds
-cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec)
+cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec); the patient's
+                                                      name, phone, email and ref only sealed, as one token `x`
+                                                      (aad the enrollment id; plain n/ph/em/r only from before
+                                                      sealing, until `caredrip keys rotate`)
 cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>`
 cd:{e:<id>}:gen            string  see below          beside generation 0 of a (clinic, patient_ref, program)
                                                       re-enrolled after an end: the latest generation
@@ -13,7 +16,9 @@ cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lea
                                                       an id leaves when its send finishes or is reaped
 cd:{due:<channel>}:tok     hash    -                  claimed id -> token of the claim holding it: only that
                                                       claim's task may release it (leaves with the lease)
-cd:optout:sms              hash    -                  E.164 number -> `<epoch s>|<source>` of its SMS opt-out
+cd:optout:sms              hash    -                  blind index of the number (never the number) -> `<epoch s>|
+                                                      <source>` of its SMS opt-out (a field that is a plain E.164
+                                                      number is from before: moved on first use and by `keys rotate`)
 cd:seen:<kind>:<sid>       string  7 days             a provider webhook already acted on (replay guard)
 cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
 cd:{n:<bi>}                hash    retention          one recipient by the blind index of its number or address (never
@@ -61,6 +66,10 @@ cd:audit:<clinic>:{cd:audit}                          one clinic's index (GET /v
                                                       its entries, field e (enrollment id) alone; its tag puts it in the
                                                       slot of cd:audit (one script writes both)
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
+
+No key name and no plain field holds a patient's name, number, email, reference or message text:
+those are sealed (CAREDRIP_DATA_KEYS, `x` and `b`) or stand as a blind index (`<bi>`, `n`); the
+masked sender `m` keeps the last 4 digits only.
 
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For
 the recipient and reply keys: that long after their last write (a reply: after it was received). For

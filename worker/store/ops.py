@@ -29,6 +29,8 @@ SCRIPTS = (
     "lifecycle",
     "ratelimit",
     "callback",
+    "cas",
+    "move_optout",
 )
 RECIPIENT_SCRIPTS = ("reserve_send", "enroll_number", "ack_reply")  # store.numbers, store.replies
 SAFETY_SCRIPTS = ("resume_done",)  # store.resumes

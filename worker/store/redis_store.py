@@ -2,8 +2,10 @@
 replies and counters.
 
 Each method is one round trip (more where it says so) built from the concern modules beside it
-(enrollments, due, messages, numbers, replies, counters, shared); `batch()` gathers several for
-one round trip.
+(enrollments, due, messages, numbers, replies, counters, shared, sealed); `batch()` gathers
+several for one round trip. The Store holds the PHI keyring and the blind-index key: it seals a
+patient's details as it writes them and opens them as it reads, and keys SMS opt-outs by the
+number's blind index, so no caller handles either.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ import worker.store.messages as messages
 import worker.store.numbers as numbers
 import worker.store.replies as replies
 import worker.store.resumes as resumes
+import worker.store.sealed as sealed
 import worker.store.shared as shared
+from worker.phi import IndexKey, Keyring
 from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
@@ -45,7 +49,9 @@ from worker.store.results import (
     Lifecycle,
     LifecycleAction,
     NumberRecord,
+    Reseal,
     Retime,
+    SealedPage,
     StoredAlert,
     StoredReply,
 )
@@ -54,12 +60,16 @@ T = TypeVar("T")
 
 
 class Store:
-    """Wraps one redis-py client (decode_responses=True). `redis` is there for tests and benchmarks
-    that check or seed what is stored; caredrip's own code goes through the methods."""
+    """Wraps one redis-py client (decode_responses=True), with the keyring that seals patients'
+    details (CAREDRIP_DATA_KEYS) and the key of blind indexes. `redis` is there for tests and
+    benchmarks that check or seed what is stored; caredrip's own code goes through the methods."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, keyring: Keyring, index: IndexKey) -> None:
         self.redis = client
+        self.keyring = keyring
+        self.index = index
         self._runner = Runner(client)
+        self._optouts_moved = False
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, call: Call[T]) -> T:
@@ -67,7 +77,7 @@ class Store:
 
     def batch(self) -> Batch:
         """Calls gathered for one round trip (see worker.store.batch)."""
-        return Batch(self._runner.run)
+        return Batch(self._runner.run, self.index, self._plain_optouts_moved)
 
     def load_scripts(self) -> None:
         self._runner.load()
@@ -104,7 +114,7 @@ class Store:
         `audit_entry` (the new enrollment's, worker.audit) is appended in the same round trip, kept
         `ttl_s`, and taken back at once (one more round trip) when nothing was created.
         """
-        create = enrollments.create(enrollment, number_index, ttl_s)
+        create = enrollments.create(self.keyring, enrollment, number_index, ttl_s)
         if audit_entry is None:
             created, noted = self._call(create)
         else:
@@ -129,10 +139,14 @@ class Store:
         return self.get_enrollments([eid])[0]
 
     def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
-        return self._call(enrollments.get_many(eids))
+        return self._call(enrollments.get_many(self.keyring, eids))
 
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
-        self._call(enrollments.update(eid, change))
+        """Write `change`. When it changes the patient's details (or they are plain, or under an
+        older key) the whole token is sealed anew and written by compare-and-set against the one
+        read, retried while another writer gets there first: two round trips, more under a race.
+        Nothing is written for an enrollment that is gone."""
+        sealed.update_enrollment(self._call, self.keyring, eid, change)
 
     def retime(self, eid: str, channel: str, cursor: int, due: datetime | None) -> Retime:
         """Set the channel's next due time, only while its cursor is still `cursor` (else the
@@ -203,20 +217,57 @@ class Store:
     def drop_from_index(self, index: OperatorIndex, mid: str) -> None:
         self._call(messages.drop_from_index(index, mid))
 
-    # -- SMS opt-outs -------------------------------------------------------------------------
+    # -- SMS opt-outs, by the number's blind index --------------------------------------------
     def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
-        return self._call(enrollments.sms_opted_out(numbers))
+        self._plain_optouts_moved()
+        return self._call(enrollments.sms_opted_out(self.index, numbers))
 
     def sms_opt_outs(self, numbers: Sequence[str]) -> list[OptOut | None]:
         """Each number's SMS opt-out (when, by which source), or None where it takes SMS."""
-        return self._call(enrollments.sms_opt_outs(numbers))
+        self._plain_optouts_moved()
+        return self._call(enrollments.sms_opt_outs(self.index, numbers))
 
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource = OptOutSource.STOP) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
-        self._call(enrollments.opt_out_sms(number, now, source))
+        self._plain_optouts_moved()
+        self._call(enrollments.opt_out_sms(self.index, number, now, source))
 
     def opt_in_sms(self, number: str) -> None:
-        self._call(enrollments.opt_in_sms(number))
+        self._plain_optouts_moved()
+        self._call(enrollments.opt_in_sms(self.index, number))
+
+    def migrate_sms_opt_outs(self, page: int = 1000) -> int:
+        """Move every SMS opt-out still keyed by the plain number (stored before blind indexes) to
+        its blind index; how many moved. A round trip per page of the hash and per number moved."""
+        moved = sealed.move_plain_optouts(self._call, self.index, page)
+        self._optouts_moved = True
+        return moved
+
+    def _plain_optouts_moved(self) -> None:
+        """Once per Store, before its first opt-out read or write: no opt-out is left plain."""
+        if not self._optouts_moved:
+            self.migrate_sms_opt_outs()
+
+    # -- re-sealing under the keyring's first key (worker.rotation) -----------------------------
+    def sealed_records_page(self, cursor: int, count: int = 1000) -> SealedPage:
+        """One SCAN page of the whole keyspace, with the enrollments and replies among it."""
+        cursor, keys = self._call(sealed.scan_page(cursor, count))
+        found = [sealed.enrollment_id(k) for k in keys], [sealed.reply_id(k) for k in keys]
+        return SealedPage(cursor, len(keys), *([x for x in ids if x] for ids in found))
+
+    def key_count(self) -> int:
+        return self._call(sealed.key_count())
+
+    def reseal_enrollment(self, eid: str) -> Reseal:
+        """Seal the enrollment's details under the keyring's first key unless they already are
+        (plain ones too), by compare-and-set: a concurrent PATCH is never lost. SealError if its
+        token does not open (UnknownKeyError: its key left the keyring)."""
+        return sealed.reseal_enrollment(self._call, self.keyring, eid)
+
+    def reseal_reply(self, rid: str) -> Reseal:
+        """Seal the reply's body under the keyring's first key unless it already is, by
+        compare-and-set. SealError if it does not open."""
+        return sealed.reseal_reply(self._call, self.keyring, rid)
 
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:
@@ -419,3 +470,16 @@ class Store:
         except redis.ResponseError:
             return None
 
+
+class LegacySecret:
+    """`cd:secret` of an older installation, read and dropped before a Store exists (the Store's
+    blind-index key derives from the secret: worker.secret_file)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._runner = Runner(client)
+
+    def legacy_secret(self) -> str | None:
+        return self._runner.call(shared.legacy_secret())
+
+    def drop_legacy_secret(self) -> None:
+        self._runner.call(shared.drop_legacy_secret())
