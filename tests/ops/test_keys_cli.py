@@ -4,7 +4,6 @@ under the new one, a second run finds nothing to do, and the old key can then le
 from __future__ import annotations
 
 import json
-
 from pathlib import Path
 
 import redis
