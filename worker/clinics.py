@@ -5,6 +5,8 @@ stored, so a copy of Redis does not give anyone a working key. A clinic may hold
 a leaked one is replaced without stopping the clinic's enrollments: add a new key, then revoke
 the old one by its id (`k_…`, derived from the hash; never the key itself). A revoked key, or
 every key of a revoked clinic, stops working at once; a revoked clinic gets no new key.
+Given `audit` (worker.audit: the engine deps), each change is appended to the audit trail as
+done by `actor`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from worker import audit as trail
+from worker.audit import OPERATOR, Action, AuditDeps
 from worker.contact import clinic_phone, email_address
 from worker.errors import Conflict, NotFound, ValidationError
 from worker.intake import clean_text
@@ -65,7 +69,14 @@ class ClinicInfo:
 
 
 def add_clinic(
-    clinic_store: ClinicStore, name: str, phone: str | None, email: str | None, now: datetime
+    clinic_store: ClinicStore,
+    name: str,
+    phone: str | None,
+    email: str | None,
+    now: datetime,
+    *,
+    audit: AuditDeps | None = None,
+    actor: str = OPERATOR,
 ) -> tuple[str, str]:
     """Create a clinic; (clinic id, API key). The key is returned once and stored only hashed.
 
@@ -82,6 +93,8 @@ def add_clinic(
     cid = _new_id(clinic_store)
     key, stored = _new_key(now)
     clinic_store.add(cid, fields, stored)
+    if audit is not None:
+        trail.record(audit, actor, Action.CLINIC_ADD, clinic_id=cid, detail={"key_id": stored.id})
     return cid, key
 
 
@@ -111,13 +124,21 @@ def active_clinic(clinic_store: ClinicStore, clinic_id: object, *, field: str = 
     return info
 
 
-def revoke_clinic(clinic_store: ClinicStore, clinic_id: str, now: datetime) -> bool:
+def revoke_clinic(
+    clinic_store: ClinicStore, clinic_id: str, now: datetime, *, audit: AuditDeps | None = None, actor: str = OPERATOR
+) -> bool:
     """Revoke the clinic and every key it holds; False when there is no such clinic. Revoking twice
     is harmless. Its enrollments keep running."""
-    return clinic_store.revoke(clinic_id, epoch_s(now))
+    row = clinic_store.get(clinic_id) if audit is not None else {}
+    revoked = clinic_store.revoke(clinic_id, epoch_s(now))
+    if revoked and audit is not None and not row.get("revoked"):
+        trail.record(audit, actor, Action.CLINIC_REVOKE, clinic_id=clinic_id)
+    return revoked
 
 
-def add_key(clinic_store: ClinicStore, clinic_id: str, now: datetime) -> tuple[KeyInfo, str]:
+def add_key(
+    clinic_store: ClinicStore, clinic_id: str, now: datetime, *, audit: AuditDeps | None = None, actor: str = OPERATOR
+) -> tuple[KeyInfo, str]:
     """A new working key for the clinic, beside its others; (the key's info, the key), the key
     returned once. Raises NotFound for no such clinic, Conflict for a revoked one."""
     key, stored = _new_key(now)
@@ -126,16 +147,23 @@ def add_key(clinic_store: ClinicStore, clinic_id: str, now: datetime) -> tuple[K
         raise NotFound(f"no clinic {clinic_id}")
     if added is KeyAdded.REVOKED:
         raise Conflict(f"clinic {clinic_id} is revoked: it gets no new key")
+    if audit is not None:
+        trail.record(audit, actor, Action.KEY_ADD, clinic_id=clinic_id, detail={"key_id": stored.id})
     return _key_info(clinic_id, stored), key
 
 
-def revoke_key(clinic_store: ClinicStore, key_id: str, now: datetime) -> KeyInfo:
+def revoke_key(
+    clinic_store: ClinicStore, key_id: str, now: datetime, *, audit: AuditDeps | None = None, actor: str = OPERATOR
+) -> KeyInfo:
     """Revoke one key at once (the clinic's other keys keep working); raises NotFound for an
     unknown key id. Revoking twice keeps the first time."""
     owner = clinic_store.owner_of_key(key_id) if key_id.startswith("k_") else None
+    was = {k.id: k for k in list_keys(clinic_store, owner)}.get(key_id) if owner and audit is not None else None
     revoked = clinic_store.revoke_key(owner, key_id, epoch_s(now)) if owner else None
     if owner is None or revoked is None:
         raise NotFound(f"no key {key_id}")
+    if audit is not None and (was is None or was.active):
+        trail.record(audit, actor, Action.KEY_REVOKE, clinic_id=owner, detail={"key_id": key_id})
     return _key_info(owner, revoked)
 
 

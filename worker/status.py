@@ -14,6 +14,8 @@ Keys of `caredrip status --json`:
   unknown_total, failed_total   messages waiting for an operator (`caredrip messages …`)
   intake_failed_total     intake tasks refused (unknown clinic, bad body) since the store began
                           (`caredrip intake failed`)
+  alerts_open             red-flag alerts no one has acknowledged yet (`caredrip alerts`)
+  alert_oldest_age_seconds  how long the oldest of them has waited; 0 when none
   dispatch                {last_at, runs, handed}: the last dispatch run (ISO time or null), how many
                           runs and messages handed over so far: a stale last_at means beat is down
   webhooks                {pending, in_flight, failed_total, delivered_total, emit_errors_total}: clinic-event
@@ -33,7 +35,7 @@ from typing import Any
 import redis
 
 from worker.records import CHANNELS
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, CountKey, DispatchInfo, Store, WebhookFigures
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, AlertSummary, CountKey, DispatchInfo, Store, WebhookFigures
 
 QUEUES = ("intake", "dispatch", "send", "webhooks")
 LAST_HOUR_STATES = ("sent", "failed", "unknown", "retrying", "skipped")
@@ -67,6 +69,13 @@ class StatusSnapshot:
     dispatch: DispatchInfo
     totals: dict[CountKey, int]
     webhooks: WebhookFigures
+    alerts: AlertSummary
+
+    @property
+    def alert_oldest_age(self) -> timedelta:
+        """How long the oldest open alert has waited (0 when none is open)."""
+        oldest = self.alerts.oldest_raised_at
+        return max(self.now - oldest, timedelta(0)) if oldest is not None else timedelta(0)
 
 
 def snapshot(store: Store, now: datetime) -> StatusSnapshot:
@@ -80,6 +89,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
     intake_failed = batch.intake_failed_total()
     dispatch = batch.dispatch_info()
     webhooks = batch.webhook_figures()
+    alerts = batch.alert_summary()
     batch.run()
     channels: dict[str, ChannelFigures] = {}
     for ch in CHANNELS:
@@ -97,6 +107,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
         dispatch=dispatch.value,
         totals=totals.value,
         webhooks=webhooks.value,
+        alerts=alerts.value,
     )
 
 
@@ -118,6 +129,8 @@ def as_json(snap: StatusSnapshot, workers: list[str]) -> Status:
         "unknown_total": snap.unknown_total,
         "failed_total": snap.failed_total,
         "intake_failed_total": snap.intake_failed_total,
+        "alerts_open": snap.alerts.open,
+        "alert_oldest_age_seconds": int(snap.alert_oldest_age.total_seconds()),
         "dispatch": {
             "last_at": snap.dispatch.last_at.isoformat() if snap.dispatch.last_at else None,
             "runs": snap.dispatch.runs,
@@ -171,6 +184,8 @@ def format_table(status: Status) -> str:
         "   (caredrip messages unknown|failed)"
     )
     lines.append(f"intake refused     {status['intake_failed_total']}   (caredrip intake failed)")
+    oldest = _duration(status["alert_oldest_age_seconds"])
+    lines.append(f"red-flag alerts    {status['alerts_open']} open   oldest {oldest}   (caredrip alerts)")
     dispatch = status["dispatch"]
     lines.append(f"last dispatch {dispatch['last_at'] or 'never'}   ({dispatch['runs']} runs)")
     hooks = status["webhooks"]

@@ -133,8 +133,8 @@ def test_status_json_keys(env: dict[str, str]) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert set(report) == {"queues", "due_now", "due_next_hour", "oldest_overdue_seconds", "in_flight",
-                           "last_hour", "unknown_total", "failed_total", "intake_failed_total", "dispatch",
-                           "webhooks", "workers", "now"}
+                           "last_hour", "unknown_total", "failed_total", "intake_failed_total", "alerts_open",
+                           "alert_oldest_age_seconds", "dispatch", "webhooks", "workers", "now"}
     assert report["webhooks"] == {
         "pending": 0, "in_flight": 0, "failed_total": 0, "delivered_total": 0, "emit_errors_total": 0
     }  # fmt: skip

@@ -23,7 +23,8 @@ pytestmark = pytest.mark.slow
 OUTBOX_SMS_KEYS = {"id", "enrollment_id", "clinic_id", "program", "step", "channel", "to", "body", "language",
                    "timezone", "due_at", "sent_at", "local_time", "segments", "encoding"}
 STATUS_KEYS = {"queues", "due_now", "due_next_hour", "oldest_overdue_seconds", "in_flight", "last_hour",
-               "unknown_total", "failed_total", "intake_failed_total", "dispatch", "webhooks", "workers", "now"}
+               "unknown_total", "failed_total", "intake_failed_total", "alerts_open", "alert_oldest_age_seconds",
+               "dispatch", "webhooks", "workers", "now"}
 
 
 def daytime_zone(now: datetime) -> str:

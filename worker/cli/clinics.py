@@ -11,6 +11,7 @@ import typer
 from worker.cli.base import JsonOption, app, fail, guarded, iso, now, print_json, settings
 
 if TYPE_CHECKING:
+    from worker.audit import Trail
     from worker.clinics import KeyInfo
 
 clinic_app = typer.Typer(no_args_is_help=True, help="Add, list and revoke clinics and their API keys.")
@@ -36,7 +37,7 @@ def clinic_add(
     from worker.clinics import add_clinic
 
     settings()
-    clinic_id, key = add_clinic(wiring.clinics(), name, phone, email, now())
+    clinic_id, key = add_clinic(wiring.clinics(), name, phone, email, now(), audit=_trail())
     typer.echo(f"clinic {clinic_id} added: {name}")
     typer.echo(KEY_HINT)
     typer.echo(key)
@@ -74,7 +75,7 @@ def clinic_revoke(clinic_id: Annotated[str, typer.Argument(metavar="ID", help="C
     from worker.clinics import revoke_clinic
 
     settings()
-    if not revoke_clinic(wiring.clinics(), clinic_id, now()):
+    if not revoke_clinic(wiring.clinics(), clinic_id, now(), audit=_trail()):
         fail(f"no clinic {clinic_id}", 1)
     typer.echo(f"clinic {clinic_id} revoked")
 
@@ -113,7 +114,7 @@ def key_add(clinic_id: ClinicId) -> None:
     from worker.clinics import add_key
 
     settings()
-    info, key = add_key(wiring.clinics(), clinic_id, now())
+    info, key = add_key(wiring.clinics(), clinic_id, now(), audit=_trail())
     typer.echo(f"key {info.id} added to clinic {clinic_id}")
     typer.echo(KEY_HINT)
     typer.echo(key)
@@ -127,7 +128,7 @@ def key_revoke(key_id: KeyId) -> None:
     from worker.clinics import revoke_key
 
     settings()
-    info = revoke_key(wiring.clinics(), key_id, now())
+    info = revoke_key(wiring.clinics(), key_id, now(), audit=_trail())
     typer.echo(f"key {info.id} of clinic {info.clinic_id} revoked")
 
 
@@ -151,3 +152,11 @@ def key_list(clinic_id: ClinicId, json_out: JsonOption = False) -> None:
 
 def _key_row(key: KeyInfo) -> dict[str, Any]:
     return {"id": key.id, "created_at": iso(key.created_at), "revoked_at": iso(key.revoked_at)}
+
+
+def _trail() -> Trail:
+    """Where the clinic commands record their changes: the audit trail, as `operator:cli`."""
+    from worker import wiring
+    from worker.audit import Trail
+
+    return Trail(wiring.clock(), wiring.store(), settings().retention_days)
