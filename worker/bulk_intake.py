@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from worker import audit
 from worker.bulk_rows import Row, RowError
 from worker.deps import EngineDeps
 from worker.enrollment import ENDED, NewEnrollment, build_enrollment, enroll
@@ -69,6 +70,7 @@ class Source:
 
     clinic_id: str | None
     check_clinic: ClinicCheck = lambda _cid: None
+    actor: str = audit.SYSTEM  # who the audit trail names for each new enrollment (worker.audit)
 
 
 def bulk_enroll(
@@ -103,9 +105,9 @@ def bulk_enroll(
                 report.rejected.append(Rejected(item.number, exc.field, reason))
             if len(chunk) >= CHUNK_ROWS:
                 _collect(storing, report, progress)
-                storing, chunk = pool.submit(_store, deps, chunk, dry_run), []
+                storing, chunk = pool.submit(_store, deps, chunk, dry_run, source.actor), []
         _collect(storing, report, progress)
-        _collect(pool.submit(_store, deps, chunk, dry_run), report, progress)
+        _collect(pool.submit(_store, deps, chunk, dry_run, source.actor), report, progress)
     return report
 
 
@@ -155,8 +157,9 @@ def _first_time(new: NewEnrollment, row: int, seen: dict[tuple[str, str, str], i
     seen[key] = row
 
 
-def _store(deps: EngineDeps, chunk: list[NewEnrollment], dry_run: bool) -> tuple[int, int]:
-    """Create the chunk's enrollments (a dry run: only look): (created, already enrolled)."""
+def _store(deps: EngineDeps, chunk: list[NewEnrollment], dry_run: bool, actor: str) -> tuple[int, int]:
+    """Create the chunk's enrollments (a dry run: only look): (created, already enrolled); each
+    new one audited as done by `actor`, as a single enroll is."""
     if not chunk:
         return 0, 0
     now = deps.clock.now()
@@ -168,10 +171,16 @@ def _store(deps: EngineDeps, chunk: list[NewEnrollment], dry_run: bool) -> tuple
     ]
     answers = deps.store.create_enrollments(items, ttl_s=deps.retention_s)
     created = existing = 0
-    for new, made in zip(chunk, answers, strict=True):
+    entries = []
+    for new, built_one, made in zip(chunk, built, answers, strict=True):
         if not made.created and (made.later_generation is not None or made.state in ENDED):
-            made = Created(enroll(deps, new)[1])  # an ended one, or a later generation: the single path walks them
+            # an ended one, or a later generation: the single path walks them (and audits)
+            made = Created(enroll(deps, new, actor=actor)[1])
+        elif made.created:
+            entries.append(audit.new_entry(deps.clock, actor, audit.Action.ENROLL,
+                                           enrollment_id=built_one.id, clinic_id=built_one.clinic_id))  # fmt: skip
         created, existing = (created + 1, existing) if made.created else (created, existing + 1)
+    deps.store.append_audits(entries, deps.retention_days * 86400)
     return created, existing
 
 

@@ -14,6 +14,9 @@ from celery import Celery, signals
 from kombu import Queue  # type: ignore[attr-defined]
 
 from worker import wiring
+from worker.var_dir import use_private_umask
+
+use_private_umask()  # worker, beat (its schedule file) and Flower: what they write is private (0600)
 
 CELERY_CONFIG = Path(__file__).parent / "config" / "celery.toml"
 
@@ -43,5 +46,13 @@ def _configure_logs(**_: Any) -> None:
     logs.configure()
 
 
+def _check_redis(**_: Any) -> None:
+    """Warn once in the log if REDIS_URL's server keeps sealed values out of compact hashes."""
+    from worker import logs, redis_tuning
+
+    redis_tuning.check_at_start(logs.get_logger("caredrip.redis"))
+
+
 signals.worker_init.connect(_configure_logs, weak=False)  # the worker's main process (threads, solo)
+signals.worker_init.connect(_check_redis, weak=False)
 signals.worker_process_init.connect(_configure_logs, weak=False)  # each prefork child

@@ -6,17 +6,20 @@ Celery tasks are thin wrappers around them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from worker import audit
+from worker.audit import SYSTEM, Action
 from worker.deps import EngineDeps
 from worker.errors import Conflict, NotFound
 from worker.introductions import intro_needed, next_intro_number, reaches_new_number
 from worker.programs import Program
-from worker.records import Channel, Enrollment, EnrollmentState, EnrollmentUpdate
+from worker.records import Channel, Enrollment, EnrollmentState, EnrollmentUpdate, PausedReason
 from worker.routing import blind_index
 from worker.schedule import due_at_cursor, first_cursor_after
+from worker.store import AuditEntry
 from worker.tokens import enrollment_id
 
 
@@ -68,7 +71,7 @@ ENDED = (EnrollmentState.CANCELED, EnrollmentState.COMPLETED)
 MAX_GENERATIONS = 10_000  # a bound on walking generations, never reached by real use
 
 
-def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
+def enroll(deps: EngineDeps, new: NewEnrollment, *, actor: str = SYSTEM) -> tuple[Enrollment, bool]:
     """Store the enrollment and schedule its first messages; (enrollment, created).
 
     Ids derive from (clinic, patient_ref, program) and a generation, so the same event again
@@ -77,8 +80,9 @@ def enroll(deps: EngineDeps, new: NewEnrollment) -> tuple[Enrollment, bool]:
     (canceled or completed), the event starts the next generation: a new enrollment, with a new
     id; the ended ones stay readable until their retention ends. A new patient costs one round
     trip: generation 0's create also reads the pointer to a later generation (enroll.lua).
+    A new enrollment is audited as done by `actor` (worker.audit); a repeat, changing nothing, is not.
     """
-    walk = _walk_generations(deps, new, deps.clock.now())
+    walk = _walk_generations(deps, new, deps.clock.now(), actor)
     latest = walk.enrollment
     if latest.generation and latest.generation != walk.pointed:  # the pointer names it from now on
         deps.store.generation_started(walk.passed[0].id, latest.generation)
@@ -104,15 +108,18 @@ class _Walk:
     passed: list[Enrollment]
 
 
-def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime) -> _Walk:
+def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime, actor: str) -> _Walk:
     """Create generation 0, or follow the pointer and step past ended generations until one is
-    live or has been created (one round trip a step)."""
+    live or has been created (one round trip a step; the audit entry goes with the create, and is
+    taken back when it did not create)."""
     generation, pointed = 0, 0
     passed: list[Enrollment] = []
     for _ in range(MAX_GENERATIONS):
         enrollment = build_enrollment(deps, new, now, generation)
         number = blind_index(deps.index, new.phone) if new.phone else None
-        answer = deps.store.create_enrollment(enrollment, number_index=number, ttl_s=deps.retention_s)
+        entry = _enrolled(deps, enrollment, actor)
+        ttl_s = deps.retention_s
+        answer = deps.store.create_enrollment(enrollment, number_index=number, ttl_s=ttl_s, audit_entry=entry)
         if answer.later_generation is None and (answer.created or answer.state not in ENDED):
             return _Walk(enrollment, answer.created, pointed, passed)
         passed.append(enrollment)
@@ -123,6 +130,14 @@ def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime) -> _W
     raise RuntimeError(f"more than {MAX_GENERATIONS} generations of one enrollment")  # pragma: no cover
 
 
+def _enrolled(deps: EngineDeps, enrollment: Enrollment, actor: str) -> AuditEntry:
+    """The audit entry of `enrollment`'s creation (worker.audit)."""
+    detail: dict[str, audit.DetailValue] = {"generation": enrollment.generation} if enrollment.generation else {}
+    return audit.new_entry(
+        deps.clock, actor, Action.ENROLL, enrollment_id=enrollment.id, clinic_id=enrollment.clinic_id, detail=detail
+    )
+
+
 def get_owned(deps: EngineDeps, eid: str, clinic_id: str | None) -> Enrollment:
     """The enrollment, if it exists and belongs to `clinic_id` (None: any clinic, operators)."""
     enrollment = deps.store.get_enrollment(eid) if eid.isalnum() else None
@@ -131,25 +146,40 @@ def get_owned(deps: EngineDeps, eid: str, clinic_id: str | None) -> Enrollment:
     return enrollment
 
 
-def pause(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
-    """Stop sending until resumed; messages already claimed or queued are held at send time."""
+def pause(
+    deps: EngineDeps,
+    eid: str,
+    clinic_id: str | None = None,
+    *,
+    reason: PausedReason = PausedReason.CLINIC,
+    actor: str = SYSTEM,
+) -> Enrollment:
+    """Stop sending until resumed; messages already claimed or queued are held at send time.
+    `reason` is kept while paused; pausing a paused enrollment only raises it (patient < clinic <
+    red_flag)."""
     enrollment = get_owned(deps, eid, clinic_id)
-    result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s)
+    result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s, reason=reason.value)
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
+        audit.record(deps, actor, Action.PAUSE, enrollment_id=eid, clinic_id=enrollment.clinic_id)
     return get_owned(deps, eid, clinic_id)
 
 
-def resume(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
-    """Continue where the program stopped; anything that fell due meanwhile is due now."""
-    get_owned(deps, eid, clinic_id)
-    result = deps.store.lifecycle(eid, "resume", deps.clock.now(), deps.retention_s)
+def resume(
+    deps: EngineDeps, eid: str, clinic_id: str | None = None, *, only: PausedReason | None = None, actor: str = SYSTEM
+) -> Enrollment:
+    """Continue where the program stopped; anything that fell due meanwhile is due now. With
+    `only`, resume only a pause for that reason (the end of a patient's own PAUSE)."""
+    enrollment = get_owned(deps, eid, clinic_id)
+    reason = only.value if only is not None else ""
+    result = deps.store.lifecycle(eid, "resume", deps.clock.now(), deps.retention_s, reason=reason)
     if result is not None and result.changed:
         deps.store.schedule_all(get_owned(deps, eid, clinic_id))
+        audit.record(deps, actor, Action.RESUME, enrollment_id=eid, clinic_id=enrollment.clinic_id)
     return get_owned(deps, eid, clinic_id)
 
 
-def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollment:
+def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None, *, actor: str = SYSTEM) -> Enrollment:
     """End the enrollment for good; records are kept for the retention period."""
     enrollment = get_owned(deps, eid, clinic_id)
     result = deps.store.lifecycle(eid, "cancel", deps.clock.now(), deps.retention_s)
@@ -158,6 +188,7 @@ def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None) -> Enrollme
         if enrollment.generation:  # the pointer to this generation now expires with it
             first = enrollment_id(deps.secret, enrollment.clinic_id, enrollment.patient_ref, enrollment.program)
             deps.store.generation_ended(first, enrollment.generation, deps.retention_s)
+        audit.record(deps, actor, Action.CANCEL, enrollment_id=eid, clinic_id=enrollment.clinic_id)
     return get_owned(deps, eid, clinic_id)
 
 
@@ -188,7 +219,9 @@ class EnrollmentChanges:
     consent: dict[str, datetime] | None = None  # channel -> recorded_at of consent the PATCH carries
 
 
-def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: str | None = None) -> Enrollment:
+def update(
+    deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: str | None = None, *, actor: str = SYSTEM
+) -> Enrollment:
     """Change contact details, language, timezone or channels; due times follow a new timezone,
     and a channel added mid-program starts at its next step still to come. Consent given with the
     change is kept for each channel the enrollment then uses (intake.check_patch requires it for
@@ -250,6 +283,8 @@ def update(deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: st
     if fresh.state is EnrollmentState.ACTIVE and reschedule:
         deps.store.unschedule(eid, list(reschedule))
         deps.store.schedule_all(replace(fresh, next_due=reschedule))
+    given = [f.name for f in fields(changes) if getattr(changes, f.name) is not None]
+    audit.record(deps, actor, Action.UPDATE, enrollment_id=eid, clinic_id=current.clinic_id, detail={"fields": given})
     return fresh
 
 

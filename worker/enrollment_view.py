@@ -10,22 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 from worker.deps import EngineDeps
 from worker.enrollment import get_owned
 from worker.optouts import OptOut, enrollment_opt_outs
-from worker.records import Enrollment, EnrollmentState, MessageRecord
+from worker.records import Enrollment, EnrollmentState, MessageRecord, PausedReason
 from worker.tokens import verify_unsubscribe_token
-
-
-class PausedReason(StrEnum):
-    """Why an enrollment is paused: its clinic paused it, a reply raised a red flag, or the
-    patient texted PAUSE."""
-
-    CLINIC = "clinic"
-    RED_FLAG = "red_flag"
-    PATIENT = "patient"
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +47,11 @@ def consent_of(enrollment: Enrollment) -> dict[str, datetime]:
 
 
 def paused_reason(enrollment: Enrollment) -> PausedReason | None:
-    """Only a clinic can pause an enrollment so far (the API's pause), so a pause is the clinic's."""
-    return PausedReason.CLINIC if enrollment.state is EnrollmentState.PAUSED else None
+    """Why a paused enrollment is paused (the clinic, a red-flag reply, the patient's PAUSE); None
+    unless paused."""
+    if enrollment.state is not EnrollmentState.PAUSED:
+        return None
+    return enrollment.paused_reason or PausedReason.CLINIC
 
 
 def next_message_at(enrollment: Enrollment, opt_outs: dict[str, OptOut | None]) -> datetime | None:

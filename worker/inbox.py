@@ -8,7 +8,9 @@ time (`list_replies`, behind `GET /v1/replies`) and acknowledges them (`acknowle
 that no clinic can be told of (worker.routing) goes to the operators' inbox, which shows the
 masked number, the time and the length, never the body (`unmatched`).
 
-Any body a phone can send is kept: empty, whitespace only, emoji, 1,600 characters.
+Any body a phone can send is kept: empty, whitespace only, emoji, 1,600 characters, and a
+picture with no text (its attachments counted, never fetched). Acknowledging a red-flag reply
+closes its alert (worker.alerts).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from worker.alerts import close_for_reply
 from worker.contact import mask_phone
 from worker.deps import EngineDeps
 from worker.errors import NotFound, ValidationError
@@ -61,6 +64,8 @@ class UnmatchedReply:
     sender: str
     received_at: datetime
     length: int
+    red_flag: bool = False
+    media: int = 0
 
 
 def new_reply_id() -> str:
@@ -68,7 +73,7 @@ def new_reply_id() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _clean(body: str) -> str:
+def clean_body(body: str) -> str:
     """The body as kept: at most MAX_REPLY_CHARS, anything not encodable as UTF-8 replaced."""
     return body[:MAX_REPLY_CHARS].encode("utf-8", "replace").decode("utf-8")
 
@@ -82,10 +87,11 @@ def record_reply(
     *,
     red_flag: bool = False,
     number: str | None = None,
+    media: int = 0,
 ) -> Reply:
     """Keep a reply for the clinic (its body sealed), listed in its inbox; `number` (the sender,
-    E.164) lets an erasure of that number find it."""
-    rid, text = new_reply_id(), _clean(body)
+    E.164) lets an erasure of that number find it; `media` notes attachments (never fetched)."""
+    rid, text = new_reply_id(), clean_body(body)
     stored = StoredReply(
         id=rid,
         clinic_id=clinic_id,
@@ -96,28 +102,32 @@ def record_reply(
         acknowledged_at=None,
         length=len(text),
         sender_index=(blind_index(deps.index, number) or "") if number else "",
+        media=max(0, media),
     )
     deps.store.add_reply(stored, deps.retention_s)
     return Reply(rid, enrollment_id, received_at, text, red_flag, None)
 
 
-def record_unmatched(deps: EngineDeps, number: str, body: str, received_at: datetime) -> UnmatchedReply:
+def record_unmatched(
+    deps: EngineDeps, number: str, body: str, received_at: datetime, *, red_flag: bool = False, media: int = 0
+) -> UnmatchedReply:
     """Keep a reply no clinic can be told of, in the operators' inbox (body sealed, never shown)."""
-    rid, text = new_reply_id(), _clean(body)
+    rid, text = new_reply_id(), clean_body(body)
     stored = StoredReply(
         id=rid,
         clinic_id="",
         enrollment_id="",
         received_at=received_at,
         sealed_body=deps.keyring.seal(text, aad=rid),
-        red_flag=False,
+        red_flag=red_flag,
         acknowledged_at=None,
         length=len(text),
         sender_index=blind_index(deps.index, number) or "",
         masked_sender=mask_phone(number),
+        media=max(0, media),
     )
     deps.store.add_reply(stored, deps.retention_s)
-    return UnmatchedReply(rid, stored.masked_sender, received_at, stored.length)
+    return UnmatchedReply(rid, stored.masked_sender, received_at, stored.length, red_flag, stored.media)
 
 
 def list_replies(
@@ -140,10 +150,11 @@ def list_replies(
 
 
 def acknowledge(deps: EngineDeps, clinic_id: str, rid: str) -> Reply:
-    """Mark the clinic's reply read (the first acknowledgement's time stays); NotFound for an id
-    that is not one of the clinic's replies."""
+    """Mark the clinic's reply read (the first acknowledgement's time stays) and close its red-flag
+    alert, if open; NotFound for an id that is not one of the clinic's replies."""
     if not _ID.fullmatch(rid) or deps.store.acknowledge_reply(rid, clinic_id, deps.clock.now()) is None:
         raise NotFound(f"no reply {rid}")
+    close_for_reply(deps, rid, clinic_id)
     stored = deps.store.get_replies([rid])[0]
     if stored is None or stored.clinic_id != clinic_id:
         raise NotFound(f"no reply {rid}")
@@ -153,7 +164,11 @@ def acknowledge(deps: EngineDeps, clinic_id: str, rid: str) -> Reply:
 def unmatched(deps: EngineDeps, limit: int = 100) -> list[UnmatchedReply]:
     """The operators' inbox, newest first, without bodies."""
     found = deps.store.reply_page(UNMATCHED, count=max(1, limit))
-    return [UnmatchedReply(r.id, r.masked_sender, r.received_at, r.length) for _, r in found if r is not None]
+    return [
+        UnmatchedReply(r.id, r.masked_sender, r.received_at, r.length, r.red_flag, r.media)
+        for _, r in found
+        if r is not None
+    ]
 
 
 def _opened(deps: EngineDeps, stored: StoredReply) -> Reply:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from worker.audit import intake_actor
 from worker.clinics import active_clinic
 from worker.deps import EngineDeps
 from worker.enrollment import enroll
@@ -65,7 +66,7 @@ def accept(
         deps.store.record_failed_intake(json.dumps(_packed(failure), ensure_ascii=False))
         log.warning("intake refused", intake_id=intake_id, clinic_id=failure.clinic_id, field=failure.field)
         return {"error": {"field": refused.field, "message": refused.message}}
-    enrollment, created = enroll(deps, new)
+    enrollment, created = enroll(deps, new, actor=intake_actor(clinic.id))
     log.info("enrollment", enrollment_id=enrollment.id, clinic_id=clinic.id, created=created, intake_id=intake_id)
     return {"id": enrollment.id, "created": created}
 

@@ -53,8 +53,10 @@ def start(
     stderr: Output = subprocess.DEVNULL,
     die_with_parent: bool = False,
     kill_at_exit: bool = True,
+    umask: int = -1,
 ) -> subprocess.Popen[bytes]:
-    """Start `argv` in a new session (stdin from /dev/null) and register it."""
+    """Start `argv` in a new session (stdin from /dev/null) and register it; `umask`: the child's
+    (-1: this process's)."""
     process = subprocess.Popen(
         list(argv),
         env=None if env is None else dict(env),
@@ -64,6 +66,7 @@ def start(
         stderr=stderr,
         start_new_session=True,
         preexec_fn=_parent_death_signal(signal.SIGTERM) if die_with_parent else None,
+        umask=umask,
     )
     _LIVE[process.pid] = (process, kill_at_exit)
     return process

@@ -33,6 +33,16 @@ class EnrollmentState(StrEnum):
     COMPLETED = "completed"
 
 
+class PausedReason(StrEnum):
+    """Why an enrollment is paused: its clinic paused it, a reply raised a red flag, or the
+    patient texted PAUSE. A stronger reason replaces a weaker one on a paused enrollment
+    (patient < clinic < red_flag), never the other way round."""
+
+    CLINIC = "clinic"
+    RED_FLAG = "red_flag"
+    PATIENT = "patient"
+
+
 class MessageState(StrEnum):
     """A message's life: queued/retrying -> sending -> sent -> delivered | undelivered | failed.
 
@@ -84,6 +94,7 @@ class Enrollment:
     # counting one still waiting to go, and when that one was asked for (None: none waiting).
     intros: int = 0
     intro_asked: datetime | None = None
+    paused_reason: PausedReason | None = None  # while paused (an older pause without one: the clinic's)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,9 +1,15 @@
 """One private redis-server process: started, awaited until it answers, stopped, restarted.
 
-On 127.0.0.1:`port`, or on a unix socket (mode 0700) when `port` is None. AOF on by default,
-no RDB snapshots. The process is started and stopped through `worker.processes` (own session,
-SIGTERM so that the AOF is flushed, SIGKILL after a bound): a server this process started is
-killed at interpreter exit unless it is `detached` (the embedded server, meant to outlive us).
+On 127.0.0.1:`port`, or on a unix socket (mode 0700) when `port` is None: `data_dir/redis.sock`,
+or, when that path is too long for a socket, one in a fresh private directory (0700, random name)
+under the system's temporary directory. AOF on by default, no RDB snapshots. The server runs under
+umask 077, so its AOF, RDB, log and pid file are 0600 and its directories 0700. Hashes keep values
+up to 256 bytes in their compact encoding (`HASH_MAX_VALUE`: a sealed field is longer than its
+plain text, and Redis's default of 64 would turn a sealed enrollment into a full hash table).
+The process is started and stopped through `worker.processes` (own session, SIGTERM so that the
+AOF is flushed, SIGKILL after a bound): a server this process started is killed at interpreter
+exit unless it is `detached` (the embedded server, meant to outlive us; a fallback socket
+directory of a detached server is removed by whoever stops it, `worker.redis_server`).
 Users: the test suite (one server per session, fresh ones for restart and crash tests) and the
 embedded server of `worker.redis_server`.
 """
@@ -27,12 +33,15 @@ import redis
 
 from worker import processes
 from worker.redis_binary import RedisServerError, find_redis_server
+from worker.var_dir import PRIVATE, PRIVATE_UMASK
 
 READY_TIMEOUT = 10.0  # seconds for a started server to answer PING
 STOP_TIMEOUT = 5.0  # seconds between SIGTERM and SIGKILL
 POLL_INTERVAL = 0.01
 MAX_SOCKET_PATH = 100  # bytes; the kernel limit is 107 plus a NUL
 LOG_TAIL = 2000  # characters of redis.log quoted in errors
+HASH_MAX_VALUE = 256  # bytes: hash values up to this stay in the compact encoding (sealed PHI tokens)
+SOCKET_DIR_PREFIX = "caredrip-redis-"  # the private directory of a socket whose natural path is too long
 
 AppendFsync = Literal["always", "everysec", "no"]
 # What PING raises while a server is still starting (or while a port's old owner lingers).
@@ -70,7 +79,7 @@ class RedisServer:
         self.data_dir = Path(self.data_dir).absolute()
         if self.port is None:
             self.socket_path = _socket_path_for(self.data_dir)
-            if not self.socket_path.is_relative_to(self.data_dir):
+            if not self.socket_path.is_relative_to(self.data_dir) and not self.detached:
                 weakref.finalize(self, shutil.rmtree, self.socket_path.parent, True)
 
     @classmethod
@@ -133,6 +142,7 @@ class RedisServer:
             "--appendonly", "yes" if self.appendonly else "no",
             "--appendfsync", self.appendfsync,
             "--save", "",
+            "--hash-max-ziplist-value", str(HASH_MAX_VALUE),
             "--logfile", str(self.log_path),
             "--pidfile", str(self.data_dir / "redis.pid"),
             "--daemonize", "no",
@@ -142,11 +152,11 @@ class RedisServer:
         """Start the server and wait until it answers PING; raise with its log if it does not."""
         if self.running():
             raise RedisServerError(f"redis-server already running (pid {self.pid})")
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.mkdir(mode=PRIVATE, parents=True, exist_ok=True)
         if self.socket_path is not None:
-            self.socket_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            self.socket_path.parent.mkdir(mode=PRIVATE, parents=True, exist_ok=True)
         self._process = processes.start(
-            self.command(), die_with_parent=self.die_with_parent, kill_at_exit=not self.detached
+            self.command(), die_with_parent=self.die_with_parent, kill_at_exit=not self.detached, umask=PRIVATE_UMASK
         )
         try:
             self._wait_ready(READY_TIMEOUT)
@@ -213,4 +223,13 @@ def _socket_path_for(data_dir: Path) -> Path:
     path = data_dir / "redis.sock"
     if len(os.fsencode(path)) <= MAX_SOCKET_PATH:
         return path
-    return Path(tempfile.mkdtemp(prefix="caredrip-redis-")) / "redis.sock"
+    return Path(tempfile.mkdtemp(prefix=SOCKET_DIR_PREFIX)) / "redis.sock"  # 0700, a name nobody could guess
+
+
+def remove_socket_dir(socket_path: Path) -> None:
+    """Remove the private temporary directory of `socket_path`, if it is one of ours (a fallback)."""
+    parent = socket_path.parent
+    if parent.parent == Path(tempfile.gettempdir()) and parent.name.startswith(SOCKET_DIR_PREFIX):
+        with contextlib.suppress(OSError):
+            if parent.stat().st_uid == os.getuid():
+                shutil.rmtree(parent)

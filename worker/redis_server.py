@@ -3,9 +3,12 @@ run without `REDIS_URL`, and outliving the command that started it.
 
 `ensure_embedded` reuses the server recorded under `var/redis/` if it answers as the recorded
 process, else starts one (`worker.redis_process.RedisServer`, detached); an exclusive lock keeps
-two commands from starting two servers at once. `stop_embedded` stops it. One server as such, and
-finding its binary, live in `worker.redis_process` and `worker.redis_binary`; their public names
-are importable from here too.
+two commands from starting two servers at once. It listens on a unix socket (mode 0700) in the
+0700 directory `var/redis/`, never on TCP: only this user reaches it. Its URL is `unix:///…?db=0`
+(kombu's form, `redis+socket:///…`, comes from `worker.wiring.broker_url`); on a var path too
+long for a socket, in a private temporary directory instead (`worker.redis_process`).
+`stop_embedded` stops it. One server as such, and finding its binary, live in
+`worker.redis_process` and `worker.redis_binary`; their public names are importable from here too.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ import redis
 
 from worker import processes
 from worker.redis_binary import RedisServerError, find_redis_server
-from worker.redis_process import MAX_SOCKET_PATH, STOP_TIMEOUT, RedisServer, free_port
-from worker.var_dir import exclusive, private_dir, write_atomically
+from worker.redis_process import MAX_SOCKET_PATH, STOP_TIMEOUT, RedisServer, free_port, remove_socket_dir
+from worker.var_dir import exclusive, private_dir, tighten, write_atomically
 
 __all__ = [
     "MAX_SOCKET_PATH",
@@ -58,7 +61,9 @@ def ensure_embedded(var_dir: Path, *, die_with_parent: bool = False) -> Embedded
         if found is not None:
             url, pid = found
             return EmbeddedRedis(url=url, started=False, pid=pid)
-        server = RedisServer.on_free_port(redis_dir, detached=True, die_with_parent=die_with_parent)
+        _forget(redis_dir)
+        tighten([redis_dir])  # an AOF an older caredrip left 0644
+        server = RedisServer(redis_dir, None, detached=True, die_with_parent=die_with_parent).start()
         assert server.pid is not None
         write_atomically(redis_dir / "redis.pid", f"{server.pid}\n")
         write_atomically(redis_dir / "redis.url", f"{server.url}\n")
@@ -76,9 +81,26 @@ def stop_embedded(var_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:
             _, pid = found
             if not processes.stop_pid(pid, timeout):
                 raise RedisServerError(f"redis-server (pid {pid}) survived SIGKILL")
-        for name in ("redis.url", "redis.pid"):
-            (redis_dir / name).unlink(missing_ok=True)
+        _forget(redis_dir)
         return found is not None
+
+
+def _forget(redis_dir: Path) -> None:
+    """Remove the record of a server that is gone, and its socket's private directory if it had one."""
+    socket_path = _socket_of(redis_dir)
+    if socket_path is not None:
+        remove_socket_dir(socket_path)
+    for name in ("redis.url", "redis.pid"):
+        (redis_dir / name).unlink(missing_ok=True)
+
+
+def _socket_of(redis_dir: Path) -> Path | None:
+    """The unix socket the recorded URL names (`unix:///path?db=0`), if any."""
+    try:
+        url = (redis_dir / "redis.url").read_text().strip()
+    except OSError:
+        return None
+    return Path(url.removeprefix("unix://").partition("?")[0]) if url.startswith("unix://") else None
 
 
 def _live_embedded(redis_dir: Path) -> tuple[str, int] | None:

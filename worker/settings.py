@@ -140,8 +140,12 @@ def production_problem(s: Settings) -> str | None:
     (or fake) facing patients and providers; None when there is none."""
     if s.time_scale != 1:
         return "CAREDRIP_TIME_SCALE: a scaled clock is refused in production"
-    if "outbox" in (s.sms_channel, s.email_channel):
-        return "SMS_CHANNEL/EMAIL_CHANNEL: outbox channels are refused in production"
+    for name, channel, real in (("SMS_CHANNEL", s.sms_channel, "twilio"), ("EMAIL_CHANNEL", s.email_channel, "smtp")):
+        if channel == "outbox":
+            return (
+                f"{name}: the outbox is refused in production (it keeps patients' contact details and messages"
+                f" in plain text under CAREDRIP_VAR_DIR); set {name}={real}"
+            )
     if not s.secret_key:
         return "CAREDRIP_SECRET_KEY: required in production"
     weak = weak_secret(s.secret_key)

@@ -37,12 +37,16 @@ from worker.supervisor import (
     wait_for,
 )
 from worker.urls import mask_url
-from worker.var_dir import private_dir
+from worker.var_dir import private_dir, tighten
 
 READY_TIMEOUT = 30.0  # seconds for /healthz to answer before we give up waiting (not running)
 LOOP_INTERVAL = 0.1
-WORKER_QUEUES = "intake,dispatch,send"
+WORKER_QUEUES = "intake,dispatch,send,webhooks"
 WORKER_THREADS = 8
+# What caredrip keeps directly under the var dir (the embedded Redis's directory is tightened by
+# worker.redis_server when it starts a server; keys/ by worker.phi.keyfile).
+OURS = ("outbox.jsonl", "run.json", "run.lock", "celerybeat-schedule", "celerybeat-schedule.db",
+        "celerybeat-schedule.dat", "celerybeat-schedule.dir", "celerybeat-schedule.bak")  # fmt: skip
 
 Print = Callable[[str], None]
 
@@ -182,6 +186,7 @@ def run_stack(settings: Settings, host: str, port: int, out: Print = print) -> i
     var_dir = private_dir(settings.var_dir)
     with stop_requested() as stop, holding_run_lock(var_dir):
         clear_leftovers(var_dir, out)
+        tighten(var_dir / name for name in OURS)  # what an older caredrip left readable
         record_run(var_dir, {})
         check_port(host, port)
         handle = resolve_redis(settings, var_dir)

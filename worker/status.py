@@ -5,7 +5,7 @@ worker.metrics); `gather()` makes it the JSON-ready dict whose keys are the cont
 in the README; `format_table()` turns that into the human view. Reads only.
 
 Keys of `caredrip status --json`:
-  queues                  {intake, dispatch, send}: tasks waiting in each broker queue
+  queues                  {intake, dispatch, send, webhooks}: tasks waiting in each broker queue
   due_now                 {sms, email}: enrollments whose next message is due (caredrip clock)
   due_next_hour           {sms, email}: due after now and within the next hour
   oldest_overdue_seconds  {sms, email}: how late the oldest due message is; 0 when none
@@ -14,8 +14,13 @@ Keys of `caredrip status --json`:
   unknown_total, failed_total   messages waiting for an operator (`caredrip messages …`)
   intake_failed_total     intake tasks refused (unknown clinic, bad body) since the store began
                           (`caredrip intake failed`)
+  alerts_open             red-flag alerts no one has acknowledged yet (`caredrip alerts`)
+  alert_oldest_age_seconds  how long the oldest of them has waited; 0 when none
   dispatch                {last_at, runs, handed}: the last dispatch run (ISO time or null), how many
                           runs and messages handed over so far: a stale last_at means beat is down
+  webhooks                {pending, in_flight, failed_total, delivered_total, emit_errors_total}: clinic-event
+                          deliveries (webhooks and alert emails) waiting or being tried, given up after 24 h,
+                          delivered, and events that could not be stored (worker.events)
   workers                 names of Celery workers answering a ping within 1 s
   now                     the caredrip clock's time, ISO 8601 UTC
 """
@@ -30,9 +35,9 @@ from typing import Any
 import redis
 
 from worker.records import CHANNELS
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, CountKey, DispatchInfo, Store
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, AlertSummary, CountKey, DispatchInfo, Store, WebhookFigures
 
-QUEUES = ("intake", "dispatch", "send")
+QUEUES = ("intake", "dispatch", "send", "webhooks")
 LAST_HOUR_STATES = ("sent", "failed", "unknown", "retrying", "skipped")
 HORIZON = timedelta(hours=1)
 PING_TIMEOUT = 1.0
@@ -63,6 +68,14 @@ class StatusSnapshot:
     intake_failed_total: int
     dispatch: DispatchInfo
     totals: dict[CountKey, int]
+    webhooks: WebhookFigures
+    alerts: AlertSummary
+
+    @property
+    def alert_oldest_age(self) -> timedelta:
+        """How long the oldest open alert has waited (0 when none is open)."""
+        oldest = self.alerts.oldest_raised_at
+        return max(self.now - oldest, timedelta(0)) if oldest is not None else timedelta(0)
 
 
 def snapshot(store: Store, now: datetime) -> StatusSnapshot:
@@ -75,6 +88,8 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
     unknown, failed = batch.index_size(UNKNOWN_INDEX), batch.index_size(FAILED_INDEX)
     intake_failed = batch.intake_failed_total()
     dispatch = batch.dispatch_info()
+    webhooks = batch.webhook_figures()
+    alerts = batch.alert_summary()
     batch.run()
     channels: dict[str, ChannelFigures] = {}
     for ch in CHANNELS:
@@ -91,6 +106,8 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
         intake_failed_total=intake_failed.value,
         dispatch=dispatch.value,
         totals=totals.value,
+        webhooks=webhooks.value,
+        alerts=alerts.value,
     )
 
 
@@ -112,13 +129,27 @@ def as_json(snap: StatusSnapshot, workers: list[str]) -> Status:
         "unknown_total": snap.unknown_total,
         "failed_total": snap.failed_total,
         "intake_failed_total": snap.intake_failed_total,
+        "alerts_open": snap.alerts.open,
+        "alert_oldest_age_seconds": int(snap.alert_oldest_age.total_seconds()),
         "dispatch": {
             "last_at": snap.dispatch.last_at.isoformat() if snap.dispatch.last_at else None,
             "runs": snap.dispatch.runs,
             "handed": snap.dispatch.handed,
         },
+        "webhooks": webhooks_json(snap.webhooks),
         "workers": workers,
         "now": snap.now.isoformat(),
+    }
+
+
+def webhooks_json(figures: WebhookFigures) -> dict[str, int]:
+    counts = figures.counts
+    return {
+        "pending": figures.pending,
+        "in_flight": figures.in_flight,
+        "failed_total": figures.failed,
+        "delivered_total": sum(n for k, n in counts.items() if k.endswith(":delivered")),
+        "emit_errors_total": counts.get("emit:error", 0),
     }
 
 
@@ -148,11 +179,20 @@ def format_table(status: Status) -> str:
     queues = status["queues"]
     lines += ["", "queues        " + "   ".join(f"{name} {queues[name]}" for name in QUEUES)]
     lines.append("last hour     " + "   ".join(f"{state} {n}" for state, n in status["last_hour"].items()))
-    lines.append(f"need an operator   unknown {status['unknown_total']}   failed {status['failed_total']}"
-                 "   (caredrip messages unknown|failed)")
+    lines.append(
+        f"need an operator   unknown {status['unknown_total']}   failed {status['failed_total']}"
+        "   (caredrip messages unknown|failed)"
+    )
     lines.append(f"intake refused     {status['intake_failed_total']}   (caredrip intake failed)")
+    oldest = _duration(status["alert_oldest_age_seconds"])
+    lines.append(f"red-flag alerts    {status['alerts_open']} open   oldest {oldest}   (caredrip alerts)")
     dispatch = status["dispatch"]
     lines.append(f"last dispatch {dispatch['last_at'] or 'never'}   ({dispatch['runs']} runs)")
+    hooks = status["webhooks"]
+    lines.append(
+        f"clinic events      pending {hooks['pending']}   in flight {hooks['in_flight']}"
+        f"   failed {hooks['failed_total']}   delivered {hooks['delivered_total']}"
+    )
     workers = status["workers"]
     lines.append(f"workers       {', '.join(workers) if workers else 'none answering'}")
     return "\n".join(lines)
@@ -166,4 +206,3 @@ def _duration(seconds: int) -> str:
     if seconds < 7200:
         return f"{seconds // 60}m"
     return f"{seconds // 3600}h{(seconds % 3600) // 60:02d}m"
-

@@ -14,6 +14,7 @@ caller stops the rest and exits non-zero.
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from types import FrameType
 from typing import IO
 
 from worker import processes
+from worker.var_dir import open_private, private_dir
 
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 RESTART_LIMIT = 5  # restarts of one child ...
@@ -53,8 +55,8 @@ class Child:
 class Supervisor:
     """Starts children in their own process groups and stops them all, never leaving one behind.
 
-    `log_dir`: when given, each child's stdout and stderr go to `<log_dir>/<name>.log`;
-    otherwise they share this process's terminal.
+    `log_dir`: when given, each child's stdout and stderr go to `<log_dir>/<name>.log` (0600, in a
+    0700 directory); otherwise they share this process's terminal.
     """
 
     env: Mapping[str, str]
@@ -67,8 +69,8 @@ class Supervisor:
         """Start `argv` as a child in a new session (its pid is also its process group id)."""
         log: IO[bytes] | None = None
         if self.log_dir is not None:
-            self.log_dir.mkdir(parents=True, exist_ok=True)
-            log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+            fd = open_private(private_dir(self.log_dir) / f"{name}.log", os.O_WRONLY | os.O_APPEND)
+            log = open(fd, "ab")  # noqa: SIM115 - closed in stop()
         process = processes.start(
             argv,
             env=self.env,

@@ -55,6 +55,12 @@ def test_valid_rows_are_enrolled_and_every_rejected_row_is_reported(client: Test
     again = post(client, "\n".join([HEADER, *ROWS]) + "\n").json()
     assert (again["created"], again["existing"], len(again["rejected"])) == (0, 2, 4)
     assert len(enrollment_keys(store)) == 2
+    # each new row is in the clinic's audit trail as one enroll by its key; repeats add nothing
+    trail = client.get("/v1/audit").json()["entries"]
+    assert [e["action"] for e in trail] == ["enroll", "enroll"]
+    assert {e["enrollment_id"] for e in trail} == {k.split(":", 1)[1].strip("{}").removeprefix("e:")
+                                                   for k in enrollment_keys(store)}  # fmt: skip
+    assert all(e["actor"].startswith("clinic:") and " key:k_" in e["actor"] for e in trail)
 
 
 def test_json_lines_and_a_row_for_another_clinic(client: TestClient, other_clinic: tuple[str, str]) -> None:

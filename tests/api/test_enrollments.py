@@ -364,6 +364,9 @@ def test_openapi_lists_every_endpoint(anon: TestClient) -> None:
         "/v1/enrollments/bulk",
         "/v1/replies",
         "/v1/replies/{rid}/ack",
+        "/v1/clinic",
+        "/v1/clinic/webhook",
+        "/v1/audit",
         "/webhooks/twilio/status",
         "/webhooks/twilio/inbound",
         "/unsubscribe/{token}",
@@ -371,7 +374,7 @@ def test_openapi_lists_every_endpoint(anon: TestClient) -> None:
         "/metrics",
     }
     assert set(spec["paths"]["/unsubscribe/{token}"]) == {"get", "post"}
-    assert "patch" in spec["paths"]["/v1/enrollments/{eid}"]
+    assert {"get", "patch", "delete"} <= set(spec["paths"]["/v1/enrollments/{eid}"])
     schemas = spec["components"]["schemas"]
     assert {"EnrollmentOut", "MessagesOut", "EnrollmentBody", "EnrollmentPatch", "Health"} <= set(schemas)
     assert "next_message_at" in schemas["EnrollmentOut"]["properties"]

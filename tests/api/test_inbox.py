@@ -45,7 +45,8 @@ def test_any_body_a_phone_can_send_is_kept_as_sent(
     (reply,) = inbox(client)["replies"]
     assert reply["body"] == body
     assert set(reply) == {"id", "enrollment_id", "received_at", "body", "red_flag", "acknowledged_at"}
-    assert (reply["enrollment_id"], reply["red_flag"], reply["acknowledged_at"]) == (enrolled["id"], False, None)
+    flagged = body == "Mi mano está más débil"  # a warning sign (weakness): kept as sent, and flagged
+    assert (reply["enrollment_id"], reply["red_flag"], reply["acknowledged_at"]) == (enrolled["id"], flagged, None)
 
 
 def test_a_body_longer_than_twilio_sends_is_cut_at_1600(

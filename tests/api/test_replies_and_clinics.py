@@ -12,7 +12,7 @@ from worker.clinics import add_clinic, authenticate, get_clinic, list_clinics, r
 from worker.contact import inbound_number
 from worker.errors import NotFound, ValidationError
 from worker.records import MessageState
-from worker.replies import Keyword, help_message, keyword, twiml
+from worker.replies import Keyword, keyword, twiml
 from worker.store import ClinicStore
 from worker.store.keys import clinic_key
 
@@ -39,8 +39,25 @@ NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
         ("info", Keyword.HELP),
         ("", None),
         ("stop it", None),
-        ("STOP.", None),
+        ("STOP.", Keyword.STOP),
+        ("¡Stop!", Keyword.STOP),
+        ("parar", Keyword.STOP),
+        ("Alto", Keyword.STOP),
+        ("CANCELAR", Keyword.STOP),
+        ("baja", Keyword.STOP),
+        ("Comenzar", Keyword.START),
+        ("AYUDA", Keyword.HELP),
+        ("ayúda", Keyword.HELP),
+        ("Pause", Keyword.PAUSE),
+        (" pausa. ", Keyword.PAUSE),
+        ("PAUSÁ", Keyword.PAUSE),
+        ("🛑 STOP 🛑", Keyword.STOP),
         ("opt out", None),
+        ("pausa por favor", None),
+        ("no parar", None),
+        ("S T O P", None),
+        ("   ", None),
+        ("x" * 1600, None),
         ("Yes please", None),
         ("HELP ME", None),
     ],
@@ -61,17 +78,6 @@ def test_status_mapping() -> None:
         "failed": "failed",
     }
     assert MessageState.DELIVERED in STATUS_STATES.values()
-
-
-def test_help_message() -> None:
-    assert help_message({"name": "Riverside", "phone": "+14155550100"}) == (
-        "Riverside: patient education messages. Questions? Call +1 415-555-0100. Reply STOP to opt out."
-    )
-    assert (
-        help_message({"name": "Riverside", "phone": ""})
-        == "Riverside: patient education messages. Reply STOP to opt out."
-    )
-    assert help_message(None) == help_message({}) == "caredrip health messages. Reply STOP to opt out."
 
 
 def test_twiml_escapes() -> None:

@@ -196,7 +196,7 @@ def test_delivered_callback_that_beats_the_send_result_is_kept(
         ("/webhooks/twilio/status?m=abc.welcome.sms.1", callback("delivered"), 204),  # no such record: nothing to do
         ("/webhooks/twilio/status?m=abc.welcome.sms.1", callback("scheduled"), 204),  # a status we ignore
         ("/webhooks/twilio/inbound", {"Body": "STOP"}, 400),
-    ("/webhooks/twilio/inbound", {"Body": "STOP", "From": "unknown"}, 400),
+        ("/webhooks/twilio/inbound", {"Body": "STOP", "From": "unknown"}, 400),
     ],
 )
 def test_signed_but_unusable_webhooks(anon: TestClient, path: str, params: dict[str, str], code: int) -> None:
@@ -211,11 +211,14 @@ def test_opt_out_keywords_opt_the_number_out(anon: TestClient, store: Store, wor
     response = twilio_post(anon, INBOUND, inbound(word))
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/xml")
-    assert response.text == EMPTY_TWIML
+    assert response.text == (  # a number no clinic enrolled: the default program's words, no clinic named
+        '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
+        "You will get no more texts from us. Reply START to get them again.</Message></Response>"
+    )
     assert store.sms_opted_out([PATIENT_PHONE]) == [True]
 
 
-@pytest.mark.parametrize("text", ["stop please", "STOP!", "don't stop", "S T O P"])
+@pytest.mark.parametrize("text", ["stop please", "don't stop", "S T O P", "no parar"])
 def test_sentences_are_not_keywords(anon: TestClient, store: Store, text: str) -> None:
     twilio_post(anon, INBOUND, inbound(text))
     assert store.sms_opted_out([PATIENT_PHONE]) == [False]
@@ -247,7 +250,8 @@ def test_start_opts_back_in_and_the_next_sms_goes_out(
     for word in ("start", " UNSTOP", "Yes"):
         twilio_post(anon, INBOUND, inbound("STOP"))
         response = twilio_post(anon, INBOUND, inbound(word))
-        assert (response.status_code, response.text) == (200, EMPTY_TWIML)
+        assert response.status_code == 200
+        assert f"<Message>{CLINIC_NAME}: You will get our texts again." in response.text
         assert store.sms_opted_out([PATIENT_PHONE]) == [False]
     next_at = client.get(f"/v1/enrollments/{eid}").json()["next_message_at"]
     assert next_at == "2026-03-04T15:00:00+00:00"
@@ -263,8 +267,8 @@ def test_help_names_the_clinic_and_its_phone(anon: TestClient, enrolled: dict[st
     assert response.headers["content-type"].startswith("text/xml")
     assert response.text == (
         '<?xml version="1.0" encoding="UTF-8"?><Response><Message>'
-        f"{CLINIC_NAME}: patient education messages. Questions? Call +1 415-555-0100. Reply STOP to opt out."
-        "</Message></Response>"
+        f"{CLINIC_NAME}: Health tips by text. Questions? Call +1 415-555-0100. In an emergency, call 911. "
+        "Reply STOP to opt out.</Message></Response>"
     )
 
 
@@ -282,16 +286,16 @@ def test_help_names_the_clinic_whose_message_the_number_received_last(
     send_due(delivery)  # Riverside's welcome reaches the number
     with TestClient(api, headers={"Authorization": f"Bearer {other_clinic[1]}"}) as other:
         assert other.post("/v1/enrollments", json=enrollment_body()).status_code == 201
-    assert f"<Message>{CLINIC_NAME}: patient education messages." in twilio_post(anon, INBOUND, inbound("HELP")).text
+    assert f"<Message>{CLINIC_NAME}: Health tips by text." in twilio_post(anon, INBOUND, inbound("HELP")).text
     clock.set(datetime.fromisoformat("2026-03-03T13:30:00+00:00"))  # the next morning Hillside's welcome goes
     send_due(delivery)
     text = twilio_post(anon, INBOUND, inbound("HELP")).text
-    assert "Hillside Clinic: patient education messages. Reply STOP to opt out." in text
+    assert "Hillside Clinic: Health tips by text. In an emergency, call 911. Reply STOP to opt out." in text
 
 
 def test_help_from_an_unknown_number_is_generic(anon: TestClient) -> None:
     text = twilio_post(anon, INBOUND, inbound("HELP", sender="+14155559999")).text
-    assert "<Message>caredrip health messages. Reply STOP to opt out.</Message>" in text
+    assert "<Message>Health tips by text. In an emergency, call 911. Reply STOP to opt out.</Message>" in text
 
 
 def test_other_replies_are_kept_for_the_clinic_and_not_answered(

@@ -148,13 +148,39 @@ def test_embedded_is_started_once_then_reused_then_stopped(var_dir: Path) -> Non
     second = ensure_embedded(var_dir)
     assert first.started and not second.started
     assert (second.url, second.pid) == (first.url, first.pid)
-    assert first.url.startswith("redis://127.0.0.1:")
+    socket_path = var_dir / "redis" / "redis.sock"
+    assert first.url == f"unix://{socket_path}?db=0"  # no TCP port: only this user reaches it
+    assert stat.S_ISSOCK(socket_path.stat().st_mode) and stat.S_IMODE(socket_path.stat().st_mode) == 0o700
+    assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o700
+    assert redis.Redis.from_url(first.url).config_get("port") == {"port": "0"}
     assert (var_dir / "redis" / "redis.url").read_text().strip() == first.url
     assert int((var_dir / "redis" / "redis.pid").read_text()) == first.pid
     assert redis.Redis.from_url(first.url).ping()
     assert stop_embedded(var_dir)
     assert _gone(first.pid)
     assert not stop_embedded(var_dir)
+
+
+def test_embedded_on_a_long_var_path_gets_a_short_private_socket_that_goes_with_it(tmp_path: Path) -> None:
+    var_dir = tmp_path / ("v" * 50) / ("w" * 50)
+    try:
+        first = ensure_embedded(var_dir)
+        socket_path = Path(first.url.removeprefix("unix://").partition("?")[0])
+        assert len(os.fsencode(socket_path)) <= MAX_SOCKET_PATH and not socket_path.is_relative_to(var_dir)
+        assert stat.S_IMODE(socket_path.parent.stat().st_mode) == 0o700
+        assert socket_path.parent.stat().st_uid == os.getuid()
+        assert redis.Redis.from_url(first.url).ping()  # the object that started it is gone; the socket stays
+        assert ensure_embedded(var_dir).url == first.url
+    finally:
+        stop_embedded(var_dir)
+    assert not socket_path.parent.exists()
+
+
+def test_embedded_keeps_sealed_values_in_compact_hashes(var_dir: Path) -> None:
+    client = redis.Redis.from_url(ensure_embedded(var_dir).url, decode_responses=True)
+    client.hset("h", "v", "x" * 256)
+    assert client.object("encoding", "h") in ("listpack", "ziplist")
+    client.close()
 
 
 def test_embedded_is_replaced_after_a_crash(var_dir: Path) -> None:

@@ -9,7 +9,9 @@ email unsubscribe, health and metrics; `app` is what `uvicorn worker.api:app` se
 
 from worker.api.context import ApiContext
 from worker.api.factory import create_app
+from worker.var_dir import use_private_umask
 
 __all__ = ["ApiContext", "app", "create_app"]
 
+use_private_umask()  # `uvicorn worker.api:app`: whatever the API writes (outbox, var/keys/) is private
 app = create_app()

@@ -1,6 +1,7 @@
 """Clinic authentication: `Authorization: Bearer <key>` names the clinic a request acts for.
 
-A missing, unknown or revoked key answers 401; which clinic owns an enrollment is checked by the
+A missing, unknown or revoked key answers 401; `Actor` names the clinic and the key's id for the
+audit trail (worker.audit); which clinic owns an enrollment is checked by the
 engine (`worker.enrollment.get_owned`), so another clinic's enrollment answers 404 like a missing one.
 """
 
@@ -12,7 +13,9 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from worker.api.context import ApiContext, Ctx
+from worker.audit import clinic_actor
 from worker.clinics import authenticate
+from worker.tokens import hash_key, key_id
 
 bearer = HTTPBearer(auto_error=False, description="The clinic's API key: `Authorization: Bearer <key>`")
 
@@ -32,6 +35,15 @@ def clinic_id(ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | No
 
 
 ClinicId = Annotated[str, Depends(clinic_id)]
+
+
+def actor(cid: ClinicId, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    """Who the audit trail names for this request: the clinic and the id of the key it used."""
+    assert credentials is not None  # clinic_id refused the request otherwise
+    return clinic_actor(cid, key_id(hash_key(credentials.credentials)))
+
+
+Actor = Annotated[str, Depends(actor)]
 
 
 def has_clinic_key(ctx: ApiContext, request: Request) -> bool:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from worker.api.auth import ClinicId
+from worker.api.auth import Actor, ClinicId
 from worker.api.context import Ctx
 from worker.api.schemas import ERROR_RESPONSES, ErrorOut
 from worker.bulk_intake import BulkReport, Source, bulk_enroll
@@ -63,7 +63,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 @router.post("/bulk", response_model=BulkOut, responses=RESPONSES, openapi_extra={"requestBody": _BODY})
-async def bulk_enrollments(request: Request, cid: ClinicId, ctx: Ctx, dry_run: bool = False) -> Any:
+async def bulk_enrollments(request: Request, cid: ClinicId, actor: Actor, ctx: Ctx, dry_run: bool = False) -> Any:
     """Enroll every row of a CSV (`text/csv`) or JSON lines (`application/x-ndjson`) body, each
     validated as POST /v1/enrollments validates one; `?dry_run=true` stores nothing."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -75,7 +75,7 @@ async def bulk_enrollments(request: Request, cid: ClinicId, ctx: Ctx, dry_run: b
     except UnicodeDecodeError:
         raise ValidationError("body", "not UTF-8 text") from None
     try:
-        report = await run_in_threadpool(_enroll, ctx.engine(), text, fmt, cid, dry_run)
+        report = await run_in_threadpool(_enroll, ctx.engine(), text, fmt, Source(cid, actor=actor), dry_run)
     except TooManyRows as exc:
         return JSONResponse({"detail": exc.message}, status_code=413)
     log.info("bulk intake", clinic_id=cid, rows=report.rows, created=report.created, existing=report.existing,
@@ -83,9 +83,9 @@ async def bulk_enrollments(request: Request, cid: ClinicId, ctx: Ctx, dry_run: b
     return bulk_out(report)
 
 
-def _enroll(deps: EngineDeps, text: str, fmt: Format, cid: str, dry_run: bool) -> BulkReport:
+def _enroll(deps: EngineDeps, text: str, fmt: Format, source: Source, dry_run: bool) -> BulkReport:
     _, rows = read_rows(text, fmt)
-    return bulk_enroll(deps, rows, Source(cid), dry_run=dry_run)
+    return bulk_enroll(deps, rows, source, dry_run=dry_run)
 
 
 def bulk_out(report: BulkReport) -> BulkOut:

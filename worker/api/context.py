@@ -40,6 +40,10 @@ class ApiContext:
     def base_url(self) -> str:
         return (self.public_base_url or wiring.settings().public_base_url).rstrip("/")
 
+    def production(self) -> bool:
+        """CAREDRIP_ENV is production (webhook URLs must then be https)."""
+        return wiring.settings().env == "production"
+
     def auth_token(self) -> str:
         token = self.twilio_auth_token if self.twilio_auth_token is not None else wiring.settings().twilio_auth_token
         return token or ""

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, Response
 
-from worker.api.auth import ClinicId
+from worker.api.auth import Actor, ClinicId
 from worker.api.context import Ctx
 from worker.api.schemas import (
     ERROR_RESPONSES,
@@ -48,11 +48,11 @@ def _out(deps: EngineDeps, enrollment: Enrollment) -> EnrollmentOut:
     response_model=EnrollmentOut,
     responses={200: {"model": EnrollmentOut, "description": "The same (clinic, patient_ref, program) again"}},
 )
-def create_enrollment(body: EnrollmentBody, response: Response, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+def create_enrollment(body: EnrollmentBody, response: Response, cid: ClinicId, actor: Actor, ctx: Ctx) -> EnrollmentOut:
     """Enroll a patient; the same (clinic, patient_ref, program) again answers 200 with the same enrollment."""
     deps = ctx.engine()
     check_body(deps, body)
-    enrollment, created = enroll(deps, to_new_enrollment(cid, body))
+    enrollment, created = enroll(deps, to_new_enrollment(cid, body), actor=actor)
     response.status_code = 201 if created else 200
     log.info("enrollment", enrollment_id=enrollment.id, clinic_id=cid, created=created)
     return _out(deps, enrollment)
@@ -71,33 +71,33 @@ def get_messages(eid: str, cid: ClinicId, ctx: Ctx) -> MessagesOut:
 
 
 @router.patch("/{eid}", response_model=EnrollmentOut, responses=CONFLICT)
-def patch_enrollment(eid: str, patch: EnrollmentPatch, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+def patch_enrollment(eid: str, patch: EnrollmentPatch, cid: ClinicId, actor: Actor, ctx: Ctx) -> EnrollmentOut:
     """Change contact details, language, timezone or channels; only the fields given change."""
     deps = ctx.engine()
     current = get_owned(deps, eid, cid)
     refuse_if_ended(current, "update")
     check_patch(deps, current, patch)
-    return _out(deps, update(deps, eid, to_changes(patch), cid))
+    return _out(deps, update(deps, eid, to_changes(patch), cid, actor=actor))
 
 
 @router.post("/{eid}/pause", response_model=EnrollmentOut, responses=CONFLICT)
-def pause_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+def pause_enrollment(eid: str, cid: ClinicId, actor: Actor, ctx: Ctx) -> EnrollmentOut:
     """Stop sending until resumed (pausing a paused enrollment changes nothing)."""
     deps = ctx.engine()
     refuse_if_ended(get_owned(deps, eid, cid), "pause")
-    return _out(deps, pause(deps, eid, cid))
+    return _out(deps, pause(deps, eid, cid, actor=actor))
 
 
 @router.post("/{eid}/resume", response_model=EnrollmentOut, responses=CONFLICT)
-def resume_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+def resume_enrollment(eid: str, cid: ClinicId, actor: Actor, ctx: Ctx) -> EnrollmentOut:
     """Continue a paused enrollment; what fell due meanwhile is due now."""
     deps = ctx.engine()
     refuse_if_ended(get_owned(deps, eid, cid), "resume")
-    return _out(deps, resume(deps, eid, cid))
+    return _out(deps, resume(deps, eid, cid, actor=actor))
 
 
 @router.post("/{eid}/cancel", response_model=EnrollmentOut)
-def cancel_enrollment(eid: str, cid: ClinicId, ctx: Ctx) -> EnrollmentOut:
+def cancel_enrollment(eid: str, cid: ClinicId, actor: Actor, ctx: Ctx) -> EnrollmentOut:
     """End the enrollment for good (an ended one stays as it is)."""
     deps = ctx.engine()
-    return _out(deps, cancel(deps, eid, cid))
+    return _out(deps, cancel(deps, eid, cid, actor=actor))

@@ -10,9 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 
-from worker import logs
-from worker.api import bulk, enrollments, explain, ops, replies, unsubscribe, webhooks
+from worker import logs, redis_tuning
+from worker.api import audit, bulk, clinic, enrollments, erasure, explain, fhir, ops, replies, unsubscribe, webhooks
 from worker.api.body_limit import BodyLimit
 from worker.api.context import ApiContext
 from worker.api.errors import add_error_handlers
@@ -23,9 +24,14 @@ from worker.store import ClinicStore
 
 
 @asynccontextmanager
-async def _configure_logs(_: FastAPI) -> AsyncIterator[None]:
-    """JSON log lines from the API process too (no PHI: see worker.logs)."""
+async def _configure_logs(app: FastAPI) -> AsyncIterator[None]:
+    """JSON log lines from the API process too (no PHI: see worker.logs); a warning if the Redis
+    it is given is tuned too tight for sealed values (worker.redis_tuning)."""
     logs.configure()
+    given: EngineDeps | None = app.state.ctx.engine_deps
+    await run_in_threadpool(
+        redis_tuning.check_at_start, logs.get_logger("caredrip.redis"), None if given is None else given.store
+    )
     yield
 
 
@@ -46,8 +52,9 @@ def create_app(
     )
     app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token, caps)
     app.state.registry = make_registry(lambda: app.state.ctx.engine())
-    for module in (bulk, explain, enrollments, replies, webhooks, unsubscribe, ops):
+    for module in (bulk, explain, enrollments, erasure, replies, audit, clinic, webhooks, unsubscribe, ops):
         app.include_router(module.router)
+    fhir.install(app)
     add_error_handlers(app)
     app.add_middleware(BodyLimit, larger={bulk.BULK_PATH: bulk.BULK_MAX_BYTES})
     return app

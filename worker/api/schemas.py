@@ -13,11 +13,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, PlainSerializer, WithJsonSchema
 
-from worker.enrollment_view import EnrollmentView, PausedReason
+from worker.enrollment_view import EnrollmentView
 from worker.inbox import Reply, ReplyPage
 from worker.intake import Consent, EnrollmentBody, EnrollmentPatch
 from worker.optouts import OptOut, OptOutSource
-from worker.records import Channel, EnrollmentState, MessageRecord, MessageState
+from worker.records import Channel, EnrollmentState, MessageRecord, MessageState, PausedReason
 
 __all__ = [
     "ERROR_RESPONSES",

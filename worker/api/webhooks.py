@@ -53,7 +53,9 @@ INBOUND_FORM = form_body(
         "MessageSid": "Twilio's id of the message: a replay of the same id does nothing",
         "From": "The patient's number, E.164",
         "To": "Our number",
-        "Body": "The text: STOP, START, HELP and their synonyms act; anything else is kept for the clinic",
+        "Body": "The text: STOP, START, HELP, PAUSE and their synonyms act; anything else is kept for the "
+        "clinic, and a warning sign is answered at once",
+        "NumMedia": "How many pictures or files came with it (noted, never fetched)",
     },
 )
 FORBIDDEN: dict[int | str, dict[str, Any]] = {
@@ -78,6 +80,12 @@ async def twilio_params(
 TwilioParams = Annotated[dict[str, str], Depends(twilio_params)]
 
 
+def _media_count(raw: str) -> int:
+    """NumMedia as a count (0 for anything else: the reply is kept all the same)."""
+    raw = raw.strip()
+    return min(int(raw), 100) if raw.isdigit() and len(raw) <= 3 else 0
+
+
 def _message_sid(params: dict[str, str]) -> str:
     return params.get("MessageSid") or params.get("SmsSid") or ""
 
@@ -97,7 +105,7 @@ def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_le
     deps = ctx.engine()
     error_code, to = params.get("ErrorCode", ""), params.get("To", "")
     try:
-        handle_status(deps.store, m, status, error_code, to, deps.clock.now(), message_sid=_message_sid(params))
+        handle_status(deps, m, status, error_code, to, deps.clock.now(), message_sid=_message_sid(params))
     except ValueError:
         raise HTTPException(400, "m is not a message id") from None
     return Response(status_code=204)
@@ -114,11 +122,13 @@ def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_le
     },
 )
 def twilio_inbound(params: TwilioParams, ctx: Ctx) -> Response:
-    """A patient's SMS: STOP/START/HELP and synonyms act at once; anything else is kept for the clinic."""
+    """A patient's SMS: STOP/START/HELP/PAUSE and synonyms act at once, answered in the patient's
+    language; anything else is kept for the clinic, and a red flag gets the safety text at once."""
     number = inbound_number(params.get("From", ""))
     if len(number) < 4:
         raise HTTPException(400, "an inbound message needs From, a phone number")
     deps = ctx.engine()
     body, sid = params.get("Body", ""), _message_sid(params)
-    outcome = handle_inbound(deps, ctx.clinics(), number, body, deps.clock.now(), message_sid=sid)
+    media = _media_count(params.get("NumMedia", ""))
+    outcome = handle_inbound(deps, ctx.clinics(), number, body, deps.clock.now(), message_sid=sid, media=media)
     return Response(twiml(outcome.reply), media_type=TWIML)

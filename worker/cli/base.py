@@ -27,6 +27,15 @@ app = typer.Typer(
     help="Scheduled patient-education messaging: programs dripped by SMS and email at the patient's local time.",
 )  # fmt: skip
 
+
+@app.callback()
+def _private_files() -> None:
+    # Whatever a command writes under var/ (and the children `caredrip run` starts) is this user's only.
+    from worker.var_dir import use_private_umask
+
+    use_private_umask()
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
 

@@ -34,7 +34,7 @@ def read_file(path: Path) -> str:
 
 def enroll_file(path: Path, clinic: str | None, *, dry_run: bool, as_json: bool) -> None:
     """Enroll every valid row of the file; see the module docstring for output and exit codes."""
-    from worker import wiring
+    from worker import audit, wiring
     from worker.bulk_intake import Source, bulk_enroll
     from worker.bulk_rows import read_rows
     from worker.clinics import active_clinic
@@ -49,7 +49,7 @@ def enroll_file(path: Path, clinic: str | None, *, dry_run: bool, as_json: bool)
     def check_clinic(cid: str) -> None:
         active_clinic(store, cid, field="clinic_id")
 
-    source = Source(clinic, check_clinic)
+    source = Source(clinic, check_clinic, actor=audit.OPERATOR)
     deps = wiring.engine_deps()
     label = "checking" if dry_run else "enrolling"
     with typer.progressbar(length=total, label=label, file=sys.stderr, show_pos=True) as bar:

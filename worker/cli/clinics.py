@@ -1,5 +1,6 @@
-"""`caredrip clinic add|list|revoke` and `caredrip clinic key add|revoke|list`: clinics and their
-API keys (a key is printed once, alone on the last line; only key ids are shown after that)."""
+"""`caredrip clinic add|list|revoke|webhook` and `caredrip clinic key add|revoke|list`: clinics, their
+API keys and webhooks (a key or a signing secret is printed once, alone on the last line; only key
+ids are shown after that)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import typer
 from worker.cli.base import JsonOption, app, fail, guarded, iso, now, print_json, settings
 
 if TYPE_CHECKING:
+    from worker.audit import Trail
     from worker.clinics import KeyInfo
 
 clinic_app = typer.Typer(no_args_is_help=True, help="Add, list and revoke clinics and their API keys.")
@@ -20,6 +22,7 @@ clinic_app.add_typer(key_app, name="key")
 ClinicId = Annotated[str, typer.Argument(metavar="CLINIC_ID", help="Clinic id.")]
 KeyId = Annotated[str, typer.Argument(metavar="KEY_ID", help="Key id (k_…, see `caredrip clinic key list`).")]
 KEY_HINT = "API key (shown once; use it as `Authorization: Bearer <key>`):"
+SECRET_HINT = "Signing secret (shown once; verify each event's Caredrip-Signature with it):"
 
 
 @clinic_app.command("add")
@@ -34,7 +37,7 @@ def clinic_add(
     from worker.clinics import add_clinic
 
     settings()
-    clinic_id, key = add_clinic(wiring.clinics(), name, phone, email, now())
+    clinic_id, key = add_clinic(wiring.clinics(), name, phone, email, now(), audit=_trail())
     typer.echo(f"clinic {clinic_id} added: {name}")
     typer.echo(KEY_HINT)
     typer.echo(key)
@@ -50,7 +53,8 @@ def clinic_list(json_out: JsonOption = False) -> None:
     settings()
     rows: list[dict[str, Any]] = [
         {"id": c.id, "name": c.name, "phone": c.phone, "email": c.email,
-         "created_at": iso(c.created_at), "revoked_at": iso(c.revoked_at), "keys": [_key_row(k) for k in c.keys]}
+         "created_at": iso(c.created_at), "revoked_at": iso(c.revoked_at), "keys": [_key_row(k) for k in c.keys],
+         "webhook_url": c.webhook_url or None}
         for c in list_clinics(wiring.clinics())
     ]  # fmt: skip
     if json_out:
@@ -71,9 +75,35 @@ def clinic_revoke(clinic_id: Annotated[str, typer.Argument(metavar="ID", help="C
     from worker.clinics import revoke_clinic
 
     settings()
-    if not revoke_clinic(wiring.clinics(), clinic_id, now()):
+    if not revoke_clinic(wiring.clinics(), clinic_id, now(), audit=_trail()):
         fail(f"no clinic {clinic_id}", 1)
     typer.echo(f"clinic {clinic_id} revoked")
+
+
+@clinic_app.command("webhook")
+@guarded
+def clinic_webhook(
+    clinic_id: ClinicId,
+    url: Annotated[str | None, typer.Argument(metavar="URL", help="Where to POST events (https://…).")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the clinic's webhook instead.")] = False,
+) -> None:
+    """Register the clinic's webhook; a new signing secret is printed once, alone on the last line."""
+    from worker import wiring
+    from worker.clinics import register_webhook, remove_webhook
+
+    s = settings()
+    if remove:
+        remove_webhook(wiring.clinics(), clinic_id)
+        typer.echo(f"webhook of clinic {clinic_id} removed")
+        return
+    if url is None:
+        fail("url: give the webhook URL (or --remove)", 2)
+    checked, secret = register_webhook(
+        wiring.clinics(), wiring.engine_deps().keyring, clinic_id, url, production=s.env == "production"
+    )
+    typer.echo(f"webhook of clinic {clinic_id}: {checked}")
+    typer.echo(SECRET_HINT)
+    typer.echo(secret)
 
 
 @key_app.command("add")
@@ -84,7 +114,7 @@ def key_add(clinic_id: ClinicId) -> None:
     from worker.clinics import add_key
 
     settings()
-    info, key = add_key(wiring.clinics(), clinic_id, now())
+    info, key = add_key(wiring.clinics(), clinic_id, now(), audit=_trail())
     typer.echo(f"key {info.id} added to clinic {clinic_id}")
     typer.echo(KEY_HINT)
     typer.echo(key)
@@ -98,7 +128,7 @@ def key_revoke(key_id: KeyId) -> None:
     from worker.clinics import revoke_key
 
     settings()
-    info = revoke_key(wiring.clinics(), key_id, now())
+    info = revoke_key(wiring.clinics(), key_id, now(), audit=_trail())
     typer.echo(f"key {info.id} of clinic {info.clinic_id} revoked")
 
 
@@ -122,3 +152,11 @@ def key_list(clinic_id: ClinicId, json_out: JsonOption = False) -> None:
 
 def _key_row(key: KeyInfo) -> dict[str, Any]:
     return {"id": key.id, "created_at": iso(key.created_at), "revoked_at": iso(key.revoked_at)}
+
+
+def _trail() -> Trail:
+    """Where the clinic commands record their changes: the audit trail, as `operator:cli`."""
+    from worker import wiring
+    from worker.audit import Trail
+
+    return Trail(wiring.clock(), wiring.store(), settings().retention_days)

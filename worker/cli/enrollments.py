@@ -51,6 +51,7 @@ def enroll(
     if dry_run or as_json:
         raise ValidationError("dry-run" if dry_run else "json", "only with --csv")
     from worker import wiring
+    from worker.audit import OPERATOR
     from worker.clinics import active_clinic
     from worker.enrollment import enroll as do_enroll
     from worker.intake import parse_enrollment
@@ -68,7 +69,7 @@ def enroll(
     payload["channels"] = chosen
     payload["consent"] = {**{ch: True for ch in chosen if ch in CHANNELS}, "recorded_at": now().isoformat()}
     deps = wiring.engine_deps()
-    enrollment, created = do_enroll(deps, parse_enrollment(clinic, payload, deps))
+    enrollment, created = do_enroll(deps, parse_enrollment(clinic, payload, deps), actor=OPERATOR)
     typer.echo(f"enrollment {enrollment.id}: {'created' if created else 'already enrolled, unchanged'}")
 
 
@@ -97,6 +98,7 @@ def _act(action: Action, eid: str) -> None:
     """The API's lifecycle functions without its clinic restriction: one line, exit 1 for an
     unknown id or (pause, resume) an ended enrollment, where the API answers 404 or 409."""
     from worker import wiring
+    from worker.audit import OPERATOR
     from worker.enrollment import cancel, get_owned, pause, refuse_if_ended, resume
 
     settings()
@@ -104,5 +106,5 @@ def _act(action: Action, eid: str) -> None:
     before = get_owned(deps, eid, None)
     if action != "cancel":
         refuse_if_ended(before, action)
-    after = {"pause": pause, "resume": resume, "cancel": cancel}[action](deps, eid)
+    after = {"pause": pause, "resume": resume, "cancel": cancel}[action](deps, eid, actor=OPERATOR)
     typer.echo(f"enrollment {eid}: {after.state.value}{'' if after.state != before.state else ' (unchanged)'}")

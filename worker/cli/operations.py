@@ -86,6 +86,7 @@ def messages_resend(
 ) -> None:
     """Send a message in state unknown or failed again, once, as a new message id."""
     from worker import wiring
+    from worker.audit import OPERATOR
     from worker.delivery.resend import resend
     from worker.records import parse_message_id
     from worker.store import UNKNOWN_INDEX
@@ -103,7 +104,7 @@ def messages_resend(
     if not targets:
         typer.echo("no messages in state unknown")
     for mid in targets:
-        typer.echo(f"{mid}: {resend(deps, mid)}")
+        typer.echo(f"{mid}: {resend(deps, mid, actor=OPERATOR)}")
 
 
 @intake_app.command("failed")

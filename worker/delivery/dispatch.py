@@ -1,5 +1,8 @@
 """Dispatch: return expired leases, claim what is due, hand it to send tasks in batches.
 
+Each tick first ends the patients' own pauses that are due (worker.pauses: PAUSE resumes by
+itself after 7 days; one sorted-set read when none is).
+
 The broker only ever carries work that is due now: the schedule is the due index in Redis, and
 a claim moves entries to a lease set in one Lua call, so a lost task's messages come back when
 its lease runs out. Send tasks get each entry's handle (enrollment id and claim token): only the
@@ -13,6 +16,7 @@ import time
 from collections.abc import Callable
 
 from worker.delivery.types import DeliveryDeps
+from worker.pauses import resume_due
 
 BUSY_TICK_SECONDS = 0.05  # between ticks while a backlog is being worked off
 
@@ -26,6 +30,7 @@ def _dispatch(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None]) -> 
     """(handed over, backlogged): backlogged when a channel claimed work or hit its in-flight cap,
     so more may be due at once and the next tick should come soon."""
     store, now = deps.engine.store, deps.engine.clock.now()
+    resume_due(deps.engine, now)  # patients' 7-day pauses that end now: their steps go back in the due index
     handed, backlogged = 0, False
     for channel in deps.channels:
         store.reap(channel, now)

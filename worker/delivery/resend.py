@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
+from worker import audit
+from worker.audit import SYSTEM, Action
 from worker.delivery import recipients
 from worker.delivery.compose import render_message
 from worker.delivery.send import send_one
@@ -22,8 +24,9 @@ from worker.store import FAILED_INDEX, UNKNOWN_INDEX
 RESENDABLE = (MessageState.UNKNOWN, MessageState.FAILED, MessageState.UNDELIVERED)
 
 
-def resend(deps: DeliveryDeps, mid: str) -> str:
-    """Resend `mid`; returns a short outcome: `sent <new id>`, or why it was not sent."""
+def resend(deps: DeliveryDeps, mid: str, *, actor: str = SYSTEM) -> str:
+    """Resend `mid`; returns a short outcome: `sent <new id>`, or why it was not sent. A resend
+    handed to the provider (whatever came of it) is audited as done by `actor`; a refusal is not."""
     store, catalog = deps.engine.store, deps.engine.catalog
     eid, step_id, channel, _ = parse_message_id(mid)
     record = store.record(mid)
@@ -54,6 +57,10 @@ def resend(deps: DeliveryDeps, mid: str) -> str:
         whose = "number" if channel == Channel.SMS else "address"
         return f"not sent: the {whose}'s caps allow its next message at {held[0][1].isoformat()}"
     state, reason = send_one(deps, pending, channel, occurrence=occurrence)
+    if state is not MessageState.SKIPPED:  # handed to the provider: a new message exists
+        detail: dict[str, audit.DetailValue] = {"message_id": mid, "new_message_id": new_id, "state": state.value}
+        clinic = enrollment.clinic_id
+        audit.record(deps.engine, actor, Action.RESEND, enrollment_id=eid, clinic_id=clinic, detail=detail)
     if state is MessageState.SENT:
         store.drop_from_index(UNKNOWN_INDEX, mid)
         store.drop_from_index(FAILED_INDEX, mid)

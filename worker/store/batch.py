@@ -11,16 +11,20 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+import worker.store.alerts as alerts
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
 import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
+import worker.store.webhooks as webhooks
+from worker.phi import IndexKey
 from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
 from worker.store.results import (
+    AlertSummary,
     BeginSend,
     CountKey,
     DispatchInfo,
@@ -52,8 +56,12 @@ class Reply(Generic[T]):
 class Batch:
     """Calls for one round trip, run in the order given."""
 
-    def __init__(self, run: Callable[[Sequence[Op]], list[Any]]) -> None:
+    def __init__(
+        self, run: Callable[[Sequence[Op]], list[Any]], index: IndexKey, before_optouts: Callable[[], None]
+    ) -> None:
         self._run = run
+        self._index = index
+        self._before_optouts = before_optouts  # the Store's one-time move of plain opt-outs
         self._ops: list[Op] = []
         self._calls: list[tuple[Call[Any], Reply[Any]]] = []
 
@@ -101,9 +109,7 @@ class Batch:
         """Write `record`; with the `cursor` it was sent at, move the channel on (next due time
         `next_due` computed in `timezone`, recent sends `history`) and complete the enrollment
         after its last message."""
-        return self._add(
-            messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone)
-        )
+        return self._add(messages.finish_send(record, cursor, next_due, history, now, retention_s, timezone=timezone))
 
     def finish_intro(
         self, record: MessageRecord, *, history: Sequence[datetime], now: datetime, retention_s: int
@@ -120,11 +126,13 @@ class Batch:
         self._add(enrollments.generation_ended(first_eid, generation, retention_s))
 
     def sms_opted_out(self, numbers: Sequence[str]) -> Reply[list[bool]]:
-        return self._add(enrollments.sms_opted_out(numbers))
+        self._before_optouts()
+        return self._add(enrollments.sms_opted_out(self._index, numbers))
 
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
-        self._add(enrollments.opt_out_sms(number, now, source))
+        self._before_optouts()
+        self._add(enrollments.opt_out_sms(self._index, number, now, source))
 
     def add_to_index(self, index: OperatorIndex, mid: str, now: datetime) -> None:
         """List `mid` for operators (unknown or failed)."""
@@ -190,6 +198,14 @@ class Batch:
         """Intake tasks refused since the store began."""
         return self._add(intake.failed_total())
 
+    def alert_summary(self) -> Reply[AlertSummary]:
+        """Open red-flag alerts, and when the oldest was raised."""
+        return self._add(alerts.summary())
+
     def queue_length(self, queue: str) -> Reply[int]:
         """Tasks waiting in a Celery queue on the broker (this same Redis)."""
         return self._add(counters.queue_length(queue))
+
+    def webhook_figures(self) -> Reply[webhooks.WebhookFigures]:
+        """Clinic-event deliveries waiting, in flight, given up, and their counters (status, /metrics)."""
+        return self._add(webhooks.figures())

@@ -11,15 +11,18 @@ from collections.abc import Sequence
 from typing import Any
 
 import worker.store.enrollments as enrollments
+from worker.phi import Keyring
 from worker.records import Enrollment, EnrollmentState
 from worker.store.keys import enrollment_key, generation_key
 from worker.store.ops import Call, command
 from worker.store.results import Created
 
 
-def create_many(items: Sequence[tuple[Enrollment, str | None]], ttl_s: int) -> Call[list[tuple[Created, bool]]]:
+def create_many(
+    keyring: Keyring, items: Sequence[tuple[Enrollment, str | None]], ttl_s: int
+) -> Call[list[tuple[Created, bool]]]:
     """`enrollments.create` of each (enrollment, blind index of its phone), in order."""
-    calls = [enrollments.create(enrollment, bi, ttl_s) for enrollment, bi in items]
+    calls = [enrollments.create(keyring, enrollment, bi, ttl_s) for enrollment, bi in items]
 
     def parse(raw: list[Any]) -> list[tuple[Created, bool]]:
         answers, start = [], 0

@@ -4,7 +4,10 @@ Only `worker.store` builds these names. `{...}` is a Redis Cluster hash tag: eac
 touches keys of one tag only. Times are caredrip clock times unless the row says otherwise.
 
 key                        type    expiry             holds
-cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec)
+cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec); the patient's
+                                                      name, phone, email and ref only sealed, as one token `x`
+                                                      (aad the enrollment id; plain n/ph/em/r only from before
+                                                      sealing, until `caredrip keys rotate`)
 cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>`
 cd:{e:<id>}:gen            string  see below          beside generation 0 of a (clinic, patient_ref, program)
                                                       re-enrolled after an end: the latest generation
@@ -13,7 +16,9 @@ cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lea
                                                       an id leaves when its send finishes or is reaped
 cd:{due:<channel>}:tok     hash    -                  claimed id -> token of the claim holding it: only that
                                                       claim's task may release it (leaves with the lease)
-cd:optout:sms              hash    -                  E.164 number -> `<epoch s>|<source>` of its SMS opt-out
+cd:optout:sms              hash    -                  blind index of the number (never the number) -> `<epoch s>|
+                                                      <source>` of its SMS opt-out (a field that is a plain E.164
+                                                      number is from before: moved on first use and by `keys rotate`)
 cd:seen:<kind>:<sid>       string  7 days             a provider webhook already acted on (replay guard)
 cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
 cd:{n:<bi>}                hash    retention          one recipient by the blind index of its number or address (never
@@ -25,29 +30,63 @@ cd:{n:<bi>}                hash    retention          one recipient by the blind
 cd:{n:<bi>}:r              zset    retention          the replies received from the number: reply id -> epoch ms
 cd:{r:<reply id>}          hash    retention          one reply: c clinic, e enrollment, at (ms), b body (sealed,
                                                       aad the reply id), f red flag, ack (ms), n sender's blind
-                                                      index, len, m masked sender (unmatched replies only)
+                                                      index, len, m masked sender (unmatched replies only),
+                                                      md attachments (NumMedia, when > 0; never fetched)
 cd:replies:<clinic id>     zset    retention          a clinic's replies, `<epoch ms, 13 digits>:<reply id>` at
                                                       score 0 (lexical = time order); `cd:replies:unmatched` is the
                                                       operators' inbox (replies from a number no clinic can be told of)
+cd:alert:<reply id>        hash    retention          a red-flag alert, named by its reply: c clinic ('' for the
+                                                      operators'), e enrollment, at raised (ms), closed (ms)
+cd:alerts:open             zset    -                  every open alert: reply id -> raised at (ms); status, /metrics
+cd:alerts:open:<owner>     zset    -                  one clinic's open alerts (`unmatched`: the operators'), alike
+cd:resume:patient          zset    -                  enrollments paused by the patient's PAUSE -> when they resume
+                                                      (ms); read by the dispatch tick
 cd:stats:total             hash    -                  `<state>:<channel>:<program>` -> messages counted
 cd:stats:m:<epoch minute>  hash    2 hours            `<state>:<channel>` -> messages in that minute
 cd:dispatch                hash    -                  last dispatch run: last_at (s), runs, handed
 cd:rl:<channel>            string  1 s past its slot  the shared rate limit's next free slot (Redis µs)
 cd:lock:<name>             string  the lock's ttl     the holder's token (SET NX PX)
 cd:clock                   hash    -                  `origin`: "<unix s>:<scale>" of the scaled clock
-cd:secret                  string  -                  secret for derived ids and tokens, unless configured
+cd:secret                  string  -                  legacy: the generated secret of installations from before; the
+                                                      first process that finds it copies it to var/keys/ and deletes it
+                                                      (worker.secret_file); nothing writes it any more
 cd:clinic:<id>             hash    -                  a clinic: name, phone, email, created, revoked (s);
                                                       `key:<key id>` -> `<sha256 of the key>|<created s>|<revoked s>`
-                                                      per API key (`key`: the sha256 of a key from before key ids)
+                                                      per API key (`key`: the sha256 of a key from before key ids);
+                                                      webhook_url, webhook_secret (sealed, aad the clinic id)
 cd:clinics                 set     -                  every clinic id
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
 cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON {id, clinic, field, reason, at},
                                                       newest first (never the body)
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
+cd:audit                   stream  retention          the audit trail (worker.audit): who did what, when, to which
+                                                      enrollment; ids on the caredrip clock, trimmed by MINID to the
+                                                      retention; fields a actor, o action, e enrollment, c clinic, d
+                                                      detail (JSON, never PHI), at (ms; only if the id is later)
+cd:audit:<clinic>:{cd:audit}                          one clinic's index (GET /v1/audit): stream, retention; the ids of
+                                                      its entries, field e (enrollment id) alone; its tag puts it in the
+                                                      slot of cd:audit (one script writes both)
+cd:{w:<event id>}          hash    30 days (*)        one clinic event (worker.events): c clinic, t type, b JSON body
+                                                      sent (ids only, no PHI), at (ms); per delivery kind k (hook: the
+                                                      webhook, mail: the alert email) k.s state (pending, delivered,
+                                                      failed, dropped), k.n attempts, k.f first attempt (ms), k.q queued
+cd:{w:<event id>}:a        list    30 days (*)        its attempts, oldest first: JSON {kind, at, status|error, ms}
+cd:{wh}:due                zset    -                  deliveries waiting: `<kind>:<event id>` -> due (caredrip clock ms)
+cd:{wh}:lease              zset    -                  claimed deliveries -> lease expiry (Redis time ms); reaped back
+cd:wh:failed               zset    30 days (trim, *)  deliveries given up after 24 h: `<kind>:<event id>` -> time (s)
+cd:wh:stats                hash    -                  `<kind>:<delivered|failed|dropped>`, `emit:error` -> count
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
+(*) after the event's last write, or the retention if shorter (worker.events.event_ttl_s).
+
+No key name and no plain field holds a patient's name, number, email, reference or message text:
+those are sealed (CAREDRIP_DATA_KEYS, `x` and `b`) or stand as a blind index (`<bi>`, `n`); the
+masked sender `m` keeps the last 4 digits only.
+
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For
-the recipient and reply keys: that long after their last write (a reply: after it was received).
+the recipient and reply keys: that long after their last write (a reply: after it was received). For
+the audit streams: each entry that long after its time (trimmed at each append), each stream that long
+after its last append.
 The generation pointer has no expiry while the generation it names runs, and expires a retention
 after that generation ends (generation.lua): it outlives every generation it points past.
 """
@@ -95,6 +134,7 @@ class OperatorIndex(StrEnum):
 UNKNOWN_INDEX = OperatorIndex.UNKNOWN
 FAILED_INDEX = OperatorIndex.FAILED
 
+
 def number_key(bi: str) -> str:
     """One recipient's record (routing, recent sends), by the blind index `bi` of its number or address."""
     return f"cd:{{n:{bi}}}"
@@ -117,6 +157,20 @@ def replies_key(owner: str) -> str:
     return f"cd:replies:{owner}"
 
 
+def alert_key(rid: str) -> str:
+    return f"cd:alert:{rid}"
+
+
+ALERTS_OPEN = "cd:alerts:open"
+
+
+def open_alerts_key(owner: str) -> str:
+    """The open alerts of clinic `owner` (or of the operators' inbox, UNMATCHED)."""
+    return f"cd:alerts:open:{owner}"
+
+
+PATIENT_RESUMES = "cd:resume:patient"
+
 STATS_TOTAL = "cd:stats:total"
 STATS_MINUTE_TTL_S = 7200
 
@@ -138,7 +192,7 @@ def lock_key(name: str) -> str:
 
 
 CLOCK_KEY = "cd:clock"
-SECRET_KEY = "cd:secret"
+LEGACY_SECRET_KEY = "cd:secret"  # read once and deleted: see worker.secret_file
 
 CLINICS = "cd:clinics"
 CLINIC_KEYS = "cd:clinickeys"
@@ -151,6 +205,13 @@ def clinic_key(cid: str) -> str:
 INTAKE_FAILED = "cd:intake:failed"
 INTAKE_FAILED_TOTAL = "cd:intake:failed:total"
 INTAKE_FAILED_KEEP = 1000
+
+AUDIT = "cd:audit"
+
+
+def audit_clinic_key(cid: str) -> str:
+    """Clinic `cid`'s copy of the audit trail; `{cd:audit}` hashes like `cd:audit` (one slot)."""
+    return f"cd:audit:{cid}:{{cd:audit}}"
 
 
 # kombu's Redis transport keeps one list per queue and priority step: `send`, `send\x06\x163`, ...
@@ -166,3 +227,18 @@ def queue_keys(queue: str) -> tuple[str, ...]:
 def seen_key(kind: str, ident: str) -> str:
     """A webhook (`kind`: inbound, optout) already acted on for provider message id `ident`."""
     return f"cd:seen:{kind}:{ident}"
+
+
+def event_key(evt_id: str) -> str:
+    """One clinic event and its deliveries' states (worker.store.webhooks)."""
+    return f"cd:{{w:{evt_id}}}"
+
+
+def event_attempts_key(evt_id: str) -> str:
+    return f"cd:{{w:{evt_id}}}:a"
+
+
+WEBHOOKS_DUE = "cd:{wh}:due"
+WEBHOOKS_LEASE = "cd:{wh}:lease"
+WEBHOOKS_FAILED = "cd:wh:failed"
+WEBHOOKS_STATS = "cd:wh:stats"

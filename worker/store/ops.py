@@ -15,6 +15,7 @@ from typing import Any, Generic, TypeVar
 import redis
 
 T = TypeVar("T")
+U = TypeVar("U")
 SCRIPTS = (
     "claim",
     "reap",
@@ -28,8 +29,13 @@ SCRIPTS = (
     "lifecycle",
     "ratelimit",
     "callback",
+    "cas",
+    "move_optout",
 )
 RECIPIENT_SCRIPTS = ("reserve_send", "enroll_number", "ack_reply")  # store.numbers, store.replies
+SAFETY_SCRIPTS = ("resume_done",)  # store.resumes
+AUDIT_SCRIPTS = ("audit_append", "forget_clinic_number")  # store.audit, store.erasure
+EVENT_SCRIPTS = ("webhook_claim",)  # store.webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,12 @@ def effect(*ops: Op) -> Call[None]:
     return Call(ops, _nothing)
 
 
+def pair(first: Call[T], second: Call[U]) -> Call[tuple[T, U]]:
+    """Two calls sent in one round trip, answered together."""
+    n = len(first.ops)
+    return Call((*first.ops, *second.ops), lambda raw: (first.parse(raw[:n]), second.parse(raw[n:])))
+
+
 def _nothing(_raw: list[Any]) -> None:
     return None
 
@@ -84,7 +96,7 @@ class Runner:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        names = (*SCRIPTS, *RECIPIENT_SCRIPTS)
+        names = (*SCRIPTS, *RECIPIENT_SCRIPTS, *SAFETY_SCRIPTS, *AUDIT_SCRIPTS, *EVENT_SCRIPTS)
         self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in names}
         self._sha: dict[str, str] = {}
 

@@ -2,8 +2,10 @@
 replies and counters.
 
 Each method is one round trip (more where it says so) built from the concern modules beside it
-(enrollments, due, messages, numbers, replies, counters, shared); `batch()` gathers several for
-one round trip.
+(enrollments, due, messages, numbers, replies, counters, shared, sealed); `batch()` gathers
+several for one round trip. The Store holds the PHI keyring and the blind-index key: it seals a
+patient's details as it writes them and opens them as it reads, and keys SMS opt-outs by the
+number's blind index, so no caller handles either.
 """
 
 from __future__ import annotations
@@ -16,16 +18,23 @@ from typing import TypeVar
 
 import redis
 
+import worker.store.alerts as alerts
+import worker.store.audit as audit
 import worker.store.bulk as bulk
 import worker.store.census as census
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
+import worker.store.erasure as erasure
 import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
 import worker.store.replies as replies
+import worker.store.resumes as resumes
+import worker.store.sealed as sealed
 import worker.store.shared as shared
+import worker.store.webhooks as webhooks
+from worker.phi import IndexKey, Keyring
 from worker.records import (
     Enrollment,
     EnrollmentState,
@@ -37,8 +46,10 @@ from worker.records import (
 )
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
-from worker.store.ops import Call, Runner
+from worker.store.ops import Call, Runner, pair
 from worker.store.results import (
+    AlertSummary,
+    AuditEntry,
     BeginSend,
     CallbackResult,
     Claim,
@@ -49,7 +60,10 @@ from worker.store.results import (
     Lifecycle,
     LifecycleAction,
     NumberRecord,
+    Reseal,
     Retime,
+    SealedPage,
+    StoredAlert,
     StoredReply,
 )
 
@@ -57,12 +71,16 @@ T = TypeVar("T")
 
 
 class Store:
-    """Wraps one redis-py client (decode_responses=True). `redis` is there for tests and benchmarks
-    that check or seed what is stored; caredrip's own code goes through the methods."""
+    """Wraps one redis-py client (decode_responses=True), with the keyring that seals patients'
+    details (CAREDRIP_DATA_KEYS) and the key of blind indexes. `redis` is there for tests and
+    benchmarks that check or seed what is stored; caredrip's own code goes through the methods."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, keyring: Keyring, index: IndexKey) -> None:
         self.redis = client
+        self.keyring = keyring
+        self.index = index
         self._runner = Runner(client)
+        self._optouts_moved = False
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, call: Call[T]) -> T:
@@ -70,7 +88,7 @@ class Store:
 
     def batch(self) -> Batch:
         """Calls gathered for one round trip (see worker.store.batch)."""
-        return Batch(self._runner.run)
+        return Batch(self._runner.run, self.index, self._plain_optouts_moved)
 
     def load_scripts(self) -> None:
         self._runner.load()
@@ -83,7 +101,12 @@ class Store:
 
     # -- enrollments ------------------------------------------------------------------------
     def create_enrollment(
-        self, enrollment: Enrollment, *, number_index: str | None = None, ttl_s: int = 0
+        self,
+        enrollment: Enrollment,
+        *,
+        number_index: str | None = None,
+        ttl_s: int = 0,
+        audit_entry: AuditEntry | None = None,
     ) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
         does; schedule each channel and (with `number_index`, the blind index of its phone) note it
@@ -98,8 +121,17 @@ class Store:
         it added for another number than the stored enrollment's is taken back at once (two more
         round trips, only then). The stored enrollment's own number keeps its note, whichever of
         two identical requests racing wrote it.
+
+        `audit_entry` (the new enrollment's, worker.audit) is appended in the same round trip, kept
+        `ttl_s`, and taken back at once (one more round trip) when nothing was created.
         """
-        created, noted = self._call(enrollments.create(enrollment, number_index, ttl_s))
+        create = enrollments.create(self.keyring, enrollment, number_index, ttl_s)
+        if audit_entry is None:
+            created, noted = self._call(create)
+        else:
+            (created, noted), entry_id = self._call(pair(create, audit.append(audit_entry, ttl_s * 1000)))
+            if not created.created:
+                self._call(audit.withdraw(entry_id, audit_entry.clinic_id))
         if noted and not created.created and number_index is not None:
             stored = self.get_enrollment(enrollment.id)
             if stored is None or stored.phone != enrollment.phone:
@@ -111,7 +143,7 @@ class Store:
         round trip (bulk intake); the number notes a repeat added for another number than the
         stored enrollment's are taken back as `create_enrollment` does (two more round trips,
         only when there are any)."""
-        answers = self._call(bulk.create_many(items, ttl_s))
+        answers = self._call(bulk.create_many(self.keyring, items, ttl_s))
         repeats = [(e, bi) for (e, bi), (made, noted) in zip(items, answers, strict=True) if noted and not made.created]
         if repeats:
             stored = self.get_enrollments([e.id for e, _ in repeats])
@@ -140,19 +172,27 @@ class Store:
         return self.get_enrollments([eid])[0]
 
     def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
-        return self._call(enrollments.get_many(eids))
+        return self._call(enrollments.get_many(self.keyring, eids))
 
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
-        self._call(enrollments.update(eid, change))
+        """Write `change`. When it changes the patient's details (or they are plain, or under an
+        older key) the whole token is sealed anew and written by compare-and-set against the one
+        read, retried while another writer gets there first: two round trips, more under a race.
+        Nothing is written for an enrollment that is gone."""
+        sealed.update_enrollment(self._call, self.keyring, eid, change)
 
     def retime(self, eid: str, channel: str, cursor: int, due: datetime | None) -> Retime:
         """Set the channel's next due time, only while its cursor is still `cursor` (else the
         cursor it is at now)."""
         return self._call(enrollments.retime(eid, channel, cursor, due))
 
-    def lifecycle(self, eid: str, action: LifecycleAction, now: datetime, retention_s: int) -> Lifecycle | None:
-        """'pause', 'resume' or 'cancel': the state afterwards and whether it changed; None: gone."""
-        return self._call(enrollments.lifecycle(eid, action, now, retention_s))
+    def lifecycle(
+        self, eid: str, action: LifecycleAction, now: datetime, retention_s: int, *, reason: str = ""
+    ) -> Lifecycle | None:
+        """'pause', 'resume' or 'cancel': the state afterwards and whether it changed; None: gone.
+        `reason` (a PausedReason value): why a pause pauses (kept while paused; a paused
+        enrollment's reason is only ever raised), or the only pause a resume may end ('': any)."""
+        return self._call(enrollments.lifecycle(eid, action, now, retention_s, reason))
 
     def opt_out_channel(self, eid: str, channel: str, now: datetime, source: OptOutSource) -> None:
         """Opt one enrollment out of `channel` (an earlier opt-out's record stays)."""
@@ -220,20 +260,57 @@ class Store:
     def drop_from_index(self, index: OperatorIndex, mid: str) -> None:
         self._call(messages.drop_from_index(index, mid))
 
-    # -- SMS opt-outs -------------------------------------------------------------------------
+    # -- SMS opt-outs, by the number's blind index --------------------------------------------
     def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
-        return self._call(enrollments.sms_opted_out(numbers))
+        self._plain_optouts_moved()
+        return self._call(enrollments.sms_opted_out(self.index, numbers))
 
     def sms_opt_outs(self, numbers: Sequence[str]) -> list[OptOut | None]:
         """Each number's SMS opt-out (when, by which source), or None where it takes SMS."""
-        return self._call(enrollments.sms_opt_outs(numbers))
+        self._plain_optouts_moved()
+        return self._call(enrollments.sms_opt_outs(self.index, numbers))
 
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource = OptOutSource.STOP) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
-        self._call(enrollments.opt_out_sms(number, now, source))
+        self._plain_optouts_moved()
+        self._call(enrollments.opt_out_sms(self.index, number, now, source))
 
     def opt_in_sms(self, number: str) -> None:
-        self._call(enrollments.opt_in_sms(number))
+        self._plain_optouts_moved()
+        self._call(enrollments.opt_in_sms(self.index, number))
+
+    def migrate_sms_opt_outs(self, page: int = 1000) -> int:
+        """Move every SMS opt-out still keyed by the plain number (stored before blind indexes) to
+        its blind index; how many moved. A round trip per page of the hash and per number moved."""
+        moved = sealed.move_plain_optouts(self._call, self.index, page)
+        self._optouts_moved = True
+        return moved
+
+    def _plain_optouts_moved(self) -> None:
+        """Once per Store, before its first opt-out read or write: no opt-out is left plain."""
+        if not self._optouts_moved:
+            self.migrate_sms_opt_outs()
+
+    # -- re-sealing under the keyring's first key (worker.rotation) -----------------------------
+    def sealed_records_page(self, cursor: int, count: int = 1000) -> SealedPage:
+        """One SCAN page of the whole keyspace, with the enrollments and replies among it."""
+        cursor, keys = self._call(sealed.scan_page(cursor, count))
+        found = [sealed.enrollment_id(k) for k in keys], [sealed.reply_id(k) for k in keys]
+        return SealedPage(cursor, len(keys), *([x for x in ids if x] for ids in found))
+
+    def key_count(self) -> int:
+        return self._call(sealed.key_count())
+
+    def reseal_enrollment(self, eid: str) -> Reseal:
+        """Seal the enrollment's details under the keyring's first key unless they already are
+        (plain ones too), by compare-and-set: a concurrent PATCH is never lost. SealError if its
+        token does not open (UnknownKeyError: its key left the keyring)."""
+        return sealed.reseal_enrollment(self._call, self.keyring, eid)
+
+    def reseal_reply(self, rid: str) -> Reseal:
+        """Seal the reply's body under the keyring's first key unless it already is, by
+        compare-and-set. SealError if it does not open."""
+        return sealed.reseal_reply(self._call, self.keyring, rid)
 
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:
@@ -300,6 +377,145 @@ class Store:
         """Remove these replies and their index entries (erasure of one enrollment's replies)."""
         self._call(replies.drop(stored))
 
+    # -- red-flag alerts (worker.store.alerts; worker.alerts decides) ---------------------------
+    def raise_alert(self, alert: StoredAlert, ttl_s: int) -> None:
+        """Keep an alert for `ttl_s` seconds, open, listed for everyone and for its owner."""
+        self._call(alerts.raise_alert(alert, ttl_s))
+
+    def close_alert(self, rid: str, clinic_id: str, now: datetime) -> bool:
+        """Close reply `rid`'s alert of `clinic_id` ('' the operators'): True when it was open.
+        Two round trips when it was."""
+        was_open, kept = self._call(alerts.close(rid, clinic_id))
+        if was_open and kept:
+            self._call(alerts.stamp_closed(rid, now))
+        return was_open
+
+    def open_alerts(self, owner: str | None = None, limit: int = 1000) -> list[StoredAlert]:
+        """Open alerts, oldest first: one owner's (a clinic id or UNMATCHED) or all (None). Two
+        round trips; an alert whose record expired shows what the open set knows."""
+        listed = self._call(alerts.open_ids(owner, max(1, limit)))
+        found = self._call(alerts.get_many([rid for rid, _ in listed]))
+        return [
+            alert or StoredAlert(rid, "" if owner is None else owner, "", raised_at)
+            for (rid, raised_at), alert in zip(listed, found, strict=True)
+        ]
+
+    def get_alert(self, rid: str) -> StoredAlert | None:
+        return self._call(alerts.get_many([rid]))[0]
+
+    def alert_summary(self) -> AlertSummary:
+        return self._call(alerts.summary())
+
+    # -- the patient's own pauses (worker.store.resumes) ---------------------------------------
+    def schedule_patient_resume(self, eid: str, at: datetime) -> None:
+        """The enrollment the patient paused resumes by itself at `at`."""
+        self._call(resumes.schedule(eid, at))
+
+    def due_patient_resumes(self, now: datetime, limit: int = 500) -> list[tuple[str, int]]:
+        """Patient pauses ending by `now`: (enrollment id, the resume time held, epoch ms)."""
+        return self._call(resumes.due(now, limit))
+
+    def patient_resume_done(self, eid: str, at_ms: int) -> bool:
+        """Drop the entry if it still holds `at_ms` (a later PAUSE moved it: it stays)."""
+        return self._call(resumes.done(eid, at_ms))
+
+    def patient_resume_at(self, eid: str) -> int | None:
+        """When the patient's pause of `eid` ends (epoch ms), or None."""
+        return self._call(resumes.pending(eid))
+
+    # -- erasure (worker/erasure.py) -------------------------------------------------------------
+    def erase_enrollment_phi(self, eids: Sequence[str]) -> int:
+        """Delete name, patient ref and contacts from these enrollments; how many had any."""
+        return self._call(erasure.erase_phi(eids))
+
+    def drop_number_records(self, bis: Sequence[str]) -> int:
+        """Remove these recipients' records (sends, routing, reply index); how many there were."""
+        return self._call(erasure.drop_records(bis))
+
+    def forget_clinic_number(self, bi: str, clinic_id: str, eids: Sequence[str]) -> tuple[int, bool]:
+        """One clinic's erasure on a number's record: its notes for `eids` and its latest message
+        go, and the record once no other clinic has the number; (notes removed, record removed)."""
+        return self._call(erasure.forget_clinic(bi, clinic_id, eids))
+
+    # -- the audit trail (worker/audit.py) ------------------------------------------------------
+    def append_audit(self, entry: AuditEntry, retention_s: int) -> str:
+        """Append an entry (its `id` ignored) to the trail and its clinic's index, dropping entries
+        older than `retention_s` before its time; the id it got."""
+        return self._call(audit.append(entry, retention_s * 1000))
+
+    def append_audits(self, entries: Sequence[AuditEntry], retention_s: int) -> None:
+        """`append_audit` of each entry, all in one round trip (bulk intake)."""
+        if entries:
+            self._runner.run([op for e in entries for op in audit.append(e, retention_s * 1000).ops])
+
+    def audit_page(self, *, before: str | None = None, count: int = 100) -> list[AuditEntry]:
+        """Up to `count` entries of the whole trail, newest first, older than id `before`."""
+        return self._call(audit.page(before, count))
+
+    def audit_index(self, clinic_id: str, *, before: str | None = None, count: int = 100) -> list[tuple[str, str]]:
+        """Up to `count` of the clinic's entries as (id, enrollment id), newest first, older than `before`."""
+        return self._call(audit.clinic_index(clinic_id, before, count))
+
+    def audit_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
+        """The entries with these ids, in that order (one trimmed meanwhile left out)."""
+        return [e for e in self._call(audit.by_ids(ids)) if e is not None]
+
+    # -- clinic events and their deliveries (worker.events, worker.webhooks.delivery) -----------
+    def event_target(self, clinic_id: str) -> webhooks.EventTarget:
+        """Where the clinic's events go: its webhook URL, sealed secret and email ('' when none)."""
+        return self._call(webhooks.target(clinic_id))
+
+    def add_event(
+        self,
+        evt_id: str,
+        clinic_id: str,
+        event_type: str,
+        body: bytes,
+        kinds: list[webhooks.DeliveryKind],
+        *,
+        at: datetime,
+        due: datetime,
+        ttl_s: int,
+    ) -> None:
+        """Store the event (created `at`) once: a second add of the same id changes nothing; put
+        each new delivery in the due set, due at `due`. Two round trips (one when nothing is new)."""
+        new = self._call(webhooks.add(evt_id, clinic_id, event_type, body, kinds, at, ttl_s))
+        if new:
+            self._call(webhooks.queue(evt_id, new, due))
+
+    def get_event(self, evt_id: str) -> webhooks.StoredEvent | None:
+        return self._call(webhooks.get(evt_id))
+
+    def event_attempts(self, evt_id: str) -> list[webhooks.Attempt]:
+        return self._call(webhooks.attempts(evt_id))
+
+    def claim_deliveries(self, now: datetime, limit: int, lease_ms: int, max_in_flight: int) -> list[str]:
+        """Lease up to `limit` deliveries due by `now` (`<kind>:<event id>`), no more than
+        `max_in_flight` leased at once; expired leases come back first."""
+        return self._call(webhooks.claim(now, limit, lease_ms, max_in_flight))
+
+    def finish_delivery(
+        self,
+        evt_id: str,
+        kind: webhooks.DeliveryKind,
+        attempt: webhooks.Attempt | None,
+        state: webhooks.DeliveryState,
+        retry_at: datetime | None,
+        ttl_s: int,
+    ) -> None:
+        """Record the attempt, set the state, release the lease; due again at `retry_at` if given."""
+        self._call(webhooks.finish(evt_id, kind, attempt, state, retry_at, ttl_s))
+
+    def release_delivery(self, kind: webhooks.DeliveryKind, evt_id: str) -> None:
+        """Drop a claimed delivery's lease with nothing recorded (its event is gone or already done)."""
+        self._call(webhooks.release(kind, evt_id))
+
+    def count_emit_error(self) -> None:
+        self._call(webhooks.count_emit_error())
+
+    def failed_deliveries(self, limit: int = 1000) -> list[str]:
+        return self._call(webhooks.failed(limit))
+
     # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
     def record_failed_intake(self, entry: str) -> None:
         """Keep a refused intake (JSON text, never the body) for operators and count it."""
@@ -321,7 +537,7 @@ class Store:
     def dispatch_info(self) -> DispatchInfo:
         return self._call(counters.dispatch_info())
 
-    # -- shared by every process: rate limit, locks, clock origin, secret -------------------
+    # -- shared by every process: rate limit, locks, clock origin; the server ------------------
     def reserve(self, channel: str, count: int, interval_us: int, burst_us: int, max_wait_us: int | None = None) -> int:
         """Reserve `count` sends on the channel's shared limit; microseconds to wait first, or -1
         (nothing reserved) when that would be more than `max_wait_us`."""
@@ -343,7 +559,32 @@ class Store:
         real, stored_scale = self._call(shared.clock_origin(f"{real_origin}:{scale}", replace=replace)).split(":")
         return float(real), float(stored_scale)
 
-    def shared_secret(self, candidate: str) -> str:
-        """The secret for derived ids and tokens every process shares; `candidate` becomes it
-        when there is none yet."""
-        return self._call(shared.shared_secret(candidate))
+    def legacy_secret(self) -> str | None:
+        """The secret an installation from before kept in Redis (`cd:secret`), if still there."""
+        return self._call(shared.legacy_secret())
+
+    def drop_legacy_secret(self) -> None:
+        """Delete `cd:secret`, once its value is kept elsewhere (worker.secret_file)."""
+        self._call(shared.drop_legacy_secret())
+
+    def hash_value_limit(self) -> int | None:
+        """The server's hash-max-listpack-value (hash-max-ziplist-value before Redis 7); None when
+        the server refuses CONFIG GET (managed Redis often does)."""
+        try:
+            return self._call(shared.hash_value_limit())
+        except redis.ResponseError:
+            return None
+
+
+class LegacySecret:
+    """`cd:secret` of an older installation, read and dropped before a Store exists (the Store's
+    blind-index key derives from the secret: worker.secret_file)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._runner = Runner(client)
+
+    def legacy_secret(self) -> str | None:
+        return self._runner.call(shared.legacy_secret())
+
+    def drop_legacy_secret(self) -> None:
+        self._runner.call(shared.drop_legacy_secret())

@@ -45,6 +45,7 @@ def add(reply: StoredReply, ttl_s: int) -> Call[None]:
         "len": str(reply.length),
         **({"n": reply.sender_index} if reply.sender_index else {}),
         **({"m": reply.masked_sender} if reply.masked_sender else {}),
+        **({"md": str(reply.media)} if reply.media else {}),
     }
     key, index, ttl_ms = reply_key(reply.id), replies_key(owner(reply)), ttl_s * 1000
     cutoff = _time_bound(from_epoch_ms(epoch_ms(reply.received_at) - ttl_ms))
@@ -97,6 +98,7 @@ def _stored(rid: str, h: dict[str, str]) -> StoredReply:
         length=int(h.get("len") or 0),
         sender_index=h.get("n", ""),
         masked_sender=h.get("m", ""),
+        media=int(h.get("md") or 0),
     )
 
 

@@ -257,6 +257,27 @@ class StoredReply:
     length: int
     sender_index: str = ""
     masked_sender: str = ""
+    media: int = 0  # attachments Twilio reported (NumMedia): noted, never fetched
+
+
+@dataclass(frozen=True, slots=True)
+class StoredAlert:
+    """A red-flag alert, named by its reply's id: whose (clinic id, '' for the operators' inbox),
+    about which enrollment ('' when unmatched), when raised, and when closed (None: open)."""
+
+    reply_id: str
+    clinic_id: str
+    enrollment_id: str
+    raised_at: datetime
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlertSummary:
+    """How many alerts are open, and when the oldest open one was raised (None: none open)."""
+
+    open: int
+    oldest_raised_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,3 +285,35 @@ class ErasedNumber:
     """What `erase_number` removed: the number's record and send history, and its replies."""
 
     replies: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One entry of the audit trail (worker.audit): its stream id (time-ordered), when, who, what,
+    which enrollment ("" none) of which clinic ("" none), and a small detail (never PHI)."""
+
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    enrollment_id: str
+    clinic_id: str
+    detail: dict[str, Any]
+
+
+class Reseal(StrEnum):
+    """What re-sealing one record under the keyring's first key did (`caredrip keys rotate`)."""
+
+    RESEALED = "resealed"  # it was under an older key
+    SEALED = "sealed"  # it was stored plain (before sealing)
+    CURRENT = "current"  # already under the first key: nothing written
+    EMPTY = "empty"  # nothing to seal: gone, expired or erased
+
+
+class SealedPage(NamedTuple):
+    """One SCAN page: the next cursor (0: done), how many keys it held, the records among them."""
+
+    cursor: int
+    scanned: int
+    enrollments: list[str]
+    replies: list[str]

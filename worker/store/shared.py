@@ -1,9 +1,12 @@
 """What every process on one Redis shares: the rate limit per channel, short locks, the scaled
-clock's origin, the secret for derived ids and tokens, and the webhooks already acted on."""
+clock's origin and the webhooks already acted on; and what is read of the server itself (its hash
+encoding limit) and of an older installation (its secret, moved out of Redis by worker.secret_file)."""
 
 from __future__ import annotations
 
-from worker.store.keys import CLOCK_KEY, SECRET_KEY, lock_key, ratelimit_key, seen_key
+from typing import Any
+
+from worker.store.keys import CLOCK_KEY, LEGACY_SECRET_KEY, lock_key, ratelimit_key, seen_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
 
 
@@ -33,9 +36,27 @@ def clock_origin(candidate: str, *, replace: bool) -> Call[str]:
     return Call((write, command("hget", CLOCK_KEY, "origin")), lambda raw: str(raw[1]))
 
 
-def shared_secret(candidate: str) -> Call[str]:
-    """The stored secret, `candidate` stored first when there is none (SET NX)."""
-    return Call((command("set", SECRET_KEY, candidate, nx=True), command("get", SECRET_KEY)), lambda raw: str(raw[1]))
+def legacy_secret() -> Call[str | None]:
+    """The secret an installation from before kept in Redis, if it is still there."""
+    return one(command("get", LEGACY_SECRET_KEY), lambda raw: None if raw is None else str(raw))
+
+
+def drop_legacy_secret() -> Call[None]:
+    return effect(command("delete", LEGACY_SECRET_KEY))
+
+
+HASH_VALUE_SETTINGS = ("hash-max-listpack-value", "hash-max-ziplist-value")  # Redis 7 name, then its alias
+
+
+def hash_value_limit() -> Call[int | None]:
+    """The largest hash value the server keeps in the compact encoding (CONFIG GET)."""
+    return one(command("config_get", "hash-max-*-value"), _hash_value_limit)
+
+
+def _hash_value_limit(raw: Any) -> int | None:
+    found = raw if isinstance(raw, dict) else {}
+    value = next((found[name] for name in HASH_VALUE_SETTINGS if name in found), None)
+    return None if value is None else int(value)
 
 
 def first_sighting(kind: str, ident: str, ttl_s: int) -> Call[bool]:
