@@ -28,14 +28,14 @@ if str(ROOT) not in sys.path:
 import redis  # noqa: E402
 
 from tests.support.celery_worker import SubprocessWorker, subprocess_worker  # noqa: E402
-from tests.support.engine import SECRET, make_deps, new_enrollment  # noqa: E402
+from tests.support.engine import DATA_KEYS, SECRET, make_deps, new_enrollment  # noqa: E402
 from worker import enrollment  # noqa: E402
 from worker.clock import SystemClock  # noqa: E402
 from worker.delivery.types import DeliveryDeps  # noqa: E402
 from worker.enrollment import NewEnrollment  # noqa: E402
 from worker.records import Enrollment  # noqa: E402
 from worker.redis_server import RedisServer  # noqa: E402
-from worker.store.codec import encode_enrollment  # noqa: E402
+from worker.store.codec import encode_enrollment, encode_enrollment_unsealed  # noqa: E402
 from worker.store.keys import STATS_TOTAL, due_key, enrollment_key  # noqa: E402
 
 AWAKE = [
@@ -98,6 +98,7 @@ def worker_env(url: str, var_dir: Path, **extra: str) -> dict[str, str]:
         REDIS_URL=url,
         CAREDRIP_VAR_DIR=str(var_dir),
         CAREDRIP_SECRET_KEY=SECRET.decode(),
+        CAREDRIP_DATA_KEYS=DATA_KEYS,
         CAREDRIP_ENV="test",
         PATH=f"{Path(sys.executable).parent}:{env['PATH']}",
     )
@@ -167,11 +168,14 @@ def bulk_store(
     *,
     due_ms: Callable[[Enrollment, str], int | None] | None = None,
     chunk: int = 2000,
+    sealed: bool = True,
 ) -> None:
-    """Write enrollments and their due entries with pipelined HSET + ZADD (setup only, not measured)."""
+    """Write enrollments and their due entries with pipelined HSET + ZADD (setup only, not measured);
+    `sealed=False`: the patients' details plain, as stored before sealing (the codec reads both)."""
     pipe = deps.engine.store.redis.pipeline(transaction=False)
     for i, e in enumerate(enrollments, 1):
-        pipe.hset(enrollment_key(e.id), mapping=dict[Any, Any](encode_enrollment(e)))
+        fields = encode_enrollment(e, deps.engine.keyring) if sealed else encode_enrollment_unsealed(e)
+        pipe.hset(enrollment_key(e.id), mapping=dict[Any, Any](fields))
         for ch in e.channels:
             if due_ms is not None:
                 score = due_ms(e, ch)

@@ -2,9 +2,10 @@
 
 Text: name + phone (SMS only), name + phone + email: fields plain (names + values) against one
 token per record (Keyring.seal_fields), base64url as stored and base85 for comparison. Redis:
-`--count` SMS-only enrollments as enroll() stores them (hash, due entry, the number's record), then
-with `n` + `ph` sealed into one field `x` (the number's record is keyed by blind index either way); INFO used_memory
-per enrollment, at hash-max-listpack-value 64 (default) and 128, persistence off. Time: median of
+`--count` SMS-only enrollments with their details plain (hash, due entry, the number's record), then
+with `n` + `ph` + `r` sealed into one field `x` as caredrip stores them (the number's record is keyed
+by blind index either way); INFO used_memory per enrollment, at hash-max-listpack-value 64 (default)
+and 128, persistence off. Time: median of
 many single calls. `python bench/phi_cost.py [--count 100000]`; the last line is the JSON object.
 """
 
@@ -33,7 +34,7 @@ from worker.clock import FixedClock
 from worker.enrollment import build_enrollment
 from worker.phi import IndexKey, Keyring
 from worker.redis_server import RedisServer
-from worker.store.codec import encode_enrollment
+from worker.store.codec import encode_enrollment_unsealed
 from worker.store.keys import due_key, enrollment_key, number_key
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -83,14 +84,15 @@ def redis_bytes(url: str, tmp: Path, rows: list[Row], *, sealed: bool, listpack_
     client.config_set("hash-max-ziplist-value", listpack_value)  # the 6.2 name; 7.x takes it too
     ring, index = Keyring.generate(), IndexKey.from_secret(SECRET)
     new = new_enrollment("p-0", channels=("sms",), email=None, phone="+14155550100")
-    template = encode_enrollment(build_enrollment(deps.engine, new, NOW))
+    template = encode_enrollment_unsealed(build_enrollment(deps.engine, new, NOW))
     before = int(client.info("memory")["used_memory"])
     pipe = client.pipeline(transaction=False)
     for i, row in enumerate(rows):
         eid = f"{i:020x}"
         fields = {**template, "r": f"p-{i}", "n": row["n"], "ph": row["ph"]}
         if sealed:
-            fields["x"] = ring.seal_fields({"n": fields.pop("n"), "ph": fields.pop("ph")}, aad=eid)
+            details = {"n": fields.pop("n"), "ph": fields.pop("ph"), "r": fields.pop("r")}
+            fields["x"] = ring.seal_fields(details, aad=eid)
         pipe.hset(enrollment_key(eid), mapping=dict[Any, Any](fields))
         pipe.zadd(due_key("sms"), {eid: 1_772_000_000_000 + i})
         pipe.hset(number_key(index.blind_index(row["ph"])), f"e:{eid}", "c_test")  # the number's record

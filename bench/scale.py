@@ -31,20 +31,22 @@ from worker.clock import FixedClock
 from worker.delivery.types import DeliveryDeps
 from worker.records import Enrollment, epoch_ms
 from worker.redis_server import RedisServer
-from worker.store.codec import encode_enrollment
+from worker.store.codec import encode_enrollment, encode_enrollment_unsealed
 from worker.store.keys import due_key, enrollment_key, lease_key, lease_tokens_key, number_key, records_key
 
 TZ = "America/New_York"
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 FILL_CHUNK = 5000
+HASH_MAX_LISTPACK_VALUE = 256  # `--hash-max-ziplist-value 256`, as caredrip starts its Redis
 
 
 def used_memory(client: redis.Redis) -> int:
     return int(client.info("memory")["used_memory"])
 
 
-def fill(deps: DeliveryDeps, start: int, stop: int, *, channels: str, due_count: int = 0) -> None:
-    """Enrollments start..stop-1 as stored by enroll(); the first `due_count` due now, the rest tomorrow."""
+def fill(deps: DeliveryDeps, start: int, stop: int, *, channels: str, due_count: int = 0, sealed: bool = True) -> None:
+    """Enrollments start..stop-1 as stored by enroll(); the first `due_count` due now, the rest tomorrow.
+    `sealed=False`: the patients' details plain, as stored before sealing (the baseline)."""
     client = deps.engine.store.redis
     make = both_channels if channels == "both" else sms_only
     template = build_enrollment(deps, make(0, TZ), NOW)
@@ -52,7 +54,8 @@ def fill(deps: DeliveryDeps, start: int, stop: int, *, channels: str, due_count:
     pipe = client.pipeline(transaction=False)
     for i in range(start, stop):
         e = build_enrollment(deps, make(i, TZ), NOW) if i < start + 2 else _like(deps, template, i, make)
-        pipe.hset(enrollment_key(e.id), mapping=dict[Any, Any](encode_enrollment(e)))
+        fields = encode_enrollment(e, deps.engine.keyring) if sealed else encode_enrollment_unsealed(e)
+        pipe.hset(enrollment_key(e.id), mapping=dict[Any, Any](fields))
         score = now_ms - 1000 if i < due_count else now_ms + 86_400_000 + i
         for ch in e.channels:
             pipe.zadd(due_key(ch), {e.id: score})
@@ -81,10 +84,10 @@ def _like(deps: DeliveryDeps, template: Enrollment, i: int, make: object) -> Enr
     )
 
 
-def per_enrollment(deps: DeliveryDeps, count: int, channels: str, *, already: int = 0) -> float:
+def per_enrollment(deps: DeliveryDeps, count: int, channels: str, *, already: int = 0, sealed: bool = True) -> float:
     client = deps.engine.store.redis
     before = used_memory(client)
-    fill(deps, already, count, channels=channels, due_count=1000)
+    fill(deps, already, count, channels=channels, due_count=1000, sealed=sealed)
     return (used_memory(client) - before) / (count - already)
 
 
@@ -127,17 +130,40 @@ def record_bytes(url: str, tmp: Path, enrollments: int) -> dict[str, float]:
     }
 
 
+def sealing_cost(deps: DeliveryDeps, count: int) -> dict[str, object]:
+    """Figure 3a with the patients' details sealed (`x`) against plain (as before sealing), same run."""
+    client = deps.engine.store.redis
+    result: dict[str, object] = {"count": count}
+    for name, sealed in (("plain", False), ("sealed", True)):
+        client.flushall()
+        t0 = time.perf_counter()
+        result[f"bytes_per_enrollment_sms_{name}"] = round(per_enrollment(deps, count, "sms", sealed=sealed), 1)
+        result[f"fill_seconds_{name}"] = round(time.perf_counter() - t0, 1)
+    plain, sealed_bytes = result["bytes_per_enrollment_sms_plain"], result["bytes_per_enrollment_sms_sealed"]
+    assert isinstance(plain, float) and isinstance(sealed_bytes, float)
+    result["sealing_cost"] = round(sealed_bytes / plain - 1, 4)
+    return result
+
+
 def main() -> None:
     quiet_logs()
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--large", type=int, default=1_000_000)
+    parser.add_argument(
+        "--sealing-only", action="store_true", help="only figure 3a, SMS only, sealed vs plain at --large"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="caredrip-bench-") as tmp:
         server = RedisServer.on_free_port(Path(tmp) / "redis", appendonly=False)
         try:
             deps = make_deps(server.url, Path(tmp) / "outbox.jsonl", clock=FixedClock(NOW))
             client = deps.engine.store.redis
+            # as the embedded Redis runs: an enrollment's sealed details (~80 B) stay in its listpack
+            client.config_set("hash-max-ziplist-value", HASH_MAX_LISTPACK_VALUE)
             result: dict[str, object] = {"figure": "scale", **redis_info(server.url)}
+            if args.sealing_only:
+                emit({**result, "figure": "scale_sealing", **sealing_cost(deps, args.large)})
+                return
             fill(deps, 0, 10_000, channels="sms", due_count=1000)
             tick_10k = tick_seconds(deps)
             client.flushall()

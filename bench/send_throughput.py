@@ -7,13 +7,20 @@ clock runs from the first dispatch to the 20,000th outbox line. Then, on the sam
 same worker settings, 20,000 no-op tasks (bench/noop_app.py) are queued first and drained by an
 identical worker; the clock runs from the moment it starts consuming to the last ack.
 CPU seconds are read from /proc for the worker's process group, Redis and this process.
+
+The patients' details are sealed as enroll() stores them (AES-256-GCM, opened once per message
+load). `--compare-plain first|last` also runs the same send phase on enrollments stored plain (as
+before sealing; the codec still reads them) on a flushed Redis, before or after the sealed one,
+so both figures come from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -52,12 +59,12 @@ def due_now(client: redis.Redis) -> int:
     return int(client.zcount(due_key("sms"), "-inf", int(time.time() * 1000)))
 
 
-def caredrip_phase(url: str, var: Path, count: int, batch: int) -> dict[str, float]:
+def caredrip_phase(url: str, var: Path, count: int, batch: int, *, sealed: bool = True) -> dict[str, float]:
     outbox = var / "outbox.jsonl"
     deps = live_deps(url, outbox)
     tz = awake_timezone()
     now = datetime.now(UTC)
-    bulk_store(deps, [build_enrollment(deps, sms_only(i, tz), now) for i in range(count)])
+    bulk_store(deps, [build_enrollment(deps, sms_only(i, tz), now) for i in range(count)], sealed=sealed)
     use_broker(url)
     env = worker_env(url, var, SMS_RATE_PER_SECOND="1000000", CAREDRIP_SEND_BATCH=str(batch))
     client = redis.Redis.from_url(url, decode_responses=True)
@@ -91,6 +98,17 @@ def caredrip_phase(url: str, var: Path, count: int, batch: int) -> dict[str, flo
         "redis_cpu_s_per_1000": round((cpu1[1] - cpu0[1]) / count * 1000, 4),
         "dispatcher_cpu_s_per_1000": round((cpu1[2] - cpu0[2]) / count * 1000, 4),
     }
+
+
+def plain_phase(url: str, count: int, batch: int) -> dict[str, float]:
+    """The send phase on enrollments stored plain (as before sealing), on a flushed Redis."""
+    redis.Redis.from_url(url).flushall()
+    var = Path(tempfile.mkdtemp(prefix="caredrip-bench-plain-"))
+    try:
+        return caredrip_phase(url, var, count, batch, sealed=False)
+    finally:
+        redis.Redis.from_url(url).flushall()
+        shutil.rmtree(var, ignore_errors=True)
 
 
 def noop_phase(url: str, var: Path, count: int) -> dict[str, float]:
@@ -130,10 +148,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100, help="CAREDRIP_SEND_BATCH")
+    parser.add_argument(
+        "--compare-plain", choices=("first", "last"), help="also send from plain enrollments, before or after"
+    )
     args = parser.parse_args()
     with private_redis() as server:
         var = server.data_dir.parent / "var"
+        plain: dict[str, float] | None = None
+        if args.compare_plain == "first":
+            plain = plain_phase(server.url, args.messages, args.batch)
         send = caredrip_phase(server.url, var, args.messages, args.batch)
+        if args.compare_plain == "last":
+            plain = plain_phase(server.url, args.messages, args.batch)
+        extra: dict[str, object] = {}
+        if plain is not None:
+            cost = round(1 - send["rate"] / plain["rate"], 4)
+            extra = {"send_plain": plain, "messages_per_second_plain": plain["rate"], "sealing_cost": cost}
         noop = noop_phase(server.url, var, args.messages)
         emit(
             {
@@ -147,6 +177,7 @@ def main() -> None:
                 "ratio": round(send["rate"] / noop["rate"], 2),
                 "target_ratio": 3.0,
                 "cpu_seconds_per_1000_messages": send["worker_cpu_s_per_1000"],
+                **extra,
                 **redis_info(server.url),
             }
         )

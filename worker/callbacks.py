@@ -10,6 +10,8 @@ checks Twilio's signature and calls `handle_status`.
   START does not opt the number out again.
 - A message the provider reports leaves the operators' `unknown` list; failures join the
   `failed` list; final states count in the totals behind /metrics.
+- The clinic hears of a failure (`message.failed`) and of a 21610 opt-out (`enrollment.opted_out`)
+  through `worker.clinic_events`, which never raises.
 """
 
 from __future__ import annotations
@@ -17,10 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from worker.clinic_events import message_failed, number_opted_out
 from worker.contact import inbound_number
+from worker.deps import EngineDeps
 from worker.logs import get_logger
 from worker.optouts import OptOutSource, is_provider_opt_out, opt_out_sms
-from worker.records import MessageState, parse_message_id
+from worker.records import Enrollment, MessageState, parse_message_id
 from worker.replays import act_once
 from worker.store import FAILED_INDEX, UNKNOWN_INDEX, CallbackResult, Store
 
@@ -50,9 +54,10 @@ class StatusOutcome:
 
 
 def handle_status(
-    store: Store, mid: str, status: str, error_code: str, to: str, now: datetime, *, message_sid: str = ""
+    deps: EngineDeps, mid: str, status: str, error_code: str, to: str, now: datetime, *, message_sid: str = ""
 ) -> StatusOutcome:
     """Apply one status callback for message `mid`; raises ValueError if `mid` is not a message id."""
+    store = deps.store
     eid, _step, channel, _occ = parse_message_id(mid)
     state = STATUS_STATES.get(status.strip().lower())
     if state is None:
@@ -63,21 +68,27 @@ def handle_status(
     if failed and is_provider_opt_out(reason) and to:
         number = inbound_number(to)
         act_once(store, "optout", message_sid, lambda: opt_out_sms(store, number, now, OptOutSource.PROVIDER))
+        number_opted_out(deps, number)  # the same opt-out is the same event: a replay tells no one twice
     if result is CallbackResult.UPDATED:
-        _bookkeeping(store, eid, channel, mid, state, now)
+        enrollment = _bookkeeping(store, eid, channel, mid, state, now)
+        if failed and enrollment is not None:
+            message_failed(deps, enrollment, mid, channel, state, reason, now)
     log.info("status_callback", message_id=mid, state=state.value, result=result, reason=reason or None)
     return StatusOutcome(result, state)
 
 
-def _bookkeeping(store: Store, eid: str, channel: str, mid: str, state: MessageState, now: datetime) -> None:
+def _bookkeeping(
+    store: Store, eid: str, channel: str, mid: str, state: MessageState, now: datetime
+) -> Enrollment | None:
     """The provider has the message: it is no longer `unknown`; failures join the failed index;
-    final states count in the totals behind /metrics (a 'sent' was counted at send time)."""
+    final states count in the totals behind /metrics (a 'sent' was counted at send time). The
+    enrollment, when a final state had it read."""
     store.drop_from_index(UNKNOWN_INDEX, mid)
     batch = store.batch()
     if state in FAILED_STATES:
         batch.add_to_index(FAILED_INDEX, mid, now)
-    if state in FINAL_STATES:
-        enrollment = store.get_enrollment(eid)
-        if enrollment is not None:
-            batch.count(state, channel, enrollment.program)
+    enrollment = store.get_enrollment(eid) if state in FINAL_STATES else None
+    if enrollment is not None:
+        batch.count(state, channel, enrollment.program)
     batch.run()
+    return enrollment

@@ -15,6 +15,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from worker import audit as trail
 from worker.audit import OPERATOR, Action, AuditDeps
@@ -25,6 +26,11 @@ from worker.records import epoch_s, from_epoch_s
 from worker.store import ClinicStore
 from worker.store.clinics import KeyAdded, StoredKey
 from worker.tokens import hash_key, key_id, new_clinic_key
+from worker.webhooks import new_secret
+from worker.webhooks.urls import check_url
+
+if TYPE_CHECKING:
+    from worker.phi import Keyring
 
 MAX_KEY_LENGTH = 256
 MAX_CLINIC_ID = 64
@@ -55,6 +61,7 @@ class ClinicInfo:
     created_at: datetime | None
     revoked_at: datetime | None
     keys: tuple[KeyInfo, ...] = ()
+    webhook_url: str = ""  # "" when none is registered
 
     @property
     def active(self) -> bool:
@@ -165,6 +172,25 @@ def list_keys(clinic_store: ClinicStore, clinic_id: str) -> list[KeyInfo]:
     return list(get_clinic(clinic_store, clinic_id).keys)
 
 
+def register_webhook(
+    clinic_store: ClinicStore, keyring: Keyring, clinic_id: str, url: object, *, production: bool
+) -> tuple[str, str]:
+    """Register the clinic's webhook URL with a new signing secret, every time (a leaked secret
+    is replaced by registering again); (url, secret), the secret returned once and stored sealed
+    (aad: the clinic id). Raises ValidationError naming `url`, NotFound for no such clinic."""
+    checked = check_url(url, production=production)
+    secret = new_secret()
+    if not clinic_store.set_webhook(clinic_id, checked, keyring.seal(secret, aad=clinic_id)):
+        raise NotFound(f"no clinic {clinic_id}")
+    return checked, secret
+
+
+def remove_webhook(clinic_store: ClinicStore, clinic_id: str) -> None:
+    """No more events for the clinic's webhook (deliveries waiting are dropped); NotFound for no such clinic."""
+    if not clinic_store.set_webhook(clinic_id, None, None):
+        raise NotFound(f"no clinic {clinic_id}")
+
+
 def authenticate(clinic_store: ClinicStore, key: str) -> str | None:
     """The clinic id `key` belongs to, or None (unknown, malformed or revoked key)."""
     if not key or len(key) > MAX_KEY_LENGTH:
@@ -212,4 +238,5 @@ def _info(cid: str, row: dict[str, str], keys: list[StoredKey]) -> ClinicInfo:
         created_at=from_epoch_s(int(row["created"])) if row.get("created") else None,
         revoked_at=from_epoch_s(int(row["revoked"])) if row.get("revoked") else None,
         keys=tuple(_key_info(cid, k) for k in keys),
+        webhook_url=row.get("webhook_url", ""),
     )

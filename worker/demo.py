@@ -231,7 +231,7 @@ def run_demo(settings: Settings, out: Print = print) -> int:
             shared_scaled_clock(wiring.store(), DEMO_SCALE, fresh=True)
             out(intro(var_dir))
             with Supervisor(dict(os.environ), log_dir=var_dir / "logs") as supervisor:
-                supervisor.start("worker", celery_worker("intake,dispatch,send", 8, name="caredrip-demo"))
+                supervisor.start("worker", celery_worker("intake,dispatch,send,webhooks", 8, name="caredrip-demo"))
                 supervisor.start("beat", celery_beat(var_dir / "celerybeat-schedule"))
                 play(supervisor, stop, var_dir / "outbox.jsonl", started, out)
         except DemoError as exc:

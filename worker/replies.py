@@ -30,6 +30,7 @@ from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
 from worker import events
+from worker.clinic_events import number_opted_out
 from worker.contact import display_phone, inbound_number, mask_phone
 from worker.deps import EngineDeps
 from worker.errors import ContentError
@@ -132,6 +133,7 @@ def _act(deps: EngineDeps, clinics: ClinicStore, number: str, body: str, now: da
     voice = voice_for(deps, clinics, to, about)
     if word is Keyword.STOP:
         opt_out_sms(deps.store, number, now, OptOutSource.STOP)
+        number_opted_out(deps, number)  # each enrollment's clinic hears of it (never raises)
         return InboundOutcome("opted_out", voice.say(ReplyKind.STOP))
     if word is Keyword.START:
         opt_in_sms(deps.store, number)

@@ -41,7 +41,7 @@ from worker.var_dir import private_dir, tighten
 
 READY_TIMEOUT = 30.0  # seconds for /healthz to answer before we give up waiting (not running)
 LOOP_INTERVAL = 0.1
-WORKER_QUEUES = "intake,dispatch,send"
+WORKER_QUEUES = "intake,dispatch,send,webhooks"
 WORKER_THREADS = 8
 # What caredrip keeps directly under the var dir (the embedded Redis's directory is tightened by
 # worker.redis_server when it starts a server; keys/ by worker.phi.keyfile).

@@ -5,7 +5,7 @@ worker.metrics); `gather()` makes it the JSON-ready dict whose keys are the cont
 in the README; `format_table()` turns that into the human view. Reads only.
 
 Keys of `caredrip status --json`:
-  queues                  {intake, dispatch, send}: tasks waiting in each broker queue
+  queues                  {intake, dispatch, send, webhooks}: tasks waiting in each broker queue
   due_now                 {sms, email}: enrollments whose next message is due (caredrip clock)
   due_next_hour           {sms, email}: due after now and within the next hour
   oldest_overdue_seconds  {sms, email}: how late the oldest due message is; 0 when none
@@ -18,6 +18,9 @@ Keys of `caredrip status --json`:
   alert_oldest_age_seconds  how long the oldest of them has waited; 0 when none
   dispatch                {last_at, runs, handed}: the last dispatch run (ISO time or null), how many
                           runs and messages handed over so far: a stale last_at means beat is down
+  webhooks                {pending, in_flight, failed_total, delivered_total, emit_errors_total}: clinic-event
+                          deliveries (webhooks and alert emails) waiting or being tried, given up after 24 h,
+                          delivered, and events that could not be stored (worker.events)
   workers                 names of Celery workers answering a ping within 1 s
   now                     the caredrip clock's time, ISO 8601 UTC
 """
@@ -32,9 +35,9 @@ from typing import Any
 import redis
 
 from worker.records import CHANNELS
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, AlertSummary, CountKey, DispatchInfo, Store
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, AlertSummary, CountKey, DispatchInfo, Store, WebhookFigures
 
-QUEUES = ("intake", "dispatch", "send")
+QUEUES = ("intake", "dispatch", "send", "webhooks")
 LAST_HOUR_STATES = ("sent", "failed", "unknown", "retrying", "skipped")
 HORIZON = timedelta(hours=1)
 PING_TIMEOUT = 1.0
@@ -65,6 +68,7 @@ class StatusSnapshot:
     intake_failed_total: int
     dispatch: DispatchInfo
     totals: dict[CountKey, int]
+    webhooks: WebhookFigures
     alerts: AlertSummary
 
     @property
@@ -84,6 +88,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
     unknown, failed = batch.index_size(UNKNOWN_INDEX), batch.index_size(FAILED_INDEX)
     intake_failed = batch.intake_failed_total()
     dispatch = batch.dispatch_info()
+    webhooks = batch.webhook_figures()
     alerts = batch.alert_summary()
     batch.run()
     channels: dict[str, ChannelFigures] = {}
@@ -101,6 +106,7 @@ def snapshot(store: Store, now: datetime) -> StatusSnapshot:
         intake_failed_total=intake_failed.value,
         dispatch=dispatch.value,
         totals=totals.value,
+        webhooks=webhooks.value,
         alerts=alerts.value,
     )
 
@@ -130,8 +136,20 @@ def as_json(snap: StatusSnapshot, workers: list[str]) -> Status:
             "runs": snap.dispatch.runs,
             "handed": snap.dispatch.handed,
         },
+        "webhooks": webhooks_json(snap.webhooks),
         "workers": workers,
         "now": snap.now.isoformat(),
+    }
+
+
+def webhooks_json(figures: WebhookFigures) -> dict[str, int]:
+    counts = figures.counts
+    return {
+        "pending": figures.pending,
+        "in_flight": figures.in_flight,
+        "failed_total": figures.failed,
+        "delivered_total": sum(n for k, n in counts.items() if k.endswith(":delivered")),
+        "emit_errors_total": counts.get("emit:error", 0),
     }
 
 
@@ -170,6 +188,11 @@ def format_table(status: Status) -> str:
     lines.append(f"red-flag alerts    {status['alerts_open']} open   oldest {oldest}   (caredrip alerts)")
     dispatch = status["dispatch"]
     lines.append(f"last dispatch {dispatch['last_at'] or 'never'}   ({dispatch['runs']} runs)")
+    hooks = status["webhooks"]
+    lines.append(
+        f"clinic events      pending {hooks['pending']}   in flight {hooks['in_flight']}"
+        f"   failed {hooks['failed_total']}   delivered {hooks['delivered_total']}"
+    )
     workers = status["workers"]
     lines.append(f"workers       {', '.join(workers) if workers else 'none answering'}")
     return "\n".join(lines)

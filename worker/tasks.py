@@ -21,6 +21,7 @@ from worker.delivery.dispatch import dispatch_window
 from worker.delivery.resend import resend as resend_message
 from worker.delivery.send import send_batch
 from worker.intake_queue import accept, shown_clinic_id
+from worker.webhooks.delivery import claim_due, deliver
 
 DISPATCH_WINDOW_SECONDS = 1.0  # = the beat period: windows follow each other
 
@@ -41,6 +42,19 @@ def send(channel: str, handles: list[str]) -> dict[str, int]:
 @app.task(name="caredrip.resend", ignore_result=True)
 def resend(message_id: str) -> str:
     return resend_message(wiring.delivery_deps(), message_id)
+
+
+@app.task(name="caredrip.webhooks_due", ignore_result=True)
+def webhooks_due() -> int:
+    """Hand the clinic-event deliveries due now to `caredrip.webhook` tasks (beat, every second)."""
+    return claim_due(wiring.delivery_deps(), enqueue_webhook)
+
+
+@app.task(name="caredrip.webhook", ignore_result=True)
+def webhook(handle: str) -> str | None:
+    """One attempt at a clinic-event delivery: `handle` is `<kind>:<event id>` (ids only)."""
+    state = deliver(wiring.delivery_deps(), handle)
+    return state.value if state else None
 
 
 REDACTED = "<enrollment body: redacted>"
@@ -94,3 +108,7 @@ def enroll(self: Any, clinic_id: str, payload: dict[str, Any]) -> dict[str, Any]
 
 def enqueue_send(channel: str, handles: list[str]) -> None:
     send.apply_async((channel, handles), queue="send")
+
+
+def enqueue_webhook(handle: str) -> None:
+    webhook.apply_async((handle,), queue="webhooks")

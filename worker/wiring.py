@@ -16,13 +16,13 @@ from worker.channels.base import Sender
 from worker.clock import Clock, SystemClock, shared_scaled_clock
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
-from worker.phi import IndexKey, load_or_create_keyring
+from worker.phi import IndexKey, Keyring, load_or_create_keyring
 from worker.programs import catalog_for
 from worker.redis_server import ensure_embedded
 from worker.render import Renderer
 from worker.secret_file import load_or_create_secret
 from worker.settings import Settings, load_settings
-from worker.store import ClinicStore, Store
+from worker.store import ClinicStore, LegacySecret, Store
 
 _overrides: dict[str, Any] = {}
 
@@ -35,7 +35,10 @@ def override(**deps: Any) -> None:
 
 def reset() -> None:
     _overrides.clear()
-    for fn in (settings, redis_url, redis_client, store, clinics, clock, secret, engine_deps, delivery_deps):
+    for fn in (
+        settings, redis_url, redis_client, store, clinics, clock, secret, keyring, index_key, engine_deps,
+        delivery_deps,
+    ):  # fmt: skip
         fn.cache_clear()
 
 
@@ -68,15 +71,32 @@ def redis_client() -> redis.Redis:
     # plain pool then fails the batch (MaxConnectionsError) and strands its leases until they
     # expire. Here a thread waits for a free connection instead.
     pool = redis.BlockingConnectionPool.from_url(
-        redis_url(), decode_responses=True, health_check_interval=30, socket_connect_timeout=2, socket_timeout=15,
-        max_connections=REDIS_MAX_CONNECTIONS, timeout=REDIS_POOL_WAIT_SECONDS,
+        redis_url(),
+        decode_responses=True,
+        health_check_interval=30,
+        socket_connect_timeout=2,
+        socket_timeout=15,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=REDIS_POOL_WAIT_SECONDS,
     )
     return redis.Redis(connection_pool=pool)
 
 
 @cache
 def store() -> Store:
-    return Store(redis_client())
+    return Store(redis_client(), keyring(), index_key())
+
+
+@cache
+def keyring() -> Keyring:
+    """The PHI keyring: CAREDRIP_DATA_KEYS, or (not in production) the one kept under var/keys/."""
+    s = settings()
+    return load_or_create_keyring(s.var_dir, s.data_keys, s.env)
+
+
+@cache
+def index_key() -> IndexKey:
+    return IndexKey.from_secret(secret())
 
 
 @cache
@@ -99,7 +119,7 @@ def clock() -> Clock:
 def secret() -> bytes:
     """CAREDRIP_SECRET_KEY, or the one generated once under var/keys/ (see worker.secret_file)."""
     s = settings()
-    return load_or_create_secret(s.var_dir, s.secret_key, s.env, store()).encode()
+    return load_or_create_secret(s.var_dir, s.secret_key, s.env, LegacySecret(redis_client())).encode()
 
 
 @cache
@@ -113,8 +133,8 @@ def engine_deps() -> EngineDeps:
         catalog=catalog_for(s.content_dir),
         quiet=s.quiet_hours,
         secret=secret(),
-        keyring=load_or_create_keyring(s.var_dir, s.data_keys, s.env),
-        index=IndexKey.from_secret(secret()),
+        keyring=keyring(),
+        index=index_key(),
         retention_days=s.retention_days,
     )
 

@@ -95,7 +95,9 @@ def test_healthz_503_when_redis_is_unreachable(engine: EngineDeps, clinic_store:
     dead = Store(
         redis.Redis(
             host="127.0.0.1", port=port, socket_connect_timeout=0.5, decode_responses=True, retry=Retry(NoBackoff(), 0)
-        )
+        ),
+        engine.keyring,
+        engine.index,
     )
     app = create_app(
         dataclasses.replace(engine, store=dead),

@@ -56,7 +56,7 @@ class FinishingDuringUpdate(Store):
     """The real store, whose update write first lets a send that was in flight finish."""
 
     def __init__(self, inner: Store, finish: object) -> None:
-        super().__init__(inner.redis)
+        super().__init__(inner.redis, inner.keyring, inner.index)
         self._finish = finish
 
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import redis
 
+from tests.support.engine import INDEX, KEYRING
 from worker.records import from_epoch_ms
 from worker.schedule import cap_hit, local_day
 from worker.store import Reservation, ReserveStatus, Store
@@ -28,7 +29,7 @@ START = datetime(2026, 3, 1, tzinfo=UTC)
 @pytest.fixture
 def store(redis_url: str) -> Iterator[Store]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield Store(client)
+    yield Store(client, KEYRING, INDEX)
     client.close()
 
 

@@ -17,7 +17,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient` is deprecated")
     from starlette.testclient import TestClient
 
-from tests.support.engine import make_deps
+from tests.support.engine import INDEX, KEYRING, make_deps
 from worker import redis_tuning
 from worker.api import create_app
 from worker.redis_process import HASH_MAX_VALUE
@@ -47,7 +47,7 @@ def limit(redis_client: redis.Redis) -> Iterator[redis.Redis]:
 
 
 def _store(url: str, **kwargs: Any) -> Store:
-    return Store(redis.Redis.from_url(url, decode_responses=True, **kwargs))
+    return Store(redis.Redis.from_url(url, decode_responses=True, **kwargs), KEYRING, INDEX)
 
 
 def test_the_test_servers_start_with_the_limit_caredrip_needs(limit: redis.Redis, redis_url: str) -> None:

@@ -12,7 +12,7 @@ import redis
 
 from tests.support.engine import make_deps, new_enrollment, run_until_idle
 from worker import audit
-from worker.enrollment import cancel, enroll
+from worker.enrollment import cancel, enroll, resume
 from worker.optouts import unsubscribe_email
 from worker.replies import handle_inbound
 from worker.store import ClinicStore
@@ -21,7 +21,8 @@ from worker.store.keys import OPTOUT_SMS
 ANA, BEA, STRANGER = "+14155552671", "+14155552672", "+14155552673"
 # Keys that hold no patient data, so nothing needs to expire (worker/store/keys.py says why each).
 NO_PHI = ["cd:{due:*}", "cd:{due:*}:lease", "cd:{due:*}:tok", "cd:stats:total", "cd:dispatch", "cd:clock",
-          "cd:idx:*", "cd:clinic:*", "cd:clinics", "cd:clinickeys", "cd:intake:*", "cd:{e:*}:gen"]  # fmt: skip
+          "cd:idx:*", "cd:clinic:*", "cd:clinics", "cd:clinickeys", "cd:intake:*", "cd:{e:*}:gen",
+          "cd:alerts:open*", "cd:resume:patient"]  # fmt: skip
 # The one kept on purpose: a STOP is honoured for as long as caredrip runs (and outlives erasure).
 # Its fields are still the numbers themselves, not yet their blind indexes.
 KEPT = [OPTOUT_SMS]
@@ -36,6 +37,7 @@ def test_every_key_with_patient_data_expires_within_the_retention_period(redis_u
     run_until_idle(deps, until=engine.clock.now() + timedelta(days=3))
     now = engine.clock.now()
     handle_inbound(engine, clinics, ANA, "chest pain since the new pills", now, message_sid="SM1")
+    resume(engine, ana.id)  # the reply was a red flag: the clinic called her back and resumed
     handle_inbound(engine, clinics, STRANGER, "who is this", now, message_sid="SM2")
     handle_inbound(engine, clinics, BEA, "STOP", now, message_sid="SM3")
     unsubscribe_email(engine.store, ana.id, now)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from tests.support.engine import INDEX, KEYRING
 from worker.errors import ConfigError
 from worker.secret_file import SETTING, load_or_create_secret
 from worker.store import Store
@@ -24,7 +25,7 @@ OLD_SECRET = "9f" * 32  # what an older installation generated (token_hex(32)) a
 @pytest.fixture
 def store(redis_url: str) -> Iterator[Store]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield Store(client)
+    yield Store(client, KEYRING, INDEX)
     client.close()
 
 

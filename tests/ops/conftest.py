@@ -18,15 +18,18 @@ from pathlib import Path
 import pytest
 import redis
 
+from worker.phi import IndexKey, load_or_create_keyring
 from worker.redis_server import ensure_embedded, stop_embedded
-from worker.store import Store
+from worker.secret_file import load_or_create_secret
+from worker.store import LegacySecret, Store
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
 CAREDRIP = str(VENV_BIN / "caredrip")
 # Settings a developer's shell might carry that would change what these tests see.
 _CLEARED = ("REDIS_URL", "SMS_CHANNEL", "EMAIL_CHANNEL", "CAREDRIP_TIME_SCALE", "CAREDRIP_QUIET_HOURS",
-            "CAREDRIP_CAPS", "CAREDRIP_CONTENT_DIR", "CAREDRIP_TEMPLATES_DIR", "CAREDRIP_SECRET_KEY")
+            "CAREDRIP_CAPS", "CAREDRIP_CONTENT_DIR", "CAREDRIP_TEMPLATES_DIR", "CAREDRIP_SECRET_KEY",
+            "CAREDRIP_DATA_KEYS")  # fmt: skip
 
 
 def cli_env(var_dir: Path, **extra: str) -> dict[str, str]:
@@ -35,7 +38,7 @@ def cli_env(var_dir: Path, **extra: str) -> dict[str, str]:
     env.update(
         CAREDRIP_VAR_DIR=str(var_dir), CAREDRIP_ENV="development",
         PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}", PYTHONUNBUFFERED="1", **extra,
-    )
+    )  # fmt: skip
     return env
 
 
@@ -112,9 +115,17 @@ def env(var_dir: Path) -> dict[str, str]:
     return cli_env(var_dir)
 
 
+def var_store(var_dir: Path, client: redis.Redis) -> Store:
+    """A store with the keys the CLI finds for `var_dir`: its keyring and the secret (and so the
+    blind-index key) under var/keys/."""
+    keyring = load_or_create_keyring(var_dir, None, "development")
+    secret = load_or_create_secret(var_dir, None, "development", LegacySecret(client)).encode()
+    return Store(client, keyring, IndexKey.from_secret(secret))
+
+
 @pytest.fixture
 def store(var_dir: Path) -> Iterator[Store]:
     """A store on the var dir's embedded Redis: the same server the CLI subprocesses find."""
     client = redis.Redis.from_url(ensure_embedded(var_dir).url, decode_responses=True)
-    yield Store(client)
+    yield var_store(var_dir, client)
     client.close()

@@ -134,10 +134,14 @@ def test_status_json_keys(env: dict[str, str]) -> None:
     report = json.loads(result.stdout)
     assert set(report) == {"queues", "due_now", "due_next_hour", "oldest_overdue_seconds", "in_flight",
                            "last_hour", "unknown_total", "failed_total", "intake_failed_total", "alerts_open",
-                           "alert_oldest_age_seconds", "dispatch", "workers", "now"}
+                           "alert_oldest_age_seconds", "dispatch", "webhooks", "workers", "now"}
+    assert report["webhooks"] == {
+        "pending": 0, "in_flight": 0, "failed_total": 0, "delivered_total": 0, "emit_errors_total": 0
+    }  # fmt: skip
+    assert set(report["queues"]) == {"intake", "dispatch", "send", "webhooks"}
     assert report["workers"] == []
     assert set(report["last_hour"]) == {"sent", "failed", "unknown", "retrying", "skipped"}
-    assert "due now" in caredrip(env, "status").stdout
+    assert "due now" in caredrip(env, "status").stdout and "clinic events" in caredrip(env, "status").stdout
 
 
 @pytest.mark.parametrize(("name", "value"), [("CAREDRIP_QUIET_HOURS", "bad"), ("CAREDRIP_TIME_SCALE", "fast")])

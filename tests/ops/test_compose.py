@@ -60,7 +60,7 @@ def test_compose_services_keep_their_promises(compose: dict[str, Any]) -> None:
     assert redis_command[redis_command.index("--hash-max-ziplist-value") + 1] == str(HASH_MAX_VALUE)
     assert any(v.endswith(":/data") for v in services["redis"]["volumes"])
     send = services["worker-send"]["command"]
-    assert send[send.index("-Q") + 1] == "send" and send[send.index("-P") + 1] == "threads"
+    assert send[send.index("-Q") + 1] == "send,webhooks" and send[send.index("-P") + 1] == "threads"
     for name in ("api", "worker-send", "worker-dispatch", "beat", "flower"):
         assert services[name]["env_file"] == ENV_FILES, name
         assert services[name]["environment"]["REDIS_URL"] == "redis://redis:6379/0", name

@@ -24,7 +24,7 @@ OUTBOX_SMS_KEYS = {"id", "enrollment_id", "clinic_id", "program", "step", "chann
                    "timezone", "due_at", "sent_at", "local_time", "segments", "encoding"}
 STATUS_KEYS = {"queues", "due_now", "due_next_hour", "oldest_overdue_seconds", "in_flight", "last_hour",
                "unknown_total", "failed_total", "intake_failed_total", "alerts_open", "alert_oldest_age_seconds",
-               "dispatch", "workers", "now"}
+               "dispatch", "webhooks", "workers", "now"}
 
 
 def daytime_zone(now: datetime) -> str:
@@ -77,7 +77,7 @@ def test_run_enrolls_sends_reports_and_stops_cleanly(var_dir: Path, tmp_path: Pa
         assert status.returncode == 0, status.stderr
         report = json.loads(status.stdout)
         assert set(report) == STATUS_KEYS
-        assert set(report["queues"]) == {"intake", "dispatch", "send"}
+        assert set(report["queues"]) == {"intake", "dispatch", "send", "webhooks"}
         assert report["last_hour"]["sent"] >= 1
         assert report["workers"], "the run's worker should answer a ping"
 

@@ -31,6 +31,7 @@ SECRET = b"test-secret-0123456789abcdef"
 # One keyring for the whole test run: subprocess workers get it as CAREDRIP_DATA_KEYS.
 KEYRING = Keyring.generate()
 DATA_KEYS = KEYRING.to_setting()
+INDEX = IndexKey.from_secret(SECRET)
 CLINIC = {"name": "Riverside Family Clinic", "phone": "+1 555 010 2345"}
 
 
@@ -45,7 +46,7 @@ def make_deps(
     caps: str = "sms:1/day,3/week",
     lease_seconds: int = 300,
 ) -> DeliveryDeps:
-    store = Store(redis.Redis.from_url(url, decode_responses=True))
+    store = make_store(url)
     engine = EngineDeps(
         clock=clock or FixedClock(datetime(2026, 3, 2, 15, 0, tzinfo=UTC)),
         store=store,
@@ -53,7 +54,7 @@ def make_deps(
         quiet=parse_quiet_hours("21:00-08:00"),
         secret=SECRET,
         keyring=KEYRING,
-        index=IndexKey.from_secret(SECRET),
+        index=INDEX,
     )
     return DeliveryDeps(
         engine=engine,
@@ -67,6 +68,11 @@ def make_deps(
         clinics=lambda _cid: CLINIC,
         lease_seconds=lease_seconds,
     )
+
+
+def make_store(url: str) -> Store:
+    """A store on `url` with the test run's keyring and index key (those of `make_deps`)."""
+    return Store(redis.Redis.from_url(url, decode_responses=True), KEYRING, INDEX)
 
 
 def new_enrollment(ref: str = "p-1", **overrides: Any) -> NewEnrollment:

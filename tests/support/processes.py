@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from celery import Celery
 
-from tests.support.engine import SECRET, new_enrollment
+from tests.support.engine import DATA_KEYS, SECRET, new_enrollment
 from worker import processes
 from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
@@ -38,7 +38,7 @@ def worker_env(url: str, tmp_path: Path, **extra: str) -> dict[str, str]:
     3-second leases, the tests' secret; `extra` overrides."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("CAREDRIP_", "TWILIO_", "SMTP_", "SMS_", "EMAIL_"))}
     env.update(REDIS_URL=url, CAREDRIP_VAR_DIR=str(tmp_path / "var"), CAREDRIP_LEASE_SECONDS="3",
-               CAREDRIP_SECRET_KEY=SECRET.decode(), CAREDRIP_ENV="test",
+               CAREDRIP_SECRET_KEY=SECRET.decode(), CAREDRIP_DATA_KEYS=DATA_KEYS, CAREDRIP_ENV="test",
                PATH=f"{Path(sys.executable).parent}:{env['PATH']}")
     env.update(extra)
     return env

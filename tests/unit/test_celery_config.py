@@ -21,7 +21,7 @@ def test_the_app_runs_on_the_file() -> None:
     for name, value in data.items():
         if name != "task_queues":
             assert app.conf[name] == value, name
-    assert [q.name for q in app.conf.task_queues] == data["task_queues"] == ["intake", "dispatch", "send"]
+    assert [q.name for q in app.conf.task_queues] == data["task_queues"] == ["intake", "dispatch", "send", "webhooks"]
     assert load_celery_config()["broker_transport_options"] == {"visibility_timeout": 900}
 
 

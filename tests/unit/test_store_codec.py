@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
-from worker.records import EnrollmentState, EnrollmentUpdate, MessageRecord, MessageState, PausedReason
+from worker.phi import Keyring, SealError
+from worker.records import Enrollment, EnrollmentState, EnrollmentUpdate, MessageRecord, MessageState, PausedReason
 from worker.store import BeginSend, BeginStatus, FinishResult, FinishSend, Lease, Lifecycle, Retime
-from worker.store.codec import _decode_intro, decode_enrollment, encode_update, pack_record, unpack_record
+from worker.store.codec import (
+    ERASABLE,
+    _decode_intro,
+    decode_enrollment,
+    encode_enrollment,
+    encode_enrollment_unsealed,
+    encode_update,
+    pack_record,
+    unpack_record,
+    update_phi,
+)
 from worker.store.results import parse_begin, parse_claims, parse_finish, parse_lifecycle, parse_retime
 
 AT = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -58,9 +70,9 @@ def test_a_record_packs_and_unpacks_to_itself() -> None:
 def test_an_update_writes_cursors_only_of_channels_it_adds() -> None:
     moved = EnrollmentUpdate("Ana", "+14155550100", None, "es", "Europe/Madrid", ("sms",), AT, due={"sms": None})
     assert encode_update(moved) == {
-        "n": "Ana", "ph": "+14155550100", "em": "", "l": "es", "tz": "Europe/Madrid", "ch": "sms",
-        "u": "1772463600", "d:sms": "0",
+        "l": "es", "tz": "Europe/Madrid", "ch": "sms", "u": "1772463600", "d:sms": "0",
     }  # fmt: skip
+    assert update_phi(moved) == {"n": "Ana", "ph": "+14155550100", "em": ""}  # sealed by the store
     swapped = EnrollmentUpdate("Ana", "+14155550100", None, "es", "Europe/Madrid", ("sms",), AT,
                                due={"sms": AT}, started={"sms": 2}, dropped=("email",))  # fmt: skip
     assert {k: v for k, v in encode_update(swapped).items() if ":" in k} == {
@@ -113,6 +125,57 @@ def test_an_introduction_is_written_with_when_it_was_asked_for_and_read_back() -
     assert _decode_intro("") == {"intros": 0, "intro_asked": None}
 
 
+# -- the patient's details, sealed as one token ----------------------------------------------
+RING = Keyring.generate()
+PATIENT = Enrollment(
+    id="72fa106921c0605fa9d2", clinic_id="c_3f9a1b07", patient_ref="MRN-0042", program="twitching",
+    first_name="Guadalupe", phone="+14155552671", email="guadalupe.lopez@example.com", channels=("sms", "email"),
+    language="es", timezone="America/New_York", state=EnrollmentState.ACTIVE, anchor=AT, created_at=AT,
+    consent={"sms": AT}, cursor={"sms": 0, "email": 0}, next_due={"sms": AT, "email": None},
+    history={"sms": [], "email": []}, opted_out={"sms": False, "email": False},
+)  # fmt: skip
+
+
+def test_an_enrollment_is_stored_with_its_details_in_one_sealed_token_and_read_back_whole() -> None:
+    stored = encode_enrollment(PATIENT, RING)
+    assert not {"n", "ph", "em", "r"} & set(stored)
+    flat = "|".join(f"{k}={v}" for k, v in stored.items())
+    for detail in ("Guadalupe", "+14155552671", "4155552671", "guadalupe.lopez", "MRN-0042"):
+        assert detail not in flat
+    assert RING.open_fields(stored["x"], aad=PATIENT.id) == {
+        "n": "Guadalupe", "ph": "+14155552671", "em": "guadalupe.lopez@example.com", "r": "MRN-0042"
+    }  # fmt: skip
+    assert decode_enrollment(PATIENT.id, stored, RING) == PATIENT
+
+
+def test_a_token_copied_to_another_enrollment_does_not_open() -> None:
+    with pytest.raises(SealError):
+        decode_enrollment("00000000000000000000", encode_enrollment(PATIENT, RING), RING)
+
+
+def test_an_sms_only_token_stays_within_the_compact_hash_value_limit() -> None:
+    sms_only = replace(PATIENT, first_name="Maximiliano", email=None, channels=("sms",), patient_ref="MRN-00000042")
+    assert len(encode_enrollment(sms_only, RING)["x"]) <= 100 < 256  # hash-max-ziplist-value 256
+
+
+def test_a_plain_enrollment_from_before_sealing_reads_the_same() -> None:
+    plain = encode_enrollment_unsealed(PATIENT)
+    assert (plain["n"], plain["ph"], plain["em"], plain["r"]) == (
+        "Guadalupe",
+        "+14155552671",
+        "guadalupe.lopez@example.com",
+        "MRN-0042",
+    )
+    assert "x" not in plain and decode_enrollment(PATIENT.id, plain, RING) == PATIENT
+
+
+def test_an_erased_enrollment_reads_with_no_details() -> None:
+    erased = {k: v for k, v in encode_enrollment(PATIENT, RING).items() if k not in ERASABLE}
+    got = decode_enrollment(PATIENT.id, erased, RING)
+    assert (got.first_name, got.phone, got.email, got.patient_ref) == ("", None, None, "")
+    assert (got.clinic_id, got.channels, got.state) == (PATIENT.clinic_id, PATIENT.channels, PATIENT.state)
+
+
 @pytest.mark.parametrize(
     "fields, expected",
     [
@@ -126,4 +189,4 @@ def test_an_introduction_is_written_with_when_it_was_asked_for_and_read_back() -
 )
 def test_the_paused_reason_is_read_from_pr_while_paused(fields: dict[str, str], expected: PausedReason | None) -> None:
     base = {"c": "c_1", "r": "p-1", "p": "twitching", "ch": "sms", "l": "en", "tz": "UTC", "a": "1772463600"}
-    assert decode_enrollment("e1", {**base, **fields}).paused_reason is expected
+    assert decode_enrollment("e1", {**base, **fields}, RING).paused_reason is expected

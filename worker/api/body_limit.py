@@ -1,8 +1,9 @@
-"""The request body size limit: bodies over 64 KiB are refused (413) before anything reads them."""
+"""The request body size limit: bodies over 64 KiB are refused (413) before anything reads them;
+a path may have a larger limit of its own (bulk intake: `larger`)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -11,24 +12,29 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class BodyLimit:
-    """Refuse (413) a body over `limit` bytes, by Content-Length and by what actually arrives;
-    the app sees the body only once it is known to fit."""
+    """Refuse (413) a body over `limit` bytes (over `larger[path]` on those paths), by
+    Content-Length and by what actually arrives; the app sees the body only once it is known to fit."""
 
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES) -> None:
+    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES, larger: Mapping[str, int] | None = None) -> None:
         self.app = app
-        self.limit = limit
-        self.too_large = f"request body larger than {limit} bytes"
+        self.limits: dict[str | None, int] = {None: limit}
+        self.limits.update(larger or {})
+
+    def _limit(self, scope: Scope) -> int:
+        return self.limits.get(scope.get("path"), self.limits[None])
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self._limit(scope)
+        too_large = f"request body larger than {limit} bytes"
         declared = dict(scope["headers"]).get(b"content-length", b"0")
         if not declared.isdigit():
             await _refuse(400, "invalid Content-Length", scope, receive, send)
             return
-        if int(declared) > self.limit:
-            await _refuse(413, self.too_large, scope, receive, send)
+        if int(declared) > limit:
+            await _refuse(413, too_large, scope, receive, send)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -37,8 +43,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.limit:
-                await _refuse(413, self.too_large, scope, receive, send)
+            if size > limit:
+                await _refuse(413, too_large, scope, receive, send)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 
 from worker import wiring
 from worker.deps import EngineDeps
+from worker.policy import Caps
 from worker.store import ClinicStore
 
 
@@ -24,6 +25,7 @@ class ApiContext:
     clinic_store: ClinicStore | None = None
     public_base_url: str | None = None
     twilio_auth_token: str | None = None
+    send_caps: Caps | None = None
 
     def engine(self) -> EngineDeps:
         return self.engine_deps or wiring.engine_deps()
@@ -31,8 +33,16 @@ class ApiContext:
     def clinics(self) -> ClinicStore:
         return self.clinic_store or wiring.clinics()
 
+    def caps(self) -> Caps:
+        """The frequency caps the worker applies (GET …/schedule explains by them)."""
+        return self.send_caps or wiring.settings().caps
+
     def base_url(self) -> str:
         return (self.public_base_url or wiring.settings().public_base_url).rstrip("/")
+
+    def production(self) -> bool:
+        """CAREDRIP_ENV is production (webhook URLs must then be https)."""
+        return wiring.settings().env == "production"
 
     def auth_token(self) -> str:
         token = self.twilio_auth_token if self.twilio_auth_token is not None else wiring.settings().twilio_auth_token

@@ -13,12 +13,13 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from worker import console, logs, redis_tuning
-from worker.api import audit, enrollments, erasure, fhir, ops, replies, unsubscribe, webhooks
+from worker.api import audit, bulk, clinic, enrollments, erasure, explain, fhir, ops, replies, unsubscribe, webhooks
 from worker.api.body_limit import BodyLimit
 from worker.api.context import ApiContext
 from worker.api.errors import add_error_handlers
 from worker.deps import EngineDeps
 from worker.metrics import make_registry
+from worker.policy import Caps
 from worker.store import ClinicStore
 
 
@@ -41,6 +42,7 @@ def create_app(
     public_base_url: str | None = None,
     twilio_auth_token: str | None = None,
     console_deps: console.ConsoleDeps | None = None,
+    caps: Caps | None = None,
 ) -> FastAPI:
     """The API over the given deps; each one left None comes from `worker.wiring` when first needed."""
     app = FastAPI(
@@ -49,12 +51,12 @@ def create_app(
         version="0.1.0",
         description="Patient-education SMS and email programs: enroll patients, follow their messages.",
     )
-    app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token)
+    app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token, caps)
     app.state.registry = make_registry(lambda: app.state.ctx.engine())
-    for module in (enrollments, erasure, replies, audit, webhooks, unsubscribe, ops):
+    for module in (bulk, explain, enrollments, erasure, replies, audit, clinic, webhooks, unsubscribe, ops):
         app.include_router(module.router)
     fhir.install(app)
     console.install(app, console_deps)  # /console: pages for operators, clinics, content authors
     add_error_handlers(app)
-    app.add_middleware(BodyLimit)
+    app.add_middleware(BodyLimit, larger={bulk.BULK_PATH: bulk.BULK_MAX_BYTES})
     return app

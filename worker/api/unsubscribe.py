@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 
 from worker.api.context import Ctx
 from worker.api.pages import confirm_page, done_page, missing_page
+from worker.clinic_events import email_unsubscribed
 from worker.enrollment_view import enrollment_for_token
 from worker.logs import get_logger
 from worker.optouts import unsubscribe_email
@@ -44,5 +45,6 @@ def unsubscribe(token: str, ctx: Ctx) -> HTMLResponse:
     if enrollment is None:
         return HTMLResponse(missing_page(), status_code=404)
     unsubscribe_email(deps.store, enrollment.id, deps.clock.now())
+    email_unsubscribed(deps, enrollment)
     log.info("email_unsubscribe", enrollment_id=enrollment.id)
     return HTMLResponse(done_page(enrollment.language))

@@ -105,7 +105,7 @@ def twilio_status(params: TwilioParams, ctx: Ctx, m: Annotated[str, Query(max_le
     deps = ctx.engine()
     error_code, to = params.get("ErrorCode", ""), params.get("To", "")
     try:
-        handle_status(deps.store, m, status, error_code, to, deps.clock.now(), message_sid=_message_sid(params))
+        handle_status(deps, m, status, error_code, to, deps.clock.now(), message_sid=_message_sid(params))
     except ValueError:
         raise HTTPException(400, "m is not a message id") from None
     return Response(status_code=204)

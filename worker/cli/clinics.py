@@ -1,5 +1,6 @@
-"""`caredrip clinic add|list|revoke` and `caredrip clinic key add|revoke|list`: clinics and their
-API keys (a key is printed once, alone on the last line; only key ids are shown after that)."""
+"""`caredrip clinic add|list|revoke|webhook` and `caredrip clinic key add|revoke|list`: clinics, their
+API keys and webhooks (a key or a signing secret is printed once, alone on the last line; only key
+ids are shown after that)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ clinic_app.add_typer(key_app, name="key")
 ClinicId = Annotated[str, typer.Argument(metavar="CLINIC_ID", help="Clinic id.")]
 KeyId = Annotated[str, typer.Argument(metavar="KEY_ID", help="Key id (k_…, see `caredrip clinic key list`).")]
 KEY_HINT = "API key (shown once; use it as `Authorization: Bearer <key>`):"
+SECRET_HINT = "Signing secret (shown once; verify each event's Caredrip-Signature with it):"
 
 
 @clinic_app.command("add")
@@ -51,7 +53,8 @@ def clinic_list(json_out: JsonOption = False) -> None:
     settings()
     rows: list[dict[str, Any]] = [
         {"id": c.id, "name": c.name, "phone": c.phone, "email": c.email,
-         "created_at": iso(c.created_at), "revoked_at": iso(c.revoked_at), "keys": [_key_row(k) for k in c.keys]}
+         "created_at": iso(c.created_at), "revoked_at": iso(c.revoked_at), "keys": [_key_row(k) for k in c.keys],
+         "webhook_url": c.webhook_url or None}
         for c in list_clinics(wiring.clinics())
     ]  # fmt: skip
     if json_out:
@@ -75,6 +78,32 @@ def clinic_revoke(clinic_id: Annotated[str, typer.Argument(metavar="ID", help="C
     if not revoke_clinic(wiring.clinics(), clinic_id, now(), audit=_trail()):
         fail(f"no clinic {clinic_id}", 1)
     typer.echo(f"clinic {clinic_id} revoked")
+
+
+@clinic_app.command("webhook")
+@guarded
+def clinic_webhook(
+    clinic_id: ClinicId,
+    url: Annotated[str | None, typer.Argument(metavar="URL", help="Where to POST events (https://…).")] = None,
+    remove: Annotated[bool, typer.Option("--remove", help="Remove the clinic's webhook instead.")] = False,
+) -> None:
+    """Register the clinic's webhook; a new signing secret is printed once, alone on the last line."""
+    from worker import wiring
+    from worker.clinics import register_webhook, remove_webhook
+
+    s = settings()
+    if remove:
+        remove_webhook(wiring.clinics(), clinic_id)
+        typer.echo(f"webhook of clinic {clinic_id} removed")
+        return
+    if url is None:
+        fail("url: give the webhook URL (or --remove)", 2)
+    checked, secret = register_webhook(
+        wiring.clinics(), wiring.engine_deps().keyring, clinic_id, url, production=s.env == "production"
+    )
+    typer.echo(f"webhook of clinic {clinic_id}: {checked}")
+    typer.echo(SECRET_HINT)
+    typer.echo(secret)
 
 
 @key_app.command("add")

@@ -1,12 +1,14 @@
-"""`caredrip enroll` (one patient) and `caredrip enrollment pause|resume|cancel ID` (operators)."""
+"""`caredrip enroll` (one patient; a file of them: worker.cli.bulk) and `caredrip enrollment
+pause|resume|cancel ID` (operators)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
 
-from worker.cli.base import app, guarded, now, settings, split
+from worker.cli.base import JsonOption, app, guarded, now, settings, split
 from worker.errors import ValidationError
 from worker.records import CHANNELS
 
@@ -31,9 +33,23 @@ def enroll(
     language: Annotated[str, typer.Option(help="en or es.")] = "en",
     start_at: Annotated[str | None, typer.Option(help="Program start, ISO 8601 with offset (default: now).")] = None,
     consent: Annotated[bool, typer.Option("--consent", help="Assert the patient's consent was recorded.")] = False,
+    csv: Annotated[Path | None, typer.Option("--csv", help="Enroll every row of a file (.jsonl: JSON lines).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="With --csv: check every row, store nothing.")] = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Enroll one patient (the same clinic, patient and program again changes nothing, unless the
-    earlier enrollment ended: then a new one starts)."""
+    earlier enrollment ended: then a new one starts), or with --csv every row of a file (README:
+    "Bulk intake")."""
+    if csv is not None:
+        from worker.cli.bulk import enroll_file
+
+        if any(v is not None for v in (patient_ref, first_name, timezone, phone, email, start_at)) or consent:
+            raise ValidationError("csv", "rows carry the patients: give --csv FILE [--clinic ID] alone")
+
+        enroll_file(csv, clinic, dry_run=dry_run, as_json=as_json)
+        return
+    if dry_run or as_json:
+        raise ValidationError("dry-run" if dry_run else "json", "only with --csv")
     from worker import wiring
     from worker.audit import OPERATOR
     from worker.clinics import active_clinic

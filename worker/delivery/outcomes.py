@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from worker.channels.base import SendResult
+from worker.clinic_events import enrollment_completed, message_failed, number_opted_out
 from worker.clock import to_virtual
 from worker.delivery.recipients import settle
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
@@ -95,6 +96,25 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
             first = enrollment_id(engine.secret, e.clinic_id, e.patient_ref, e.program)
             index.generation_ended(first, e.generation, engine.retention_s)
     index.run()
+    completed = [p for p, _, done in follow if done is not None and done.value.result is FinishResult.COMPLETED]
+    tell_clinics(deps, channel, finished, completed, now)
+
+
+def tell_clinics(
+    deps: DeliveryDeps, channel: str, finished: list[Finished], completed: list[Pending], now: datetime
+) -> None:
+    """The clinic events of a recorded chunk: failures, opt-outs the provider reported, completions
+    (worker.clinic_events: never raises)."""
+    engine, opted_out = deps.engine, set()
+    for p, state, _result, reason in finished:
+        if state is MessageState.FAILED:
+            message_failed(engine, p.enrollment, p.message_id(channel), channel, state, reason, now)
+            if reason.startswith("optout:") and p.enrollment.phone:
+                opted_out.add(p.enrollment.phone)
+    for number in sorted(opted_out):
+        number_opted_out(engine, number)
+    for p in completed:
+        enrollment_completed(engine, p.enrollment, now)
 
 
 def _entry_due(

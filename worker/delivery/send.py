@@ -24,7 +24,7 @@ from worker.channels.timeouts import call_deadline
 from worker.clock import to_virtual
 from worker.delivery.compose import render_all
 from worker.delivery.deadline import Deadline, batch_deadline
-from worker.delivery.outcomes import bookkeeping, classify, record_outcomes
+from worker.delivery.outcomes import bookkeeping, classify, record_outcomes, tell_clinics
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
 from worker.programs import INTRO_STEP, Program
 from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState, message_id
@@ -307,6 +307,7 @@ def send_one(deps: DeliveryDeps, p: Pending, channel: str, *, occurrence: int) -
     bookkeeping(batch, state, channel, p, mid, reason, now)
     recipients.settle(deps, batch, channel, p, state, now)
     batch.run()
+    tell_clinics(deps, channel, [(p, state, sent, reason)], [], at)
     return state, reason
 
 

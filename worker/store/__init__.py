@@ -4,15 +4,15 @@
 results below, and `Store.batch()` gathers calls for one round trip. Modules: keys (every key,
 its type and expiry), codec (field codes, record packing), results (typed answers, the Lua
 answers read), ops (commands and the pipelined runner), the concerns (enrollments, due,
-messages, counters, shared, intake, numbers, replies, alerts, resumes, audit, erasure), batch and
-redis_store (the Store), clinics, console (console operators and sessions).
+messages, counters, shared, intake, numbers, replies, alerts, resumes, audit, erasure, sealed,
+webhooks), batch and redis_store (the Store), clinics, console (console operators and sessions).
 """
 
 from worker.store.batch import Batch, Reply
 from worker.store.clinics import ClinicStore
 from worker.store.console import ConsoleStore
 from worker.store.keys import FAILED_INDEX, UNKNOWN_INDEX, UNMATCHED, OperatorIndex
-from worker.store.redis_store import Store
+from worker.store.redis_store import LegacySecret, Store
 from worker.store.results import (
     AlertSummary,
     AuditEntry,
@@ -31,18 +31,22 @@ from worker.store.results import (
     Lease,
     Lifecycle,
     NumberRecord,
+    Reseal,
     Reservation,
     ReserveStatus,
     Retime,
+    SealedPage,
     StoredAlert,
     StoredReply,
 )
+from worker.store.webhooks import Attempt, DeliveryKind, DeliveryState, StoredEvent, WebhookFigures
 
 __all__ = [
     "FAILED_INDEX",
     "UNKNOWN_INDEX",
     "UNMATCHED",
     "AlertSummary",
+    "Attempt",
     "AuditEntry",
     "Batch",
     "BeginSend",
@@ -53,6 +57,8 @@ __all__ = [
     "ConsoleStore",
     "CountKey",
     "Created",
+    "DeliveryKind",
+    "DeliveryState",
     "DispatchInfo",
     "DueCounts",
     "ErasedNumber",
@@ -60,14 +66,19 @@ __all__ = [
     "FinishSend",
     "LastMessage",
     "Lease",
+    "LegacySecret",
     "Lifecycle",
     "NumberRecord",
     "OperatorIndex",
     "Reply",
+    "Reseal",
     "Reservation",
     "ReserveStatus",
     "Retime",
+    "SealedPage",
     "Store",
     "StoredAlert",
+    "StoredEvent",
     "StoredReply",
+    "WebhookFigures",
 ]

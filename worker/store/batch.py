@@ -18,6 +18,8 @@ import worker.store.enrollments as enrollments
 import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
+import worker.store.webhooks as webhooks
+from worker.phi import IndexKey
 from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
@@ -54,8 +56,12 @@ class Reply(Generic[T]):
 class Batch:
     """Calls for one round trip, run in the order given."""
 
-    def __init__(self, run: Callable[[Sequence[Op]], list[Any]]) -> None:
+    def __init__(
+        self, run: Callable[[Sequence[Op]], list[Any]], index: IndexKey, before_optouts: Callable[[], None]
+    ) -> None:
         self._run = run
+        self._index = index
+        self._before_optouts = before_optouts  # the Store's one-time move of plain opt-outs
         self._ops: list[Op] = []
         self._calls: list[tuple[Call[Any], Reply[Any]]] = []
 
@@ -120,11 +126,13 @@ class Batch:
         self._add(enrollments.generation_ended(first_eid, generation, retention_s))
 
     def sms_opted_out(self, numbers: Sequence[str]) -> Reply[list[bool]]:
-        return self._add(enrollments.sms_opted_out(numbers))
+        self._before_optouts()
+        return self._add(enrollments.sms_opted_out(self._index, numbers))
 
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
-        self._add(enrollments.opt_out_sms(number, now, source))
+        self._before_optouts()
+        self._add(enrollments.opt_out_sms(self._index, number, now, source))
 
     def add_to_index(self, index: OperatorIndex, mid: str, now: datetime) -> None:
         """List `mid` for operators (unknown or failed)."""
@@ -156,6 +164,10 @@ class Batch:
     def release_send(self, bi: str, mid: str) -> None:
         """Give back `mid`'s reserved place: it was not handed to the provider after all."""
         self._add(numbers.release(bi, mid))
+
+    def forget_number(self, bi: str, eid: str) -> None:
+        """The number (blind index `bi`) no longer lists enrollment `eid`."""
+        self._add(numbers.forget_enrollment(bi, eid))
 
     def note_last_message(self, bi: str, clinic_id: str, eid: str, at: datetime, ttl_s: int | None) -> None:
         """The number's latest SMS handed to the provider is `eid`'s (replies go to `clinic_id`);
@@ -193,3 +205,7 @@ class Batch:
     def queue_length(self, queue: str) -> Reply[int]:
         """Tasks waiting in a Celery queue on the broker (this same Redis)."""
         return self._add(counters.queue_length(queue))
+
+    def webhook_figures(self) -> Reply[webhooks.WebhookFigures]:
+        """Clinic-event deliveries waiting, in flight, given up, and their counters (status, /metrics)."""
+        return self._add(webhooks.figures())

@@ -23,6 +23,7 @@ from worker.tokens import key_id
 T = TypeVar("T")
 KEY_FIELD = "key:"  # + key id
 LEGACY_KEY_FIELD = "key"
+WEBHOOK_FIELDS = ("webhook_url", "webhook_secret")  # the secret sealed (aad: the clinic id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,8 @@ class ClinicStore:
         pipe.execute()
 
     def get(self, cid: str) -> dict[str, str]:
-        """The clinic's own fields (name, phone, email, created, revoked); {} when there is none."""
+        """The clinic's own fields (name, phone, email, created, revoked, webhook_url, webhook_secret
+        sealed); {} when there is none."""
         return _fields(self._row(cid))
 
     def ids(self) -> list[str]:
@@ -133,6 +135,23 @@ class ClinicStore:
                 pipe.hset(clinic_key(cid), KEY_FIELD + k.id, _pack(StoredKey(k.id, k.key_hash, k.created_s, now_s)))
             if not row.get("revoked"):
                 pipe.hset(clinic_key(cid), "revoked", str(now_s))
+            pipe.execute()
+            return True
+
+        return self._watched(cid, change)
+
+    def set_webhook(self, cid: str, url: str | None, sealed_secret: str | None) -> bool:
+        """Register the clinic's webhook URL and its sealed signing secret (None: remove both);
+        False when there is no such clinic."""
+
+        def change(pipe: Any, row: dict[str, str]) -> bool:
+            if not row:
+                return False
+            pipe.multi()
+            if url is None or sealed_secret is None:
+                pipe.hdel(clinic_key(cid), *WEBHOOK_FIELDS)
+            else:
+                pipe.hset(clinic_key(cid), mapping={WEBHOOK_FIELDS[0]: url, WEBHOOK_FIELDS[1]: sealed_secret})
             pipe.execute()
             return True
 

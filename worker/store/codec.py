@@ -3,7 +3,7 @@
 The only place that knows them (with the Lua scripts under worker/lua/, which use the same codes).
 Memory grows with patients, so names are short and a new enrollment stores nothing empty.
 
-Enrollment hash fields: c clinic, r patient ref, p program, n first name, ph phone, em email,
+Enrollment hash fields: c clinic, x the patient's details sealed as one token (below), p program,
 ch channels (comma list), l language, tz timezone, st state, a anchor (s), ca created (s; only when
 it differs from a), cs consent (`email=<recorded_at s>;sms=<recorded_at s>`), g generation (only
 when > 0), u last changed (s), end ended (s), pr why it is paused (`clinic`, `red_flag`,
@@ -12,15 +12,28 @@ reads as `clinic`); per channel: k:<ch> cursor,
 d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1"),
 i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS).
 
+`x`: first name `n`, phone `ph`, email `em` and patient ref `r` (those the patient has), packed
+and sealed as ONE token (worker.phi: Keyring.seal_fields, AES-256-GCM under CAREDRIP_DATA_KEYS,
+bound to the enrollment id): ~80 characters for an SMS-only patient, so Redis must keep hash
+values up to 256 bytes in its compact encoding (`hash-max-ziplist-value 256`). An enrollment
+stored before sealing holds them plain as `n`, `ph`, `em`, `r` (read here; `caredrip keys rotate`
+seals them); an erased one holds none of the five (first name "", no phone, no email, ref "").
+Lua scripts never read them.
+
+SMS opt-outs (`cd:optout:sms`): field = the number's blind index (worker.phi.IndexKey), value
+`<epoch s>|<source>`; a field that is a plain E.164 number is from before, moved by
+`Store.migrate_sms_opt_outs`.
+
 Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from worker.phi import Keyring
 from worker.records import (
     Enrollment,
     EnrollmentState,
@@ -101,22 +114,62 @@ def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
     )
 
 
-def encode_enrollment(e: Enrollment) -> dict[str, str]:
-    """The enrollment hash: no email or phone the patient lacks, no send history yet, and `ca`
-    (created) only when it differs from the anchor `a` (a future start_at)."""
+SEALED = "x"  # the patient's details, sealed as one token
+PHI_FIELDS = ("n", "ph", "em", "r")  # inside the token; plain hash fields only before sealing
+ERASABLE = (*PHI_FIELDS, SEALED)  # what an erasure removes (HDEL) from the enrollment hash
+
+
+def phi_of(e: Enrollment) -> dict[str, str]:
+    """The enrollment's details that are sealed, the empty ones left out."""
+    return present_phi({"n": e.first_name, "ph": e.phone or "", "em": e.email or "", "r": e.patient_ref})
+
+
+def seal_phi(keyring: Keyring, eid: str, phi: Mapping[str, str]) -> str:
+    """The `x` token for `phi` (bound to the enrollment id); "" when there is nothing to seal."""
+    values = present_phi(phi)
+    return keyring.seal_fields(values, aad=eid) if values else ""
+
+
+def open_phi(keyring: Keyring, eid: str, h: Mapping[str, str | None]) -> dict[str, str]:
+    """The details an enrollment hash holds: from its token, else plain (stored before sealing),
+    else none (erased). SealError if the token does not open."""
+    token = h.get(SEALED)
+    if token:
+        return keyring.open_fields(token, aad=eid)
+    return {name: value for name in PHI_FIELDS if (value := h.get(name))}
+
+
+def present_phi(phi: Mapping[str, str]) -> dict[str, str]:
+    """`phi` without its empty values, in the token's order."""
+    return {name: phi[name] for name in PHI_FIELDS if phi.get(name)}
+
+
+def encode_enrollment(e: Enrollment, keyring: Keyring) -> dict[str, str]:
+    """The enrollment hash: the patient's details sealed in `x`, no email or phone the patient
+    lacks, no send history yet, and `ca` (created) only when it differs from the anchor `a` (a
+    future start_at)."""
+    token = seal_phi(keyring, e.id, phi_of(e))
+    return _encode(e, {SEALED: token} if token else {})
+
+
+def encode_enrollment_unsealed(e: Enrollment) -> dict[str, str]:
+    """The hash as stored before sealing (details plain in `n`, `ph`, `em`, `r`), which
+    `decode_enrollment` still reads and `caredrip keys rotate` seals: for tests of that migration
+    and the benchmarks' baseline without encryption. caredrip itself never writes it."""
+    return _encode(e, phi_of(e))
+
+
+def _encode(e: Enrollment, details: dict[str, str]) -> dict[str, str]:
     anchor, created = str(epoch_s(e.anchor)), str(epoch_s(e.created_at))
     optional = {
-        "ph": e.phone or "",
-        "em": e.email or "",
         "cs": pack_consent(e.consent),
         "ca": "" if created == anchor else created,
         "g": str(e.generation) if e.generation else "",
     }
     fields = {
         "c": e.clinic_id,
-        "r": e.patient_ref,
+        **details,
         "p": e.program,
-        "n": e.first_name,
         "ch": ",".join(e.channels),
         "l": e.language,
         "tz": e.timezone,
@@ -133,12 +186,15 @@ def encode_enrollment(e: Enrollment) -> dict[str, str]:
     return fields
 
 
+def update_phi(u: EnrollmentUpdate) -> dict[str, str]:
+    """The details an update gives (all but the patient ref, which never changes)."""
+    return {"n": u.first_name, "ph": u.phone or "", "em": u.email or ""}
+
+
 def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
-    """The fields an update writes; cursors of channels that stay are never among them."""
+    """The fields an update writes besides the sealed details (`update_phi`, sealed by the store);
+    cursors of channels that stay are never among them."""
     fields = {
-        "n": u.first_name,
-        "ph": u.phone or "",
-        "em": u.email or "",
         "l": u.language,
         "tz": u.timezone,
         "ch": ",".join(u.channels),
@@ -157,21 +213,18 @@ def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
     return fields
 
 
-# The fields that identify a patient: what erasure deletes (worker.erasure). `x`: sealed PHI.
-# An erased enrollment decodes with an empty name and patient ref and no contacts.
-PHI_FIELDS = ("n", "ph", "em", "r", "x")
-
-
-def decode_enrollment(eid: str, h: dict[str, str]) -> Enrollment:
+def decode_enrollment(eid: str, h: dict[str, str], keyring: Keyring) -> Enrollment:
+    """The stored enrollment; its details opened from `x` (or read plain, or none when erased)."""
     channels = tuple(c for c in h.get("ch", "").split(",") if c)
+    phi = open_phi(keyring, eid, h)
     return Enrollment(
         id=eid,
         clinic_id=h["c"],
-        patient_ref=h.get("r", ""),
+        patient_ref=phi.get("r", ""),
         program=h["p"],
-        first_name=h.get("n", ""),
-        phone=h.get("ph") or None,
-        email=h.get("em") or None,
+        first_name=phi.get("n", ""),
+        phone=phi.get("ph") or None,
+        email=phi.get("em") or None,
         channels=channels,
         language=h["l"],
         timezone=h["tz"],

@@ -8,7 +8,7 @@ a task that outlived its lease (reaped, claimed again) changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +31,23 @@ def indexed(eid: str, channel: str) -> Call[bool]:
     """Whether the enrollment has an entry for `channel`, due or leased."""
     ops = (command("zscore", due_key(channel), eid), command("zscore", lease_key(channel), eid))
     return Call(ops, lambda raw: raw[0] is not None or raw[1] is not None)
+
+
+def entries(eid: str, channels: Sequence[str]) -> Call[dict[str, tuple[datetime | None, bool]]]:
+    """Per channel: when the enrollment's entry is due in the index (None: no entry) and whether
+    it is claimed (leased) right now."""
+    ops = tuple(
+        op for ch in channels for op in (command("zscore", due_key(ch), eid), command("zscore", lease_key(ch), eid))
+    )
+
+    def parse(raw: list[Any]) -> dict[str, tuple[datetime | None, bool]]:
+        pairs = zip(raw[0::2], raw[1::2], strict=True)
+        return {
+            ch: (None if d is None else from_epoch_ms(float(d)), leased is not None)
+            for ch, (d, leased) in zip(channels, pairs, strict=True)
+        }
+
+    return Call(ops, parse)
 
 
 def unschedule(eid: str, channels: Iterable[str]) -> Call[None]:

@@ -1,4 +1,6 @@
-"""Enrollments: the enrollment hash, its generations, lifecycle and SMS opt-outs."""
+"""Enrollments: the enrollment hash, its generations, lifecycle and SMS opt-outs (by the number's
+blind index). The patient's details are sealed by the codec; writing them is the Store's (a
+compare-and-set, worker.store.sealed)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 
 import worker.store.due as due
 import worker.store.numbers as numbers
+from worker.phi import IndexKey, Keyring
 from worker.records import Enrollment, EnrollmentUpdate, OptOut, OptOutSource, epoch_ms, epoch_s
 from worker.store.codec import (
     decode_enrollment,
@@ -30,11 +33,13 @@ from worker.store.results import (
 )
 
 
-def create(enrollment: Enrollment, number_index: str | None, ttl_s: int) -> Call[tuple[Created, bool]]:
+def create(
+    keyring: Keyring, enrollment: Enrollment, number_index: str | None, ttl_s: int
+) -> Call[tuple[Created, bool]]:
     """Store `enrollment` unless its id exists or (generation 0) a later generation does
     (enroll.lua), schedule each channel (NX) and, with the blind index of its phone, note it for
     that number (enroll_number.lua); (what enroll.lua answered, whether the number was noted)."""
-    flat = [x for kv in encode_enrollment(enrollment).items() for x in kv]
+    flat = [x for kv in encode_enrollment(enrollment, keyring).items() for x in kv]
     keys = [enrollment_key(enrollment.id)]
     if enrollment.generation == 0:
         keys.append(generation_key(enrollment.id))
@@ -55,14 +60,15 @@ def generation_ended(first_eid: str, generation: int, retention_s: int) -> Call[
     return one(ScriptCall("generation", [generation_key(first_eid)], ["ended", generation, retention_s]), int)
 
 
-def get_many(eids: Sequence[str]) -> Call[list[Enrollment | None]]:
+def get_many(keyring: Keyring, eids: Sequence[str]) -> Call[list[Enrollment | None]]:
     def parse(rows: list[Any]) -> list[Enrollment | None]:
-        return [decode_enrollment(e, h) if h else None for e, h in zip(eids, rows, strict=True)]
+        return [decode_enrollment(e, h, keyring) if h else None for e, h in zip(eids, rows, strict=True)]
 
     return Call(tuple(command("hgetall", enrollment_key(e)) for e in eids), parse)
 
 
-def update(eid: str, change: EnrollmentUpdate) -> Call[None]:
+def update_unsealed(eid: str, change: EnrollmentUpdate) -> Call[None]:
+    """Write the update's fields other than the patient's details (they did not change)."""
     return effect(command("hset", enrollment_key(eid), mapping=encode_update(change)))
 
 
@@ -98,14 +104,27 @@ def channel_opt_outs(eid: str, channels: Sequence[str]) -> Call[dict[str, OptOut
     return one(command("hmget", enrollment_key(eid), [optout_field(ch) for ch in channels]), parse)
 
 
-def sms_opted_out(numbers: Sequence[str]) -> Call[list[bool]]:
+def optout_fields(index: IndexKey, numbers: Sequence[str]) -> list[str]:
+    """The opt-out hash's field of each number: its blind index ("" for no number, found nowhere)."""
+    return [_blind_index(index, n) for n in numbers]
+
+
+def _blind_index(index: IndexKey, number: str) -> str:
+    try:
+        return index.blind_index(number)
+    except ValueError:  # no number, or not one: nobody's opt-out
+        return ""
+
+
+def sms_opted_out(index: IndexKey, numbers: Sequence[str]) -> Call[list[bool]]:
     """Whether each number opted out of SMS (no round trip for none)."""
     if not numbers:
         return Call((), lambda _raw: [])
-    return one(command("hmget", OPTOUT_SMS, list(numbers)), lambda values: [v is not None for v in values])
+    fields = optout_fields(index, numbers)
+    return one(command("hmget", OPTOUT_SMS, fields), lambda values: [v is not None for v in values])
 
 
-def sms_opt_outs(numbers: Sequence[str]) -> Call[list[OptOut | None]]:
+def sms_opt_outs(index: IndexKey, numbers: Sequence[str]) -> Call[list[OptOut | None]]:
     """Each number's SMS opt-out (when, by which source), or None where it takes SMS."""
     if not numbers:
         return Call((), lambda _raw: [])
@@ -113,13 +132,16 @@ def sms_opt_outs(numbers: Sequence[str]) -> Call[list[OptOut | None]]:
     def parse(values: list[Any]) -> list[OptOut | None]:
         return [None if v is None else unpack_opt_out(str(v)) for v in values]
 
-    return one(command("hmget", OPTOUT_SMS, list(numbers)), parse)
+    return one(command("hmget", OPTOUT_SMS, optout_fields(index, numbers)), parse)
 
 
-def opt_out_sms(number: str, now: datetime, source: OptOutSource) -> Call[None]:
-    """Opt `number` out of SMS from every clinic (HSETNX: an earlier opt-out's record stays)."""
-    return effect(command("hsetnx", OPTOUT_SMS, number, pack_opt_out(now, source)))
+def opt_out_sms(index: IndexKey, number: str, now: datetime, source: OptOutSource) -> Call[None]:
+    """Opt `number` out of SMS from every clinic (HSETNX: an earlier opt-out's record stays);
+    nothing for what is not an E.164 number (no message goes to it)."""
+    field = _blind_index(index, number)
+    return effect(command("hsetnx", OPTOUT_SMS, field, pack_opt_out(now, source))) if field else effect()
 
 
-def opt_in_sms(number: str) -> Call[None]:
-    return effect(command("hdel", OPTOUT_SMS, number))
+def opt_in_sms(index: IndexKey, number: str) -> Call[None]:
+    field = _blind_index(index, number)
+    return effect(command("hdel", OPTOUT_SMS, field)) if field else effect()

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from worker.store.codec import PHI_FIELDS
+from worker.store.codec import ERASABLE
 from worker.store.keys import enrollment_key, number_key, number_replies_key
 from worker.store.numbers import ENROLLMENT_PREFIX
 from worker.store.ops import Call, ScriptCall, command, one
@@ -20,7 +20,7 @@ from worker.store.ops import Call, ScriptCall, command, one
 
 def erase_phi(eids: Sequence[str]) -> Call[int]:
     """Delete the fields that identify a patient from each enrollment; how many had any."""
-    ops = tuple(command("hdel", enrollment_key(eid), *PHI_FIELDS) for eid in eids)
+    ops = tuple(command("hdel", enrollment_key(eid), *ERASABLE) for eid in eids)
     return Call(ops, lambda raw: sum(1 for n in raw if int(n)))
 
 

@@ -4,7 +4,10 @@ Only `worker.store` builds these names. `{...}` is a Redis Cluster hash tag: eac
 touches keys of one tag only. Times are caredrip clock times unless the row says otherwise.
 
 key                        type    expiry             holds
-cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec)
+cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec); the patient's
+                                                      name, phone, email and ref only sealed, as one token `x`
+                                                      (aad the enrollment id; plain n/ph/em/r only from before
+                                                      sealing, until `caredrip keys rotate`)
 cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>`
 cd:{e:<id>}:gen            string  see below          beside generation 0 of a (clinic, patient_ref, program)
                                                       re-enrolled after an end: the latest generation
@@ -13,7 +16,9 @@ cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lea
                                                       an id leaves when its send finishes or is reaped
 cd:{due:<channel>}:tok     hash    -                  claimed id -> token of the claim holding it: only that
                                                       claim's task may release it (leaves with the lease)
-cd:optout:sms              hash    -                  E.164 number -> `<epoch s>|<source>` of its SMS opt-out
+cd:optout:sms              hash    -                  blind index of the number (never the number) -> `<epoch s>|
+                                                      <source>` of its SMS opt-out (a field that is a plain E.164
+                                                      number is from before: moved on first use and by `keys rotate`)
 cd:seen:<kind>:<sid>       string  7 days             a provider webhook already acted on (replay guard)
 cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
 cd:{n:<bi>}                hash    retention          one recipient by the blind index of its number or address (never
@@ -47,7 +52,8 @@ cd:secret                  string  -                  legacy: the generated secr
                                                       (worker.secret_file); nothing writes it any more
 cd:clinic:<id>             hash    -                  a clinic: name, phone, email, created, revoked (s);
                                                       `key:<key id>` -> `<sha256 of the key>|<created s>|<revoked s>`
-                                                      per API key (`key`: the sha256 of a key from before key ids)
+                                                      per API key (`key`: the sha256 of a key from before key ids);
+                                                      webhook_url, webhook_secret (sealed, aad the clinic id)
 cd:clinics                 set     -                  every clinic id
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
 cd:operator:<id>           hash    -                  a console operator: name, created, revoked (s), token (its sha256)
@@ -67,7 +73,22 @@ cd:audit                   stream  retention          the audit trail (worker.au
 cd:audit:<clinic>:{cd:audit}                          one clinic's index (GET /v1/audit): stream, retention; the ids of
                                                       its entries, field e (enrollment id) alone; its tag puts it in the
                                                       slot of cd:audit (one script writes both)
+cd:{w:<event id>}          hash    30 days (*)        one clinic event (worker.events): c clinic, t type, b JSON body
+                                                      sent (ids only, no PHI), at (ms); per delivery kind k (hook: the
+                                                      webhook, mail: the alert email) k.s state (pending, delivered,
+                                                      failed, dropped), k.n attempts, k.f first attempt (ms), k.q queued
+cd:{w:<event id>}:a        list    30 days (*)        its attempts, oldest first: JSON {kind, at, status|error, ms}
+cd:{wh}:due                zset    -                  deliveries waiting: `<kind>:<event id>` -> due (caredrip clock ms)
+cd:{wh}:lease              zset    -                  claimed deliveries -> lease expiry (Redis time ms); reaped back
+cd:wh:failed               zset    30 days (trim, *)  deliveries given up after 24 h: `<kind>:<event id>` -> time (s)
+cd:wh:stats                hash    -                  `<kind>:<delivered|failed|dropped>`, `emit:error` -> count
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
+
+(*) after the event's last write, or the retention if shorter (worker.events.event_ttl_s).
+
+No key name and no plain field holds a patient's name, number, email, reference or message text:
+those are sealed (CAREDRIP_DATA_KEYS, `x` and `b`) or stand as a blind index (`<bi>`, `n`); the
+masked sender `m` keeps the last 4 digits only.
 
 "retention": CAREDRIP_RETENTION_DAYS after the enrollment ends (completed or canceled); none before. For
 the recipient and reply keys: that long after their last write (a reply: after it was received). For
@@ -226,3 +247,18 @@ def queue_keys(queue: str) -> tuple[str, ...]:
 def seen_key(kind: str, ident: str) -> str:
     """A webhook (`kind`: inbound, optout) already acted on for provider message id `ident`."""
     return f"cd:seen:{kind}:{ident}"
+
+
+def event_key(evt_id: str) -> str:
+    """One clinic event and its deliveries' states (worker.store.webhooks)."""
+    return f"cd:{{w:{evt_id}}}"
+
+
+def event_attempts_key(evt_id: str) -> str:
+    return f"cd:{{w:{evt_id}}}:a"
+
+
+WEBHOOKS_DUE = "cd:{wh}:due"
+WEBHOOKS_LEASE = "cd:{wh}:lease"
+WEBHOOKS_FAILED = "cd:wh:failed"
+WEBHOOKS_STATS = "cd:wh:stats"

@@ -29,10 +29,13 @@ SCRIPTS = (
     "lifecycle",
     "ratelimit",
     "callback",
+    "cas",
+    "move_optout",
 )
 RECIPIENT_SCRIPTS = ("reserve_send", "enroll_number", "ack_reply")  # store.numbers, store.replies
 SAFETY_SCRIPTS = ("resume_done",)  # store.resumes
 AUDIT_SCRIPTS = ("audit_append", "forget_clinic_number")  # store.audit, store.erasure
+EVENT_SCRIPTS = ("webhook_claim",)  # store.webhooks
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +96,7 @@ class Runner:
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
-        names = (*SCRIPTS, *RECIPIENT_SCRIPTS, *SAFETY_SCRIPTS, *AUDIT_SCRIPTS)
+        names = (*SCRIPTS, *RECIPIENT_SCRIPTS, *SAFETY_SCRIPTS, *AUDIT_SCRIPTS, *EVENT_SCRIPTS)
         self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in names}
         self._sha: dict[str, str] = {}
 

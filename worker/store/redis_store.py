@@ -2,8 +2,10 @@
 replies and counters.
 
 Each method is one round trip (more where it says so) built from the concern modules beside it
-(enrollments, due, messages, numbers, replies, counters, shared); `batch()` gathers several for
-one round trip.
+(enrollments, due, messages, numbers, replies, counters, shared, sealed); `batch()` gathers
+several for one round trip. The Store holds the PHI keyring and the blind-index key: it seals a
+patient's details as it writes them and opens them as it reads, and keys SMS opt-outs by the
+number's blind index, so no caller handles either.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import redis
 
 import worker.store.alerts as alerts
 import worker.store.audit as audit
+import worker.store.bulk as bulk
+import worker.store.census as census
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
@@ -27,8 +31,19 @@ import worker.store.messages as messages
 import worker.store.numbers as numbers
 import worker.store.replies as replies
 import worker.store.resumes as resumes
+import worker.store.sealed as sealed
 import worker.store.shared as shared
-from worker.records import Enrollment, EnrollmentUpdate, MessageRecord, MessageState, OptOut, OptOutSource
+import worker.store.webhooks as webhooks
+from worker.phi import IndexKey, Keyring
+from worker.records import (
+    Enrollment,
+    EnrollmentState,
+    EnrollmentUpdate,
+    MessageRecord,
+    MessageState,
+    OptOut,
+    OptOutSource,
+)
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Runner, pair
@@ -45,7 +60,9 @@ from worker.store.results import (
     Lifecycle,
     LifecycleAction,
     NumberRecord,
+    Reseal,
     Retime,
+    SealedPage,
     StoredAlert,
     StoredReply,
 )
@@ -54,12 +71,16 @@ T = TypeVar("T")
 
 
 class Store:
-    """Wraps one redis-py client (decode_responses=True). `redis` is there for tests and benchmarks
-    that check or seed what is stored; caredrip's own code goes through the methods."""
+    """Wraps one redis-py client (decode_responses=True), with the keyring that seals patients'
+    details (CAREDRIP_DATA_KEYS) and the key of blind indexes. `redis` is there for tests and
+    benchmarks that check or seed what is stored; caredrip's own code goes through the methods."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, keyring: Keyring, index: IndexKey) -> None:
         self.redis = client
+        self.keyring = keyring
+        self.index = index
         self._runner = Runner(client)
+        self._optouts_moved = False
 
     # -- plumbing ---------------------------------------------------------------------------
     def _call(self, call: Call[T]) -> T:
@@ -67,7 +88,7 @@ class Store:
 
     def batch(self) -> Batch:
         """Calls gathered for one round trip (see worker.store.batch)."""
-        return Batch(self._runner.run)
+        return Batch(self._runner.run, self.index, self._plain_optouts_moved)
 
     def load_scripts(self) -> None:
         self._runner.load()
@@ -104,7 +125,7 @@ class Store:
         `audit_entry` (the new enrollment's, worker.audit) is appended in the same round trip, kept
         `ttl_s`, and taken back at once (one more round trip) when nothing was created.
         """
-        create = enrollments.create(enrollment, number_index, ttl_s)
+        create = enrollments.create(self.keyring, enrollment, number_index, ttl_s)
         if audit_entry is None:
             created, noted = self._call(create)
         else:
@@ -116,6 +137,28 @@ class Store:
             if stored is None or stored.phone != enrollment.phone:
                 self._call(numbers.forget_enrollment(number_index, enrollment.id))
         return created
+
+    def create_enrollments(self, items: Sequence[tuple[Enrollment, str | None]], *, ttl_s: int) -> list[Created]:
+        """`create_enrollment` of each (enrollment, blind index of its phone or None), all in one
+        round trip (bulk intake); the number notes a repeat added for another number than the
+        stored enrollment's are taken back as `create_enrollment` does (two more round trips,
+        only when there are any)."""
+        answers = self._call(bulk.create_many(self.keyring, items, ttl_s))
+        repeats = [(e, bi) for (e, bi), (made, noted) in zip(items, answers, strict=True) if noted and not made.created]
+        if repeats:
+            stored = self.get_enrollments([e.id for e, _ in repeats])
+            stray = [(e, bi) for (e, bi), s in zip(repeats, stored, strict=True) if s is None or s.phone != e.phone]
+            batch = self.batch()
+            for e, bi in stray:
+                if bi is not None:
+                    batch.forget_number(bi, e.id)
+            batch.run()
+        return [made for made, _ in answers]
+
+    def enrollment_heads(self, eids: Sequence[str]) -> list[tuple[EnrollmentState | None, int | None]]:
+        """Each enrollment's state (None: not stored) and the later generation its pointer names
+        (None: none), in one round trip, writing nothing (a bulk intake's dry run)."""
+        return self._call(bulk.heads(eids))
 
     def generation_started(self, first_eid: str, generation: int) -> None:
         """Point generation 0 (`first_eid`) at `generation`, the newest, running (no expiry)."""
@@ -129,10 +172,14 @@ class Store:
         return self.get_enrollments([eid])[0]
 
     def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
-        return self._call(enrollments.get_many(eids))
+        return self._call(enrollments.get_many(self.keyring, eids))
 
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
-        self._call(enrollments.update(eid, change))
+        """Write `change`. When it changes the patient's details (or they are plain, or under an
+        older key) the whole token is sealed anew and written by compare-and-set against the one
+        read, retried while another writer gets there first: two round trips, more under a race.
+        Nothing is written for an enrollment that is gone."""
+        sealed.update_enrollment(self._call, self.keyring, eid, change)
 
     def retime(self, eid: str, channel: str, cursor: int, due: datetime | None) -> Retime:
         """Set the channel's next due time, only while its cursor is still `cursor` (else the
@@ -155,6 +202,11 @@ class Store:
         """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
         return self._call(enrollments.channel_opt_outs(eid, channels))
 
+    def active_by_program(self) -> dict[str, int]:
+        """program id -> active enrollments with a message to come, read from the due index (a
+        round trip per 10,000 of them; see worker.store.census)."""
+        return census.active_by_program(self.redis)
+
     # -- the due index ----------------------------------------------------------------------
     def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
         """Put each channel with a next message into its due index (NX: an entry stays put);
@@ -166,6 +218,11 @@ class Store:
             }
             enrollment = replace(enrollment, next_due=missing)
         self._call(due.schedule(enrollment))
+
+    def due_entries(self, eid: str, channels: Sequence[str]) -> dict[str, tuple[datetime | None, bool]]:
+        """Per channel: when the enrollment's due-index entry is due (None: none) and whether it
+        is claimed right now (`caredrip explain`)."""
+        return self._call(due.entries(eid, channels))
 
     def unschedule(self, eid: str, channels: Iterable[str]) -> None:
         self._call(due.unschedule(eid, channels))
@@ -203,20 +260,57 @@ class Store:
     def drop_from_index(self, index: OperatorIndex, mid: str) -> None:
         self._call(messages.drop_from_index(index, mid))
 
-    # -- SMS opt-outs -------------------------------------------------------------------------
+    # -- SMS opt-outs, by the number's blind index --------------------------------------------
     def sms_opted_out(self, numbers: Sequence[str]) -> list[bool]:
-        return self._call(enrollments.sms_opted_out(numbers))
+        self._plain_optouts_moved()
+        return self._call(enrollments.sms_opted_out(self.index, numbers))
 
     def sms_opt_outs(self, numbers: Sequence[str]) -> list[OptOut | None]:
         """Each number's SMS opt-out (when, by which source), or None where it takes SMS."""
-        return self._call(enrollments.sms_opt_outs(numbers))
+        self._plain_optouts_moved()
+        return self._call(enrollments.sms_opt_outs(self.index, numbers))
 
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource = OptOutSource.STOP) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
-        self._call(enrollments.opt_out_sms(number, now, source))
+        self._plain_optouts_moved()
+        self._call(enrollments.opt_out_sms(self.index, number, now, source))
 
     def opt_in_sms(self, number: str) -> None:
-        self._call(enrollments.opt_in_sms(number))
+        self._plain_optouts_moved()
+        self._call(enrollments.opt_in_sms(self.index, number))
+
+    def migrate_sms_opt_outs(self, page: int = 1000) -> int:
+        """Move every SMS opt-out still keyed by the plain number (stored before blind indexes) to
+        its blind index; how many moved. A round trip per page of the hash and per number moved."""
+        moved = sealed.move_plain_optouts(self._call, self.index, page)
+        self._optouts_moved = True
+        return moved
+
+    def _plain_optouts_moved(self) -> None:
+        """Once per Store, before its first opt-out read or write: no opt-out is left plain."""
+        if not self._optouts_moved:
+            self.migrate_sms_opt_outs()
+
+    # -- re-sealing under the keyring's first key (worker.rotation) -----------------------------
+    def sealed_records_page(self, cursor: int, count: int = 1000) -> SealedPage:
+        """One SCAN page of the whole keyspace, with the enrollments and replies among it."""
+        cursor, keys = self._call(sealed.scan_page(cursor, count))
+        found = [sealed.enrollment_id(k) for k in keys], [sealed.reply_id(k) for k in keys]
+        return SealedPage(cursor, len(keys), *([x for x in ids if x] for ids in found))
+
+    def key_count(self) -> int:
+        return self._call(sealed.key_count())
+
+    def reseal_enrollment(self, eid: str) -> Reseal:
+        """Seal the enrollment's details under the keyring's first key unless they already are
+        (plain ones too), by compare-and-set: a concurrent PATCH is never lost. SealError if its
+        token does not open (UnknownKeyError: its key left the keyring)."""
+        return sealed.reseal_enrollment(self._call, self.keyring, eid)
+
+    def reseal_reply(self, rid: str) -> Reseal:
+        """Seal the reply's body under the keyring's first key unless it already is, by
+        compare-and-set. SealError if it does not open."""
+        return sealed.reseal_reply(self._call, self.keyring, rid)
 
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:
@@ -328,6 +422,7 @@ class Store:
     def patient_resume_at(self, eid: str) -> int | None:
         """When the patient's pause of `eid` ends (epoch ms), or None."""
         return self._call(resumes.pending(eid))
+
     # -- erasure (worker/erasure.py) -------------------------------------------------------------
     def erase_enrollment_phi(self, eids: Sequence[str]) -> int:
         """Delete name, patient ref and contacts from these enrollments; how many had any."""
@@ -348,6 +443,11 @@ class Store:
         older than `retention_s` before its time; the id it got."""
         return self._call(audit.append(entry, retention_s * 1000))
 
+    def append_audits(self, entries: Sequence[AuditEntry], retention_s: int) -> None:
+        """`append_audit` of each entry, all in one round trip (bulk intake)."""
+        if entries:
+            self._runner.run([op for e in entries for op in audit.append(e, retention_s * 1000).ops])
+
     def audit_page(self, *, before: str | None = None, count: int = 100) -> list[AuditEntry]:
         """Up to `count` entries of the whole trail, newest first, older than id `before`."""
         return self._call(audit.page(before, count))
@@ -359,6 +459,62 @@ class Store:
     def audit_entries(self, ids: Sequence[str]) -> list[AuditEntry]:
         """The entries with these ids, in that order (one trimmed meanwhile left out)."""
         return [e for e in self._call(audit.by_ids(ids)) if e is not None]
+
+    # -- clinic events and their deliveries (worker.events, worker.webhooks.delivery) -----------
+    def event_target(self, clinic_id: str) -> webhooks.EventTarget:
+        """Where the clinic's events go: its webhook URL, sealed secret and email ('' when none)."""
+        return self._call(webhooks.target(clinic_id))
+
+    def add_event(
+        self,
+        evt_id: str,
+        clinic_id: str,
+        event_type: str,
+        body: bytes,
+        kinds: list[webhooks.DeliveryKind],
+        *,
+        at: datetime,
+        due: datetime,
+        ttl_s: int,
+    ) -> None:
+        """Store the event (created `at`) once: a second add of the same id changes nothing; put
+        each new delivery in the due set, due at `due`. Two round trips (one when nothing is new)."""
+        new = self._call(webhooks.add(evt_id, clinic_id, event_type, body, kinds, at, ttl_s))
+        if new:
+            self._call(webhooks.queue(evt_id, new, due))
+
+    def get_event(self, evt_id: str) -> webhooks.StoredEvent | None:
+        return self._call(webhooks.get(evt_id))
+
+    def event_attempts(self, evt_id: str) -> list[webhooks.Attempt]:
+        return self._call(webhooks.attempts(evt_id))
+
+    def claim_deliveries(self, now: datetime, limit: int, lease_ms: int, max_in_flight: int) -> list[str]:
+        """Lease up to `limit` deliveries due by `now` (`<kind>:<event id>`), no more than
+        `max_in_flight` leased at once; expired leases come back first."""
+        return self._call(webhooks.claim(now, limit, lease_ms, max_in_flight))
+
+    def finish_delivery(
+        self,
+        evt_id: str,
+        kind: webhooks.DeliveryKind,
+        attempt: webhooks.Attempt | None,
+        state: webhooks.DeliveryState,
+        retry_at: datetime | None,
+        ttl_s: int,
+    ) -> None:
+        """Record the attempt, set the state, release the lease; due again at `retry_at` if given."""
+        self._call(webhooks.finish(evt_id, kind, attempt, state, retry_at, ttl_s))
+
+    def release_delivery(self, kind: webhooks.DeliveryKind, evt_id: str) -> None:
+        """Drop a claimed delivery's lease with nothing recorded (its event is gone or already done)."""
+        self._call(webhooks.release(kind, evt_id))
+
+    def count_emit_error(self) -> None:
+        self._call(webhooks.count_emit_error())
+
+    def failed_deliveries(self, limit: int = 1000) -> list[str]:
+        return self._call(webhooks.failed(limit))
 
     # -- intake tasks refused (worker/intake_queue.py) ----------------------------------------
     def record_failed_intake(self, entry: str) -> None:
@@ -419,3 +575,16 @@ class Store:
         except redis.ResponseError:
             return None
 
+
+class LegacySecret:
+    """`cd:secret` of an older installation, read and dropped before a Store exists (the Store's
+    blind-index key derives from the secret: worker.secret_file)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._runner = Runner(client)
+
+    def legacy_secret(self) -> str | None:
+        return self._runner.call(shared.legacy_secret())
+
+    def drop_legacy_secret(self) -> None:
+        self._runner.call(shared.drop_legacy_secret())

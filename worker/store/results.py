@@ -299,3 +299,21 @@ class AuditEntry:
     enrollment_id: str
     clinic_id: str
     detail: dict[str, Any]
+
+
+class Reseal(StrEnum):
+    """What re-sealing one record under the keyring's first key did (`caredrip keys rotate`)."""
+
+    RESEALED = "resealed"  # it was under an older key
+    SEALED = "sealed"  # it was stored plain (before sealing)
+    CURRENT = "current"  # already under the first key: nothing written
+    EMPTY = "empty"  # nothing to seal: gone, expired or erased
+
+
+class SealedPage(NamedTuple):
+    """One SCAN page: the next cursor (0: done), how many keys it held, the records among them."""
+
+    cursor: int
+    scanned: int
+    enrollments: list[str]
+    replies: list[str]
