@@ -8,6 +8,7 @@ SMTP server, made to hang for 5 s, longer than the lease.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -27,7 +28,7 @@ from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
 from worker.records import MessageState
 from worker.store import Lease
-from worker.store.keys import due_key, lease_key
+from worker.store.keys import due_key, lease_key, lease_tokens_key
 
 TOKEN = "deadline-test-token"
 LEASE_SECONDS = 2
@@ -88,8 +89,10 @@ def test_a_hung_twilio_call_ends_before_the_lease_does(
 def test_past_the_deadline_the_rest_of_the_batch_goes_back_unsent_and_unmarked(
     redis_url: str, tmp_path: Path, standin: TwilioStandIn, twilio: TwilioSmsChannel
 ) -> None:
+    """A batch whose leases are not renewed (a worker stalled, or cut off from Redis: its heartbeat
+    cannot renew) keeps the deadline of its claim."""
     twilio.parallelism = 1  # one call at a time: the chunks after the hung one start late
-    deps = deps_with(redis_url, tmp_path, sms=twilio)
+    deps = dataclasses.replace(deps_with(redis_url, tmp_path, sms=twilio), renew_leases=False)
     eids = [
         enroll(deps.engine, new_enrollment(f"p-{i}", channels=("sms",), email=None, phone=f"+1415555{i:04d}"))[0].id
         for i in range(3)
@@ -104,6 +107,24 @@ def test_past_the_deadline_the_rest_of_the_batch_goes_back_unsent_and_unmarked(
     assert len(untouched) == 2  # nothing marked: not even "sending"
     assert all(store.redis.zscore(due_key("sms"), e) is not None for e in untouched)  # due again
     assert store.redis.zcard(lease_key("sms")) == 0
+
+
+def test_a_batch_that_outlives_its_lease_keeps_its_claims_by_heartbeat(
+    redis_url: str, tmp_path: Path, standin: TwilioStandIn, twilio: TwilioSmsChannel
+) -> None:
+    """The same hung first call, with the heartbeat renewing the leases: the rest of the batch is
+    still this batch's, and goes out once, under the renewed leases."""
+    twilio.parallelism = 1
+    deps = deps_with(redis_url, tmp_path, sms=twilio)
+    for i in range(3):
+        enroll(deps.engine, new_enrollment(f"p-{i}", channels=("sms",), email=None, phone=f"+1415555{i:04d}"))
+    standin.script(["hang"])
+    counts, _ = timed_send(deps, "sms", claim(deps, "sms"))
+    assert counts == {"unknown": 1, "sent": 2}
+    assert len(standin.requests) == 3  # each message asked for once
+    store = deps.engine.store
+    assert store.redis.zcard(lease_key("sms")) == 0  # every lease released by the batch itself
+    assert store.redis.hlen(lease_tokens_key("sms")) == 0
 
 
 def test_a_hung_smtp_server_gets_no_more_time_than_the_deadline_leaves(redis_url: str, tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """A send batch's deadline: its claim's lease expiry minus a safety margin.
 
 The threads pool applies no Celery time limit, so a batch keeps its own: the claim's token says
-when its lease runs out (Redis's clock, real time). Before each chunk the batch stops if the
+when its lease runs out (Redis's clock, real time), and the batch's heartbeat
+(worker.delivery.heartbeat) moves it on each time it renews the lease. Before each chunk the batch stops if the
 deadline has passed (the rest goes back to the due index, nothing sent, nothing marked), and each
 provider call gets no more time than is left (worker.channels.timeouts). So no call outlives the
 lease: the reaper never hands a message to another task, which would mark it `unknown`, while
@@ -26,12 +27,16 @@ def margin_seconds(lease_seconds: float) -> float:
     return min(MARGIN_MAX_SECONDS, max(MARGIN_MIN_SECONDS, lease_seconds * MARGIN_FRACTION))
 
 
-@dataclass(frozen=True)
+@dataclass
 class Deadline:
-    """An instant on the monotonic clock `monotonic` reads."""
+    """An instant on the monotonic clock `monotonic` reads; only ever moved later (`extend`), by
+    the heartbeat's thread once it renewed every lease the batch still holds."""
 
     at: float
     monotonic: Callable[[], float] = time.monotonic
+
+    def extend(self, at: float) -> None:
+        self.at = max(self.at, at)
 
     def left(self) -> float:
         return self.at - self.monotonic()
@@ -59,3 +64,15 @@ def batch_deadline(
     ]
     end = min(ends) if ends else now_wall + lease_seconds - margin_seconds(lease_seconds)
     return Deadline(now_mono + (end - now_wall), monotonic)
+
+
+def renewed_deadline(
+    lease_end: float,
+    lease_seconds: float,
+    *,
+    wall: Callable[[], float] = time.time,
+    monotonic: Callable[[], float] = time.monotonic,
+) -> float:
+    """The deadline (on the monotonic clock) a lease renewed to end at `lease_end` (Unix seconds,
+    Redis's clock) gives: that end less the lease's margin."""
+    return monotonic() + (lease_end - margin_seconds(lease_seconds) - wall())

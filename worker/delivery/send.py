@@ -7,8 +7,10 @@ own "sending" state before its provider call, checked atomically against the enr
 PATCH stops it even after it was claimed; a "sending" left behind by a crash becomes `unknown`,
 never a second text.
 
-A batch holds its claim's token (only it releases its entries) and keeps the claim's deadline
-(worker.delivery.deadline): past it, the rest of the batch goes back to the due index unsent.
+A batch holds its claim's token (only it releases its entries), renews its short leases from a
+heartbeat thread while it works (worker.delivery.heartbeat) and keeps the deadline the last
+renewal confirmed (worker.delivery.deadline): past it, the rest of the batch goes back to the due
+index unsent.
 On SMS, a number waiting for its introduction (worker.introductions) gets that first.
 """
 
@@ -24,6 +26,7 @@ from worker.channels.timeouts import call_deadline
 from worker.clock import to_virtual
 from worker.delivery.compose import render_all
 from worker.delivery.deadline import Deadline, batch_deadline
+from worker.delivery.heartbeat import heartbeat
 from worker.delivery.outcomes import bookkeeping, classify, record_outcomes, tell_clinics
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
 from worker.programs import INTRO_STEP, Program
@@ -35,9 +38,14 @@ from worker.store import Batch, BeginSend, BeginStatus, Lease, Reply
 def send_batch(deps: DeliveryDeps, channel: str, handles: Sequence[str]) -> BatchOutcome:
     """Send the due message of each claimed enrollment on `channel`; `handles` are the claims as
     dispatch hands them over (`Claim.handle`: enrollment id and claim token), or bare ids."""
-    outcome = BatchOutcome()
     leases = [Lease.parse(handle) for handle in handles]
     deadline = batch_deadline(leases, deps.lease_seconds)
+    with heartbeat(deps.engine.store, channel, leases if deps.renew_leases else [], deadline, deps.lease_ms):
+        return _send_leased(deps, channel, leases, deadline)
+
+
+def _send_leased(deps: DeliveryDeps, channel: str, leases: Sequence[Lease], deadline: Deadline) -> BatchOutcome:
+    outcome = BatchOutcome()
     ready, releases = _triage(deps, channel, leases, outcome)
     releases.run()
     ready = render_all(deps, channel, ready, outcome)

@@ -15,7 +15,7 @@ from worker.programs import Program, Step
 from worker.records import Enrollment, MessageState, message_id
 from worker.render import Renderer
 
-LEASE_SECONDS = 300
+LEASE_SECONDS = 20  # the default of CAREDRIP_LEASE_SECONDS (worker/config/defaults.toml)
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class DeliveryDeps:
     rate_per_second: dict[str, float]
     send_batch: int = 100
     lease_seconds: int = LEASE_SECONDS
+    renew_leases: bool = True  # a send batch's heartbeat (worker.delivery.heartbeat); off only in fault tests
     sleep: Callable[[float], None] = time.sleep
     jitter: Callable[[], float] = random.random
     clinics: Callable[[str], dict[str, str]] = field(default=lambda _cid: {})

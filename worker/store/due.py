@@ -77,6 +77,18 @@ def reap(channel: str, now: datetime, limit: int) -> Call[int]:
     return one(ScriptCall("reap", _keys(channel), [epoch_ms(now), limit]), int)
 
 
+def renew(channel: str, token: str, confirmed_end_ms: int, lease_ms: int, eids: Sequence[str]) -> Call[int | None]:
+    """Extend the leases `token` still holds among `eids` to `lease_ms` from now (renew.lua): the
+    new lease end (Redis time, ms), or None when `confirmed_end_ms` has passed (nothing renewed)."""
+    args = [token, confirmed_end_ms, lease_ms, *eids]
+    return one(ScriptCall("renew", _keys(channel)[1:], args), _renewed)
+
+
+def _renewed(raw: Any) -> int | None:
+    end = int(raw[0])
+    return None if end < 0 else end
+
+
 def in_flight(channel: str) -> Call[int]:
     return one(command("zcard", lease_key(channel)), int)
 

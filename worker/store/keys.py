@@ -12,8 +12,9 @@ cd:{e:<id>}:m              hash    retention          its message records: `<ste
 cd:{e:<id>}:gen            string  see below          beside generation 0 of a (clinic, patient_ref, program)
                                                       re-enrolled after an end: the latest generation
 cd:{due:<channel>}         zset    -                  due index: enrollment id, scored by next due (ms)
-cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lease expiry (Redis time, ms);
-                                                      an id leaves when its send finishes or is reaped
+cd:{due:<channel>}:lease   zset    -                  claimed ids, scored by lease expiry (Redis time, ms; renewed by
+                                                      the send batch's heartbeat, renew.lua); an id leaves when its
+                                                      send finishes or is reaped
 cd:{due:<channel>}:tok     hash    -                  claimed id -> token of the claim holding it: only that
                                                       claim's task may release it (leaves with the lease)
 cd:optout:sms              hash    -                  blind index of the number (never the number) -> `<epoch s>|

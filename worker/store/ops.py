@@ -18,6 +18,7 @@ T = TypeVar("T")
 U = TypeVar("U")
 SCRIPTS = (
     "claim",
+    "renew",
     "reap",
     "release",
     "enroll",

@@ -231,6 +231,11 @@ class Store:
         """Lease up to `limit` entries due by `now`, under one new claim token."""
         return self._call(due.claim(channel, now, limit, lease_ms, secrets.token_hex(4)))
 
+    def renew(self, channel: str, token: str, confirmed_end_ms: int, lease_ms: int, eids: Sequence[str]) -> int | None:
+        """Extend the leases the claim `token` still holds among `eids` (a send task's heartbeat):
+        the new lease end (Redis time, ms), or None when `confirmed_end_ms` has already passed."""
+        return self._call(due.renew(channel, token, confirmed_end_ms, lease_ms, eids))
+
     def reap(self, channel: str, now: datetime, limit: int = 1000) -> int:
         return self._call(due.reap(channel, now, limit))
 
