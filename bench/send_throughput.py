@@ -17,11 +17,14 @@ so both figures come from one run.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
+import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -52,6 +55,8 @@ from worker.delivery.dispatch import dispatch_once
 from worker.store.keys import due_key
 
 TICK_SECONDS = 0.05
+ROOT = Path(__file__).resolve().parents[1]
+NO_HIREDIS = ROOT / "bench" / "no_hiredis"
 
 
 def due_now(client: redis.Redis) -> int:
@@ -59,7 +64,9 @@ def due_now(client: redis.Redis) -> int:
     return int(client.zcount(due_key("sms"), "-inf", int(time.time() * 1000)))
 
 
-def caredrip_phase(url: str, var: Path, count: int, batch: int, *, sealed: bool = True) -> dict[str, float]:
+def caredrip_phase(
+    url: str, var: Path, count: int, batch: int, *, sealed: bool = True, hiredis: bool = True
+) -> dict[str, float]:
     outbox = var / "outbox.jsonl"
     deps = live_deps(url, outbox)
     tz = awake_timezone()
@@ -67,6 +74,8 @@ def caredrip_phase(url: str, var: Path, count: int, batch: int, *, sealed: bool 
     bulk_store(deps, [build_enrollment(deps, sms_only(i, tz), now) for i in range(count)], sealed=sealed)
     use_broker(url)
     env = worker_env(url, var, SMS_RATE_PER_SECOND="1000000", CAREDRIP_SEND_BATCH=str(batch))
+    if not hiredis:  # the workers' redis-py parses and packs in Python (bench/no_hiredis)
+        env["PYTHONPATH"] = os.pathsep.join([str(NO_HIREDIS), str(ROOT), env.get("PYTHONPATH", "")])
     client = redis.Redis.from_url(url, decode_responses=True)
     redis_pid = int(client.info("server")["process_id"])
     with workers("worker.celery_app", url, env, pool="prefork", concurrency=2, queues="send") as started:
@@ -111,9 +120,22 @@ def plain_phase(url: str, count: int, batch: int) -> dict[str, float]:
         shutil.rmtree(var, ignore_errors=True)
 
 
-def noop_phase(url: str, var: Path, count: int) -> dict[str, float]:
-    from bench.noop_app import app, noop
+def flushed_phase(url: str, run: Callable[[Path], dict[str, float]]) -> dict[str, float]:
+    """A send phase on a flushed Redis with a var dir of its own."""
+    redis.Redis.from_url(url).flushall()
+    var = Path(tempfile.mkdtemp(prefix="caredrip-bench-phase-"))
+    try:
+        return run(var)
+    finally:
+        redis.Redis.from_url(url).flushall()
+        shutil.rmtree(var, ignore_errors=True)
 
+
+def noop_phase(url: str, var: Path, count: int, module: str = "bench.noop_app") -> dict[str, float]:
+    """`count` no-op tasks drained by one prefork worker of `module`: bench.noop_app (caredrip's
+    Celery settings) or bench.noop_defaults_app (Celery's defaults)."""
+    loaded = importlib.import_module(module)
+    app, noop = loaded.app, loaded.noop
     app.conf.broker_url = url
     client = redis.Redis.from_url(url, decode_responses=True)
     with app.producer_or_acquire() as producer:
@@ -122,7 +144,7 @@ def noop_phase(url: str, var: Path, count: int) -> dict[str, float]:
     assert client.llen("noop") == count
     redis_pid = int(client.info("server")["process_id"])
     env = worker_env(url, var)
-    with workers("bench.noop_app", url, env, pool="prefork", concurrency=2, queues="idle") as started:
+    with workers(module, url, env, pool="prefork", concurrency=2, queues="idle") as started:
         pgids = [w.pid for w in started]
         cpu0 = (group_cpu_seconds(pgids), pid_cpu_seconds(redis_pid))
         t0 = time.perf_counter()
@@ -149,6 +171,9 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=100, help="CAREDRIP_SEND_BATCH")
     parser.add_argument(
+        "--compare-hiredis", action="store_true", help="also send with hiredis hidden from the workers (after)"
+    )
+    parser.add_argument(
         "--compare-plain", choices=("first", "last"), help="also send from plain enrollments, before or after"
     )
     args = parser.parse_args()
@@ -164,7 +189,13 @@ def main() -> None:
         if plain is not None:
             cost = round(1 - send["rate"] / plain["rate"], 4)
             extra = {"send_plain": plain, "messages_per_second_plain": plain["rate"], "sealing_cost": cost}
+        if args.compare_hiredis:
+            n, b = args.messages, args.batch
+            without = flushed_phase(server.url, lambda v: caredrip_phase(server.url, v, n, b, hiredis=False))
+            extra["send_without_hiredis"] = without
+            extra["cpu_seconds_per_1000_messages_without_hiredis"] = without["worker_cpu_s_per_1000"]
         noop = noop_phase(server.url, var, args.messages)
+        noop_defaults = noop_phase(server.url, var, args.messages, "bench.noop_defaults_app")
         emit(
             {
                 "figure": "send_throughput",
@@ -176,6 +207,11 @@ def main() -> None:
                 "noop_tasks_per_second": noop["rate"],
                 "ratio": round(send["rate"] / noop["rate"], 2),
                 "target_ratio": 3.0,
+                "noop_defaults": noop_defaults,
+                "noop_defaults_tasks_per_second": noop_defaults["rate"],
+                "ratio_to_defaults": round(send["rate"] / noop_defaults["rate"], 2),
+                "target_ratio_to_defaults": 8.0,
+                "target_cpu_seconds_per_1000_messages": 0.15,
                 "cpu_seconds_per_1000_messages": send["worker_cpu_s_per_1000"],
                 **extra,
                 **redis_info(server.url),

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,6 +21,7 @@ from worker.clock import FixedClock
 from worker.delivery.deadline import Deadline
 from worker.delivery.dispatch import dispatch_once
 from worker.delivery.heartbeat import Heartbeat, claims_of, heartbeat
+from worker.delivery.send import send_batch
 from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
 from worker.records import MessageState
@@ -93,8 +95,6 @@ def test_a_beat_moves_the_deadline_on_and_a_late_one_leaves_it_passed(deps: Deli
 
 
 def test_the_heartbeat_thread_stops_with_its_batch(deps: DeliveryDeps) -> None:
-    import threading
-
     enroll_sms(deps, 1)
     leases = claim_leases(deps)
     with heartbeat(deps.engine.store, "sms", leases, Deadline(at=0.0), LEASE_MS):
@@ -134,3 +134,21 @@ def test_a_dead_workers_claims_come_back_at_once_and_never_go_twice(
     sent = [line["id"] for line in outbox_lines(tmp_path / "outbox.jsonl")]
     assert taken not in sent and len(sent) == len(set(sent)) == 2
     assert store.in_flight("sms") == 0
+
+
+def test_a_killed_workers_task_coming_back_late_changes_nothing(deps: DeliveryDeps, tmp_path: Path) -> None:
+    """acks_late: the broker hands a killed worker's batch out again after its visibility timeout.
+    By then its claim was reaped and the messages went out under another: it sends nothing, marks
+    nothing and releases no one else's entry."""
+    eids = enroll_sms(deps, 2)
+    stale_handles = [lease.enrollment_id + ":" + lease.token for lease in claim_leases(deps, lease_ms=0)]
+    dispatch_once(deps, send_inline(deps))  # reaped and sent under a new claim
+    store = deps.engine.store
+    after = {e: store.redis.zscore(due_key("sms"), e) for e in eids}  # each one's next lesson
+    records = {e: store.record(f"{e}.welcome.sms.1") for e in eids}
+    counts = send_batch(deps, "sms", stale_handles).counts
+    assert sum(counts.values()) == 2 and "sent" not in counts
+    assert {e: store.redis.zscore(due_key("sms"), e) for e in eids} == after
+    assert {e: store.record(f"{e}.welcome.sms.1") for e in eids} == records
+    sent = [line["id"] for line in outbox_lines(tmp_path / "outbox.jsonl")]
+    assert sorted(sent) == sorted(f"{e}.welcome.sms.1" for e in eids)  # once each
