@@ -19,6 +19,7 @@ from worker.delivery.types import DeliveryDeps
 from worker.pauses import resume_due
 
 BUSY_TICK_SECONDS = 0.05  # between ticks while a backlog is being worked off
+WAKE_MIN_SECONDS = 0.1  # the earliest a quiet window ticks again for an entry falling due soon
 
 
 def dispatch_once(deps: DeliveryDeps, enqueue: Callable[[str, list[str]], None]) -> int:
@@ -52,6 +53,16 @@ def tick_seconds(scale: float) -> float:
     return min(1.0, max(0.02, 60.0 / scale))
 
 
+def until_next_due(deps: DeliveryDeps, tick: float) -> float:
+    """Real seconds until the earliest due entry of any channel, within [WAKE_MIN_SECONDS, tick]."""
+    clock = deps.engine.clock
+    at = deps.engine.store.next_due(list(deps.channels))
+    if at is None:
+        return tick
+    real = (at - clock.now()).total_seconds() / clock.scale
+    return min(tick, max(WAKE_MIN_SECONDS, real))
+
+
 def dispatch_window(
     deps: DeliveryDeps,
     enqueue: Callable[[str, list[str]], None],
@@ -64,6 +75,8 @@ def dispatch_window(
 
     Beat starts one window a second. A window that finds the previous one still running waits
     for it (up to half a window) instead of giving up, so windows follow each other with no gap.
+    Within a window, a backlog is looked at again every 50 ms, and an entry falling due before
+    the window ends when it falls due (at least 0.1 s later): a message is not late by a tick.
     """
     store = deps.engine.store
     tick = tick_seconds(deps.engine.clock.scale)
@@ -79,7 +92,12 @@ def dispatch_window(
         handed, backlogged = _dispatch(deps, enqueue)
         # A backlog (work claimed, or the in-flight cap reached) is re-checked every 50 ms, so a
         # burst is handed over as fast as workers free up, not one in-flight cap per tick.
-        while monotonic() + (pause := min(tick, BUSY_TICK_SECONDS) if backlogged else tick) < deadline:
+        # Without a backlog, the window ticks again when the next entry falls due (at most a
+        # tick, at least 0.1 s away), so a message is not left waiting for the next window.
+        while (
+            monotonic() + (pause := min(tick, BUSY_TICK_SECONDS) if backlogged else until_next_due(deps, tick))
+            < deadline
+        ):
             sleep(pause)
             more, backlogged = _dispatch(deps, enqueue)
             handed += more

@@ -89,6 +89,17 @@ def _renewed(raw: Any) -> int | None:
     return None if end < 0 else end
 
 
+def next_due(channels: Sequence[str]) -> Call[datetime | None]:
+    """The earliest due time in the channels' due indexes (None: all empty); one ZRANGE each."""
+    ops = tuple(command("zrange", due_key(ch), 0, 0, False, True) for ch in channels)
+    return Call(ops, _earliest)
+
+
+def _earliest(raw: list[Any]) -> datetime | None:
+    scores = [float(first[0][1]) for first in raw if first]
+    return from_epoch_ms(min(scores)) if scores else None
+
+
 def in_flight(channel: str) -> Call[int]:
     return one(command("zcard", lease_key(channel)), int)
 

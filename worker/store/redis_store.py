@@ -239,6 +239,10 @@ class Store:
     def reap(self, channel: str, now: datetime, limit: int = 1000) -> int:
         return self._call(due.reap(channel, now, limit))
 
+    def next_due(self, channels: Sequence[str]) -> datetime | None:
+        """The earliest due time over the channels' due indexes (None when they are empty)."""
+        return self._call(due.next_due(channels))
+
     def in_flight(self, channel: str) -> int:
         return self._call(due.in_flight(channel))
 
