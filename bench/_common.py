@@ -31,7 +31,7 @@ from tests.support.celery_worker import SubprocessWorker, subprocess_worker  # n
 from tests.support.engine import DATA_KEYS, SECRET, make_deps, new_enrollment  # noqa: E402
 from worker import enrollment  # noqa: E402
 from worker.clock import SystemClock  # noqa: E402
-from worker.delivery.types import DeliveryDeps  # noqa: E402
+from worker.delivery.types import LEASE_SECONDS, DeliveryDeps  # noqa: E402
 from worker.enrollment import NewEnrollment  # noqa: E402
 from worker.records import Enrollment  # noqa: E402
 from worker.redis_server import RedisServer  # noqa: E402
@@ -131,9 +131,10 @@ def workers(
 
 
 def live_deps(
-    url: str, outbox: Path, *, rate: float = 1_000_000.0, lease_seconds: int = 300, quiet: str = "21:00-08:00"
+    url: str, outbox: Path, *, rate: float = 1_000_000.0, lease_seconds: int = LEASE_SECONDS, quiet: str = "21:00-08:00"
 ) -> DeliveryDeps:
-    """Engine deps for the benchmark process (it dispatches, as the beat task would)."""
+    """Engine deps for the benchmark process (it dispatches, as the beat task would), with
+    caredrip's default lease (its claims are renewed by the workers' heartbeats)."""
     from dataclasses import replace
 
     from worker.policy import parse_quiet_hours

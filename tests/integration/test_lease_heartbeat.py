@@ -13,6 +13,7 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,7 +50,8 @@ def claim_leases(deps: DeliveryDeps, lease_ms: int = LEASE_MS) -> list[Lease]:
 
 
 def lease_ends(deps: DeliveryDeps) -> dict[str, float]:
-    return {str(m): float(s) for m, s in deps.engine.store.redis.zrange(lease_key("sms"), 0, -1, withscores=True)}
+    pairs: Any = deps.engine.store.redis.zrange(lease_key("sms"), 0, -1, withscores=True)
+    return {str(m): float(s) for m, s in pairs}
 
 
 def test_only_the_claims_own_token_renews_and_only_what_it_holds(deps: DeliveryDeps) -> None:

@@ -7,7 +7,9 @@ still holds). Each renewal that covered every claim of the batch moves the batch
 (worker.delivery.deadline). A renewal that comes too late (the lease end the batch last confirmed
 has passed, so an entry may have been reaped and handed to another task) renews nothing and ends
 the heartbeat: the deadline stays where it was, already passed, and the batch puts the rest back.
-A batch that ends within a third of its lease never renews (no command spent).
+A batch that ends within a third of its lease never renews (no command spent); one still
+working after 240 s (the prefork pool's soft time limit) is not renewed any more: its deadline
+passes and the rest of it goes back to the due index.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from worker.store import Lease, Store
 log = get_logger("caredrip.delivery")
 
 RENEW_AFTER_FRACTION = 1 / 3  # of a lease gone by: the next renewal (two renewals fit in a lease)
+MAX_HOLD_SECONDS = 240.0  # no renewal after this (celery.toml's soft time limit): a stuck batch lets go
 
 
 @dataclass
@@ -101,8 +104,12 @@ def heartbeat(
         thread.join()
 
 
-def _run(beat: Heartbeat, stop: threading.Event) -> None:
+def _run(beat: Heartbeat, stop: threading.Event, monotonic: Callable[[], float] = time.monotonic) -> None:
+    let_go = monotonic() + MAX_HOLD_SECONDS
     while not stop.wait(beat.next_beat_in()):
+        if monotonic() > let_go:
+            log.warning("lease_let_go", channel=beat.channel)
+            return
         try:
             if not beat.beat():
                 log.warning("lease_lost", channel=beat.channel)
