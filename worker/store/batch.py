@@ -20,7 +20,7 @@ import worker.store.messages as messages
 import worker.store.numbers as numbers
 import worker.store.webhooks as webhooks
 from worker.phi import IndexKey
-from worker.records import MessageRecord, MessageState, OptOutSource, epoch_s
+from worker.records import MessageRecord, MessageState, OptOutSource
 from worker.store.keys import OperatorIndex
 from worker.store.ops import Call, Op
 from worker.store.results import (
@@ -33,6 +33,7 @@ from worker.store.results import (
     Reservation,
     Retime,
 )
+from worker.store.tally import Tally, summable
 
 T = TypeVar("T")
 _UNSET: Any = object()
@@ -64,13 +65,13 @@ class Batch:
         self._before_optouts = before_optouts  # the Store's one-time move of plain opt-outs
         self._ops: list[Op] = []
         self._calls: list[tuple[Call[Any], Reply[Any]]] = []
-        self._outcomes: dict[tuple[MessageState, str, str, int], int] = {}  # count_outcome, summed
+        self._tally = Tally()  # counter writes, summed and sent last (worker.store.tally)
 
     def run(self) -> None:
         """Send every call in one pipelined round trip and fill in their replies."""
-        if self._outcomes:
-            self._add(counters.count_outcomes(self._outcomes))
-            self._outcomes = {}
+        summed = self._tally.call()
+        if summed is not None:
+            self._add_now(summed)
         ops, calls = self._ops, self._calls
         self._ops, self._calls = [], []
         raw, start = self._run(ops), 0
@@ -79,6 +80,14 @@ class Batch:
             start += len(call.ops)
 
     def _add(self, call: Call[T]) -> Reply[T]:
+        if summable(call):
+            self._tally.add(call)
+            reply: Reply[T] = Reply()
+            reply._value = None  # type: ignore[assignment]  # a summable call's type is Call[None]
+            return reply
+        return self._add_now(call)
+
+    def _add_now(self, call: Call[T]) -> Reply[T]:
         reply: Reply[T] = Reply()
         self._ops.extend(call.ops)
         self._calls.append((call, reply))
@@ -147,10 +156,8 @@ class Batch:
         self._add(counters.count(state, channel, program))
 
     def count_outcome(self, state: MessageState, channel: str, program: str, now: datetime) -> None:
-        """Count a send's outcome in the totals and in the minute of `now` (the last hour's figures);
-        the batch's counts are summed and sent at the end of its round trip."""
-        key = (state, channel, program, epoch_s(now) // 60)
-        self._outcomes[key] = self._outcomes.get(key, 0) + 1
+        """Count a send's outcome in the totals and in the minute of `now` (the last hour's figures)."""
+        self._add(counters.count_outcome(state, channel, program, now))
 
     # -- a recipient's caps and latest message (worker.store.numbers) ---------------------------
     def reserve_send(

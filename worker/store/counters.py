@@ -6,13 +6,12 @@ Counters are kept in Redis because workers are other processes: totals since the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from worker.records import MessageState, epoch_s, from_epoch_s
 from worker.store.keys import DISPATCH_KEY, STATS_MINUTE_TTL_S, STATS_TOTAL, queue_keys, stats_minute_key
-from worker.store.ops import Call, Op, command, effect, one
+from worker.store.ops import Call, command, effect, one
 from worker.store.results import CountKey, DispatchInfo
 
 
@@ -21,17 +20,14 @@ def count(state: MessageState, channel: str, program: str) -> Call[None]:
     return effect(command("hincrby", STATS_TOTAL, f"{state.value}:{channel}:{program}", 1))
 
 
-def count_outcomes(outcomes: Mapping[tuple[MessageState, str, str, int], int]) -> Call[None]:
-    """`count_outcome` for many sends at once: (state, channel, program, epoch minute) -> how many;
-    one HINCRBY per distinct count and one EXPIRE per minute, not three commands a message."""
-    ops: list[Op] = []
-    minutes: set[int] = set()
-    for (state, channel, program, minute), n in outcomes.items():
-        ops.append(command("hincrby", STATS_TOTAL, f"{state.value}:{channel}:{program}", n))
-        ops.append(command("hincrby", stats_minute_key(minute), f"{state.value}:{channel}", n))
-        minutes.add(minute)
-    ops.extend(command("expire", stats_minute_key(m), STATS_MINUTE_TTL_S) for m in sorted(minutes))
-    return effect(*ops)
+def count_outcome(state: MessageState, channel: str, program: str, now: datetime) -> Call[None]:
+    """One more message in `state` in the totals and in this minute's counts (a send's outcome)."""
+    minute = stats_minute_key(epoch_s(now) // 60)
+    return effect(
+        *count(state, channel, program).ops,
+        command("hincrby", minute, f"{state.value}:{channel}", 1),
+        command("expire", minute, STATS_MINUTE_TTL_S),
+    )
 
 
 def totals() -> Call[dict[CountKey, int]]:
