@@ -12,6 +12,8 @@ Reported: duplicates (outbox ids seen twice: must be 0), sent, `unknown` (taken 
 killed worker: never re-sent automatically), neither (must be 0), lateness (sent_at - due_at)
 p50 / p99 / max over the sent, and the same for the messages due before the kill that went out
 after it (the ones the crash held back). The lease is CAREDRIP_LEASE_SECONDS (`--lease`).
+A burst instead of a drip: `--spread 0.001 --rate 200 --kill-after 5` (2,000 due at once, drained
+at the limit in 10 s, killed half-way while the rest is claimed).
 """
 
 from __future__ import annotations
@@ -76,6 +78,7 @@ def main() -> None:
     parser.add_argument("--messages", type=int, default=2000)
     parser.add_argument("--spread", type=float, default=40.0, help="seconds over which the messages fall due")
     parser.add_argument("--down", type=float, default=1.0, help="seconds between the kill and the restart")
+    parser.add_argument("--kill-after", type=float, default=None, help="seconds after the first due (spread/2)")
     parser.add_argument("--lease", type=int, default=20)
     parser.add_argument("--rate", type=float, default=100.0, help="SMS_RATE_PER_SECOND (the drip is 50/s)")
     parser.add_argument("--bound", type=float, default=240.0, help="give up this long after the restart")
@@ -102,7 +105,7 @@ def main() -> None:
         enrollments = [build_enrollment(deps, sms_only(i, tz), first_due) for i in range(n)]
         due_of = {e.id: first_due + timedelta(seconds=i * step) for i, e in enumerate(enrollments)}
         bulk_store(deps, enrollments, due_ms=lambda e, _ch: int(due_of[e.id].timestamp() * 1000))
-        kill_at = first_due + timedelta(seconds=args.spread / 2)
+        kill_at = first_due + timedelta(seconds=args.spread / 2 if args.kill_after is None else args.kill_after)
         time.sleep(max(0.0, (kill_at - datetime.now(UTC)).total_seconds()))
         wait_claims = time.monotonic() + 10  # strike while batches hold claims (the lease matters then)
         while not client.zcard(lease_key("sms")) and time.monotonic() < wait_claims:
