@@ -64,6 +64,7 @@ def build_enrollment(deps: EngineDeps, new: NewEnrollment, now: datetime, genera
         cursor={ch: 0 for ch in new.channels},
         next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet) for ch in new.channels},
         generation=generation,
+        version=program.version,
     )
 
 
@@ -227,7 +228,7 @@ def update(
     change is kept for each channel the enrollment then uses (intake.check_patch requires it for
     a channel added and for a new phone number)."""
     current = get_owned(deps, eid, clinic_id)
-    program = deps.catalog.get(current.program)
+    program = deps.catalog.get(current.program, current.version)
     now = deps.clock.now()
     updated = replace(
         current,

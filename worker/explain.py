@@ -150,7 +150,8 @@ def explain(deps: EngineDeps, eid: str, clinic_id: str | None, caps: Caps) -> Sc
     belongs to `clinic_id` (None: operators, any clinic)."""
     e = get_owned(deps, eid, clinic_id)
     shared = {ch: deps.store.recent_sends(bi) for ch, bi in _recipients(deps, e).items()}
-    ctx = _Ctx(deps.catalog.get(e.program), e, ZoneInfo(e.timezone), deps.quiet, caps, deps.clock.now(), shared)
+    program = deps.catalog.get(e.program, e.version)  # the steps of the version it started on
+    ctx = _Ctx(program, e, ZoneInfo(e.timezone), deps.quiet, caps, deps.clock.now(), shared)
     records = deps.store.records(eid)
     entries = deps.store.due_entries(eid, e.channels)
     opt_outs = enrollment_opt_outs(deps.store, e)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import time
@@ -9,9 +10,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from worker.content_yaml import read_yaml_mapping
 from worker.errors import ContentError
+from worker.program_versions import declared_version, frozen_path, read_frozen
 from worker.records import CHANNELS
 
 # The step-less SMS that introduces the clinic and STOP/HELP to a number reached mid-program (SMS
@@ -53,6 +54,8 @@ class Program:
     strings: dict[str, dict[str, dict[str, str]]]
     fallback_first_name: dict[str, str]
     intro: dict[str, str] = field(default_factory=dict)  # language -> the introduction's SMS template
+    # The released version these steps are (worker.program_versions); 1 when none is declared.
+    version: int = 1
 
     def steps_for(self, channel: str) -> tuple[Step, ...]:
         """The steps that use `channel`, in program order: that channel's timeline."""
@@ -75,8 +78,29 @@ class Program:
         raise ContentError(f"program {self.id}: no step {step_id!r}")
 
 
-def load_program(content_dir: Path, program_id: str) -> Program:
-    """Read and validate one program; raise ContentError naming the file and field."""
+def load_program(content_dir: Path, program_id: str, version: int | None = None) -> Program:
+    """Read and validate one program; raise ContentError naming the file and field.
+
+    `version`: the steps of that released version (its frozen file, worker.program_versions),
+    worded by today's strings; None, or the version program.yaml declares: program.yaml's steps."""
+    current = _load_current(content_dir, program_id)
+    if version is None or version == current.version:
+        return current
+    return _load_version(content_dir, current, version)
+
+
+def _load_version(content_dir: Path, current: Program, version: int) -> Program:
+    """`current` with the steps of released `version`, worded by today's strings files."""
+    path = frozen_path(content_dir / current.id, version)
+    raw_steps = read_frozen(path, current.id, version).steps
+    steps = tuple(_parse_step(raw, path, i) for i, raw in enumerate(raw_steps))
+    _check_ids(steps, path)
+    folder = content_dir / current.id
+    strings = {lang: _load_strings(folder / "strings" / f"{lang}.yaml", steps)[0] for lang in current.languages}
+    return dataclasses.replace(current, steps=steps, strings=strings, version=version)
+
+
+def _load_current(content_dir: Path, program_id: str) -> Program:
     folder = content_dir / program_id
     path = folder / "program.yaml"
     data = read_yaml_mapping(path)
@@ -92,11 +116,7 @@ def load_program(content_dir: Path, program_id: str) -> Program:
     steps = tuple(_parse_step(raw, path, i) for i, raw in enumerate(_require(data, "steps", list, path)))
     if not steps:
         raise ContentError(f"{path}: steps: at least one is needed")
-    ids = [s.id for s in steps]
-    if len(set(ids)) != len(ids):
-        raise ContentError(f"{path}: steps: duplicate step id")
-    if INTRO_ID in ids:
-        raise ContentError(f"{path}: steps: {INTRO_ID!r} is reserved for the introduction SMS")
+    _check_ids(steps, path)
     strings: dict[str, dict[str, dict[str, str]]] = {}
     fallback: dict[str, str] = {}
     intro: dict[str, str] = {}
@@ -115,7 +135,16 @@ def load_program(content_dir: Path, program_id: str) -> Program:
         strings=strings,
         fallback_first_name=fallback,
         intro=intro,
+        version=declared_version(data, path) or 1,
     )
+
+
+def _check_ids(steps: tuple[Step, ...], path: Path) -> None:
+    ids = [s.id for s in steps]
+    if len(set(ids)) != len(ids):
+        raise ContentError(f"{path}: steps: duplicate step id")
+    if INTRO_ID in ids:
+        raise ContentError(f"{path}: steps: {INTRO_ID!r} is reserved for the introduction SMS")
 
 
 def list_programs(content_dir: Path) -> list[str]:
@@ -126,18 +155,25 @@ def list_programs(content_dir: Path) -> list[str]:
 
 
 class ProgramCatalog:
-    """Programs loaded once per process, by id; unknown ids raise ContentError."""
+    """Programs loaded once per process, by id and version; unknown ids raise ContentError."""
 
     def __init__(self, content_dir: Path) -> None:
         self.content_dir = content_dir
-        self._programs: dict[str, Program] = {}
+        self._programs: dict[tuple[str, int | None], Program] = {}
 
-    def get(self, program_id: str) -> Program:
-        if program_id not in self._programs:
+    def get(self, program_id: str, version: int | None = None) -> Program:
+        """The program as program.yaml has it now (`version` None: what a new enrollment starts
+        on), or the steps of released `version` (what an enrollment that started on it follows)."""
+        key = (program_id, version)
+        if key not in self._programs:
             if not _ID_RE.match(program_id) or program_id not in list_programs(self.content_dir):
                 raise ContentError(f"unknown program {program_id!r}")
-            self._programs[program_id] = load_program(self.content_dir, program_id)
-        return self._programs[program_id]
+            current = self.get(program_id) if version is not None else None
+            if current is not None and version == current.version:
+                self._programs[key] = current
+            else:
+                self._programs[key] = load_program(self.content_dir, program_id, version)
+        return self._programs[key]
 
     def ids(self) -> list[str]:
         return list_programs(self.content_dir)
@@ -203,19 +239,6 @@ def _load_intro(path: Path) -> str | None:
     if not isinstance(block, dict) or not isinstance(block.get("sms"), str) or not block["sms"].strip():
         raise ContentError(f"{path}: {INTRO_ID}.sms: a non-empty string is needed")
     return str(block["sms"])
-
-
-def read_yaml_mapping(path: Path, what: str = "a mapping") -> dict[str, Any]:
-    """A content file's top-level mapping; ContentError naming the file when missing, not YAML or not a mapping."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContentError(f"{path}: file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ContentError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ContentError(f"{path}: {what} is needed at the top")
-    return data
 
 
 def _require(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:

@@ -95,6 +95,8 @@ class Enrollment:
     intros: int = 0
     intro_asked: datetime | None = None
     paused_reason: PausedReason | None = None  # while paused (an older pause without one: the clinic's)
+    # The program version it started on and follows to its end (worker.program_versions).
+    version: int = 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -94,7 +94,7 @@ def patient(eid: str, request: Request, who: Who, c: Ctx) -> Response:
     deps = c.engine()
     view = view_of(deps, enrollment)
     try:
-        program = deps.catalog.get(enrollment.program)
+        program = deps.catalog.get(enrollment.program, enrollment.version)
         rows = timeline(enrollment, program, deps.store.records(eid), deps.quiet)
     except ContentError:
         rows = []

@@ -67,7 +67,7 @@ def _triage(
             batch.reschedule(eid, channel, None, token=token)
             outcome.add("inactive")
             continue
-        pending = next_message(catalog.get(enrollment.program), enrollment, channel, token)
+        pending = next_message(catalog.get(enrollment.program, enrollment.version), enrollment, channel, token)
         due = None if pending is None else pending.due(channel)
         if pending is None or due is None:
             batch.reschedule(eid, channel, None, token=token)

@@ -8,7 +8,8 @@ ch channels (comma list), l language, tz timezone, st state, a anchor (s), ca cr
 it differs from a), cs consent (`email=<recorded_at s>;sms=<recorded_at s>`), g generation (only
 when > 0), u last changed (s), end ended (s), pr why it is paused (`clinic`, `red_flag`,
 `patient`; only while paused: lifecycle.lua writes and clears it; a pause from before the field
-reads as `clinic`); per channel: k:<ch> cursor,
+reads as `clinic`), v the program version it started on (only when > 1: an enrollment stored
+without it, from before versions, is on version 1); per channel: k:<ch> cursor,
 d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1"),
 i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS).
 
@@ -165,6 +166,7 @@ def _encode(e: Enrollment, details: dict[str, str]) -> dict[str, str]:
         "cs": pack_consent(e.consent),
         "ca": "" if created == anchor else created,
         "g": str(e.generation) if e.generation else "",
+        "v": str(e.version) if e.version != 1 else "",
     }
     fields = {
         "c": e.clinic_id,
@@ -240,6 +242,7 @@ def decode_enrollment(eid: str, h: dict[str, str], keyring: Keyring) -> Enrollme
         generation=int(h.get("g") or 0),
         **_decode_intro(h.get(intro_field("sms"), "")),
         paused_reason=_decode_paused_reason(h),
+        version=int(h.get("v") or 1),
     )
 
 

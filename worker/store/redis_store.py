@@ -202,10 +202,10 @@ class Store:
         """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
         return self._call(enrollments.channel_opt_outs(eid, channels))
 
-    def active_by_program(self) -> dict[str, int]:
-        """program id -> active enrollments with a message to come, read from the due index (a
-        round trip per 10,000 of them; see worker.store.census)."""
-        return census.active_by_program(self.redis)
+    def active_by_version(self) -> dict[tuple[str, int], int]:
+        """(program id, version) -> active enrollments with a message to come, read from the due
+        index (a round trip per 10,000 of them; see worker.store.census)."""
+        return census.active_by_version(self.redis)
 
     # -- the due index ----------------------------------------------------------------------
     def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
