@@ -34,6 +34,7 @@ RULES = {
     "reading_level": "reading level:",
     "first_sms_no_stop": "first SMS:",
     "out_of_order": "out of order:",
+    "frozen_version": "version:",
 }
 # fixture folder -> the step (or file) each problem line must name
 NAMED = {
@@ -46,6 +47,7 @@ NAMED = {
     "reading_level": ["reading-level/en/tip.sms: reading level: grade "],
     "first_sms_no_stop": ["first-sms-no-stop/en/welcome.sms: first SMS: does not say 'Reply STOP to opt out"],
     "out_of_order": ["out-of-order/program.yaml: tip-early: out of order: day 3 at 10:00"],
+    "frozen_version": ["frozen-version/versions/1.yaml: version: edited after release: its steps no longer match"],
 }
 
 
