@@ -81,3 +81,16 @@ def rows_json(rows: list[ProgramRow]) -> list[dict[str, object]]:
          **({"error": r.error} if r.error else {})}
         for r in rows
     ]  # fmt: skip
+
+
+def versions_in_use_problems(catalog: ProgramCatalog, store: Store) -> list[str]:
+    """`caredrip lint --redis`: a version with active enrollments that does not load from the
+    content (its frozen file gone or broken, the program gone): those patients' next steps would
+    not go. One line each, naming the program, the version and how many follow it."""
+    problems: list[str] = []
+    for (pid, version), count in sorted(store.active_by_version().items()):
+        try:
+            catalog.get(pid, version)
+        except ContentError as exc:
+            problems.append(f"{pid}: version: version {version} has {count} active enrollment(s), but: {exc}")
+    return problems

@@ -53,12 +53,23 @@ def simulate(
 @guarded
 def lint(
     content_dir: Annotated[Path | None, typer.Option(help="Programs to check (default: CAREDRIP_CONTENT_DIR).")] = None,
+    with_redis: Annotated[
+        bool, typer.Option("--redis", help="Also check that every version with active enrollments loads.")
+    ] = False,
 ) -> None:
-    """Check programs and templates: rendering, segments, caps, quiet hours, reading level."""
+    """Check programs and templates: rendering, segments, caps, quiet hours, reading level,
+    released versions (with --redis: also those active enrollments follow)."""
     from worker.lint import lint_content
 
     s = settings()
     report = lint_content(content_dir or s.content_dir, s.templates_dir, s.quiet_hours, s.caps)
+    if with_redis:
+        from worker import wiring
+        from worker.program_list import versions_in_use_problems
+        from worker.programs import ProgramCatalog
+
+        catalog = ProgramCatalog(content_dir or s.content_dir)
+        report.problems.extend(versions_in_use_problems(catalog, wiring.engine_deps().store))
     for line in report.summary:
         typer.echo(line)
     for problem in report.problems:
