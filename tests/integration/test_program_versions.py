@@ -71,3 +71,32 @@ def test_in_flight_patient_keeps_version_1_while_version_2_ships(redis_url: str,
         stored = deps.engine.store.get_enrollment(eid)
         assert stored is not None and stored.state is EnrollmentState.COMPLETED
         assert len({(r.step, r.channel) for r in deps.engine.store.records(eid)}) == len(deps.engine.store.records(eid))
+
+
+def test_a_version_that_no_longer_loads_holds_its_patients_alone(redis_url: str, tmp_path: Path) -> None:
+    """Lint refuses it, but should a released version's file go missing in production, its
+    patients wait (an hour at a time, logged) rather than get another version's step, and the
+    rest of their batch goes on."""
+    content = copy_content(tmp_path)
+    outbox = tmp_path / "outbox.jsonl"
+    deps = _deployed(make_deps(redis_url, outbox), content)
+    deps.engine.clock.set(START)  # type: ignore[attr-defined]
+    ana, _ = enroll(deps.engine, new_enrollment("p-ana"))
+    run_until_idle(deps, until=datetime(2026, 3, 5, 12, 0, tzinfo=NY))  # welcome and hydration sent
+    ship_v2(content)
+    frozen = content / "twitching" / "versions" / "1.yaml"
+    kept = frozen.read_text()
+    frozen.unlink()
+    deps = _deployed(deps, content)
+    ben, _ = enroll(deps.engine, new_enrollment("p-ben", phone="+14155550123", email="ben@example.com"))
+    run_until_idle(deps, until=datetime(2026, 3, 8, 12, 0, tzinfo=NY))
+    lines = outbox_lines(outbox)
+    assert _steps(lines, ana.id, "sms") == ["welcome", "hydration"]  # held at sleep: nothing else
+    assert _steps(lines, ben.id, "sms")[:2] == ["welcome", "hydration"]  # others go on
+    assert deps.engine.store.get_enrollment(ana.id).cursor["sms"] == 2  # type: ignore[union-attr]
+
+    frozen.write_text(kept)  # restored and redeployed: the held steps go, each once
+    deps = _deployed(deps, content)
+    run_until_idle(deps)
+    v1_ids = [s["id"] for s in yaml.safe_load(kept)["steps"]]
+    assert _steps(outbox_lines(outbox), ana.id, "sms") == v1_ids

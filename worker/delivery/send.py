@@ -9,14 +9,15 @@ never a second text.
 
 A batch holds its claim's token (only it releases its entries) and keeps the claim's deadline
 (worker.delivery.deadline): past it, the rest of the batch goes back to the due index unsent.
-On SMS, a number waiting for its introduction (worker.introductions) gets that first.
+On SMS, a number waiting for its introduction (worker.introductions) gets that first. Each
+enrollment's step is one of the program version it started on (worker.program_versions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import worker.delivery.recipients as recipients
@@ -24,12 +25,17 @@ from worker.channels.timeouts import call_deadline
 from worker.clock import to_virtual
 from worker.delivery.compose import render_all
 from worker.delivery.deadline import Deadline, batch_deadline
-from worker.delivery.outcomes import bookkeeping, classify, record_outcomes, tell_clinics
+from worker.delivery.outcomes import bookkeeping, classify, log, record_outcomes, tell_clinics
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
+from worker.errors import ContentError
 from worker.programs import INTRO_STEP, Program
 from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState, message_id
 from worker.schedule import channel_caps, next_allowed
 from worker.store import Batch, BeginSend, BeginStatus, Lease, Reply
+
+# An enrollment whose program version does not load (its frozen file gone) is looked at again
+# this much later: never sent another version's step, never blocking the rest of its batch.
+UNAVAILABLE_HOLD = timedelta(hours=1)
 
 
 def send_batch(deps: DeliveryDeps, channel: str, handles: Sequence[str]) -> BatchOutcome:
@@ -67,7 +73,15 @@ def _triage(
             batch.reschedule(eid, channel, None, token=token)
             outcome.add("inactive")
             continue
-        pending = next_message(catalog.get(enrollment.program, enrollment.version), enrollment, channel, token)
+        try:
+            program = catalog.get(enrollment.program, enrollment.version)
+        except ContentError as exc:  # its version no longer loads (lint refuses that): hold it, alone
+            log.error("program_unavailable", enrollment_id=eid, program=enrollment.program,
+                      version=enrollment.version, channel=channel, error=str(exc))  # fmt: skip
+            batch.reschedule(eid, channel, now + UNAVAILABLE_HOLD, token=token)
+            outcome.add("program_unavailable")
+            continue
+        pending = next_message(program, enrollment, channel, token)
         due = None if pending is None else pending.due(channel)
         if pending is None or due is None:
             batch.reschedule(eid, channel, None, token=token)
