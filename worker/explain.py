@@ -298,6 +298,7 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
     return {
         "enrollment_id": e.id,
         "program": e.program,
+        "program_version": e.version,
         "state": e.state.value,
         "timezone": e.timezone,
         "now": schedule.now.isoformat(),

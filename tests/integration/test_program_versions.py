@@ -17,6 +17,7 @@ from tests.support.engine import make_deps, new_enrollment, outbox_lines, run_un
 from tests.support.versions import ADDED, MOVED, NEW_WORDS, REMOVED, RETIMED, REWORDED, copy_content, ship_v2
 from worker.delivery.types import DeliveryDeps
 from worker.enrollment import enroll
+from worker.explain import explain, schedule_json
 from worker.program_list import list_programs
 from worker.programs import ProgramCatalog
 from worker.records import EnrollmentState
@@ -51,6 +52,9 @@ def test_in_flight_patient_keeps_version_1_while_version_2_ships(redis_url: str,
     assert created and ben.version == 2
     assert deps.engine.store.redis.hget(enrollment_key(ben.id), "v") == "2"
     assert deps.engine.store.redis.hget(enrollment_key(ana.id), "v") is None  # version 1: nothing stored
+    ana_plan = schedule_json(explain(deps.engine, ana.id, None, deps.caps))
+    assert ana_plan["program_version"] == 1  # explain lists her version's steps, past and planned
+    assert [m["step"] for m in ana_plan["messages"] if m["channel"] == "sms"] == v1_ids
     [row] = list_programs(deps.engine.catalog, deps.engine.store)
     assert row.version == 2 and [(v.version, v.active, v.frozen) for v in row.versions] == [(1, 1, True), (2, 1, True)]
 

@@ -29,7 +29,8 @@ def explain(
     if as_json:
         print_json(result)
         return
-    typer.echo(f"{result['enrollment_id']} · {result['program']} · {result['state']} · {result['timezone']}")
+    program = f"{result['program']} v{result['program_version']}"
+    typer.echo(f"{result['enrollment_id']} · {program} · {result['state']} · {result['timezone']}")
     for m in result["messages"]:
         typer.echo(_row(m))
 
