@@ -116,3 +116,12 @@ def test_a_version_frozen_past_the_declared_one_is_refused(tmp_path: Path, nltk_
     program.write_text(program.read_text().replace("version: 2", "version: 1"))
     lines = version_lines(content, nltk_dir)
     assert any("versions/2.yaml: version: frozen past the declared version 1" in line for line in lines)
+
+
+def test_frozen_versions_without_a_declared_one_are_refused(tmp_path: Path, nltk_dir: Path) -> None:
+    content = copy_content(tmp_path)
+    program = content / "twitching" / "program.yaml"
+    program.write_text(program.read_text().replace("version: 1\n", ""))
+    [line] = version_lines(content, nltk_dir)
+    expected = "program.yaml: version: none declared, but versions/ holds frozen versions 1: declare the current one"
+    assert line.endswith(expected)

@@ -27,6 +27,11 @@ def version_problems(folder: Path) -> tuple[list[str], list[str]]:
     except ContentError:
         return [], []  # the program's own load reports it
     if declared is None:
+        if frozen_versions(folder):  # patients may follow them: program.yaml must say which is current
+            return [
+                f"{folder / 'program.yaml'}: version: none declared, but versions/ holds frozen versions"
+                f" {', '.join(str(v) for v in frozen_versions(folder))}: declare the current one"
+            ], []
         return [], [f"{program_id}: no version declared: an edit reaches patients in flight (content/README.md)"]
     problems: list[str] = []
     schedules: dict[int, list[dict[str, Any]]] = {}
