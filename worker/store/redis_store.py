@@ -312,6 +312,15 @@ class Store:
         compare-and-set. SealError if it does not open."""
         return sealed.reseal_reply(self._call, self.keyring, rid)
 
+    def reseal_webhook_secret(self, cid: str) -> Reseal:
+        """Seal the clinic's webhook signing secret under the keyring's first key unless it
+        already is, by compare-and-set. SealError if it does not open."""
+        return sealed.reseal_webhook_secret(self._call, self.keyring, cid)
+
+    def clinic_ids(self) -> list[str]:
+        """Every clinic's id (the key rotation visits each clinic's sealed webhook secret)."""
+        return self._call(sealed.clinic_ids())
+
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:
         """True the first time (`kind`, `ident`) is seen within `ttl_s` seconds."""
