@@ -119,7 +119,7 @@ def test_a_clinic_finds_a_patient_reads_a_quiet_hours_deferral_and_pauses(
     with page.expect_navigation():
         page.get_by_role("link", name=enrollment.id).click()
     timeline = page.locator("table.timeline").inner_text()
-    assert "Quiet hours (21:00–08:00 patient time): moved from Tue 00:00 to Tue 08:00" in timeline
+    assert "Quiet hours: due Tue 03 Mar 00:00, inside quiet hours 21:00-08:00: moved to Tue 03 Mar 08:00" in timeline
     assert "Tue 3 Mar 2026, 08:00 JST" in timeline
     page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
     with page.expect_navigation():

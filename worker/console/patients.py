@@ -94,9 +94,8 @@ def patient(eid: str, request: Request, who: Who, c: Ctx) -> Response:
     deps = c.engine()
     view = view_of(deps, enrollment)
     try:
-        program = deps.catalog.get(enrollment.program)
-        rows = timeline(enrollment, program, deps.store.records(eid), deps.quiet)
-    except ContentError:
+        rows = timeline(deps, eid, who.clinic_id, c.api.caps())
+    except (ContentError, NotFound):  # a program no longer in the catalog; ended meanwhile
         rows = []
     values: dict[str, Any] = {
         "who": who, "csrf": who.csrf, "nav": "patients", "e": enrollment, "view": view, "rows": rows,
