@@ -42,7 +42,8 @@ cd:alerts:open:<owner>     zset    -                  one clinic's open alerts (
 cd:resume:patient          zset    -                  enrollments paused by the patient's PAUSE -> when they resume
                                                       (ms); read by the dispatch tick
 cd:stats:total             hash    -                  `<state>:<channel>:<program>` -> messages counted
-cd:stats:m:<epoch minute>  hash    2 hours            `<state>:<channel>` -> messages in that minute
+cd:stats:m:<epoch minute>  hash    25 hours           `<state>:<channel>` -> messages in that minute; `late:<bound>`
+                                                      -> sent messages by lateness bucket (worker.lateness; 0: open)
 cd:dispatch                hash    -                  last dispatch run: last_at (s), runs, handed
 cd:rl:<channel>            string  1 s past its slot  the shared rate limit's next free slot (Redis µs)
 cd:lock:<name>             string  the lock's ttl     the holder's token (SET NX PX)
@@ -179,7 +180,7 @@ def open_alerts_key(owner: str) -> str:
 PATIENT_RESUMES = "cd:resume:patient"
 
 STATS_TOTAL = "cd:stats:total"
-STATS_MINUTE_TTL_S = 7200
+STATS_MINUTE_TTL_S = 25 * 3600  # 24 h of charts on Operations, and an hour's slack
 
 
 def stats_minute_key(minute: int) -> str:
