@@ -56,6 +56,9 @@ cd:clinic:<id>             hash    -                  a clinic: name, phone, ema
                                                       per API key (`key`: the sha256 of a key from before key ids);
                                                       webhook_url, webhook_secret (sealed, aad the clinic id)
 cd:clinics                 set     -                  every clinic id
+cd:enrollments:<clinic id> zset    retention          the clinic's enrollment ids -> created (ms), written with each
+                                                      create (NX), for the console's patient list; ids only, never
+                                                      PHI; expired or erased ones dropped when a reader finds them gone
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
 cd:operator:<id>           hash    -                  a console operator: name, created, revoked (s), token (its sha256)
 cd:operators               set     -                  every operator id
@@ -208,6 +211,11 @@ CLINIC_KEYS = "cd:clinickeys"
 
 def clinic_key(cid: str) -> str:
     return f"cd:clinic:{cid}"
+
+
+def clinic_enrollments_key(cid: str) -> str:
+    """The clinic's enrollment ids by creation time (worker.store.clinic_enrollments)."""
+    return f"cd:enrollments:{cid}"
 
 
 OPERATORS = "cd:operators"
