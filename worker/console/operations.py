@@ -14,13 +14,13 @@ alerts` lists, never the reply's text); an operator may close one (`caredrip ale
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from worker.alerts import open_alerts, operator_close
+from worker.clock import Clock, to_virtual
 from worker.console import charts
 from worker.console.auth import Form, Operator, Principal, check_csrf
 from worker.console.deps import Console, console
@@ -34,15 +34,16 @@ from worker.store import FAILED_INDEX, UNKNOWN_INDEX, MinuteCounts, OperatorInde
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Ctx = Annotated[Console, Depends(console)]
-STALE = timedelta(minutes=2)  # no dispatch run for this long (caredrip clock): beat is down
+STALE_S = 120.0  # no dispatch run for this long (real time: beat runs every second whatever the scale): down
 LISTED = 100
 
 
-def heartbeat(snap: StatusSnapshot) -> dict[str, Any]:
-    """The dispatch heartbeat: its last run, how long ago, and whether that is stale."""
+def heartbeat(snap: StatusSnapshot, clock: Clock) -> dict[str, Any]:
+    """The dispatch heartbeat: its last run, how long ago (caredrip clock), and whether that is
+    stale: longer ago than STALE_S of real time (on a scaled clock, STALE_S times the scale)."""
     last = snap.dispatch.last_at
     age = (snap.now - last).total_seconds() if last else None
-    return {"last_at": last, "age_s": age, "stale": last is None or snap.now - last > STALE}
+    return {"last_at": last, "age_s": age, "stale": last is None or snap.now - last > to_virtual(clock, STALE_S)}
 
 
 def _listed(c: Console, index: OperatorIndex) -> list[dict[str, Any]]:
@@ -67,8 +68,9 @@ def _minutes(c: Console) -> list[MinuteCounts]:
 
 
 def _figures(c: Console) -> dict[str, Any]:
-    snap = snapshot(c.engine().store, c.engine().clock.now())
-    return {"snap": snap, "beat": heartbeat(snap), "workers": c.workers(), "day": charts.summary(_minutes(c))}
+    clock = c.engine().clock
+    snap = snapshot(c.engine().store, clock.now())
+    return {"snap": snap, "beat": heartbeat(snap, clock), "workers": c.workers(), "day": charts.summary(_minutes(c))}
 
 
 def _alerts(c: Console) -> list[dict[str, Any]]:
