@@ -177,6 +177,7 @@ def test_a_clinic_acknowledges_a_red_flag_reply(
     # The clinic's list (newest first) leads to the patient, paused by the red flag.
     row = page.locator("tr", has_text="MRN-0042")
     assert "paused" in row.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # the list fits 360 px
     with page.expect_navigation():
         row.get_by_role("link", name=enrollment.id).click()
     assert "reason: red_flag" in page.inner_text("main")
@@ -186,6 +187,7 @@ def test_a_clinic_acknowledges_a_red_flag_reply(
     reply = page.locator(".replies li.red-flag")
     assert "chest pain since the new pills" in reply.inner_text()
     page.screenshot(path=str(tmp_path / "red-flag.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # the patient page too
     reply.get_by_role("button", name="Acknowledge").focus()
     with page.expect_navigation():
         page.keyboard.press("Enter")  # the keyboard alone acknowledges
