@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -47,7 +48,7 @@ def test_the_list_pages_newest_first_and_shows_only_the_clinics_own(
 
     # The index holds ids and creation times only: never a ref, a name or a number.
     raw = engine.store.redis
-    listed = raw.zrange(clinic_enrollments_key(clinic[0]), 0, -1, withscores=True)
+    listed: Any = raw.zrange(clinic_enrollments_key(clinic[0]), 0, -1, withscores=True)
     assert [(m, int(s)) for m, s in listed] == [(e.id, epoch_ms(e.created_at)) for e in made]
     assert 0 < raw.ttl(clinic_enrollments_key(clinic[0])) <= engine.retention_s
 

@@ -99,8 +99,8 @@ def search(request: Request, who: Who, c: Ctx) -> Response:
     elif not who.is_operator:
         results, total = listed(c, who.id, number)
     pages = max(1, -(-total // PAGE))
-    values = {"who": who, "csrf": who.csrf, "nav": "patients", "ref": ref, "results": results, "searched": bool(ref),
-              "number": number, "pages": pages, "total": total}  # fmt: skip
+    values: dict[str, Any] = {"who": who, "csrf": who.csrf, "nav": "patients", "ref": ref, "results": results,
+                              "searched": bool(ref), "number": number, "pages": pages, "total": total}  # fmt: skip
     return page("patients.html", **values)
 
 
