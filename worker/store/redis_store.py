@@ -22,6 +22,7 @@ import worker.store.alerts as alerts
 import worker.store.audit as audit
 import worker.store.bulk as bulk
 import worker.store.census as census
+import worker.store.clinic_enrollments as clinic_enrollments
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
@@ -173,6 +174,15 @@ class Store:
 
     def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
         return self._call(enrollments.get_many(self.keyring, eids))
+
+    def clinic_enrollments(self, clinic_id: str, offset: int, count: int) -> tuple[list[str], int]:
+        """(`count` of the clinic's enrollment ids from `offset`, newest first; how many it has)."""
+        return self._call(clinic_enrollments.page(clinic_id, offset, count))
+
+    def forget_clinic_enrollments(self, clinic_id: str, eids: Sequence[str]) -> None:
+        """Drop ids from the clinic's list whose enrollment is no longer stored."""
+        if eids:
+            self._call(clinic_enrollments.forget(clinic_id, eids))
 
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
         """Write `change`. When it changes the patient's details (or they are plain, or under an
