@@ -3,8 +3,10 @@ by uvicorn on loopback, over a private Redis. Each test saves a screenshot under
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,14 +17,15 @@ import uvicorn
 
 from tests.console.browser import ARGS, require_chromium
 from tests.console.conftest import console_app
-from tests.support.engine import new_enrollment, send_inline
+from tests.support.engine import make_deps, new_enrollment, send_inline
 from tests.support.redis_fixture import wait_until
-from worker.clock import FixedClock
+from worker.clock import FixedClock, ScaledClock
 from worker.delivery.dispatch import dispatch_window
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.enrollment import enroll
 from worker.records import EnrollmentState, MessageState
+from worker.replies import handle_inbound
 from worker.store import ClinicStore
 
 pytestmark = pytest.mark.slow
@@ -34,11 +37,10 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(engine: EngineDeps, clinic_store: ClinicStore, delivery: DeliveryDeps) -> Iterator[str]:
-    """The API with its console, served by uvicorn in a thread on a free loopback port."""
+@contextlib.contextmanager
+def _serve(app: Any) -> Iterator[str]:
+    """`app` served by uvicorn in a thread on a free loopback port."""
     port = _free_port()
-    app = console_app(engine, clinic_store, delivery)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name="uvicorn-console", daemon=True)
     thread.start()
@@ -46,6 +48,13 @@ def server(engine: EngineDeps, clinic_store: ClinicStore, delivery: DeliveryDeps
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def server(engine: EngineDeps, clinic_store: ClinicStore, delivery: DeliveryDeps) -> Iterator[str]:
+    """The API with its console (fixed clock), served by uvicorn in a thread."""
+    with _serve(console_app(engine, clinic_store, delivery)) as url:
+        yield url
 
 
 @pytest.fixture
@@ -103,6 +112,32 @@ def test_an_operator_signs_in_and_watches_a_backlog_drain(
     page.screenshot(path=str(tmp_path / "operations.png"), full_page=True)
 
 
+def test_an_operator_watches_a_backlog_drain_on_a_scaled_clock(
+    page: Any, operator: tuple[str, str], clinic: tuple[str, str], clinic_store: ClinicStore, redis_url: str,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    """caredrip's clock running 60 times real time (as `caredrip run --scale`): the backlog and the
+    heartbeat's age are on that clock, the drain shows in the 24-hour figures with its lateness."""
+    clock = ScaledClock(real_origin=time.time(), virtual_origin=datetime(2026, 3, 2, 15, 0, tzinfo=UTC), scale=60)
+    delivery = make_deps(redis_url, tmp_path / "scaled-outbox.jsonl", clock=clock)
+    for n in range(4):  # four patients whose welcome messages are due now, and no dispatch yet
+        phone = f"+1415555{2671 + n:04d}"
+        enroll(delivery.engine, new_enrollment(f"MRN-{n}", clinic_id=clinic[0], phone=phone, email=f"p{n}@example.com"))
+    with _serve(console_app(delivery.engine, clinic_store, delivery)) as base:
+        _sign_in(page, base, operator[1])
+        assert page.locator("#due-now").inner_text().split() == ["Due", "now", "(backlog)", "4", "4"]
+        assert page.locator("#heartbeat.stale").is_visible()
+        page.screenshot(path=str(tmp_path / "scaled-backlog.png"), full_page=True)
+        dispatch_window(delivery, send_inline(delivery), window_seconds=0, sleep=lambda _s: None)  # beat's window
+        page.wait_for_selector("#heartbeat.fresh", timeout=15_000)  # htmx: the figures every 5 s
+        assert page.locator("#due-now").inner_text().split() == ["Due", "now", "(backlog)", "0", "0"]
+        assert page.locator("#day").inner_text().startswith("sent 8 · failed 0 · unknown 0 · lateness p50")
+        page.wait_for_selector("#lateness-chart canvas")  # both charts drawn by uPlot
+        page.wait_for_selector("#sends-chart canvas")
+        page.screenshot(path=str(tmp_path / "scaled-drained.png"), full_page=True)
+    delivery.engine.store.redis.close()
+
+
 def test_a_clinic_finds_a_patient_reads_a_quiet_hours_deferral_and_pauses(
     page: Any, server: str, clinic: tuple[str, str], engine: EngineDeps, tmp_path: Path
 ) -> None:
@@ -119,7 +154,7 @@ def test_a_clinic_finds_a_patient_reads_a_quiet_hours_deferral_and_pauses(
     with page.expect_navigation():
         page.get_by_role("link", name=enrollment.id).click()
     timeline = page.locator("table.timeline").inner_text()
-    assert "Quiet hours (21:00–08:00 patient time): moved from Tue 00:00 to Tue 08:00" in timeline
+    assert "Quiet hours: due Tue 03 Mar 00:00, inside quiet hours 21:00-08:00: moved to Tue 03 Mar 08:00" in timeline
     assert "Tue 3 Mar 2026, 08:00 JST" in timeline
     page.screenshot(path=str(tmp_path / "timeline.png"), full_page=True)
     with page.expect_navigation():
@@ -127,6 +162,40 @@ def test_a_clinic_finds_a_patient_reads_a_quiet_hours_deferral_and_pauses(
     assert "Done: pause." in page.locator(".notice").inner_text()
     assert page.get_by_role("button", name="Resume").is_visible()
     assert engine.store.get_enrollment(enrollment.id).state is EnrollmentState.PAUSED  # type: ignore[union-attr]
+
+
+def test_a_clinic_acknowledges_a_red_flag_reply(
+    page: Any, server: str, clinic: tuple[str, str], delivery: DeliveryDeps, clinic_store: ClinicStore,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    engine = delivery.engine
+    enrollment, _ = enroll(engine, new_enrollment("MRN-0042", clinic_id=clinic[0]))
+    dispatch_window(delivery, send_inline(delivery), window_seconds=0, sleep=lambda _s: None)  # the welcome SMS
+    handle_inbound(engine, clinic_store, "+14155552671", "I have chest pain since the new pills", engine.clock.now(),
+                   message_sid="SM1")  # fmt: skip
+    _sign_in(page, server, clinic[1])
+    # The clinic's list (newest first) leads to the patient, paused by the red flag.
+    row = page.locator("tr", has_text="MRN-0042")
+    assert "paused" in row.inner_text()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # the list fits 360 px
+    with page.expect_navigation():
+        row.get_by_role("link", name=enrollment.id).click()
+    assert "reason: red_flag" in page.inner_text("main")
+    alerts = page.locator("section.alerts")
+    assert alerts.is_visible() and "Open red-flag alerts (1)" in alerts.inner_text()
+    alerts.get_by_role("link", name="read the reply and acknowledge it").click()
+    reply = page.locator(".replies li.red-flag")
+    assert "chest pain since the new pills" in reply.inner_text()
+    page.screenshot(path=str(tmp_path / "red-flag.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360  # the patient page too
+    reply.get_by_role("button", name="Acknowledge").focus()
+    with page.expect_navigation():
+        page.keyboard.press("Enter")  # the keyboard alone acknowledges
+    assert "Done: acknowledged." in page.locator(".notice").inner_text()
+    assert page.locator("section.alerts").count() == 0
+    assert "Acknowledged" in page.locator(".replies li.red-flag").inner_text()
+    assert page.locator(".replies").get_by_role("button", name="Acknowledge").count() == 0
+    page.screenshot(path=str(tmp_path / "acknowledged.png"), full_page=True)
 
 
 def test_an_operator_resends_an_unknown_message_once(

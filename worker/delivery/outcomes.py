@@ -85,7 +85,7 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
                 timezone=e.timezone,
             )
             follow.append((p, next_due, finish))
-        bookkeeping(batch, state, channel, p, mid, reason, now)
+        bookkeeping(batch, state, channel, p, mid, reason, now, lateness)
     batch.run()
     index = store.batch()
     for p, due_next, done in follow:
@@ -146,16 +146,24 @@ def _entry_due(
 
 
 def bookkeeping(
-    batch: Batch, state: MessageState, channel: str, p: Pending, mid: str, reason: str, now: datetime
+    batch: Batch,
+    state: MessageState,
+    channel: str,
+    p: Pending,
+    mid: str,
+    reason: str,
+    now: datetime,
+    lateness_s: int | None = None,
 ) -> None:
-    """Operator indexes, STOP learned from the provider, and the counters behind status and metrics."""
+    """Operator indexes, STOP learned from the provider, and the counters behind status and metrics
+    (a sent message's lateness among them: same round trip, no call of its own)."""
     if state is MessageState.UNKNOWN:
         batch.add_to_index(UNKNOWN_INDEX, mid, now)
     elif state is MessageState.FAILED:
         batch.add_to_index(FAILED_INDEX, mid, now)
         if reason.startswith("optout:") and p.enrollment.phone:
             provider_opt_out(batch, p.enrollment.phone, now)
-    batch.count_outcome(state, channel, p.program.id, now)
+    batch.count_outcome(state, channel, p.program.id, now, lateness_s)
 
 
 def log_outcome(p: Pending, channel: str, mid: str, outcome: str, reason: str) -> None:

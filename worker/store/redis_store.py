@@ -22,6 +22,7 @@ import worker.store.alerts as alerts
 import worker.store.audit as audit
 import worker.store.bulk as bulk
 import worker.store.census as census
+import worker.store.clinic_enrollments as clinic_enrollments
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
@@ -174,6 +175,15 @@ class Store:
     def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
         return self._call(enrollments.get_many(self.keyring, eids))
 
+    def clinic_enrollments(self, clinic_id: str, offset: int, count: int) -> tuple[list[str], int]:
+        """(`count` of the clinic's enrollment ids from `offset`, newest first; how many it has)."""
+        return self._call(clinic_enrollments.page(clinic_id, offset, count))
+
+    def forget_clinic_enrollments(self, clinic_id: str, eids: Sequence[str]) -> None:
+        """Drop ids from the clinic's list whose enrollment is no longer stored."""
+        if eids:
+            self._call(clinic_enrollments.forget(clinic_id, eids))
+
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
         """Write `change`. When it changes the patient's details (or they are plain, or under an
         older key) the whole token is sealed anew and written by compare-and-set against the one
@@ -311,6 +321,15 @@ class Store:
         """Seal the reply's body under the keyring's first key unless it already is, by
         compare-and-set. SealError if it does not open."""
         return sealed.reseal_reply(self._call, self.keyring, rid)
+
+    def reseal_webhook_secret(self, cid: str) -> Reseal:
+        """Seal the clinic's webhook signing secret under the keyring's first key unless it
+        already is, by compare-and-set. SealError if it does not open."""
+        return sealed.reseal_webhook_secret(self._call, self.keyring, cid)
+
+    def clinic_ids(self) -> list[str]:
+        """Every clinic's id (the key rotation visits each clinic's sealed webhook secret)."""
+        return self._call(sealed.clinic_ids())
 
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:

@@ -39,6 +39,15 @@ class BeginSend:
     record: MessageRecord | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MinuteCounts:
+    """One minute of `cd:stats:m:<minute>`: outcomes by state, sent messages by lateness bucket."""
+
+    minute: datetime
+    states: dict[str, int]
+    late: dict[int, int]
+
+
 class FinishResult(StrEnum):
     """finish_send.lua: what recording an outcome did to the enrollment."""
 
