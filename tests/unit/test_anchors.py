@@ -152,7 +152,11 @@ def test_plan_of_a_patient_enrolled_after_two_reminders(policy: CatchUp, sent: l
     going = [m.send_at for m in plan if not m.skipped]
     assert going == sorted(going) and going[0] == enrolled
     if policy is CatchUp.ALL:  # the late ones go one per allowed slot: 1 SMS a local day, never in quiet hours
-        assert [t.astimezone(tz).strftime("%m-%d %H:%M") for t in going[:3]] == ["11-02 20:00", "11-03 08:00", "11-04 08:00"]
+        assert [t.astimezone(tz).strftime("%m-%d %H:%M") for t in going[:3]] == [
+            "11-02 20:00",
+            "11-03 08:00",
+            "11-04 08:00",
+        ]
 
 
 # --- program.yaml syntax ----------------------------------------------------------------------
