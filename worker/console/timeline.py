@@ -51,7 +51,7 @@ def timeline(enrollment: Enrollment, program: Program, records: list[MessageReco
     for channel in sorted({*enrollment.channels, *(r.channel for r in records)}):
         steps = program.steps_for(channel)
         for index, step in enumerate(steps):
-            nominal = nominal_due(step, enrollment.anchor, tz)
+            nominal = nominal_due(step, enrollment.anchor, tz, enrollment.anchors)
             due = defer_quiet(nominal, tz, quiet)
             found = sorted(by_step.pop((step.id, channel), []), key=lambda r: r.occurrence)
             rows.extend(_recorded(r, nominal, due, tz, quiet) for r in found)
