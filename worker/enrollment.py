@@ -315,8 +315,8 @@ RETIME_TRIES = 3
 def _retime(
     deps: EngineDeps, eid: str, program: Program, updated: Enrollment, cursors: dict[str, int]
 ) -> dict[str, datetime | None]:
-    """Each channel's next due time in the new timezone or from the new anchors, written only while its cursor is the one
-    it was computed for (atomically, in Lua): a send that finished meanwhile moved the channel on,
+    """Each channel's next due time in the new timezone or from the new anchors, written only while
+    its cursor is the one it was computed for (atomically, in Lua): a send that finished meanwhile moved the channel on,
     so the time is computed again from where it is now, never left at the earlier step's time."""
     tz, moved = ZoneInfo(updated.timezone), {}
     for ch, cursor in cursors.items():

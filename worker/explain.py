@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from worker.catchup import LATE, late_indexes
 from worker.deps import EngineDeps
 from worker.enrollment import get_owned
 from worker.errors import ContentError
@@ -31,7 +32,6 @@ from worker.policy import Caps, QuietHours
 from worker.programs import INTRO_ID, Program
 from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState
 from worker.routing import blind_index
-from worker.catchup import LATE, late_indexes
 from worker.schedule import (
     CapHit,
     cap_hit,

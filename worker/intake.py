@@ -90,7 +90,9 @@ class EnrollmentBody(BaseModel):
     consent: Consent
     start_at: datetime | None = None
     anchors: dict[str, datetime] | None = Field(
-        None, max_length=10, description="The program's dates, ISO 8601 with offset, e.g. {\"visit\": \"2026-12-03T15:00:00-05:00\"}"
+        None,
+        max_length=10,
+        description='The program\'s dates, ISO 8601 with offset, e.g. {"visit": "2026-12-03T15:00:00-05:00"}',
     )
 
     _ref = field_validator("patient_ref")(classmethod(lambda cls, v: clean_text(v, what="patient_ref", max_length=128)))

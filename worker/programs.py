@@ -209,7 +209,9 @@ def _parse_step(raw: Any, path: Path, index: int, anchors: tuple[str, ...] = ())
     return Step(step_id, tuple(channels), day=day, at=_parse_at(at, where))
 
 
-def _parse_anchored(raw: dict[str, Any], where: str, step_id: str, channels: tuple[str, ...], anchors: tuple[str, ...]) -> Step:
+def _parse_anchored(
+    raw: dict[str, Any], where: str, step_id: str, channels: tuple[str, ...], anchors: tuple[str, ...]
+) -> Step:
     """A step timed from an anchor: `from: visit`, `day: -2` (any sign), optional `at: "10:00"`."""
     name = raw["from"]
     if name not in anchors:

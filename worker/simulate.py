@@ -97,7 +97,8 @@ def simulate(
 def _check_anchors(program: Program, anchors: Mapping[str, datetime]) -> dict[str, datetime]:
     for name in anchors:
         if name not in program.anchors:
-            raise ValueError(f"anchors.{name}: program {program.id} has no such date (its anchors: {', '.join(program.anchors) or 'none'})")
+            declared = ", ".join(program.anchors) or "none"
+            raise ValueError(f"anchors.{name}: program {program.id} has no such date (its anchors: {declared})")
     for name in program.anchors:
         if name not in anchors:
             raise ValueError(f"anchors.{name}: program {program.id} is timed from it: give --anchor {name}=<ISO 8601>")
@@ -159,7 +160,9 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append("")
     for skip in result.get("skipped", []):
         due = datetime.fromisoformat(skip["due_time"])
-        lines.append(f"{_when(due)}  {skip['channel']:<5}  {skip['step']:<24} skipped: late (catch_up {result['catch_up']})")
+        lines.append(
+            f"{_when(due)}  {skip['channel']:<5}  {skip['step']:<24} skipped: late (catch_up {result['catch_up']})"
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 

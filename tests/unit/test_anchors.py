@@ -68,13 +68,18 @@ ANCHORED = [
 
 @pytest.mark.parametrize(("zone", "visit", "day", "at", "expected"), ANCHORED)
 def test_anchored_due_is_local_wall_clock_from_the_visit_day(
-    zone: str, visit: tuple[int, ...], day: int, at: time | None, expected: tuple[int, ...]
+    zone: str,
+    visit: tuple[int, int, int, int, int],
+    day: int,
+    at: time | None,
+    expected: tuple[int, int, int, int, int],
 ) -> None:
     tz = ZoneInfo(zone)
     step = Step("s", ("sms",), day=day, at=at, anchor="visit")
     start = local(zone, 2026, 1, 2, 9, 0)  # far from the visit: the start plays no part
     due = nominal_due(step, start, tz, {"visit": local(zone, *visit)})
-    assert due.astimezone(tz).replace(tzinfo=None) == datetime(*expected)
+    y, m, d, hh, mm = expected
+    assert due.astimezone(tz).replace(tzinfo=None) == datetime(y, m, d, hh, mm)
 
 
 def test_anchor_day_is_the_patients_local_day_not_the_offset_given() -> None:

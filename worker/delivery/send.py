@@ -20,16 +20,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import worker.delivery.recipients as recipients
+from worker.catchup import LATE, is_late
 from worker.channels.timeouts import call_deadline
 from worker.clock import to_virtual
 from worker.delivery.compose import render_all
 from worker.delivery.deadline import Deadline, batch_deadline
 from worker.delivery.outcomes import bookkeeping, classify, record_outcomes, tell_clinics
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
-from worker.programs import INTRO_STEP, Program
+from worker.programs import INTRO_STEP, CatchUp, Program
 from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState, message_id
-from worker.catchup import LATE, is_late
-from worker.programs import CatchUp
 from worker.schedule import channel_caps, channel_dues, next_allowed
 from worker.store import Batch, BeginSend, BeginStatus, Lease, Reply
 
