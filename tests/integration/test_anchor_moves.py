@@ -18,7 +18,7 @@ import yaml
 from tests.support.engine import make_deps, new_enrollment, outbox_lines, run_until_idle
 from worker.clock import FixedClock
 from worker.delivery.types import DeliveryDeps
-from worker.enrollment import EnrollmentChanges, enroll, update
+from worker.enrollment import EnrollmentChanges, enroll, pause, resume, update
 from worker.programs import ProgramCatalog
 from worker.records import EnrollmentState, MessageState
 
@@ -121,3 +121,47 @@ def test_moving_a_visit_across_dst_sends_each_step_once(redis_url: str, tmp_path
             x + timedelta(days=5 if ref == "a" else 2),
             time(10, 0),
         )  # 10:00 local on the new date, whichever side of the DST change
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("all", "SSSS"), ("latest", "SkSS"), ("skip", "SkkS")])
+def test_a_long_pause_ends_by_the_policy(redis_url: str, tmp_path: Path, policy: str, expected: str) -> None:
+    """Paused before both reminders, resumed after them: they are late, and the policy decides."""
+    deps = deps_with_policy(redis_url, tmp_path, policy)
+    clock = deps.engine.clock
+    assert isinstance(clock, FixedClock)
+    zone = "Europe/Madrid"
+    clock.set(local(zone, date(2026, 10, 10), 9))
+    visit = {"visit": local(zone, date(2026, 10, 26), 15)}  # notes 23 Oct, list 25 Oct (DST change), after 31 Oct
+    e, _ = enroll(deps.engine, new_enrollment("p", program="visit-prep", timezone=zone, anchors=visit))
+    run_until_idle(deps, until=local(zone, date(2026, 10, 20), 9))
+    pause(deps.engine, e.id)
+    clock.set(local(zone, date(2026, 10, 26), 9))
+    run_until_idle(deps, until=clock.now())
+    resume(deps.engine, e.id)
+    run_until_idle(deps)
+    records = deps.engine.store.records(e.id)
+    for channel in ("sms", "email"):
+        by_step = {r.step: r for r in records if r.channel == channel and r.occurrence == 1}
+        assert "".join(CODES.get(by_step[s].state, "?") for s in STEPS) == expected
+        assert all(r.reason == "late" for r in by_step.values() if r.state is MessageState.SKIPPED)
+    lines = outbox_lines(tmp_path / "outbox.jsonl")
+    assert len(lines) == len({line["id"] for line in lines}) == expected.count("S") * 2
+
+
+def test_enrolled_after_the_visit_skips_what_is_past(redis_url: str, tmp_path: Path) -> None:
+    """An anchor already past at enrollment (skip): the welcome still introduces the program, the
+    reminders before the visit are skipped, the check-in after it goes at 10:00 local."""
+    deps = deps_with_policy(redis_url, tmp_path, "skip")
+    clock = deps.engine.clock
+    assert isinstance(clock, FixedClock)
+    zone = "Australia/Sydney"
+    clock.set(local(zone, date(2026, 4, 6), 12))
+    visit = {"visit": local(zone, date(2026, 4, 4), 15)}  # after: 9 April 10:00, past the 5 April change
+    e, _ = enroll(
+        deps.engine, new_enrollment("p", program="visit-prep", timezone=zone, channels=("sms",), anchors=visit)
+    )
+    run_until_idle(deps)
+    by_step = {r.step: r for r in deps.engine.store.records(e.id)}
+    assert "".join(CODES.get(by_step[s].state, "?") for s in STEPS) == "SkkS"
+    [after] = [line for line in outbox_lines(tmp_path / "outbox.jsonl") if line["step"] == "after-visit"]
+    assert after["local_time"].startswith("2026-04-09T10:00") and after["local_time"].endswith("+10:00")
