@@ -228,9 +228,9 @@ def update(
     """Change contact details, language, timezone, channels or anchors; due times follow a new
     timezone or anchor (every channel's pending step is retimed; steps already past at the change
     are late for the program's catch-up policy, worker.catchup), and a channel added mid-program
-    starts at its next step still to come. Consent given with the
-    change is kept for each channel the enrollment then uses (intake.check_patch requires it for
-    a channel added and for a new phone number)."""
+    starts at its next step still to come. Consent given with the change is kept for each channel
+    the enrollment then uses (intake.check_patch requires it for a channel added and for a new
+    phone number)."""
     current = get_owned(deps, eid, clinic_id)
     program = deps.catalog.get(current.program)
     now = deps.clock.now()
@@ -316,8 +316,9 @@ def _retime(
     deps: EngineDeps, eid: str, program: Program, updated: Enrollment, cursors: dict[str, int]
 ) -> dict[str, datetime | None]:
     """Each channel's next due time in the new timezone or from the new anchors, written only while
-    its cursor is the one it was computed for (atomically, in Lua): a send that finished meanwhile moved the channel on,
-    so the time is computed again from where it is now, never left at the earlier step's time."""
+    its cursor is the one it was computed for (atomically, in Lua): a send that finished meanwhile
+    moved the channel on, so the time is computed again from where it is now, never left at the
+    earlier step's time."""
     tz, moved = ZoneInfo(updated.timezone), {}
     for ch, cursor in cursors.items():
         for _ in range(RETIME_TRIES):
