@@ -25,10 +25,10 @@ class PatchingChannel(OutboxChannel):
 
     def __init__(self, path: Path, engine: EngineDeps, eid: str) -> None:
         super().__init__("sms", path)
-        self._patch = lambda: update(engine, eid, EnrollmentChanges(anchors={"visit": MOVED}))
+        self._engine, self._eid = engine, eid
 
     def send_many(self, messages: list[OutgoingMessage], *, now: datetime) -> list[SendResult | Exception]:
-        self._patch()
+        update(self._engine, self._eid, EnrollmentChanges(anchors={"visit": MOVED}))
         return super().send_many(messages, now=now)
 
 

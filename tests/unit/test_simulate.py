@@ -170,7 +170,7 @@ def test_anchored_program_needs_its_dates_and_lists_late_skips(renderer: Rendere
     """visit-prep (catch_up: latest) for a patient enrolled after both reminders' times: the later
     one goes, the earlier one is listed as skipped; every message at a real local time."""
     visit_prep = load_program(ROOT / "content", "visit-prep")
-    with pytest.raises(ValueError, match="anchors.visit: program visit-prep is timed from it"):
+    with pytest.raises(ValueError, match=r"anchors\.visit: program visit-prep is timed from it"):
         run(visit_prep, renderer)
     with pytest.raises(ValueError, match=r"anchors.surgery: .*its anchors: visit"):
         run(visit_prep, renderer, anchors={"visit": START, "surgery": START})
