@@ -6,6 +6,7 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import time
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -22,17 +23,33 @@ INTRO_ID = "intro"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 STRING_KEYS = ("sms", "subject", "email")
+MAX_ANCHOR_DAYS = 366  # an anchored step lands at most this many days before or after its anchor
+
+
+class CatchUp(StrEnum):
+    """What a program does with steps whose time had already passed when the enrollment started,
+    its anchor moved back, or a pause ended (worker.catchup): send them all (one per allowed
+    slot, today's behaviour and the default), only the most recent, or none."""
+
+    ALL = "all"
+    LATEST = "latest"
+    SKIP = "skip"
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One lesson: when it lands (`day` + `at` local, or `after_minutes`) and on which channels."""
+    """One lesson: when it lands (`day` + `at` local, or `after_minutes`) and on which channels.
+
+    `anchor`: the name of the clinic's date the step is timed from (`from:` in program.yaml);
+    None: from the enrollment's start. An anchored step's `day` may be negative (before the date)
+    and its `at` may be None (the anchor's own local time of day)."""
 
     id: str
     channels: tuple[str, ...]
     day: int | None = None
     at: time | None = None
     after_minutes: int | None = None
+    anchor: str | None = None
 
     @property
     def is_relative(self) -> bool:
@@ -56,6 +73,8 @@ class Program:
     intro: dict[str, str] = field(default_factory=dict)  # language -> the introduction's SMS template
     # The released version these steps are (worker.program_versions); 1 when none is declared.
     version: int = 1
+    anchors: tuple[str, ...] = ()  # the dates an enrollment must give (`anchors:` in program.yaml)
+    catch_up: CatchUp = CatchUp.ALL
 
     def steps_for(self, channel: str) -> tuple[Step, ...]:
         """The steps that use `channel`, in program order: that channel's timeline."""
@@ -93,7 +112,7 @@ def _load_version(content_dir: Path, current: Program, version: int) -> Program:
     """`current` with the steps of released `version`, worded by today's strings files."""
     path = frozen_path(content_dir / current.id, version)
     raw_steps = read_frozen(path, current.id, version).steps
-    steps = tuple(_parse_step(raw, path, i) for i, raw in enumerate(raw_steps))
+    steps = tuple(_parse_step(raw, path, i, current.anchors) for i, raw in enumerate(raw_steps))
     _check_ids(steps, path)
     folder = content_dir / current.id
     strings = {lang: _load_strings(folder / "strings" / f"{lang}.yaml", steps)[0] for lang in current.languages}
@@ -113,7 +132,12 @@ def _load_current(content_dir: Path, program_id: str) -> Program:
     for lang in languages:
         if not isinstance(budget.get(lang), int) or budget[lang] < 1:
             raise ContentError(f"{path}: sms_segment_budget.{lang}: a whole number >= 1 is needed")
-    steps = tuple(_parse_step(raw, path, i) for i, raw in enumerate(_require(data, "steps", list, path)))
+    anchors = _parse_anchors(data.get("anchors", []), path)
+    catch_up = data.get("catch_up", CatchUp.ALL.value)
+    if catch_up not in {c.value for c in CatchUp}:
+        raise ContentError(f"{path}: catch_up: one of {', '.join(c.value for c in CatchUp)}")
+    raw_steps = _require(data, "steps", list, path)
+    steps = tuple(_parse_step(raw, path, i, anchors) for i, raw in enumerate(raw_steps))
     if not steps:
         raise ContentError(f"{path}: steps: at least one is needed")
     _check_ids(steps, path)
@@ -136,6 +160,8 @@ def _load_current(content_dir: Path, program_id: str) -> Program:
         fallback_first_name=fallback,
         intro=intro,
         version=declared_version(data, path) or 1,
+        anchors=anchors,
+        catch_up=CatchUp(catch_up),
     )
 
 
@@ -184,7 +210,16 @@ def catalog_for(content_dir: Path) -> ProgramCatalog:
     return ProgramCatalog(content_dir)
 
 
-def _parse_step(raw: Any, path: Path, index: int) -> Step:
+def _parse_anchors(raw: Any, path: Path) -> tuple[str, ...]:
+    """`anchors:`: the names of the dates an enrollment gives, e.g. `[visit]`."""
+    if not isinstance(raw, list) or any(not isinstance(a, str) or not _ID_RE.match(a) for a in raw):
+        raise ContentError(f"{path}: anchors: a list of names (lowercase letters, digits and '-')")
+    if len(set(raw)) != len(raw):
+        raise ContentError(f"{path}: anchors: duplicate name")
+    return tuple(raw)
+
+
+def _parse_step(raw: Any, path: Path, index: int, anchors: tuple[str, ...] = ()) -> Step:
     where = f"{path}: steps[{index}]"
     if not isinstance(raw, dict):
         raise ContentError(f"{where}: a mapping is needed")
@@ -194,6 +229,8 @@ def _parse_step(raw: Any, path: Path, index: int) -> Step:
     channels = raw.get("channels")
     if not isinstance(channels, list) or not channels or any(c not in CHANNELS for c in channels):
         raise ContentError(f"{where}.channels: a list of {', '.join(CHANNELS)}")
+    if "from" in raw:
+        return _parse_anchored(raw, where, step_id, tuple(channels), anchors)
     has_day = "day" in raw or "at" in raw
     if has_day == ("after_minutes" in raw):
         raise ContentError(f"{where}: give either day + at, or after_minutes")
@@ -204,11 +241,32 @@ def _parse_step(raw: Any, path: Path, index: int) -> Step:
         return Step(step_id, tuple(channels), after_minutes=minutes)
     day, at = raw.get("day"), raw.get("at")
     if not isinstance(day, int) or day < 0:
-        raise ContentError(f"{where}.day: a whole number >= 0")
+        raise ContentError(f"{where}.day: a whole number >= 0 (a negative day needs `from:` an anchor)")
+    return Step(step_id, tuple(channels), day=day, at=_parse_at(at, where))
+
+
+def _parse_anchored(
+    raw: dict[str, Any], where: str, step_id: str, channels: tuple[str, ...], anchors: tuple[str, ...]
+) -> Step:
+    """A step timed from an anchor: `from: visit`, `day: -2` (any sign), optional `at: "10:00"`."""
+    name = raw["from"]
+    if name not in anchors:
+        declared = ", ".join(anchors) or "none"
+        raise ContentError(f"{where}.from: {name!r} is not a declared anchor (anchors: {declared})")
+    if "after_minutes" in raw:
+        raise ContentError(f"{where}: a step timed from an anchor gives day (+ at), not after_minutes")
+    day = raw.get("day")
+    if not isinstance(day, int) or isinstance(day, bool) or abs(day) > MAX_ANCHOR_DAYS:
+        raise ContentError(f"{where}.day: a whole number of days from {name} (-{MAX_ANCHOR_DAYS}..{MAX_ANCHOR_DAYS})")
+    at = None if raw.get("at") is None else _parse_at(raw["at"], where)
+    return Step(step_id, channels, day=day, at=at, anchor=str(name))
+
+
+def _parse_at(at: Any, where: str) -> time:
     match = _TIME_RE.match(str(at)) if isinstance(at, str) else None
     if not match:
         raise ContentError(f'{where}.at: a local time as "HH:MM"')
-    return Step(step_id, tuple(channels), day=day, at=time(int(match[1]), int(match[2])))
+    return time(int(match[1]), int(match[2]))
 
 
 def _load_strings(path: Path, steps: tuple[Step, ...]) -> tuple[dict[str, dict[str, str]], str]:

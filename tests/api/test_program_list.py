@@ -17,7 +17,9 @@ def test_active_enrollments_per_program_leave_out_paused_and_ended(client: TestC
     ids = [client.post("/v1/enrollments", json=enrollment_body(patient_ref=f"p-{i}")).json()["id"] for i in range(4)]
     client.post(f"/v1/enrollments/{ids[0]}/pause")
     client.post(f"/v1/enrollments/{ids[1]}/cancel")
-    [row] = rows_json(list_programs(engine.catalog, engine.store))
+    rows = rows_json(list_programs(engine.catalog, engine.store))
+    assert [r["id"] for r in rows] == ["twitching", "visit-prep"] and rows[1]["active"] == 0
+    row = rows[0]
     assert (row["id"], row["active"], row["steps"], row["languages"]) == ("twitching", 2, 11, ["en", "es"])
     assert row["version"] == 1
     assert row["versions"] == [{"version": 1, "steps": 11, "active": 2, "frozen": True}]

@@ -20,9 +20,13 @@ def simulate(
     channels: Annotated[str, typer.Option(help="Comma-separated: sms, email.")] = "sms,email",
     start: Annotated[str | None, typer.Option(help="Enrollment instant, ISO 8601 with offset (default: now).")] = None,
     first_name: Annotated[str, typer.Option(help="First name to render with.")] = "Ana",
+    anchor: Annotated[
+        list[str] | None, typer.Option(help="A date the program is timed from: NAME=ISO 8601 with offset (repeatable).")
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """A patient's whole timeline, offline: when each message lands and what it says."""
+    """A patient's whole timeline, offline: when each message lands and what it says (steps an
+    anchor leaves already past at --start: sent or skipped by the program's catch-up policy)."""
     from worker.clock import SystemClock
     from worker.errors import ContentError
     from worker.programs import load_program
@@ -36,10 +40,17 @@ def simulate(
     except ContentError as exc:
         fail(f"program: {exc}", 2)
     begin = parse_instant("start", start) if start else SystemClock().now().replace(second=0, microsecond=0)
+    anchors = {}
+    for given in anchor or []:
+        name, sep, value = given.partition("=")
+        if not sep:
+            fail(f"--anchor: NAME=ISO 8601 expected, got {given!r}", 2)
+        anchors[name.strip()] = parse_instant(f"anchors.{name.strip()}", value.strip())
     try:
         result = run_simulation(
             loaded, Renderer(s.templates_dir), timezone=timezone, language=language, channels=split(channels),
             start=begin, days=days, quiet=s.quiet_hours, caps=s.caps, context={"first_name": first_name},
+            anchors=anchors,
         )  # fmt: skip
     except ValueError as exc:
         fail(str(exc), 2)

@@ -74,7 +74,8 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
             finish = batch.finish_intro(record, history=history, now=now, retention_s=engine.retention_s)
             follow.append((p, e.next_due[channel], finish))
         else:
-            next_due = due_at_cursor(p.program, channel, p.cursor + 1, e.anchor, ZoneInfo(e.timezone), engine.quiet)
+            tz = ZoneInfo(e.timezone)
+            next_due = due_at_cursor(p.program, channel, p.cursor + 1, e.anchor, tz, engine.quiet, e.anchors)
             finish = batch.finish_send(
                 record,
                 cursor=p.cursor,
@@ -82,7 +83,7 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
                 history=history,
                 now=now,
                 retention_s=engine.retention_s,
-                timezone=e.timezone,
+                timezone=e.timing_basis,
             )
             follow.append((p, next_due, finish))
         bookkeeping(batch, state, channel, p, mid, reason, now, lateness)
@@ -135,9 +136,10 @@ def _entry_due(
     finish = done.value
     if finish.result in (FinishResult.ADVANCED, FinishResult.INTRODUCED):
         return due_next
-    if finish.result is FinishResult.RETIMED:
-        e, cursor = p.enrollment, p.cursor + 1
-        due = due_at_cursor(p.program, channel, cursor, e.anchor, ZoneInfo(finish.timezone), deps.engine.quiet)
+    if finish.result is FinishResult.RETIMED:  # the timezone or anchors changed: read them again
+        e, cursor = deps.engine.store.get_enrollment(p.enrollment.id) or p.enrollment, p.cursor + 1
+        tz = ZoneInfo(finish.timezone or e.timezone)
+        due = due_at_cursor(p.program, channel, cursor, e.anchor, tz, deps.engine.quiet, e.anchors)
         index.retime(e.id, channel, cursor, due)
         return due
     if finish.result is FinishResult.MOVED or (p.intro and finish.result is FinishResult.RECORDED):

@@ -55,7 +55,7 @@ class FinishResult(StrEnum):
     SKIPPED = "skipped"  # a retry that may no longer go: recorded `skipped` with the reason
     MOVED = "moved"  # the cursor had moved on meanwhile: left as it was
     ADVANCED = "advanced"  # the cursor moved to the next step
-    RETIMED = "retimed"  # moved on, but the timezone changed meanwhile: the next due time is stale
+    RETIMED = "retimed"  # moved on, but the timezone or anchors changed meanwhile: the next due time is stale
     INTRODUCED = "introduced"  # the number's introduction is done: its lessons may go
     COMPLETED = "completed"  # that was the last message: the enrollment is completed
 
@@ -191,9 +191,9 @@ def parse_created(raw: Any) -> Created:
 
 
 def parse_finish(raw: Any) -> FinishSend:
-    """'<result>' | 'retimed:<timezone>'."""
-    result, _, timezone = str(raw).partition(":")
-    return FinishSend(FinishResult(result), timezone)
+    """'<result>' | 'retimed:<timezone>' | 'retimed:<timezone>|<catch-up mark>'."""
+    result, _, basis = str(raw).partition(":")
+    return FinishSend(FinishResult(result), basis.partition("|")[0])
 
 
 def parse_retime(raw: Any) -> Retime:
