@@ -12,7 +12,8 @@ enrollment, a backlog: none of these leaves a trace on the message's own record)
 `opt_out`, `cancel`, `channel_removed`, `deadline` (put back unsent when its batch ran out of
 time), `catch_up` (its time had passed when the enrollment started, an anchor moved or a pause
 ended: the program's catch-up policy skipped it as `late`, or sent it late; worker.catchup),
-`unknown`. `due_at` of a step timed from an anchor is from the anchor as it is now.
+`anchor` (timed from an anchor a PATCH moved: its time is from the new date), `unknown`. `due_at`
+of a step timed from an anchor is from the anchor as it is now.
 """
 
 from __future__ import annotations
@@ -110,6 +111,20 @@ class _Ctx:
             f"due {self.hhmm(nominal)}, already past at {self.hhmm(mark)} (enrolled, an anchor moved or a"
             f" pause ended): catch_up {policy}: {what}",
         )
+
+    def anchor_moved(self, step_id: str, when: datetime | None) -> tuple[str, str] | None:
+        """The `anchor` rule for a step timed from an anchor a PATCH moved before `when` (the step's
+        send or plan): its time is from the new date. None otherwise."""
+        moved = self.enrollment.anchors_moved_at
+        if moved is None or when is None or when < moved or step_id == INTRO_ID:
+            return None
+        try:
+            anchor = self.program.step(step_id).anchor
+        except ContentError:
+            return None
+        if anchor is None:
+            return None
+        return "anchor", f"timed from {anchor}, which the clinic moved at {self.hhmm(moved)}: due from the new date"
 
     def merged(self, ch: str, own: Sequence[datetime], before: datetime | None = None) -> list[datetime]:
         """The enrollment's sends `own` with its recipient's (kept by the number's record), each once."""
@@ -266,9 +281,12 @@ def _record_rule(
     if r.attempts > 1:
         return "retry", f"went at attempt {r.attempts}: the provider refused earlier tries for now"
     mark = ctx.enrollment.catch_up_mark
-    if due[0] < mark <= sent_at and ctx.explain_delay(due[0], due[1], sent_at, sent, r.channel)[0] == "unknown":
+    delay = ctx.explain_delay(due[0], due[1], sent_at, sent, r.channel)
+    if due[0] < mark <= sent_at and delay[0] == "unknown":
         return ctx.catch_up(due[0], skipped=False)
-    return ctx.explain_delay(due[0], due[1], sent_at, sent, r.channel)
+    if delay[0] is None:
+        return ctx.anchor_moved(r.step, sent_at) or delay
+    return delay
 
 
 def _future(
@@ -313,6 +331,8 @@ def _future(
             rule, reason = ctx.explain_delay(nominal, quiet_due, planned, own, ch)
             if nominal < e.catch_up_mark <= planned and rule in (None, "unknown"):
                 rule, reason = ctx.catch_up(nominal, skipped=False)
+            elif rule is None:
+                rule, reason = ctx.anchor_moved(step.id, planned) or (rule, reason)
         if planned is not None:
             own, every = sorted([*own, planned]), sorted([*every, planned])
         state = held.state if held else ("scheduled" if i == 0 else "planned")

@@ -101,6 +101,7 @@ class Enrollment:
     # and when they last changed or a pause last ended (worker.catchup; None: never).
     anchors: dict[str, datetime] = field(default_factory=dict)
     late_mark: datetime | None = None
+    anchors_moved_at: datetime | None = None  # when a PATCH last moved an anchor (explain's `anchor` rule)
 
     @property
     def catch_up_mark(self) -> datetime:

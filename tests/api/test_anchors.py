@@ -78,6 +78,13 @@ def test_patch_moves_the_visit_and_retimes_the_pending_step(client: TestClient, 
     assert response.status_code == 200, response.text
     assert response.json()["anchors"] == {"visit": "2026-03-20T13:00:00+00:00"}
     assert response.json()["next_message_at"] == "2026-03-17T14:00:00+00:00"
+    # explain names the rule that moved them: the steps timed from the visit, not the welcome
+    rules = {m["step"]: m["rule"] for m in client.get(f"/v1/enrollments/{eid}/schedule").json()["messages"]
+             if m["channel"] == "sms"}  # fmt: skip
+    assert rules["welcome"] is None
+    assert {step: rule for step, rule in rules.items() if step != "welcome"} == {
+        "notes": "anchor", "medicines-list": "anchor", "after-visit": "anchor"
+    }  # fmt: skip
 
 
 def test_bad_patch_of_an_anchor_changes_nothing(client: TestClient) -> None:

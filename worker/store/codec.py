@@ -13,7 +13,8 @@ without it, from before versions, is on version 1); per channel: k:<ch> cursor,
 d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1"),
 i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS).
 
-lt when the anchors last changed or a pause last ended (s; worker.catchup; absent: never).
+lt when the anchors last changed or a pause last ended (s; worker.catchup; absent: never), am when
+a PATCH last moved an anchor (s; `caredrip explain`; absent: never).
 
 `x`: first name `n`, phone `ph`, email `em`, patient ref `r` and the clinic's dates the program
 is timed from `an` (`visit=<epoch s>;…`: dates of a patient's care are PHI) (those the patient has), packed
@@ -120,6 +121,7 @@ def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
 
 SEALED = "x"  # the patient's details, sealed as one token
 LATE_MARK = "lt"  # when the anchors last changed or a pause last ended (s): finish_send.lua, lifecycle.lua
+ANCHORS_MOVED = "am"  # when a PATCH last moved an anchor (s): `caredrip explain`'s `anchor` rule
 PHI_FIELDS = ("n", "ph", "em", "r", "an")  # inside the token; plain hash fields only before sealing
 ERASABLE = (*PHI_FIELDS, SEALED)  # what an erasure removes (HDEL) from the enrollment hash
 
@@ -233,6 +235,8 @@ def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
         fields[intro_field("sms")] = f"{u.intro}|{epoch_s(u.at)}"
     if u.late_mark is not None:
         fields[LATE_MARK] = str(epoch_s(u.late_mark))
+    if u.anchors is not None:  # only set when an anchor moved
+        fields[ANCHORS_MOVED] = str(epoch_s(u.at))
     return fields
 
 
@@ -266,6 +270,7 @@ def decode_enrollment(eid: str, h: dict[str, str], keyring: Keyring) -> Enrollme
         version=int(h.get("v") or 1),
         anchors=unpack_anchors(phi.get("an", "")),
         late_mark=from_epoch_s(int(h[LATE_MARK])) if h.get(LATE_MARK) else None,
+        anchors_moved_at=from_epoch_s(int(h[ANCHORS_MOVED])) if h.get(ANCHORS_MOVED) else None,
     )
 
 
