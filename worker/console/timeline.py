@@ -30,6 +30,8 @@ LABELS = {
     "cancel": "Canceled",
     "channel_removed": "Channel removed",
     "deadline": "Put back unsent",
+    "catch_up": "Catch-up (late)",
+    "anchor": "Visit date moved",
     "unknown": "Not recorded",
 }
 
