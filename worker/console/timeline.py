@@ -31,7 +31,7 @@ LABELS = {
     "channel_removed": "Channel removed",
     "deadline": "Put back unsent",
     "catch_up": "Catch-up (late)",
-    "anchor": "Visit date moved",
+    "anchor": "Its date was moved",
     "unknown": "Not recorded",
 }
 
