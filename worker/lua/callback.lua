@@ -1,11 +1,29 @@
 -- Apply a provider status callback to a message record, in any order, idempotently.
 -- KEYS[1] message records   ARGV[1] record field   ARGV[2] new state code   ARGV[3] rank of that state
 -- ARGV[4] reason (error code or '')   ARGV[5] now (s)
+-- ARGV[6] (optional) the record as the packed chunks of an ended enrollment hold it, and
+-- ARGV[7] the sha1 of the packed value it was read from (worker.store.packed): used only while
+-- the field has no plain record and the chunks still hold that value. The result is written as a
+-- plain field, which readers prefer to the packed copy.
 -- A state of lower rank never overwrites a higher one: a late "sent" leaves "delivered".
--- Returns 'updated' | 'stale' | 'missing'.
+-- Returns 'updated' | 'stale' | 'missing' | 'packed' (the record may be packed: read the chunks
+-- and call again with ARGV[6] and ARGV[7]).
 local rec = redis.call('HGET', KEYS[1], ARGV[1])
 if not rec then
-  return 'missing'
+  if redis.call('HEXISTS', KEYS[1], '*0') == 0 then
+    return 'missing'
+  end
+  local chunks, i = {}, 0
+  while true do
+    local chunk = redis.call('HGET', KEYS[1], '*' .. i)
+    if not chunk then break end
+    chunks[#chunks + 1] = chunk
+    i = i + 1
+  end
+  if (ARGV[7] or '') == '' or redis.sha1hex(table.concat(chunks)) ~= ARGV[7] then
+    return 'packed'
+  end
+  rec = ARGV[6]
 end
 local fields = {}
 for part in string.gmatch(rec .. '|', '([^|]*)|') do

@@ -1,15 +1,18 @@
 """Message records: taking "sending", recording outcomes, status callbacks, operator lists.
 
 Records live in each enrollment's `:m` hash (packing: worker.store.codec); begin_send.lua,
-finish_send.lua and callback.lua change them atomically with the checks they need.
+finish_send.lua and callback.lua change them atomically with the checks they need. Once the
+enrollment has ended they are compacted into packed chunks (worker.store.packed), which the
+readers here open transparently.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+import worker.store.packed as packed
 from worker.records import MessageRecord, MessageState, epoch_ms, epoch_s, parse_message_id
 from worker.store.codec import CALLBACK_RANKS, STATE_CODES, encode_history, pack_record, record_field, unpack_record
 from worker.store.keys import OperatorIndex, enrollment_key, records_key
@@ -78,25 +81,57 @@ def end_pending(eid: str, channel: str, reason: str, now: datetime) -> Call[int]
 
 
 def records(eid: str) -> Call[list[MessageRecord]]:
-    """Every record of the enrollment, oldest first (those without a time last)."""
+    """Every record of the enrollment, oldest first (those without a time last), packed or not."""
 
     def parse(raw: dict[str, str]) -> list[MessageRecord]:
-        found = (unpack_record(eid, str(f), str(v)) for f, v in raw.items())
+        found = (unpack_record(eid, f, v) for f, v in packed.merge(raw).items())
         return sorted(found, key=lambda r: (r.at is None, r.at))
 
     return one(command("hgetall", records_key(eid)), parse)
 
 
 def record(mid: str) -> Call[MessageRecord | None]:
+    """One record; an ended enrollment's packed chunks are read along (one round trip)."""
     eid, field = _locate(mid)
-    return one(command("hget", records_key(eid), field), lambda v: unpack_record(eid, field, str(v)) if v else None)
+
+    def parse(raw: list[Any]) -> MessageRecord | None:
+        value = raw[0] or packed.unpack(packed.joined(raw[1])).get(field)
+        return unpack_record(eid, field, str(value)) if value else None
+
+    key = records_key(eid)
+    return Call((command("hget", key, field), command("hgetall", key)), parse)
 
 
-def apply_callback(mid: str, state: MessageState, reason: str, now: datetime) -> Call[CallbackResult]:
-    """Move the record forward to `state`, never back (callback.lua)."""
+def raw_records(eids: Sequence[str]) -> Call[list[dict[str, str]]]:
+    """Each enrollment's records hash as stored (plain fields and packed chunks)."""
+    return Call(tuple(command("hgetall", records_key(eid)) for eid in eids), lambda raw: [dict(h) for h in raw])
+
+
+def compact(eid: str, stored: Mapping[str, str]) -> Call[bool]:
+    """Pack the records hash `stored` (as read) of an ended enrollment into chunks, if it is still
+    as read and the enrollment has ended (compact_records.lua): whether it was compacted."""
+    chunks = packed.pack(packed.merge(stored))
+    args = [packed.hash_digest(stored), *(item for pair in chunks.items() for item in pair)]
+    return one(ScriptCall("compact_records", [enrollment_key(eid), records_key(eid)], args), lambda n: bool(int(n)))
+
+
+def apply_callback(
+    mid: str, state: MessageState, reason: str, now: datetime, seed: tuple[str, str] | None = None
+) -> Call[CallbackResult]:
+    """Move the record forward to `state`, never back (callback.lua). `seed`: (the record as the
+    packed chunks hold it, the digest of the packed value it came from), after a PACKED answer."""
     eid, field = _locate(mid)
-    args = [field, STATE_CODES[state], CALLBACK_RANKS[state], reason, epoch_s(now)]
+    args = [field, STATE_CODES[state], CALLBACK_RANKS[state], reason, epoch_s(now), *(seed or ())]
     return one(ScriptCall("callback", [records_key(eid)], args), CallbackResult)
+
+
+def packed_seed(mid: str, stored: Mapping[str, str]) -> tuple[str, str] | None:
+    """(the packed record of `mid`, the packed value's digest) from a records hash as read; None
+    when the chunks hold no such record."""
+    _eid, field = _locate(mid)
+    value = packed.joined(stored)
+    found = packed.unpack(value).get(field)
+    return None if found is None else (found, packed.digest(value))
 
 
 def add_to_index(index: OperatorIndex, mid: str, now: datetime) -> Call[None]:
