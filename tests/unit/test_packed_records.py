@@ -1,0 +1,52 @@
+"""The packed form of an ended enrollment's records (worker.store.packed): pure, no Redis."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.store import packed
+
+RECORDS = {
+    "welcome.sms.1": "d|1772463600|0|SM0123456789abcdef0123456789abcdef||1",
+    "welcome.email.1": "S|1772463600|12|<1772463600.42.9@clinic.example>||1",
+    "odd.sms.2": 'f|1772463700||SMx|line\nbreak\tand "quotes" ñ ✓|3',
+}
+
+
+def test_pack_and_unpack_give_back_every_record() -> None:
+    chunks = packed.pack(RECORDS)
+    assert list(chunks) == [f"*{i}" for i in range(len(chunks))]
+    assert all(len(v) <= packed.CHUNK for v in chunks.values())
+    assert packed.unpack(packed.joined(chunks)) == RECORDS
+
+
+def test_a_large_program_spans_several_chunks_under_the_listpack_limit() -> None:
+    many = {f"step-{i}.sms.1": f"S|{1772463600 + i * 86400}|0|SM{i:032x}||1" for i in range(60)}
+    chunks = packed.pack(many)
+    assert len(chunks) > 1
+    assert max(len(v) for v in chunks.values()) <= 240 < 256
+    assert packed.merge(chunks) == many
+
+
+def test_plain_fields_win_over_their_packed_copy() -> None:
+    h = {**packed.pack(RECORDS), "welcome.sms.1": "u|1772463900|0|SM01||30007|1", "resend.sms.2": "s|1||||1"}
+    merged = packed.merge(h)
+    assert merged["welcome.sms.1"] == "u|1772463900|0|SM01||30007|1"
+    assert merged["resend.sms.2"] == "s|1||||1"
+    assert merged["odd.sms.2"] == RECORDS["odd.sms.2"]
+    assert packed.has_plain(h) and not packed.has_plain(packed.pack(RECORDS))
+
+
+def test_a_hash_never_compacted_reads_as_it_is() -> None:
+    assert packed.merge(RECORDS) == RECORDS
+    assert packed.joined(RECORDS) == "" and packed.unpack("") == {}
+
+
+def test_an_unknown_format_is_an_error_not_a_guess() -> None:
+    with pytest.raises(ValueError, match="unknown format"):
+        packed.unpack(":9abc")
+
+
+def test_the_digest_changes_with_the_hash() -> None:
+    assert packed.hash_digest(RECORDS) != packed.hash_digest({**RECORDS, "x.sms.1": "q||||"})
+    assert len(packed.digest("abc")) == 40
