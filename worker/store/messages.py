@@ -84,7 +84,7 @@ def records(eid: str) -> Call[list[MessageRecord]]:
     """Every record of the enrollment, oldest first (those without a time last), packed or not."""
 
     def parse(raw: dict[str, str]) -> list[MessageRecord]:
-        found = (unpack_record(eid, f, v) for f, v in packed.merge(raw).items())
+        found = (unpack_record(eid, f, v) for f, v in packed.merge(eid, raw).items())
         return sorted(found, key=lambda r: (r.at is None, r.at))
 
     return one(command("hgetall", records_key(eid)), parse)
@@ -95,7 +95,7 @@ def record(mid: str) -> Call[MessageRecord | None]:
     eid, field = _locate(mid)
 
     def parse(raw: list[Any]) -> MessageRecord | None:
-        value = raw[0] or packed.unpack(packed.joined(raw[1])).get(field)
+        value = raw[0] or packed.unpack(eid, packed.joined(raw[1])).get(field)
         return unpack_record(eid, field, str(value)) if value else None
 
     key = records_key(eid)
@@ -110,7 +110,7 @@ def raw_records(eids: Sequence[str]) -> Call[list[dict[str, str]]]:
 def compact(eid: str, stored: Mapping[str, str]) -> Call[bool]:
     """Pack the records hash `stored` (as read) of an ended enrollment into chunks, if it is still
     as read and the enrollment has ended (compact_records.lua): whether it was compacted."""
-    chunks = packed.pack(packed.merge(stored))
+    chunks = packed.pack(eid, packed.merge(eid, stored))
     args = [packed.hash_digest(stored), *(item for pair in chunks.items() for item in pair)]
     return one(ScriptCall("compact_records", [enrollment_key(eid), records_key(eid)], args), lambda n: bool(int(n)))
 
@@ -128,9 +128,9 @@ def apply_callback(
 def packed_seed(mid: str, stored: Mapping[str, str]) -> tuple[str, str] | None:
     """(the packed record of `mid`, the packed value's digest) from a records hash as read; None
     when the chunks hold no such record."""
-    _eid, field = _locate(mid)
+    eid, field = _locate(mid)
     value = packed.joined(stored)
-    found = packed.unpack(value).get(field)
+    found = packed.unpack(eid, value).get(field)
     return None if found is None else (found, packed.digest(value))
 
 
