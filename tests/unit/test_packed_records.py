@@ -9,7 +9,8 @@ from worker.store import packed
 EID = "0123456789abcdef0123"
 RECORDS = {
     "welcome.sms.1": "d|1772463600|0|SM0123456789abcdef0123456789abcdef||1",
-    "welcome.email.1": f"S|1772463600|12|<{EID}.welcome.email.1@caredrip>||1",
+    "welcome.email.1": f"S|1772463600|12|<{EID}%2Ewelcome%2Eemail%2E1@caredrip>||1",
+    "dotted.email.1": f"S|1772463600|12|<{EID}.dotted.email.1@caredrip>||1",
     "hydration.sms.1": f"S|1772636400|0|outbox-{EID}.hydration.sms.1||1",
     "odd.sms.2": 'f|1772463700||SMx|line\nbreak\tand "quotes" ñ ✓|3',
     "sid-upper.sms.1": "S|1772463601|0|SM0123456789ABCDEF0123456789ABCDEF||1",
@@ -32,7 +33,7 @@ def test_pack_and_unpack_give_back_every_record_exactly() -> None:
 def test_a_program_is_much_smaller_packed() -> None:
     program = {
         f"step-{i}.{ch}.1": f"S|{1772463600 + i * 86400}|0|"
-        + (f"SM{i:032x}" if ch == "sms" else f"<{EID}.step-{i}.email.1@caredrip>")
+        + (f"SM{i:032x}" if ch == "sms" else f"<{EID}%2Estep-{i}%2Eemail%2E1@caredrip>")
         + "||1"
         for i in range(11)
         for ch in ("sms", "email")
@@ -73,3 +74,11 @@ def test_an_unknown_format_is_an_error_not_a_guess() -> None:
 def test_the_digest_changes_with_the_hash() -> None:
     assert packed.hash_digest(RECORDS) != packed.hash_digest({**RECORDS, "x.sms.1": "q||||"})
     assert len(packed.digest("abc")) == 40
+
+
+@pytest.mark.parametrize("size", [0, 1, 6, 7, 8, 13, 14, 15, 300])
+def test_septets_round_trip_every_length(size: int) -> None:
+    data = bytes((i * 37 + 11) % 256 for i in range(size))
+    text = packed.septets(data)
+    assert text.isascii() and len(text) == -(-size * 8 // 7)
+    assert packed.from_septets(text) == data
