@@ -1,7 +1,8 @@
 """Figure 3d: Redis bytes per patient over a whole SMS + email program, once it has completed.
 
 Every key a completed program leaves behind is counted: the enrollment hash, its message records
-(`cd:{e:<id>}:m`, packed into a few chunk fields since issue 19), and the number's record
+(`cd:{e:<id>}:m`; since issue 19 packed into a few chunk fields of the enrollment hash when the
+program ends, and the `:m` hash gone), and the number's record
 `cd:{n:<blind index>}` (its `e:` note, `last`, the sends of the last 8 days). Due entries are gone
 by then. How: `--sample` patients go through the whole program in-process (the real engine,
 jumping a fixed clock through the weeks), with provider ids shaped as in production (a Twilio
@@ -21,6 +22,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<name>.py` from anywhere
 
@@ -35,6 +37,7 @@ from worker.channels.smtp_email import message_id_for
 from worker.clock import FixedClock
 from worker.enrollment import enroll
 from worker.redis_server import RedisServer
+from worker.store import packed
 from worker.store.keys import enrollment_key, number_key, records_key
 
 CHUNK = 2000
@@ -67,35 +70,38 @@ def run_programs(url: str, tmp: Path, sample: int) -> tuple[redis.Redis, list[st
     return deps.engine.store.redis, ids
 
 
-def keys_of(client: redis.Redis, eid: str) -> list[str]:
-    """The keys one completed program left: enrollment, records, the number's record."""
-    numbers = [k for k in client.scan_iter("cd:{n:*", count=10_000) if client.hexists(k, f"e:{eid}")]
-    return [enrollment_key(eid), records_key(eid), *numbers]
+def number_of(client: redis.Redis, eid: str) -> str:
+    """The key of the number's record that notes enrollment `eid`."""
+    return next(str(k) for k in client.scan_iter("cd:{n:*", count=10_000) if client.hexists(k, f"e:{eid}"))
 
 
-def unpacked_records(client: redis.Redis, eid: str) -> bytes:
-    """A DUMP of the enrollment's records as stored before compaction: one plain field each."""
-    from worker.store import packed
+def _hash(client: redis.Redis, key: str) -> dict[str, str]:
+    return {str(f): str(v) for f, v in client.hgetall(key).items()}
 
-    plain = packed.merge(eid, {str(k): str(v) for k, v in client.hgetall(records_key(eid)).items()})
-    scratch = "bench:unpacked"
-    client.delete(scratch)
-    client.hset(scratch, mapping=dict(plain))
-    raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(_url(client)))
-    dumped = raw.dump(scratch)
-    client.delete(scratch)
+
+def _dump(raw: redis.Redis, key: str) -> bytes:
+    dumped = raw.dump(key)
     assert isinstance(dumped, bytes)
     return dumped
 
 
-def _url(client: redis.Redis) -> str:
-    kw = client.connection_pool.connection_kwargs
-    return f"redis://{kw.get('host', '127.0.0.1')}:{kw.get('port', 6379)}/{kw.get('db', 0)}"
+def unpacked_dumps(client: redis.Redis, raw: redis.Redis, eid: str) -> tuple[bytes, bytes]:
+    """DUMPs of the enrollment hash and its records hash as they were before compaction: the
+    enrollment without chunk fields, one plain field per record."""
+    stored = _hash(client, enrollment_key(eid))
+    read = packed.Stored.read(_hash(client, records_key(eid)), stored)
+    dumps = []
+    for fields in ({f: v for f, v in stored.items() if not packed.is_chunk(f)}, read.records(eid)):
+        client.delete("bench:scratch")
+        client.hset("bench:scratch", mapping=dict[Any, Any](fields))
+        dumps.append(_dump(raw, "bench:scratch"))
+    client.delete("bench:scratch")
+    return dumps[0], dumps[1]
 
 
-def restored_bytes(client: redis.Redis, dumps: list[tuple[str, bytes, int]], count: int) -> float:
-    """RESTORE `dumps` (kind, payload, ttl ms) under `count` fresh names each: bytes per copy."""
-    raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(_url(client)))
+def restored_bytes(client: redis.Redis, raw: redis.Redis, dumps: list[tuple[str, bytes, int]], count: int) -> float:
+    """RESTORE `dumps` (kind, payload, ttl ms) under `count` fresh names each (`raw`: a client
+    that does not decode): bytes per copy."""
     before = used_memory(client)
     pipe = raw.pipeline(transaction=False)
     for i in range(count):
@@ -117,24 +123,28 @@ def measure(url: str, tmp: Path, sample: int, count: int) -> dict[str, object]:
     client, ids = run_programs(url, tmp, sample)
     raw = redis.Redis(connection_pool=redis.ConnectionPool.from_url(url))
     eid = ids[sample // 2]
-    enrollment, records, number = keys_of(client, eid)
-    dumps = {
-        name: (kind, raw.dump(key), int(client.pttl(key)))
-        for name, kind, key in (("enrollment", "e", enrollment), ("records", "m", records), ("number", "n", number))
+    enrollment, number = enrollment_key(eid), number_of(client, eid)
+    assert not client.exists(records_key(eid)), "the completed program's records were not compacted"
+    ttl = {key: int(client.pttl(key)) for key in (enrollment, number)}
+    plain_enrollment, plain_records = unpacked_dumps(client, raw, eid)
+    layouts = {
+        "packed": [("e", _dump(raw, enrollment), ttl[enrollment]), ("n", _dump(raw, number), ttl[number])],
+        "unpacked": [
+            ("e", plain_enrollment, ttl[enrollment]),
+            ("m", plain_records, ttl[enrollment]),
+            ("n", _dump(raw, number), ttl[number]),
+        ],
     }
-    sizes = {
-        f"memory_usage_{name}": int(client.memory_usage(key) or 0)
-        for name, key in (("enrollment", enrollment), ("records", records), ("number", number))
+    result: dict[str, object] = {
+        "count": count,
+        "sample": sample,
+        "memory_usage_enrollment": int(client.memory_usage(enrollment) or 0),
+        "memory_usage_number": int(client.memory_usage(number) or 0),
     }
-    unpacked = ("m", unpacked_records(client, eid), dumps["records"][2])
-    result: dict[str, object] = {"count": count, "sample": sample, **sizes}
-    for name, parts in (
-        ("packed", [dumps["enrollment"], dumps["records"], dumps["number"]]),
-        ("unpacked", [dumps["enrollment"], unpacked, dumps["number"]]),
-    ):
+    for name, parts in layouts.items():
         client.flushall()
         t0 = time.perf_counter()
-        result[f"bytes_per_program_{name}"] = round(restored_bytes(client, [(k, p, t) for k, p, t in parts], count), 1)
+        result[f"bytes_per_program_{name}"] = round(restored_bytes(client, raw, parts, count), 1)
         result[f"fill_seconds_{name}"] = round(time.perf_counter() - t0, 1)
     return result
 

@@ -13,12 +13,14 @@ from worker.explain import explain
 from worker.records import EnrollmentState, MessageRecord, MessageState
 from worker.store import CallbackResult, packed
 from worker.store import messages as store_messages
-from worker.store.codec import pack_record
-from worker.store.keys import records_key
+from worker.store.keys import enrollment_key, records_key
 
 
 def _stored(deps: DeliveryDeps, eid: str) -> dict[str, str]:
-    return {str(k): str(v) for k, v in deps.engine.store.redis.hgetall(records_key(eid)).items()}
+    """The records hash's fields, and the enrollment hash's chunk fields."""
+    client = deps.engine.store.redis
+    chunks = {str(k): str(v) for k, v in client.hgetall(enrollment_key(eid)).items() if packed.is_chunk(str(k))}
+    return {**chunks, **{str(k): str(v) for k, v in client.hgetall(records_key(eid)).items()}}
 
 
 def _completed(redis_url: str, tmp_path: Path) -> tuple[DeliveryDeps, str, Path]:
@@ -34,8 +36,10 @@ def test_a_completed_program_keeps_only_packed_chunks_and_reads_the_same(redis_u
     store = deps.engine.store
     stored = _stored(deps, eid)
     assert stored and all(packed.is_chunk(f) for f in stored), list(stored)
-    assert len(stored) <= 3  # 22 records in a few fields
-    assert store.redis.ttl(records_key(eid)) > 0  # still expires with the retention
+    assert len(stored) <= 3  # 22 records in a few fields of the enrollment hash
+    assert not store.redis.exists(records_key(eid))  # the records hash is gone
+    assert store.redis.ttl(enrollment_key(eid)) > 0  # and the enrollment still expires with the retention
+    assert store.get_enrollment(eid) is not None  # the enrollment reads as before
     lines = outbox_lines(outbox)
     records = store.records(eid)
     assert len(records) == len(lines) == 22
@@ -53,6 +57,7 @@ def test_late_callbacks_apply_to_packed_records_and_fold_back_in(redis_url: str,
     store, now = deps.engine.store, deps.engine.clock.now() + timedelta(hours=3)
     last = outbox_lines(outbox)[-1]["id"]
     assert store.apply_callback(last, MessageState.DELIVERED, "", now) is CallbackResult.UPDATED
+    assert not store.redis.exists(records_key(eid))  # folded back in at once
     record = store.record(last)
     assert record is not None and record.state is MessageState.DELIVERED
     assert all(packed.is_chunk(f) for f in _stored(deps, eid))  # folded back into the chunks
@@ -88,7 +93,9 @@ def test_cancel_packs_the_records_and_a_send_in_flight_still_lands(redis_url: st
         reason="30007",
         attempts=2,
     )
-    store.redis.hset(records_key(enrollment.id), mid.split(".", 1)[1], pack_record(late))
+    now = deps.engine.clock.now()
+    store._call(store_messages.finish_send(late, None, None, (), now, deps.engine.retention_s))
+    assert 0 < store.redis.pttl(records_key(enrollment.id)) <= store.redis.pttl(enrollment_key(enrollment.id))
     record = store.record(mid)
     assert record is not None and record.state is MessageState.FAILED and record.provider_id == "SMlate"
     assert len(store.records(enrollment.id)) == len(sent)
@@ -109,6 +116,7 @@ def test_compaction_refuses_a_running_enrollment_and_a_hash_that_changed(redis_u
     assert _stored(deps, eid) == before
     cancel(deps.engine, eid)
     packed_now = _stored(deps, eid)
-    stale = {**packed_now, "extra.sms.1": "S|1|0|SMx||1"}  # as if read before a write that is gone now
+    chunks = {f: v for f, v in packed_now.items() if packed.is_chunk(f)}
+    stale = packed.Stored({"extra.sms.1": "S|1|0|SMx||1"}, chunks)  # read before a write that is gone now
     assert store._call(store_messages.compact(eid, stale)) is False
     assert _stored(deps, eid) == packed_now

@@ -58,7 +58,9 @@ def test_plain_fields_win_over_their_packed_copy() -> None:
     assert merged["welcome.sms.1"] == "u|1772463900|0|SM01||30007|1"
     assert merged["resend.sms.2"] == "s|1||||1"
     assert merged["odd.sms.2"] == RECORDS["odd.sms.2"]
-    assert packed.has_plain(h) and not packed.has_plain(packed.pack(EID, RECORDS))
+    read = packed.Stored.read({"resend.sms.2": "s|1||||1"}, {**packed.pack(EID, RECORDS), "st": "completed"})
+    assert read.records(EID) == {**RECORDS, "resend.sms.2": "s|1||||1"}
+    assert "st" not in read.chunks
 
 
 def test_a_hash_never_compacted_reads_as_it_is() -> None:
@@ -71,9 +73,12 @@ def test_an_unknown_format_is_an_error_not_a_guess() -> None:
         packed.unpack(EID, ":9abc")
 
 
-def test_the_digest_changes_with_the_hash() -> None:
-    assert packed.hash_digest(RECORDS) != packed.hash_digest({**RECORDS, "x.sms.1": "q||||"})
-    assert len(packed.digest("abc")) == 40
+def test_the_digest_changes_with_the_records_hash_and_the_chunks() -> None:
+    chunks = packed.pack(EID, RECORDS)
+    base = packed.Stored(dict(RECORDS), chunks).digest()
+    assert packed.Stored({**RECORDS, "x.sms.1": "q||||"}, chunks).digest() != base
+    assert packed.Stored(dict(RECORDS), packed.pack(EID, {"a.sms.1": "S|1|0|x||1"})).digest() != base
+    assert len(base) == 40
 
 
 @pytest.mark.parametrize("size", [0, 1, 6, 7, 8, 13, 14, 15, 300])

@@ -24,6 +24,7 @@ import hashlib
 import re
 import zlib
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 CHUNK_PREFIX = "*"  # chunk fields: `*0`, `*1`, ...; a record field starts with its step id
 CHUNK = 240  # characters per chunk field: under the 256 B listpack value limit
@@ -173,18 +174,29 @@ def unpack(eid: str, value: str) -> dict[str, str]:
 
 
 def merge(eid: str, h: Mapping[str, str]) -> dict[str, str]:
-    """Every record of enrollment `eid`'s records hash: the packed ones, then its plain fields over them."""
+    """Every record of enrollment `eid` in `h` (chunk fields and plain records together): the
+    packed ones, then the plain ones over them."""
     merged = unpack(eid, joined(h))
     merged.update((field, value) for field, value in h.items() if not is_chunk(field))
     return merged
 
 
-def has_plain(h: Mapping[str, str]) -> bool:
-    """Whether the hash holds a record that is not packed yet (there is something to compact)."""
-    return any(not is_chunk(field) for field in h)
+@dataclass(frozen=True, slots=True)
+class Stored:
+    """An enrollment's records as read: its records hash `plain` (HGETALL order: one field per
+    record written since the last compaction) and the chunk fields of its enrollment hash."""
 
+    plain: dict[str, str]
+    chunks: dict[str, str]
 
-def hash_digest(h: Mapping[str, str]) -> str:
-    """compact_records.lua's check that the hash is still as read: sha1 of its fields and values,
-    in HGETALL's order, each followed by a newline."""
-    return digest("".join(f"{field}\n{value}\n" for field, value in h.items()))
+    @classmethod
+    def read(cls, records_hash: Mapping[str, str], enrollment_hash: Mapping[str, str]) -> Stored:
+        return cls(dict(records_hash), {f: v for f, v in enrollment_hash.items() if is_chunk(f)})
+
+    def records(self, eid: str) -> dict[str, str]:
+        return merge(eid, {**self.chunks, **self.plain})
+
+    def digest(self) -> str:
+        """compact_records.lua's check that nothing changed since the read: sha1 of the records
+        hash's fields and values (each followed by a newline), then the packed value."""
+        return digest("".join(f"{field}\n{value}\n" for field, value in self.plain.items()) + joined(self.chunks))

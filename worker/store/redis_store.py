@@ -29,7 +29,6 @@ import worker.store.erasure as erasure
 import worker.store.intake as intake
 import worker.store.messages as messages
 import worker.store.numbers as numbers
-import worker.store.packed as packed
 import worker.store.replies as replies
 import worker.store.resumes as resumes
 import worker.store.sealed as sealed
@@ -262,8 +261,7 @@ class Store:
             if result is not CallbackResult.PACKED:
                 break
             eid = parse_message_id(mid)[0]
-            stored = self._call(messages.raw_records([eid]))[0]
-            seed = messages.packed_seed(mid, stored)
+            seed = messages.packed_seed(mid, self._call(messages.stored([eid]))[0])
             if seed is None:
                 return CallbackResult.MISSING
             result = self._call(messages.apply_callback(mid, state, reason, now, seed))
@@ -275,11 +273,11 @@ class Store:
         """Pack the records of these ended enrollments (worker.store.packed), each only if it is
         still as read and ended: two round trips; how many were compacted. An enrollment that
         has not ended, or whose records are all packed already, is left as it is."""
-        stored = self._call(messages.raw_records(eids))
-        todo = [(eid, h) for eid, h in zip(eids, stored, strict=True) if packed.has_plain(h)]
+        read = self._call(messages.stored(eids))
+        todo = [(eid, r) for eid, r in zip(eids, read, strict=True) if r.plain]
         if not todo:
             return 0
-        calls = [messages.compact(eid, h) for eid, h in todo]
+        calls = [messages.compact(eid, r) for eid, r in todo]
         ops = tuple(op for c in calls for op in c.ops)
         return self._call(Call(ops, lambda raw: sum(1 for c, r in zip(calls, raw, strict=True) if c.parse([r]))))
 
