@@ -10,7 +10,8 @@ when > 0), u last changed (s), end ended (s), pr why it is paused (`clinic`, `re
 `patient`; only while paused: lifecycle.lua writes and clears it; a pause from before the field
 reads as `clinic`); per channel: k:<ch> cursor,
 d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1"),
-i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS).
+i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS);
+once ended, `*0`, `*1`, ...: its message records packed (worker.store.packed; decode ignores them).
 
 `x`: first name `n`, phone `ph`, email `em` and patient ref `r` (those the patient has), packed
 and sealed as ONE token (worker.phi: Keyring.seal_fields, AES-256-GCM under CAREDRIP_DATA_KEYS,
@@ -24,7 +25,8 @@ SMS opt-outs (`cd:optout:sms`): field = the number's blind index (worker.phi.Ind
 `<epoch s>|<source>`; a field that is a plain E.164 number is from before, moved by
 `Store.migrate_sms_opt_outs`.
 
-Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`.
+Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`,
+in the `:m` hash while the enrollment runs, packed into the enrollment hash once it has ended.
 """
 
 from __future__ import annotations
