@@ -120,3 +120,24 @@ def test_compaction_refuses_a_running_enrollment_and_a_hash_that_changed(redis_u
     stale = packed.Stored({"extra.sms.1": "S|1|0|SMx||1"}, chunks)  # read before a write that is gone now
     assert store._call(store_messages.compact(eid, stale)) is False
     assert _stored(deps, eid) == packed_now
+
+
+def test_a_failed_message_of_a_completed_program_is_resent_once_and_read_back(redis_url: str, tmp_path: Path) -> None:
+    """A late `failed` report for a packed record, then an operator's resend: the new occurrence
+    goes once, is recorded beside the chunks with the enrollment's expiry, and both read back."""
+    from worker.delivery.resend import resend
+
+    deps, eid, outbox = _completed(redis_url, tmp_path)
+    store, clock = deps.engine.store, deps.engine.clock
+    clock.advance(timedelta(days=2))  # type: ignore[attr-defined]  # past the caps of the last sends
+    mid = next(line["id"] for line in outbox_lines(outbox) if line["channel"] == "sms" and line["step"] == "sleep")
+    assert store.apply_callback(mid, MessageState.FAILED, "30003", clock.now()) is CallbackResult.UPDATED
+    again = mid[: -len(".1")] + ".2"
+    assert resend(deps, mid) == f"sent {again}"
+    assert [line["id"] for line in outbox_lines(outbox)][-1] == again
+    assert resend(deps, mid).startswith("not resendable: already resent")
+    assert 0 < store.redis.pttl(records_key(eid)) <= store.redis.pttl(enrollment_key(eid))
+    new, old = store.record(again), store.record(mid)
+    assert new is not None and new.state is MessageState.SENT and new.occurrence == 2
+    assert old is not None and old.state is MessageState.FAILED and old.reason == "30003"
+    assert len(store.records(eid)) == 23
