@@ -274,10 +274,16 @@ class Store:
         still as read and ended: two round trips; how many were compacted. An enrollment that
         has not ended, or whose records are all packed already, is left as it is."""
         read = self._call(messages.stored(eids))
-        todo = [(eid, r) for eid, r in zip(eids, read, strict=True) if r.plain]
-        if not todo:
+        calls: list[Call[bool]] = []
+        for eid, r in zip(eids, read, strict=True):
+            if not r.plain:
+                continue
+            try:
+                calls.append(messages.compact(eid, r))
+            except ValueError:  # chunks of a format this version cannot read: left as they are
+                continue
+        if not calls:
             return 0
-        calls = [messages.compact(eid, r) for eid, r in todo]
         ops = tuple(op for c in calls for op in c.ops)
         return self._call(Call(ops, lambda raw: sum(1 for c, r in zip(calls, raw, strict=True) if c.parse([r]))))
 
