@@ -21,7 +21,7 @@ def test_a_completed_programs_messages_read_the_same_and_a_late_callback_lands(
     run_until_idle(delivery)
     assert client.get(f"/v1/enrollments/{eid}").json()["state"] == "completed"
     assert not store.redis.exists(records_key(eid))  # packed into the enrollment hash
-    assert any(packed.is_chunk(f) for f in store.redis.hkeys(enrollment_key(eid)))
+    assert any(packed.is_chunk(str(f)) for f in store.redis.hkeys(enrollment_key(eid)))
 
     messages = client.get(f"/v1/enrollments/{eid}/messages").json()["messages"]
     assert len(messages) == 22 and {m["state"] for m in messages} == {"sent"}
