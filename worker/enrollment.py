@@ -164,6 +164,7 @@ def pause(
     result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s, reason=reason.value)
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
+        deps.store.compact_records([eid])  # its records packed into a few fields (worker.store.packed)
         audit.record(deps, actor, Action.PAUSE, enrollment_id=eid, clinic_id=enrollment.clinic_id)
     return get_owned(deps, eid, clinic_id)
 
@@ -188,6 +189,7 @@ def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None, *, actor: s
     result = deps.store.lifecycle(eid, "cancel", deps.clock.now(), deps.retention_s)
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
+        deps.store.compact_records([eid])  # its records packed into a few fields (worker.store.packed)
         if enrollment.generation:  # the pointer to this generation now expires with it
             first = enrollment_id(deps.secret, enrollment.clinic_id, enrollment.patient_ref, enrollment.program)
             deps.store.generation_ended(first, enrollment.generation, deps.retention_s)

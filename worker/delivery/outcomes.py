@@ -99,6 +99,8 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
     index.run()
     completed = [p for p, _, done in follow if done is not None and done.value.result is FinishResult.COMPLETED]
     tell_clinics(deps, channel, finished, completed, now)
+    if completed:  # an ended program's records are packed into a few fields (worker.store.packed)
+        store.compact_records([p.enrollment.id for p in completed])
 
 
 def tell_clinics(

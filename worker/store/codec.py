@@ -11,7 +11,8 @@ when > 0), u last changed (s), end ended (s), pr why it is paused (`clinic`, `re
 reads as `clinic`), v the program version it started on (only when > 1: an enrollment stored
 without it, from before versions, is on version 1); per channel: k:<ch> cursor,
 d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1"),
-i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS).
+i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS);
+once ended, `*0`, `*1`, ...: its message records packed (worker.store.packed; decode ignores them).
 
 lt when the anchors last changed or a pause last ended (s; worker.catchup; absent: never), am when
 a PATCH last moved an anchor (s; `caredrip explain`; absent: never).
@@ -29,7 +30,8 @@ SMS opt-outs (`cd:optout:sms`): field = the number's blind index (worker.phi.Ind
 `<epoch s>|<source>`; a field that is a plain E.164 number is from before, moved by
 `Store.migrate_sms_opt_outs`.
 
-Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`.
+Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`,
+in the `:m` hash while the enrollment runs, packed into the enrollment hash once it has ended.
 """
 
 from __future__ import annotations

@@ -7,8 +7,16 @@ key                        type    expiry             holds
 cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec); the patient's
                                                       name, phone, email and ref only sealed, as one token `x`
                                                       (aad the enrollment id; plain n/ph/em/r only from before
-                                                      sealing, until `caredrip keys rotate`)
-cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>`
+                                                      sealing, until `caredrip keys rotate`); once it has ended,
+                                                      also its message records packed, in chunk fields `*0`, `*1`,
+                                                      ... of at most 240 characters (worker.store.packed)
+cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>` ->
+                                                      `code|at|lateness|provider id|reason|attempts`; gone once the
+                                                      enrollment has ended and they are packed into the enrollment
+                                                      hash; a record written after that (a late status callback, a
+                                                      resend, a send in flight at the cancel) starts it again, with
+                                                      the enrollment's expiry, and wins over the packed copy until
+                                                      the next compaction folds it in
 cd:{e:<id>}:gen            string  see below          beside generation 0 of a (clinic, patient_ref, program)
                                                       re-enrolled after an end: the latest generation
 cd:{due:<channel>}         zset    -                  due index: enrollment id, scored by next due (ms)

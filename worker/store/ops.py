@@ -29,6 +29,7 @@ SCRIPTS = (
     "lifecycle",
     "ratelimit",
     "callback",
+    "compact_records",
     "cas",
     "move_optout",
 )

@@ -44,6 +44,7 @@ from worker.records import (
     MessageState,
     OptOut,
     OptOutSource,
+    parse_message_id,
 )
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
@@ -262,7 +263,39 @@ class Store:
         return self._call(messages.record(mid))
 
     def apply_callback(self, mid: str, state: MessageState, reason: str, now: datetime) -> CallbackResult:
-        return self._call(messages.apply_callback(mid, state, reason, now))
+        """Move the record forward to `state`, never back. A record an ended enrollment's
+        compaction packed is read (a second round trip), updated as a plain field beside the
+        chunks, and folded back in (`compact_records`)."""
+        result = self._call(messages.apply_callback(mid, state, reason, now))
+        for _ in range(3):  # another compaction between the read and the call: read again
+            if result is not CallbackResult.PACKED:
+                break
+            eid = parse_message_id(mid)[0]
+            seed = messages.packed_seed(mid, self._call(messages.stored([eid]))[0])
+            if seed is None:
+                return CallbackResult.MISSING
+            result = self._call(messages.apply_callback(mid, state, reason, now, seed))
+            if result is CallbackResult.UPDATED:
+                self.compact_records([eid])
+        return CallbackResult.MISSING if result is CallbackResult.PACKED else result
+
+    def compact_records(self, eids: Sequence[str]) -> int:
+        """Pack the records of these ended enrollments (worker.store.packed), each only if it is
+        still as read and ended: two round trips; how many were compacted. An enrollment that
+        has not ended, or whose records are all packed already, is left as it is."""
+        read = self._call(messages.stored(eids))
+        calls: list[Call[bool]] = []
+        for eid, r in zip(eids, read, strict=True):
+            if not r.plain:
+                continue
+            try:
+                calls.append(messages.compact(eid, r))
+            except ValueError:  # chunks of a format this version cannot read: left as they are
+                continue
+        if not calls:
+            return 0
+        ops = tuple(op for c in calls for op in c.ops)
+        return self._call(Call(ops, lambda raw: sum(1 for c, r in zip(calls, raw, strict=True) if c.parse([r]))))
 
     def indexed_messages(self, index: OperatorIndex, limit: int = 1000) -> list[str]:
         return self._call(messages.indexed_messages(index, limit))

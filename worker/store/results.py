@@ -83,6 +83,7 @@ class CallbackResult(StrEnum):
     UPDATED = "updated"
     STALE = "stale"  # an older or repeated report: the record already says as much or more
     MISSING = "missing"  # no such record
+    PACKED = "packed"  # the record may be in an ended enrollment's packed chunks (the Store reads them)
 
 
 @dataclass(frozen=True, slots=True)
