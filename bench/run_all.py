@@ -21,6 +21,7 @@ SCRIPTS: dict[str, list[str]] = {
     "send_throughput": [],
     "twilio_latency": [],
     "scale": [],
+    "program_memory": [],
     "intake": [],
     "timeliness": ["--messages", "20000"],
     "startup": [],

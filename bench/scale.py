@@ -84,6 +84,33 @@ def _like(deps: DeliveryDeps, template: Enrollment, i: int, make: object) -> Enr
     )
 
 
+def parts_of_active(deps: DeliveryDeps, count: int) -> dict[str, float]:
+    """Figure 3a part by part: bytes per active SMS-only enrollment (sealed) for its hash alone,
+    its due entry alone and the number's record alone, each filled on an empty Redis."""
+    client = deps.engine.store.redis
+    template = build_enrollment(deps, sms_only(0, TZ), NOW)
+    out: dict[str, float] = {}
+    for part in ("enrollment_hash", "due_entry", "number_record"):
+        client.flushall()
+        before = used_memory(client)
+        pipe = client.pipeline(transaction=False)
+        for i in range(count):
+            e = _like(deps, template, i, sms_only)
+            if part == "enrollment_hash":
+                pipe.hset(enrollment_key(e.id), mapping=dict[Any, Any](encode_enrollment(e, deps.engine.keyring)))
+            elif part == "due_entry":
+                pipe.zadd(due_key("sms"), {e.id: epoch_ms(NOW) + 86_400_000 + i})
+            else:
+                number = number_key(deps.engine.index.blind_index(e.phone or ""))
+                pipe.hset(number, f"e:{e.id}", e.clinic_id)
+                pipe.pexpire(number, deps.engine.retention_s * 1000)
+            if (i + 1) % FILL_CHUNK == 0:
+                pipe.execute()
+        pipe.execute()
+        out[f"bytes_{part}"] = round((used_memory(client) - before) / count, 1)
+    return out
+
+
 def per_enrollment(deps: DeliveryDeps, count: int, channels: str, *, already: int = 0, sealed: bool = True) -> float:
     client = deps.engine.store.redis
     before = used_memory(client)
@@ -152,6 +179,9 @@ def main() -> None:
     parser.add_argument(
         "--sealing-only", action="store_true", help="only figure 3a, SMS only, sealed vs plain at --large"
     )
+    parser.add_argument(
+        "--parts", action="store_true", help="only figure 3a part by part (hash, due entry, number) at --large"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="caredrip-bench-") as tmp:
         server = RedisServer.on_free_port(Path(tmp) / "redis", appendonly=False)
@@ -161,6 +191,9 @@ def main() -> None:
             # as the embedded Redis runs: an enrollment's sealed details (~80 B) stay in its listpack
             client.config_set("hash-max-ziplist-value", HASH_MAX_LISTPACK_VALUE)
             result: dict[str, object] = {"figure": "scale", **redis_info(server.url)}
+            if args.parts:
+                emit({**result, "figure": "scale_parts", "count": args.large, **parts_of_active(deps, args.large)})
+                return
             if args.sealing_only:
                 emit({**result, "figure": "scale_sealing", **sealing_cost(deps, args.large)})
                 return

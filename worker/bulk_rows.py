@@ -7,7 +7,8 @@ comes out as a `RowError` naming the field; nothing here knows about clinics or 
 
 CSV columns (header row first; names as POST /v1/enrollments fields): patient_ref, program,
 first_name, phone, email, channels (`sms;email`), language, timezone, consent_sms, consent_email
-(`true`/`false`, empty = false), consent_recorded_at, start_at, and clinic_id (operators). An
+(`true`/`false`, empty = false), consent_recorded_at, start_at, `anchor_<name>` (the anchor
+`<name>` of the body's `anchors`, e.g. `anchor_visit`), and clinic_id (operators). An
 empty cell is a field left out. `row` numbers the records from 1: the first record after the CSV
 header is row 1; in JSON lines, row N is line N (blank lines are skipped, still counted).
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -29,6 +31,8 @@ COLUMNS = (
     "clinic_id", "patient_ref", "program", "first_name", "phone", "email", "channels", "language",
     "timezone", "consent_sms", "consent_email", "consent_recorded_at", "start_at",
 )  # fmt: skip
+ANCHOR_PREFIX = "anchor_"  # `anchor_visit`: the body's anchors.visit
+_ANCHOR_COLUMN = re.compile(r"^anchor_[a-z0-9][a-z0-9-]{0,39}$")
 REQUIRED_COLUMNS = ("patient_ref", "program", "first_name", "channels", "timezone", "consent_recorded_at")
 _FLAGS = {"true": True, "false": False, "": False}
 
@@ -97,9 +101,10 @@ def _csv_rows(reader: Iterator[list[str]], header: list[str]) -> Iterator[Row | 
 
 
 def _check_header(header: list[str]) -> None:
-    unknown = [name for name in header if name not in COLUMNS]
+    unknown = [name for name in header if name not in COLUMNS and not _ANCHOR_COLUMN.match(name)]
     if unknown:
-        raise ValidationError("columns", f"unknown column {unknown[0]!r} (known: {', '.join(COLUMNS)})")
+        known = ", ".join((*COLUMNS, f"{ANCHOR_PREFIX}<name>"))
+        raise ValidationError("columns", f"unknown column {unknown[0]!r} (known: {known})")
     repeated = sorted({name for name in header if header.count(name) > 1})
     if repeated:
         raise ValidationError("columns", f"column {repeated[0]!r} appears twice")
@@ -111,8 +116,13 @@ def _check_header(header: list[str]) -> None:
 def _from_cells(number: int, cells: dict[str, str]) -> Row | RowError:
     """A CSV record as the JSON body: channels split on `;`, consent flags gathered."""
     payload: dict[str, Any] = {
-        k: v for k, v in cells.items() if k not in ("clinic_id", "channels") and not k.startswith("consent_")
+        k: v
+        for k, v in cells.items()
+        if k not in ("clinic_id", "channels") and not k.startswith(("consent_", ANCHOR_PREFIX))
     }
+    anchors = {k.removeprefix(ANCHOR_PREFIX): v for k, v in cells.items() if k.startswith(ANCHOR_PREFIX)}
+    if anchors:
+        payload["anchors"] = anchors
     if "channels" in cells:
         payload["channels"] = [c.strip() for c in cells["channels"].replace(",", ";").split(";") if c.strip()]
     consent: dict[str, Any] = {}

@@ -38,6 +38,7 @@ class NewEnrollment:
     email: str | None = None
     consent: dict[str, datetime] = field(default_factory=dict)
     start_at: datetime | None = None
+    anchors: dict[str, datetime] = field(default_factory=dict)  # the program's dates (worker.intake checks them)
 
 
 def build_enrollment(deps: EngineDeps, new: NewEnrollment, now: datetime, generation: int = 0) -> Enrollment:
@@ -62,8 +63,10 @@ def build_enrollment(deps: EngineDeps, new: NewEnrollment, now: datetime, genera
         created_at=now,
         consent=dict(new.consent),
         cursor={ch: 0 for ch in new.channels},
-        next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet) for ch in new.channels},
+        next_due={ch: due_at_cursor(program, ch, 0, anchor, tz, deps.quiet, new.anchors) for ch in new.channels},
         generation=generation,
+        version=program.version,
+        anchors=dict(new.anchors),
     )
 
 
@@ -161,6 +164,7 @@ def pause(
     result = deps.store.lifecycle(eid, "pause", deps.clock.now(), deps.retention_s, reason=reason.value)
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
+        deps.store.compact_records([eid])  # its records packed into a few fields (worker.store.packed)
         audit.record(deps, actor, Action.PAUSE, enrollment_id=eid, clinic_id=enrollment.clinic_id)
     return get_owned(deps, eid, clinic_id)
 
@@ -185,6 +189,7 @@ def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None, *, actor: s
     result = deps.store.lifecycle(eid, "cancel", deps.clock.now(), deps.retention_s)
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
+        deps.store.compact_records([eid])  # its records packed into a few fields (worker.store.packed)
         if enrollment.generation:  # the pointer to this generation now expires with it
             first = enrollment_id(deps.secret, enrollment.clinic_id, enrollment.patient_ref, enrollment.program)
             deps.store.generation_ended(first, enrollment.generation, deps.retention_s)
@@ -217,17 +222,20 @@ class EnrollmentChanges:
     timezone: str | None = None
     channels: tuple[str, ...] | None = None
     consent: dict[str, datetime] | None = None  # channel -> recorded_at of consent the PATCH carries
+    anchors: dict[str, datetime] | None = None  # the anchors the PATCH gives (others stay)
 
 
 def update(
     deps: EngineDeps, eid: str, changes: EnrollmentChanges, clinic_id: str | None = None, *, actor: str = SYSTEM
 ) -> Enrollment:
-    """Change contact details, language, timezone or channels; due times follow a new timezone,
-    and a channel added mid-program starts at its next step still to come. Consent given with the
-    change is kept for each channel the enrollment then uses (intake.check_patch requires it for
-    a channel added and for a new phone number)."""
+    """Change contact details, language, timezone, channels or anchors; due times follow a new
+    timezone or anchor (every channel's pending step is retimed; steps already past at the change
+    are late for the program's catch-up policy, worker.catchup), and a channel added mid-program
+    starts at its next step still to come. Consent given with the change is kept for each channel
+    the enrollment then uses (intake.check_patch requires it for a channel added and for a new
+    phone number)."""
     current = get_owned(deps, eid, clinic_id)
-    program = deps.catalog.get(current.program)
+    program = deps.catalog.get(current.program, current.version)
     now = deps.clock.now()
     updated = replace(
         current,
@@ -237,7 +245,11 @@ def update(
         language=changes.language or current.language,
         timezone=changes.timezone or current.timezone,
         channels=changes.channels or current.channels,
+        anchors={**current.anchors, **(changes.anchors or {})},
     )
+    moved_anchors = updated.anchors != current.anchors
+    if moved_anchors:
+        updated.late_mark = now
     tz = ZoneInfo(updated.timezone)
     dropped = tuple(ch for ch in current.channels if ch not in updated.channels)
     # Cursors of channels that stay are never written here: a send finishing concurrently
@@ -248,13 +260,13 @@ def update(
     retimes: dict[str, int] = {}
     for ch in updated.channels:
         added = ch not in current.channels
-        if not added and updated.timezone == current.timezone:
+        if not added and updated.timezone == current.timezone and not moved_anchors:
             continue
         if not added:
             retimes[ch] = current.cursor[ch]
             continue
-        started[ch] = first_cursor_after(program, ch, now, updated.anchor, tz)
-        reschedule[ch] = due_at_cursor(program, ch, started[ch], updated.anchor, tz, deps.quiet)
+        started[ch] = first_cursor_after(program, ch, now, updated.anchor, tz, updated.anchors)
+        reschedule[ch] = due_at_cursor(program, ch, started[ch], updated.anchor, tz, deps.quiet, updated.anchors)
     intro = _introduction(deps, program, current, updated, started)
     change = EnrollmentUpdate(
         first_name=updated.first_name,
@@ -269,6 +281,8 @@ def update(
         dropped=dropped,
         consent=consent_after(current, updated.channels, changes.consent),
         intro=intro,
+        anchors=updated.anchors if moved_anchors else None,
+        late_mark=updated.late_mark if moved_anchors else None,
     )
     deps.store.update_enrollment(eid, change)
     reschedule.update(_retime(deps, eid, program, updated, retimes))
@@ -304,13 +318,14 @@ RETIME_TRIES = 3
 def _retime(
     deps: EngineDeps, eid: str, program: Program, updated: Enrollment, cursors: dict[str, int]
 ) -> dict[str, datetime | None]:
-    """Each channel's next due time in the new timezone, written only while its cursor is the one
-    it was computed for (atomically, in Lua): a send that finished meanwhile moved the channel on,
-    so the time is computed again from where it is now, never left at the earlier step's time."""
+    """Each channel's next due time in the new timezone or from the new anchors, written only while
+    its cursor is the one it was computed for (atomically, in Lua): a send that finished meanwhile
+    moved the channel on, so the time is computed again from where it is now, never left at the
+    earlier step's time."""
     tz, moved = ZoneInfo(updated.timezone), {}
     for ch, cursor in cursors.items():
         for _ in range(RETIME_TRIES):
-            due = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet)
+            due = due_at_cursor(program, ch, cursor, updated.anchor, tz, deps.quiet, updated.anchors)
             answer = deps.store.retime(eid, ch, cursor, due)
             if answer.done:
                 moved[ch] = due

@@ -10,7 +10,10 @@ enrollment, a backlog: none of these leaves a trace on the message's own record)
 
 `rule`: null (it went, or will go, when due), `quiet_hours`, `cap`, `pause`, `retry`, `resend`,
 `opt_out`, `cancel`, `channel_removed`, `deadline` (put back unsent when its batch ran out of
-time), `unknown`. Catch-up and anchor changes will add theirs.
+time), `catch_up` (its time had passed when the enrollment started, an anchor moved or a pause
+ended: the program's catch-up policy skipped it as `late`, or sent it late; worker.catchup),
+`anchor` (timed from an anchor a PATCH moved: its time is from the new date), `unknown`. `due_at`
+of a step timed from an anchor is from the anchor as it is now.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from worker.catchup import LATE, late_indexes
 from worker.deps import EngineDeps
 from worker.enrollment import get_owned
 from worker.errors import ContentError
@@ -29,12 +33,27 @@ from worker.policy import Caps, QuietHours
 from worker.programs import INTRO_ID, Program
 from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState
 from worker.routing import blind_index
-from worker.schedule import CapHit, cap_hit, channel_caps, defer_quiet, next_allowed, nominal_due, resolve_local
+from worker.schedule import (
+    CapHit,
+    cap_hit,
+    channel_caps,
+    channel_dues,
+    defer_quiet,
+    next_allowed,
+    nominal_due,
+    resolve_local,
+)
 
 SAME_SEND = timedelta(minutes=1)  # a recipient's send this close to one of the enrollment's: the same
 ON_TIME = timedelta(minutes=5)  # sent within this of when the rules allowed: on time (dispatch, rate limit)
 HANDED = (MessageState.SENT, MessageState.DELIVERED, MessageState.UNDELIVERED)
-SKIP_RULES = {"opted_out": "opt_out", "paused": "pause", "canceled": "cancel", "dropped": "channel_removed"}
+SKIP_RULES = {
+    "opted_out": "opt_out",
+    "paused": "pause",
+    "canceled": "cancel",
+    "dropped": "channel_removed",
+    LATE: "catch_up",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +99,32 @@ class _Ctx:
             step = self.program.step(step_id)
         except ContentError:
             return None
-        nominal = nominal_due(step, self.enrollment.anchor, self.tz)
+        nominal = nominal_due(step, self.enrollment.anchor, self.tz, self.enrollment.anchors)
         return nominal, defer_quiet(nominal, self.tz, self.quiet)
+
+    def catch_up(self, nominal: datetime, skipped: bool) -> tuple[str, str]:
+        """The catch-up rule's explanation of a step whose time had passed at the catch-up mark."""
+        mark, policy = self.enrollment.catch_up_mark, self.program.catch_up.value
+        what = "skipped as late" if skipped else "sent late, one per allowed slot"
+        return (
+            "catch_up",
+            f"due {self.hhmm(nominal)}, already past at {self.hhmm(mark)} (enrolled, an anchor moved or a"
+            f" pause ended): catch_up {policy}: {what}",
+        )
+
+    def anchor_moved(self, step_id: str, when: datetime | None) -> tuple[str, str] | None:
+        """The `anchor` rule for a step timed from an anchor a PATCH moved before `when` (the step's
+        send or plan): its time is from the new date. None otherwise."""
+        moved = self.enrollment.anchors_moved_at
+        if moved is None or when is None or when < moved or step_id == INTRO_ID:
+            return None
+        try:
+            anchor = self.program.step(step_id).anchor
+        except ContentError:
+            return None
+        if anchor is None:
+            return None
+        return "anchor", f"timed from {anchor}, which the clinic moved at {self.hhmm(moved)}: due from the new date"
 
     def merged(self, ch: str, own: Sequence[datetime], before: datetime | None = None) -> list[datetime]:
         """The enrollment's sends `own` with its recipient's (kept by the number's record), each once."""
@@ -150,7 +193,8 @@ def explain(deps: EngineDeps, eid: str, clinic_id: str | None, caps: Caps) -> Sc
     belongs to `clinic_id` (None: operators, any clinic)."""
     e = get_owned(deps, eid, clinic_id)
     shared = {ch: deps.store.recent_sends(bi) for ch, bi in _recipients(deps, e).items()}
-    ctx = _Ctx(deps.catalog.get(e.program), e, ZoneInfo(e.timezone), deps.quiet, caps, deps.clock.now(), shared)
+    program = deps.catalog.get(e.program, e.version)  # the steps of the version it started on
+    ctx = _Ctx(program, e, ZoneInfo(e.timezone), deps.quiet, caps, deps.clock.now(), shared)
     records = deps.store.records(eid)
     entries = deps.store.due_entries(eid, e.channels)
     opt_outs = enrollment_opt_outs(deps.store, e)
@@ -223,6 +267,8 @@ def _record_rule(
     if r.occurrence > 1:
         return "resend", f"an operator's resend (occurrence {r.occurrence})"
     if r.state is MessageState.SKIPPED:
+        if r.reason == LATE and due is not None:
+            return ctx.catch_up(due[0], skipped=True)
         return SKIP_RULES.get(r.reason, "unknown"), f"skipped: {r.reason or 'no reason recorded'}"
     if r.state is MessageState.RETRYING:
         return "retry", f"attempt {r.attempts} refused for now ({r.reason}): tried again after a backoff"
@@ -234,7 +280,13 @@ def _record_rule(
         return None, r.reason
     if r.attempts > 1:
         return "retry", f"went at attempt {r.attempts}: the provider refused earlier tries for now"
-    return ctx.explain_delay(due[0], due[1], sent_at, sent, r.channel)
+    mark = ctx.enrollment.catch_up_mark
+    delay = ctx.explain_delay(due[0], due[1], sent_at, sent, r.channel)
+    if due[0] < mark <= sent_at and delay[0] == "unknown":
+        return ctx.catch_up(due[0], skipped=False)
+    if delay[0] is None:
+        return ctx.anchor_moved(r.step, sent_at) or delay
+    return delay
 
 
 def _future(
@@ -251,6 +303,8 @@ def _future(
     if e.state in (EnrollmentState.CANCELED, EnrollmentState.COMPLETED) or ch not in e.cursor:
         return []
     steps = ctx.program.steps_for(ch)[e.cursor[ch] :]
+    dues = channel_dues(ctx.program, ch, e.anchor, ctx.tz, e.anchors)
+    late = {i - e.cursor[ch] for i in late_indexes(ctx.program.catch_up, dues, e.catch_up_mark, first=e.cursor[ch])}
     per_day, per_week = channel_caps(ctx.caps, ch)
     own = sorted(e.history.get(ch, []) or sent)  # what the enrollment's own rule counts (worker: history)
     every = ctx.merged(ch, own)  # what the number's caps count: its other enrollments' sends too
@@ -264,6 +318,9 @@ def _future(
         if blocked is not None:
             rule, reason = blocked
             planned = None
+        elif i in late:  # the catch-up policy records it skipped when it comes up: never sent
+            rule, reason = ctx.catch_up(nominal, skipped=True)
+            planned = None
         elif held is not None:
             planned = entry[0] or e.next_due.get(ch) or quiet_due
             rule, reason = (held.rule, held.reason)
@@ -272,6 +329,10 @@ def _future(
             earliest = max(start, every[-1]) if every and i > 0 else start
             planned = next_allowed(earliest, ctx.tz, ctx.quiet, every, per_day, per_week)
             rule, reason = ctx.explain_delay(nominal, quiet_due, planned, own, ch)
+            if nominal < e.catch_up_mark <= planned and rule in (None, "unknown"):
+                rule, reason = ctx.catch_up(nominal, skipped=False)
+            elif rule is None:
+                rule, reason = ctx.anchor_moved(step.id, planned) or (rule, reason)
         if planned is not None:
             own, every = sorted([*own, planned]), sorted([*every, planned])
         state = held.state if held else ("scheduled" if i == 0 else "planned")
@@ -297,6 +358,7 @@ def schedule_json(schedule: Schedule) -> dict[str, Any]:
     return {
         "enrollment_id": e.id,
         "program": e.program,
+        "program_version": e.version,
         "state": e.state.value,
         "timezone": e.timezone,
         "now": schedule.now.isoformat(),

@@ -17,6 +17,7 @@ from worker.contact import email_address, patient_phone
 from worker.deps import EngineDeps
 from worker.enrollment import EnrollmentChanges, NewEnrollment
 from worker.errors import ContentError, ValidationError
+from worker.programs import Program
 from worker.records import Channel, Enrollment
 from worker.timezones import canonical_zone
 
@@ -88,6 +89,11 @@ class EnrollmentBody(BaseModel):
     timezone: str = Field(max_length=64, description="IANA timezone, e.g. America/New_York")
     consent: Consent
     start_at: datetime | None = None
+    anchors: dict[str, datetime] | None = Field(
+        None,
+        max_length=10,
+        description='The program\'s dates, ISO 8601 with offset, e.g. {"visit": "2026-12-03T15:00:00-05:00"}',
+    )
 
     _ref = field_validator("patient_ref")(classmethod(lambda cls, v: clean_text(v, what="patient_ref", max_length=128)))
     _name = field_validator("first_name")(classmethod(lambda cls, v: clean_text(v, what="first_name", max_length=100)))
@@ -129,6 +135,7 @@ class EnrollmentPatch(BaseModel):
     timezone: str | None = Field(None, max_length=64)
     channels: list[Channel] | None = Field(None, min_length=1, max_length=2)
     consent: Consent | None = None
+    anchors: dict[str, datetime] | None = Field(None, max_length=10)
 
     _name = field_validator("first_name")(
         classmethod(lambda cls, v: None if v is None else clean_text(v, what="first_name", max_length=100))
@@ -154,6 +161,7 @@ def check_body(deps: EngineDeps, body: EnrollmentBody) -> None:
     check_program(deps, body)
     check_start(deps, body.start_at)
     check_consent(deps, body.consent)
+    body.anchors = check_anchors(deps, deps.catalog.get(body.program), body.anchors or {}, required=True)
 
 
 def check_patch(deps: EngineDeps, current: Enrollment, patch: EnrollmentPatch) -> None:
@@ -173,8 +181,38 @@ def check_patch(deps: EngineDeps, current: Enrollment, patch: EnrollmentPatch) -
     if Channel.SMS in channels and new_phone and not (patch.consent and patch.consent.sms):
         raise ValidationError("consent.sms", "a new phone number needs fresh SMS consent")
     check_consent(deps, patch.consent)
+    if patch.anchors is not None:
+        patch.anchors = check_anchors(deps, deps.catalog.get(current.program), patch.anchors, required=False)
     if patch.language and patch.language not in deps.catalog.get(current.program).languages:
         raise ValidationError("language", f"program {current.program} is not available in {patch.language!r}")
+
+
+ANCHOR_PAST = timedelta(days=365)  # an anchor may lie this far behind now (a visit already past)
+ANCHOR_AHEAD = timedelta(days=730)
+
+
+def check_anchors(
+    deps: EngineDeps, program: Program, given: dict[str, datetime], *, required: bool
+) -> dict[str, datetime]:
+    """The anchors in UTC: each a date the program declares, with a UTC offset, within range;
+    with `required` (a new enrollment) every declared one. ValidationError names `anchors.<name>`."""
+    declared = ", ".join(program.anchors) or "none"
+    for name in given:
+        if name not in program.anchors:
+            raise ValidationError(f"anchors.{name}", f"program {program.id} has no such date (its anchors: {declared})")
+    if required:
+        for name in program.anchors:
+            if name not in given:
+                raise ValidationError(f"anchors.{name}", f"required: program {program.id} is timed from it")
+    now, checked = deps.clock.now(), {}
+    for name, at in given.items():
+        try:
+            checked[name] = aware(at, what=f"anchors.{name}")
+        except ValueError as exc:
+            raise ValidationError(f"anchors.{name}", str(exc)) from None
+        if not now - ANCHOR_PAST <= checked[name] <= now + ANCHOR_AHEAD:
+            raise ValidationError(f"anchors.{name}", "must be between 365 days ago and 730 days ahead")
+    return checked
 
 
 def check_start(deps: EngineDeps, start_at: datetime | None) -> None:
@@ -206,6 +244,7 @@ def to_new_enrollment(clinic_id: str, body: EnrollmentBody) -> NewEnrollment:
         email=body.email if Channel.EMAIL in body.channels else None,
         consent=consent,
         start_at=body.start_at,
+        anchors=dict(body.anchors or {}),
     )
 
 
@@ -230,6 +269,7 @@ def to_changes(patch: EnrollmentPatch) -> EnrollmentChanges:
         timezone=patch.timezone,
         channels=tuple(patch.channels) if patch.channels else None,
         consent=consent_given(patch.consent),
+        anchors=None if patch.anchors is None else dict(patch.anchors),
     )
 
 

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from datetime import time
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from worker.content_yaml import read_yaml_mapping
 from worker.errors import ContentError
+from worker.program_versions import declared_version, frozen_path, read_frozen
 from worker.records import CHANNELS
 
 # The step-less SMS that introduces the clinic and STOP/HELP to a number reached mid-program (SMS
@@ -21,17 +23,33 @@ INTRO_ID = "intro"
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 STRING_KEYS = ("sms", "subject", "email")
+MAX_ANCHOR_DAYS = 366  # an anchored step lands at most this many days before or after its anchor
+
+
+class CatchUp(StrEnum):
+    """What a program does with steps whose time had already passed when the enrollment started,
+    its anchor moved back, or a pause ended (worker.catchup): send them all (one per allowed
+    slot, today's behaviour and the default), only the most recent, or none."""
+
+    ALL = "all"
+    LATEST = "latest"
+    SKIP = "skip"
 
 
 @dataclass(frozen=True, slots=True)
 class Step:
-    """One lesson: when it lands (`day` + `at` local, or `after_minutes`) and on which channels."""
+    """One lesson: when it lands (`day` + `at` local, or `after_minutes`) and on which channels.
+
+    `anchor`: the name of the clinic's date the step is timed from (`from:` in program.yaml);
+    None: from the enrollment's start. An anchored step's `day` may be negative (before the date)
+    and its `at` may be None (the anchor's own local time of day)."""
 
     id: str
     channels: tuple[str, ...]
     day: int | None = None
     at: time | None = None
     after_minutes: int | None = None
+    anchor: str | None = None
 
     @property
     def is_relative(self) -> bool:
@@ -53,6 +71,10 @@ class Program:
     strings: dict[str, dict[str, dict[str, str]]]
     fallback_first_name: dict[str, str]
     intro: dict[str, str] = field(default_factory=dict)  # language -> the introduction's SMS template
+    # The released version these steps are (worker.program_versions); 1 when none is declared.
+    version: int = 1
+    anchors: tuple[str, ...] = ()  # the dates an enrollment must give (`anchors:` in program.yaml)
+    catch_up: CatchUp = CatchUp.ALL
 
     def steps_for(self, channel: str) -> tuple[Step, ...]:
         """The steps that use `channel`, in program order: that channel's timeline."""
@@ -75,8 +97,29 @@ class Program:
         raise ContentError(f"program {self.id}: no step {step_id!r}")
 
 
-def load_program(content_dir: Path, program_id: str) -> Program:
-    """Read and validate one program; raise ContentError naming the file and field."""
+def load_program(content_dir: Path, program_id: str, version: int | None = None) -> Program:
+    """Read and validate one program; raise ContentError naming the file and field.
+
+    `version`: the steps of that released version (its frozen file, worker.program_versions),
+    worded by today's strings; None, or the version program.yaml declares: program.yaml's steps."""
+    current = _load_current(content_dir, program_id)
+    if version is None or version == current.version:
+        return current
+    return _load_version(content_dir, current, version)
+
+
+def _load_version(content_dir: Path, current: Program, version: int) -> Program:
+    """`current` with the steps of released `version`, worded by today's strings files."""
+    path = frozen_path(content_dir / current.id, version)
+    raw_steps = read_frozen(path, current.id, version).steps
+    steps = tuple(_parse_step(raw, path, i, current.anchors) for i, raw in enumerate(raw_steps))
+    _check_ids(steps, path)
+    folder = content_dir / current.id
+    strings = {lang: _load_strings(folder / "strings" / f"{lang}.yaml", steps)[0] for lang in current.languages}
+    return dataclasses.replace(current, steps=steps, strings=strings, version=version)
+
+
+def _load_current(content_dir: Path, program_id: str) -> Program:
     folder = content_dir / program_id
     path = folder / "program.yaml"
     data = read_yaml_mapping(path)
@@ -89,14 +132,15 @@ def load_program(content_dir: Path, program_id: str) -> Program:
     for lang in languages:
         if not isinstance(budget.get(lang), int) or budget[lang] < 1:
             raise ContentError(f"{path}: sms_segment_budget.{lang}: a whole number >= 1 is needed")
-    steps = tuple(_parse_step(raw, path, i) for i, raw in enumerate(_require(data, "steps", list, path)))
+    anchors = _parse_anchors(data.get("anchors", []), path)
+    catch_up = data.get("catch_up", CatchUp.ALL.value)
+    if catch_up not in {c.value for c in CatchUp}:
+        raise ContentError(f"{path}: catch_up: one of {', '.join(c.value for c in CatchUp)}")
+    raw_steps = _require(data, "steps", list, path)
+    steps = tuple(_parse_step(raw, path, i, anchors) for i, raw in enumerate(raw_steps))
     if not steps:
         raise ContentError(f"{path}: steps: at least one is needed")
-    ids = [s.id for s in steps]
-    if len(set(ids)) != len(ids):
-        raise ContentError(f"{path}: steps: duplicate step id")
-    if INTRO_ID in ids:
-        raise ContentError(f"{path}: steps: {INTRO_ID!r} is reserved for the introduction SMS")
+    _check_ids(steps, path)
     strings: dict[str, dict[str, dict[str, str]]] = {}
     fallback: dict[str, str] = {}
     intro: dict[str, str] = {}
@@ -115,7 +159,18 @@ def load_program(content_dir: Path, program_id: str) -> Program:
         strings=strings,
         fallback_first_name=fallback,
         intro=intro,
+        version=declared_version(data, path) or 1,
+        anchors=anchors,
+        catch_up=CatchUp(catch_up),
     )
+
+
+def _check_ids(steps: tuple[Step, ...], path: Path) -> None:
+    ids = [s.id for s in steps]
+    if len(set(ids)) != len(ids):
+        raise ContentError(f"{path}: steps: duplicate step id")
+    if INTRO_ID in ids:
+        raise ContentError(f"{path}: steps: {INTRO_ID!r} is reserved for the introduction SMS")
 
 
 def list_programs(content_dir: Path) -> list[str]:
@@ -126,18 +181,25 @@ def list_programs(content_dir: Path) -> list[str]:
 
 
 class ProgramCatalog:
-    """Programs loaded once per process, by id; unknown ids raise ContentError."""
+    """Programs loaded once per process, by id and version; unknown ids raise ContentError."""
 
     def __init__(self, content_dir: Path) -> None:
         self.content_dir = content_dir
-        self._programs: dict[str, Program] = {}
+        self._programs: dict[tuple[str, int | None], Program] = {}
 
-    def get(self, program_id: str) -> Program:
-        if program_id not in self._programs:
+    def get(self, program_id: str, version: int | None = None) -> Program:
+        """The program as program.yaml has it now (`version` None: what a new enrollment starts
+        on), or the steps of released `version` (what an enrollment that started on it follows)."""
+        key = (program_id, version)
+        if key not in self._programs:
             if not _ID_RE.match(program_id) or program_id not in list_programs(self.content_dir):
                 raise ContentError(f"unknown program {program_id!r}")
-            self._programs[program_id] = load_program(self.content_dir, program_id)
-        return self._programs[program_id]
+            current = self.get(program_id) if version is not None else None
+            if current is not None and version == current.version:
+                self._programs[key] = current
+            else:
+                self._programs[key] = load_program(self.content_dir, program_id, version)
+        return self._programs[key]
 
     def ids(self) -> list[str]:
         return list_programs(self.content_dir)
@@ -148,7 +210,16 @@ def catalog_for(content_dir: Path) -> ProgramCatalog:
     return ProgramCatalog(content_dir)
 
 
-def _parse_step(raw: Any, path: Path, index: int) -> Step:
+def _parse_anchors(raw: Any, path: Path) -> tuple[str, ...]:
+    """`anchors:`: the names of the dates an enrollment gives, e.g. `[visit]`."""
+    if not isinstance(raw, list) or any(not isinstance(a, str) or not _ID_RE.match(a) for a in raw):
+        raise ContentError(f"{path}: anchors: a list of names (lowercase letters, digits and '-')")
+    if len(set(raw)) != len(raw):
+        raise ContentError(f"{path}: anchors: duplicate name")
+    return tuple(raw)
+
+
+def _parse_step(raw: Any, path: Path, index: int, anchors: tuple[str, ...] = ()) -> Step:
     where = f"{path}: steps[{index}]"
     if not isinstance(raw, dict):
         raise ContentError(f"{where}: a mapping is needed")
@@ -158,6 +229,8 @@ def _parse_step(raw: Any, path: Path, index: int) -> Step:
     channels = raw.get("channels")
     if not isinstance(channels, list) or not channels or any(c not in CHANNELS for c in channels):
         raise ContentError(f"{where}.channels: a list of {', '.join(CHANNELS)}")
+    if "from" in raw:
+        return _parse_anchored(raw, where, step_id, tuple(channels), anchors)
     has_day = "day" in raw or "at" in raw
     if has_day == ("after_minutes" in raw):
         raise ContentError(f"{where}: give either day + at, or after_minutes")
@@ -168,11 +241,32 @@ def _parse_step(raw: Any, path: Path, index: int) -> Step:
         return Step(step_id, tuple(channels), after_minutes=minutes)
     day, at = raw.get("day"), raw.get("at")
     if not isinstance(day, int) or day < 0:
-        raise ContentError(f"{where}.day: a whole number >= 0")
+        raise ContentError(f"{where}.day: a whole number >= 0 (a negative day needs `from:` an anchor)")
+    return Step(step_id, tuple(channels), day=day, at=_parse_at(at, where))
+
+
+def _parse_anchored(
+    raw: dict[str, Any], where: str, step_id: str, channels: tuple[str, ...], anchors: tuple[str, ...]
+) -> Step:
+    """A step timed from an anchor: `from: visit`, `day: -2` (any sign), optional `at: "10:00"`."""
+    name = raw["from"]
+    if name not in anchors:
+        declared = ", ".join(anchors) or "none"
+        raise ContentError(f"{where}.from: {name!r} is not a declared anchor (anchors: {declared})")
+    if "after_minutes" in raw:
+        raise ContentError(f"{where}: a step timed from an anchor gives day (+ at), not after_minutes")
+    day = raw.get("day")
+    if not isinstance(day, int) or isinstance(day, bool) or abs(day) > MAX_ANCHOR_DAYS:
+        raise ContentError(f"{where}.day: a whole number of days from {name} (-{MAX_ANCHOR_DAYS}..{MAX_ANCHOR_DAYS})")
+    at = None if raw.get("at") is None else _parse_at(raw["at"], where)
+    return Step(step_id, channels, day=day, at=at, anchor=str(name))
+
+
+def _parse_at(at: Any, where: str) -> time:
     match = _TIME_RE.match(str(at)) if isinstance(at, str) else None
     if not match:
         raise ContentError(f'{where}.at: a local time as "HH:MM"')
-    return Step(step_id, tuple(channels), day=day, at=time(int(match[1]), int(match[2])))
+    return time(int(match[1]), int(match[2]))
 
 
 def _load_strings(path: Path, steps: tuple[Step, ...]) -> tuple[dict[str, dict[str, str]], str]:
@@ -203,19 +297,6 @@ def _load_intro(path: Path) -> str | None:
     if not isinstance(block, dict) or not isinstance(block.get("sms"), str) or not block["sms"].strip():
         raise ContentError(f"{path}: {INTRO_ID}.sms: a non-empty string is needed")
     return str(block["sms"])
-
-
-def read_yaml_mapping(path: Path, what: str = "a mapping") -> dict[str, Any]:
-    """A content file's top-level mapping; ContentError naming the file when missing, not YAML or not a mapping."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ContentError(f"{path}: file not found") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise ContentError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ContentError(f"{path}: {what} is needed at the top")
-    return data
 
 
 def _require(data: dict[str, Any], key: str, kind: type, path: Path) -> Any:

@@ -95,6 +95,25 @@ class Enrollment:
     intros: int = 0
     intro_asked: datetime | None = None
     paused_reason: PausedReason | None = None  # while paused (an older pause without one: the clinic's)
+    # The program version it started on and follows to its end (worker.program_versions).
+    version: int = 1
+    # The clinic's dates the program is timed from (`visit` -> when), sealed with the details;
+    # and when they last changed or a pause last ended (worker.catchup; None: never).
+    anchors: dict[str, datetime] = field(default_factory=dict)
+    late_mark: datetime | None = None
+    anchors_moved_at: datetime | None = None  # when a PATCH last moved an anchor (explain's `anchor` rule)
+
+    @property
+    def catch_up_mark(self) -> datetime:
+        """Steps due before this instant are late (worker.catchup): the creation, or the last
+        anchor change or resume."""
+        return max(self.created_at, self.late_mark) if self.late_mark else self.created_at
+
+    @property
+    def timing_basis(self) -> str:
+        """What its due times were computed from, as finish_send.lua compares it: the timezone,
+        and the last anchor change or resume (`<tz>|<epoch s>`)."""
+        return self.timezone if self.late_mark is None else f"{self.timezone}|{epoch_s(self.late_mark)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +139,8 @@ class EnrollmentUpdate:
     dropped: tuple[str, ...] = ()
     consent: dict[str, datetime] | None = None
     intro: int | None = None
+    anchors: dict[str, datetime] | None = None  # every anchor after the change, when one changes
+    late_mark: datetime | None = None  # the anchors changed: steps due before this are late
 
 
 @dataclass(frozen=True, slots=True)

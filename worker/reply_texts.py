@@ -19,8 +19,8 @@ from typing import Any
 from jinja2 import StrictUndefined, Template, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
+from worker.content_yaml import read_yaml_mapping
 from worker.errors import ContentError
-from worker.programs import read_yaml_mapping
 
 KEY = "_replies"
 _ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)

@@ -1,10 +1,11 @@
 """Key rotation: every sealed record re-sealed under the keyring's first key (`caredrip keys rotate`).
 
 Runs while the service runs. The keyspace is read in SCAN pages; each enrollment's details (`x`)
-and each reply's body (`b`) is re-sealed by compare-and-set (worker.store), so a PATCH or an
-erasure landing meanwhile is never lost; a record already under the first key is skipped, so a
-run stopped halfway is simply run again. On the way, enrollments stored plain (before sealing) are
-sealed and SMS opt-outs still keyed by the plain number move to its blind index.
+and each reply's body (`b`), then each clinic's webhook signing secret, is re-sealed by
+compare-and-set (worker.store), so a PATCH or an erasure landing meanwhile is never lost; a record
+already under the first key is skipped, so a run stopped halfway is simply run again. On the way,
+enrollments stored plain (before sealing) are sealed and SMS opt-outs still keyed by the plain
+number move to its blind index.
 
 To retire a key: put a new key first in CAREDRIP_DATA_KEYS (keep the old ones after it), restart
 the processes, run `caredrip keys rotate` until it reports nothing left under older keys; then the
@@ -32,6 +33,7 @@ class RotationReport:
     keys_scanned: int = 0
     enrollments: Counter[Reseal] = field(default_factory=Counter)
     replies: Counter[Reseal] = field(default_factory=Counter)
+    webhook_secrets: Counter[Reseal] = field(default_factory=Counter)  # clinics' signing secrets
     opt_outs_moved: int = 0
     unreadable: list[str] = field(default_factory=list)  # record ids whose token did not open
     busy: list[str] = field(default_factory=list)  # ids changed by others on every attempt: run again
@@ -63,6 +65,8 @@ def rotate(
             _one(rid, store.reseal_reply, report.replies, report)
         report.keys_scanned += found.scanned
         progress(found.scanned)
+    for cid in store.clinic_ids():
+        _one(cid, store.reseal_webhook_secret, report.webhook_secrets, report)
     # The CLI records the run in the audit trail (worker.audit: key id, counts, complete or not).
     audit(report)
     return report
@@ -87,6 +91,7 @@ def summary(report: RotationReport) -> list[str]:
         f"keys scanned: {report.keys_scanned}",
         f"enrollments: {counts(report.enrollments)}",
         f"replies: {counts(report.replies)}",
+        f"webhook secrets: {counts(report.webhook_secrets)}",
         f"sms opt-outs moved to blind index: {report.opt_outs_moved}",
     ]
     if report.unreadable:

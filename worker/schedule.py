@@ -11,12 +11,13 @@ So every step lands on exactly one real instant, never an error and never twice.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
+from worker.catchup import late_indexes
 from worker.policy import Caps, QuietHours
 from worker.programs import Program, Step
 
@@ -37,11 +38,25 @@ def resolve_local(day: date, at: time, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, at, tzinfo=tz).replace(fold=0).astimezone(UTC)
 
 
-def nominal_due(step: Step, anchor: datetime, tz: ZoneInfo) -> datetime:
-    """When `step` is due for a patient whose program started at `anchor`, before any deferral."""
+Anchors = Mapping[str, datetime]
+NO_ANCHORS: Anchors = {}
+
+
+def nominal_due(step: Step, anchor: datetime, tz: ZoneInfo, anchors: Anchors = NO_ANCHORS) -> datetime:
+    """When `step` is due for a patient whose program started at `anchor`, before any deferral.
+
+    A step timed from a clinic's date (`step.anchor`, e.g. `visit`) counts its `day` (negative:
+    before) from that date's local calendar day in `tz`, at `step.at` local, or without `at` at
+    the date's own local wall-clock time. Without the date (an erased enrollment's details are
+    gone) the start stands in for it."""
     if step.after_minutes is not None:
         return anchor + timedelta(minutes=step.after_minutes)
-    assert step.day is not None and step.at is not None
+    assert step.day is not None
+    if step.anchor is not None:
+        base = anchors.get(step.anchor, anchor).astimezone(tz)
+        at = step.at if step.at is not None else base.time().replace(tzinfo=None)
+        return resolve_local(base.date() + timedelta(days=step.day), at, tz)
+    assert step.at is not None
     start_day = anchor.astimezone(tz).date()
     return resolve_local(start_day + timedelta(days=step.day), step.at, tz)
 
@@ -120,12 +135,14 @@ def next_allowed(
 
 @dataclass(frozen=True, slots=True)
 class PlannedMessage:
-    """One message of a simulated timeline."""
+    """One message of a simulated timeline; `skipped`: recorded `skipped` (`late`) by the
+    program's catch-up policy, never sent (its `send_at` is when that happens)."""
 
     step: Step
     channel: str
     due_at: datetime
     send_at: datetime
+    skipped: bool = False
 
 
 def channel_caps(caps: Caps, channel: str) -> tuple[int | None, int | None]:
@@ -134,19 +151,40 @@ def channel_caps(caps: Caps, channel: str) -> tuple[int | None, int | None]:
 
 
 def plan_channel(
-    program: Program, channel: str, anchor: datetime, tz: ZoneInfo, quiet: QuietHours, caps: Caps
+    program: Program,
+    channel: str,
+    anchor: datetime,
+    tz: ZoneInfo,
+    quiet: QuietHours,
+    caps: Caps,
+    anchors: Anchors = NO_ANCHORS,
+    now: datetime | None = None,
 ) -> list[PlannedMessage]:
-    """One channel's timeline as the engine would send it if every send went out when allowed."""
+    """One channel's timeline as the engine would send it if every send went out when allowed,
+    for a patient enrolled at `now` (default: the start `anchor`): a step already due then is
+    late, and the program's catch-up policy (worker.catchup) sends or skips it."""
     per_day, per_week = channel_caps(caps, channel)
+    enrolled = anchor if now is None else now
+    dues = channel_dues(program, channel, anchor, tz, anchors)
+    late = late_indexes(program.catch_up, dues, enrolled)
     sent: list[datetime] = []
     planned: list[PlannedMessage] = []
-    for step in program.steps_for(channel):
-        due = nominal_due(step, anchor, tz)
-        earliest = max(due, sent[-1]) if sent else due
+    for i, (step, due) in enumerate(zip(program.steps_for(channel), dues, strict=True)):
+        if i in late:
+            planned.append(PlannedMessage(step, channel, due, enrolled, skipped=True))
+            continue
+        earliest = max([due, enrolled, *sent[-1:]])
         send_at = next_allowed(earliest, tz, quiet, sent, per_day, per_week)
         sent.append(send_at)
         planned.append(PlannedMessage(step, channel, due, send_at))
     return planned
+
+
+def channel_dues(
+    program: Program, channel: str, anchor: datetime, tz: ZoneInfo, anchors: Anchors = NO_ANCHORS
+) -> list[datetime]:
+    """The program time (before quiet hours and caps) of each of the channel's steps, in order."""
+    return [nominal_due(step, anchor, tz, anchors) for step in program.steps_for(channel)]
 
 
 def plan_timeline(
@@ -156,27 +194,37 @@ def plan_timeline(
     tz: ZoneInfo,
     quiet: QuietHours,
     caps: Caps,
+    anchors: Anchors = NO_ANCHORS,
+    now: datetime | None = None,
 ) -> list[PlannedMessage]:
     """Every channel's timeline merged in send order (program order breaks ties)."""
     order = {step.id: i for i, step in enumerate(program.steps)}
-    merged = [m for ch in channels for m in plan_channel(program, ch, anchor, tz, quiet, caps)]
+    merged = [m for ch in channels for m in plan_channel(program, ch, anchor, tz, quiet, caps, anchors, now)]
     return sorted(merged, key=lambda m: (m.send_at, order[m.step.id], m.channel))
 
 
 def due_at_cursor(
-    program: Program, channel: str, cursor: int, anchor: datetime, tz: ZoneInfo, quiet: QuietHours
+    program: Program,
+    channel: str,
+    cursor: int,
+    anchor: datetime,
+    tz: ZoneInfo,
+    quiet: QuietHours,
+    anchors: Anchors = NO_ANCHORS,
 ) -> datetime | None:
     """When the channel's `cursor`-th step is due, moved out of quiet hours; None past the end."""
     steps = program.steps_for(channel)
     if cursor >= len(steps):
         return None
-    return defer_quiet(nominal_due(steps[cursor], anchor, tz), tz, quiet)
+    return defer_quiet(nominal_due(steps[cursor], anchor, tz, anchors), tz, quiet)
 
 
-def first_cursor_after(program: Program, channel: str, instant: datetime, anchor: datetime, tz: ZoneInfo) -> int:
+def first_cursor_after(
+    program: Program, channel: str, instant: datetime, anchor: datetime, tz: ZoneInfo, anchors: Anchors = NO_ANCHORS
+) -> int:
     """The first step of the channel due at or after `instant` (a channel added mid-program)."""
     steps = program.steps_for(channel)
     for i, step in enumerate(steps):
-        if nominal_due(step, anchor, tz) >= instant:
+        if nominal_due(step, anchor, tz, anchors) >= instant:
             return i
     return len(steps)

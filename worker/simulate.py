@@ -9,11 +9,12 @@ operators and tests read"). `format_table` turns that object into a table for pe
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from worker.catchup import LATE
 from worker.clock import utc
 from worker.policy import Caps, QuietHours
 from worker.programs import Program
@@ -53,19 +54,27 @@ def simulate(
     quiet: QuietHours,
     caps: Caps,
     context: dict[str, str],
+    anchors: Mapping[str, datetime] | None = None,
 ) -> dict[str, object]:
     """Every message sent before `start + days`, in send order, rendered; see the module docstring.
 
     `context` is laid over the sample values, so an empty one renders with "Ana" at "Your Clinic".
-    Raises ValueError for an unknown zone, language or channel, or a naive `start`.
+    A program timed from anchors needs each (`anchors`, e.g. the visit); an anchored step already
+    past at `start` is late, and the program's catch-up policy sends or skips it (worker.catchup):
+    skipped ones are listed under `skipped` (only when there are any), and the anchors under
+    `anchors` (only for a program that has some).
+    Raises ValueError for an unknown zone, language, channel or anchor, a missing anchor, or a naive
+    `start` or anchor.
     """
     tz = valid_timezone(timezone)
     _check_choices(program, language, channels)
+    dates = _check_anchors(program, anchors or {})
     anchor = utc(start)
     end = anchor + timedelta(days=days)
     values = sample_context(program, **context)
-    planned = [m for m in plan_timeline(program, channels, anchor, tz, quiet, caps) if m.send_at < end]
-    return {
+    timeline = plan_timeline(program, channels, anchor, tz, quiet, caps, dates)
+    planned = [m for m in timeline if m.send_at < end and not m.skipped]
+    result: dict[str, object] = {
         "program": program.id,
         "timezone": timezone,
         "language": language,
@@ -73,6 +82,27 @@ def simulate(
         "start": anchor.astimezone(tz).isoformat(),
         "messages": [_message(program, renderer, m, tz, language, values) for m in planned],
     }
+    if program.anchors:
+        result["anchors"] = {name: at.astimezone(tz).isoformat() for name, at in dates.items()}
+        result["catch_up"] = program.catch_up.value
+    skipped = [m for m in timeline if m.skipped]
+    if skipped:
+        result["skipped"] = [
+            {"step": m.step.id, "channel": m.channel, "due_time": m.due_at.astimezone(tz).isoformat(), "reason": LATE}
+            for m in skipped
+        ]
+    return result
+
+
+def _check_anchors(program: Program, anchors: Mapping[str, datetime]) -> dict[str, datetime]:
+    for name in anchors:
+        if name not in program.anchors:
+            declared = ", ".join(program.anchors) or "none"
+            raise ValueError(f"anchors.{name}: program {program.id} has no such date (its anchors: {declared})")
+    for name in program.anchors:
+        if name not in anchors:
+            raise ValueError(f"anchors.{name}: program {program.id} is timed from it: give --anchor {name}=<ISO 8601>")
+    return {name: utc(at) for name, at in anchors.items()}
 
 
 def _check_choices(program: Program, language: str, channels: Sequence[str]) -> None:
@@ -128,6 +158,11 @@ def format_table(result: dict[str, Any]) -> str:
         lines.append(_row(message))
         lines.extend(_text_lines(message))
         lines.append("")
+    for skip in result.get("skipped", []):
+        due = datetime.fromisoformat(skip["due_time"])
+        lines.append(
+            f"{_when(due)}  {skip['channel']:<5}  {skip['step']:<24} skipped: late (catch_up {result['catch_up']})"
+        )
     return "\n".join(lines).rstrip() + "\n"
 
 

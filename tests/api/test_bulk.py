@@ -136,3 +136,15 @@ def test_the_body_limit_is_per_path() -> None:
         assert c.post("/big", content=b"x" * 101).status_code == 413
         small = c.post("/small", content=b"x" * 11)
         assert small.status_code == 413 and small.json() == {"detail": "request body larger than 10 bytes"}
+
+
+def test_anchor_columns_enroll_into_an_anchored_program(client: TestClient, store: Store) -> None:
+    header = f"{HEADER},program_anchor".replace(",program_anchor", ",anchor_visit")
+    good = GOOD.replace("twitching", "visit-prep") + ",2026-03-12T15:00:00-04:00"
+    bad = good.replace("MRN-1", "MRN-2").replace("2026-03-12T15:00:00-04:00", "2026-03-12T15:00:00")
+    missing = good.replace("MRN-1", "MRN-3").replace(",2026-03-12T15:00:00-04:00", ",")
+    answer = post(client, "\n".join([header, good, bad, missing]) + "\n").json()
+    assert answer["created"] == 1
+    assert [(r["row"], r["field"]) for r in answer["rejected"]] == [(2, "anchors.visit"), (3, "anchors.visit")]
+    [eid] = [k.removeprefix("cd:{e:").removesuffix("}") for k in enrollment_keys(store)]
+    assert client.get(f"/v1/enrollments/{eid}").json()["anchors"] == {"visit": "2026-03-12T19:00:00+00:00"}

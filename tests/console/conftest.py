@@ -104,7 +104,8 @@ def operator(console_store: ConsoleStore, engine: EngineDeps) -> tuple[str, str]
 def console_app(engine: EngineDeps, clinic_store: ClinicStore, delivery: DeliveryDeps, **console: Any) -> FastAPI:
     deps = ConsoleDeps(delivery=delivery, ping_workers=lambda: [], content_dir=ROOT / "content",
                        templates_dir=ROOT / "templates", **{"secure_cookie": False, **console})  # fmt: skip
-    return create_app(engine, clinic_store, public_base_url=BASE_URL, twilio_auth_token="t" * 32, console_deps=deps)
+    return create_app(engine, clinic_store, public_base_url=BASE_URL, twilio_auth_token="t" * 32, console_deps=deps,
+                      caps=delivery.caps)  # fmt: skip
 
 
 @pytest.fixture

@@ -115,7 +115,7 @@ def test_a_clinic_finds_its_patient_by_patient_ref_and_reads_the_timeline(
     page = as_clinic.get(f"/console/patients/{patient.id}")
     assert page.status_code == 200
     assert "Ana" in page.text and "+14155552671" in page.text and "MRN-0042" in page.text
-    assert "welcome" in page.text and "upcoming" in page.text
+    assert "welcome" in page.text and "scheduled" in page.text and "planned" in page.text
 
 
 def test_another_clinics_patient_is_a_404_page_everywhere(

@@ -12,14 +12,15 @@ from typing import TypeVar
 import pytest
 
 from tests.support.engine import INDEX, make_deps, new_enrollment
+from worker.clinics import add_clinic, register_webhook
 from worker.deps import EngineDeps
 from worker.enrollment import EnrollmentChanges, build_enrollment, enroll, update
 from worker.inbox import record_reply
 from worker.phi import Keyring, UnknownKeyError
 from worker.rotation import rotate
-from worker.store import Reseal, Store
+from worker.store import ClinicStore, Reseal, Store
 from worker.store.codec import ERASABLE, PHI_FIELDS, SEALED, encode_enrollment_unsealed
-from worker.store.keys import OPTOUT_SMS, enrollment_key, reply_key
+from worker.store.keys import OPTOUT_SMS, clinic_key, enrollment_key, reply_key
 from worker.store.ops import Call, ScriptCall
 
 T = TypeVar("T")
@@ -71,12 +72,17 @@ def test_rotation_reseals_everything_under_the_new_key_and_a_second_run_finds_no
     legacy = build_enrollment(old_engine, new_enrollment("MRN-LEGACY", first_name="Leg", phone="+14155559999"), NOW)
     old_engine.store.redis.hset(enrollment_key(legacy.id), mapping=encode_enrollment_unsealed(legacy))  # type: ignore[arg-type]
     old_engine.store.redis.hset(OPTOUT_SMS, "+14155558888", "1772463600|stop")  # stored before blind indexes
+    clinics = ClinicStore(old_engine.store.redis)
+    cid, _key = add_clinic(clinics, "Riverside", "+14155550100", "desk@riverside.example", NOW)
+    _url, secret = register_webhook(clinics, OLD, cid, "https://riverside.example/hooks", production=False)
 
     new_engine = engine_with(old_engine, NEW)
     report = rotate(new_engine.store, page=10)
 
     assert report.enrollments == {Reseal.RESEALED: 5, Reseal.SEALED: 1}
     assert report.replies == {Reseal.RESEALED: 3}
+    assert report.webhook_secrets == {Reseal.RESEALED: 1}
+    assert ONLY_NEW.open(str(old_engine.store.redis.hget(clinic_key(cid), "webhook_secret")), aad=cid) == secret
     assert report.opt_outs_moved == 1 and report.complete and report.kid == NEW.keys[0].kid
     # nothing is left that needs the old key: a keyring without it reads everything
     only_new = engine_with(old_engine, ONLY_NEW)
@@ -95,6 +101,7 @@ def test_rotation_reseals_everything_under_the_new_key_and_a_second_run_finds_no
 
     again = rotate(new_engine.store, page=7)
     assert again.enrollments == {Reseal.CURRENT: 6} and again.replies == {Reseal.CURRENT: 3}
+    assert again.webhook_secrets == {Reseal.CURRENT: 1}
     assert again.opt_outs_moved == 0 and again.complete
 
 

@@ -87,13 +87,14 @@ def test_the_example_file_enrolls_then_explain_and_programs(env: dict[str, str],
     assert lines.stdout.startswith("created 0, already enrolled 2, rejected 0"), lines.stdout + lines.stderr
     listed = json.loads(caredrip(env, "programs", "--json").stdout)
     [twitching] = [p for p in listed if p["id"] == "twitching"]
-    assert twitching["active"] == 3 and len(twitching["version"]) == 12 and twitching["steps"] == 11
+    assert twitching["active"] == 3 and twitching["version"] == 1 and twitching["steps"] == 11
     eid = str(store.redis.zrange(due_key("sms"), 0, 0)[0])
     explained = caredrip(env, "explain", eid, "--json")
     assert explained.returncode == 0, explained.stderr
     result = json.loads(explained.stdout)
     assert result["enrollment_id"] == eid and result["messages"][0]["state"] == "scheduled"
     table = caredrip(env, "explain", eid)
-    assert eid in table.stdout.splitlines()[0] and "hydration" in table.stdout
+    assert eid in table.stdout.splitlines()[0] and "twitching v1" in table.stdout.splitlines()[0]
+    assert "hydration" in table.stdout
     unknown = caredrip(env, "explain", "e0000000000000000000")
     assert unknown.returncode == 1 and "no enrollment" in unknown.stderr

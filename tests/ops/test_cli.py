@@ -42,6 +42,19 @@ def test_simulate_table_and_bad_input(env: dict[str, str]) -> None:
     assert len(bad.stderr.strip().splitlines()) == 1 and "timezone" in bad.stderr
 
 
+def test_simulate_with_an_anchor(env: dict[str, str]) -> None:
+    result = caredrip(env, "simulate", "--program", "visit-prep", "--start", "2026-11-02T20:00:00-05:00",
+                      "--anchor", "visit=2026-11-03T15:00:00-05:00", "--channels", "sms", "--json")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert [m["step"] for m in out["messages"]] == ["welcome", "medicines-list", "after-visit"]
+    assert [(s["step"], s["reason"]) for s in out["skipped"]] == [("notes", "late")]
+    for args in (("--anchor", "visit"), ("--anchor", "visit=tuesday"), ()):
+        bad = caredrip(env, "simulate", "--program", "visit-prep", *args)
+        assert bad.returncode == 2
+        assert len(bad.stderr.strip().splitlines()) == 1 and "anchor" in bad.stderr, bad.stderr
+
+
 def test_lint_passes_on_the_shipped_content(env: dict[str, str]) -> None:
     result = caredrip(env, "lint", timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -19,8 +19,7 @@ import redis
 from tests.ops.conftest import CAREDRIP, REPO, caredrip, cli_env
 from tests.ops.test_run import _healthy, daytime_zone, outbox_records
 from tests.support.redis_fixture import wait_until
-from worker.redis_server import free_port
-from worker.store import Store
+from worker.redis_server import ensure_embedded, free_port
 from worker.tokens import enrollment_id
 
 pytestmark = pytest.mark.slow
@@ -91,11 +90,11 @@ def test_everything_a_run_leaves_under_var_is_private(var_dir: Path, tmp_path: P
     assert loose_entries(var_dir) == {}
 
 
-def test_an_older_installations_secret_moves_from_redis_to_var_keys(
-    var_dir: Path, env: dict[str, str], store: Store
-) -> None:
+def test_an_older_installations_secret_moves_from_redis_to_var_keys(var_dir: Path, env: dict[str, str]) -> None:
+    # a raw client: the `store` fixture would make var/keys/'s secret before the old one is there
+    client = redis.Redis.from_url(ensure_embedded(var_dir).url, decode_responses=True)
     old = "3c" * 32
-    store.redis.set("cd:secret", old)
+    client.set("cd:secret", old)
     added = caredrip(env, "clinic", "add", "Riverside")
     assert added.returncode == 0, added.stderr
     clinic_id = added.stdout.splitlines()[0].split()[1]
@@ -107,4 +106,5 @@ def test_an_older_installations_secret_moves_from_redis_to_var_keys(
     assert enrolled.stdout.split()[1].rstrip(":") == enrollment_id(old.encode(), clinic_id, "MRN-7", "twitching")
     assert (var_dir / SECRET_FILE).read_text().strip() == old
     assert stat.S_IMODE((var_dir / SECRET_FILE).stat().st_mode) == 0o600
-    assert store.redis.exists("cd:secret") == 0
+    assert client.exists("cd:secret") == 0
+    client.close()

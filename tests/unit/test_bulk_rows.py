@@ -103,3 +103,13 @@ def test_unreadable_input_is_refused_or_rejected_never_an_exception() -> None:
     deep, separator = "[" * 100_000, json.dumps({"first_name": "A\u2028B"})
     found = rows(f"{deep}\n{separator}\r\n", "ndjson")
     assert isinstance(found[0], RowError) and found[1] == Row(2, "", {"first_name": "A\u2028B"})
+
+
+def test_anchor_columns_become_the_bodys_anchors() -> None:
+    cells = "MRN-1,visit-prep,Ana,+14155552671,sms,America/New_York,true,2026-01-01T00:00:00Z,2026-12-03T15:00:00-05:00"
+    text = f"{HEADER},anchor_visit\n{cells}\n"
+    [row] = rows(text)
+    assert isinstance(row, Row)
+    assert row.payload["anchors"] == {"visit": "2026-12-03T15:00:00-05:00"}
+    with pytest.raises(ValidationError, match=r"unknown column 'anchor_' .*anchor_<name>"):
+        rows(f"{HEADER},anchor_\n")

@@ -34,6 +34,7 @@ RULES = {
     "reading_level": "reading level:",
     "first_sms_no_stop": "first SMS:",
     "out_of_order": "out of order:",
+    "frozen_version": "version:",
 }
 # fixture folder -> the step (or file) each problem line must name
 NAMED = {
@@ -46,6 +47,7 @@ NAMED = {
     "reading_level": ["reading-level/en/tip.sms: reading level: grade "],
     "first_sms_no_stop": ["first-sms-no-stop/en/welcome.sms: first SMS: does not say 'Reply STOP to opt out"],
     "out_of_order": ["out-of-order/program.yaml: tip-early: out of order: day 3 at 10:00"],
+    "frozen_version": ["frozen-version/versions/1.yaml: version: edited after release: its steps no longer match"],
 }
 
 
@@ -118,9 +120,10 @@ def test_broken_template_is_reported_once(tmp_path: Path, nltk_dir: Path) -> Non
     shutil.copytree(TEMPLATES, templates)
     (templates / "email" / "message.txt.j2").write_text("{{ no_such_thing }}\n", encoding="utf-8")
     problems = lint(CONTENT, nltk_dir, templates=templates).problems
-    assert len(problems) == 1
-    assert problems[0].startswith("twitching/en/welcome.email: render error: templates/email/message.txt.j2: ")
-    assert "'no_such_thing' is undefined" in problems[0]
+    assert len(problems) == 2  # once per program (twitching, visit-prep), not once per message
+    for problem, program in zip(problems, ("twitching", "visit-prep"), strict=True):
+        assert problem.startswith(f"{program}/en/welcome.email: render error: templates/email/message.txt.j2: ")
+        assert "'no_such_thing' is undefined" in problem
 
 
 def test_empty_content_dir_is_a_problem(tmp_path: Path, nltk_dir: Path) -> None:

@@ -32,7 +32,7 @@ def test_shipped_program_loads() -> None:
 
 
 def test_catalog_and_listing() -> None:
-    assert list_programs(CONTENT) == ["twitching"]
+    assert list_programs(CONTENT) == ["twitching", "visit-prep"]
     assert list_programs(CONTENT / "nowhere") == []
     catalog = ProgramCatalog(CONTENT)
     assert catalog.get("twitching") is catalog.get("twitching")

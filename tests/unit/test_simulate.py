@@ -164,3 +164,24 @@ def test_table(program: Program, renderer: Renderer) -> None:
     assert "    Hi Ana, this is Your Clinic. We'll text you tips on muscle twitching, 2-3 a week for 4 weeks." in lines
     assert all(len(line) <= 110 for line in lines)
     assert table.endswith("\n")
+
+
+def test_anchored_program_needs_its_dates_and_lists_late_skips(renderer: Renderer) -> None:
+    """visit-prep (catch_up: latest) for a patient enrolled after both reminders' times: the later
+    one goes, the earlier one is listed as skipped; every message at a real local time."""
+    visit_prep = load_program(ROOT / "content", "visit-prep")
+    with pytest.raises(ValueError, match=r"anchors\.visit: program visit-prep is timed from it"):
+        run(visit_prep, renderer)
+    with pytest.raises(ValueError, match=r"anchors.surgery: .*its anchors: visit"):
+        run(visit_prep, renderer, anchors={"visit": START, "surgery": START})
+    start = datetime(2026, 11, 2, 20, 0, tzinfo=NY)  # after notes (31 Oct) and the list (2 Nov 18:00)
+    result = run(visit_prep, renderer, start=start, anchors={"visit": datetime(2026, 11, 3, 15, tzinfo=NY)})
+    assert result["anchors"] == {"visit": "2026-11-03T15:00:00-05:00"} and result["catch_up"] == "latest"
+    sms = [m["step"] for m in result["messages"] if m["channel"] == "sms"]
+    assert sms == ["welcome", "medicines-list", "after-visit"]
+    assert {(s["step"], s["channel"], s["reason"]) for s in result["skipped"]} == {
+        ("notes", "sms", "late"),
+        ("notes", "email", "late"),
+    }
+    assert "skipped: late (catch_up latest)" in format_table(result)
+    assert "skipped" not in run(load_program(ROOT / "content", "twitching"), renderer)  # nothing late: no key

@@ -190,3 +190,11 @@ def test_an_erased_enrollment_reads_with_no_details() -> None:
 def test_the_paused_reason_is_read_from_pr_while_paused(fields: dict[str, str], expected: PausedReason | None) -> None:
     base = {"c": "c_1", "r": "p-1", "p": "twitching", "ch": "sms", "l": "en", "tz": "UTC", "a": "1772463600"}
     assert decode_enrollment("e1", {**base, **fields}, RING).paused_reason is expected
+
+
+def test_the_program_version_is_stored_only_past_version_1() -> None:
+    assert "v" not in encode_enrollment(PATIENT, RING)  # version 1, and every enrollment from before versions
+    on_v2 = replace(PATIENT, version=2)
+    stored = encode_enrollment(on_v2, RING)
+    assert stored["v"] == "2" and decode_enrollment(PATIENT.id, stored, RING).version == 2
+    assert decode_enrollment(PATIENT.id, encode_enrollment(PATIENT, RING), RING).version == 1

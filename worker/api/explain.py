@@ -37,6 +37,7 @@ class ScheduledMessageOut(BaseModel):
 class ScheduleOut(BaseModel):
     enrollment_id: str
     program: str
+    program_version: int = Field(description="The program version the enrollment started on and follows")
     state: str
     timezone: str
     now: str

@@ -88,6 +88,9 @@ class EnrollmentOut(BaseModel):
     created_at: Timestamp
     next_message_at: Timestamp | None = Field(description="When the next message is due; null if none")
     ended_at: Timestamp | None
+    anchors: dict[str, Timestamp] = Field(
+        default_factory=dict, description="The dates the program is timed from (e.g. visit), as given; {} if none"
+    )
 
 
 class MessageOut(BaseModel):
@@ -151,6 +154,7 @@ def enrollment_out(view: EnrollmentView) -> EnrollmentOut:
         created_at=e.created_at,
         next_message_at=view.next_message_at,
         ended_at=e.ended_at,
+        anchors=dict(e.anchors),
     )
 
 

@@ -27,8 +27,9 @@ def keys_rotate(
     store, deps = wiring.store(), wiring.engine_deps()
 
     def record(report: RotationReport) -> None:
-        counts = {f"{kind}_{outcome}": n for kind, c in (("enrollments", report.enrollments),
-                  ("replies", report.replies)) for outcome, n in c.items()}  # fmt: skip
+        kinds = {"enrollments": report.enrollments, "replies": report.replies}
+        kinds["webhook_secrets"] = report.webhook_secrets
+        counts = {f"{kind}_{outcome}": n for kind, c in kinds.items() for outcome, n in c.items()}
         detail = {"key_id": report.kid, "complete": report.complete, "opt_outs_moved": report.opt_outs_moved}
         audit.record(deps, audit.OPERATOR, audit.Action.KEYS_ROTATE, detail={**detail, **counts})
 

@@ -1,5 +1,7 @@
 """Operations (operators only): queues, due backlog and in-flight per channel, the last hour's
-outcomes, workers and the dispatch heartbeat, the `unknown` and `failed` lists with Resend.
+outcomes, sends per minute and lateness p50/p99 over 24 hours as charts (worker.console.charts,
+from the per-minute counts the send path keeps), workers and the dispatch heartbeat, the
+`unknown` and `failed` lists with Resend.
 
 Figures come from `worker.status.snapshot` (what `caredrip status` computes, one round trip);
 the figures block refreshes itself with htmx. Resend asks for confirmation on a page of its own,
@@ -8,19 +10,18 @@ Messages show masked contact details only, never bodies or names.
 
 Open red-flag alerts are listed with their age (`worker.alerts.open_alerts`, what `caredrip
 alerts` lists, never the reply's text); an operator may close one (`caredrip alerts ack`).
-TODO: lateness p50/p99 needs per-minute lateness counters the store does not keep yet
-(`cd:stats:m:<minute>` holds outcome counts only).
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from worker.alerts import open_alerts, operator_close
+from worker.clock import Clock, to_virtual
+from worker.console import charts
 from worker.console.auth import Form, Operator, Principal, check_csrf
 from worker.console.deps import Console, console
 from worker.console.views import HEADERS, PageError, page, see_other
@@ -29,20 +30,20 @@ from worker.delivery.resend import RESENDABLE, resend
 from worker.errors import NotFound
 from worker.records import Channel, MessageRecord, parse_message_id
 from worker.status import StatusSnapshot, snapshot
-from worker.store import FAILED_INDEX, UNKNOWN_INDEX, OperatorIndex
+from worker.store import FAILED_INDEX, UNKNOWN_INDEX, MinuteCounts, OperatorIndex
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 Ctx = Annotated[Console, Depends(console)]
-STALE = timedelta(minutes=2)  # no dispatch run for this long (caredrip clock): beat is down
+STALE_S = 120.0  # no dispatch run for this long (real time: beat runs every second whatever the scale): down
 LISTED = 100
-CHART_MINUTES = 120
 
 
-def heartbeat(snap: StatusSnapshot) -> dict[str, Any]:
-    """The dispatch heartbeat: its last run, how long ago, and whether that is stale."""
+def heartbeat(snap: StatusSnapshot, clock: Clock) -> dict[str, Any]:
+    """The dispatch heartbeat: its last run, how long ago (caredrip clock), and whether that is
+    stale: longer ago than STALE_S of real time (on a scaled clock, STALE_S times the scale)."""
     last = snap.dispatch.last_at
     age = (snap.now - last).total_seconds() if last else None
-    return {"last_at": last, "age_s": age, "stale": last is None or snap.now - last > STALE}
+    return {"last_at": last, "age_s": age, "stale": last is None or snap.now - last > to_virtual(clock, STALE_S)}
 
 
 def _listed(c: Console, index: OperatorIndex) -> list[dict[str, Any]]:
@@ -58,9 +59,18 @@ def _listed(c: Console, index: OperatorIndex) -> list[dict[str, Any]]:
     return rows
 
 
+def _minutes(c: Console) -> list[MinuteCounts]:
+    """The last 24 hours' per-minute counts (one round trip)."""
+    batch = c.engine().store.batch()
+    minutes = batch.minute_counts(c.engine().clock.now(), charts.MINUTES)
+    batch.run()
+    return minutes.value
+
+
 def _figures(c: Console) -> dict[str, Any]:
-    snap = snapshot(c.engine().store, c.engine().clock.now())
-    return {"snap": snap, "beat": heartbeat(snap), "workers": c.workers()}
+    clock = c.engine().clock
+    snap = snapshot(c.engine().store, clock.now())
+    return {"snap": snap, "beat": heartbeat(snap, clock), "workers": c.workers(), "day": charts.summary(_minutes(c))}
 
 
 def _alerts(c: Console) -> list[dict[str, Any]]:
@@ -95,17 +105,8 @@ def figures(who: Operator, c: Ctx) -> Response:
 
 @router.get("/operations/series.json")
 def series(who: Operator, c: Ctx) -> Response:
-    """Sends per minute over the last two hours (the per-minute counts the store keeps), for the chart."""
-    store, now = c.engine().store, c.engine().clock.now()
-    minute = now.replace(second=0, microsecond=0)
-    instants = [minute - timedelta(minutes=i) for i in range(CHART_MINUTES - 1, -1, -1)]
-    batch = store.batch()
-    replies = [batch.recent_outcomes(t, 1) for t in instants]
-    batch.run()
-    states = ("sent", "failed", "unknown", "retrying")
-    body = {"t": [int(t.timestamp()) for t in instants],
-            **{s: [r.value.get(s, 0) for r in replies] for s in states}}  # fmt: skip
-    return JSONResponse(body, headers=HEADERS)
+    """Sends per minute and lateness p50/p99 per minute over the last 24 hours, for the charts."""
+    return JSONResponse(charts.series(_minutes(c)), headers=HEADERS)
 
 
 def _resendable(c: Console, mid: str) -> MessageRecord:

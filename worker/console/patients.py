@@ -1,4 +1,6 @@
-"""Patients: a clinic finds its enrollments by patient_ref and reads one patient's timeline,
+"""Patients: a clinic lists its enrollments (newest first, a page of 50, from the clinic's index
+`cd:enrollments:<clinic>`: ids only, each enrollment opened to show its sealed patient_ref and
+state), finds them by patient_ref, and reads one patient's timeline,
 consent, opt-outs, open red-flag alerts and replies (acknowledging a reply closes its alert,
 `worker.inbox.acknowledge`); Pause / Resume / Cancel go through `worker.enrollment`, audited as
 the session's actor (`Principal.actor`).
@@ -34,6 +36,8 @@ router = APIRouter(prefix="/console/patients", include_in_schema=False)
 Ctx = Annotated[Console, Depends(console)]
 GENERATIONS_SHOWN = 10
 MAX_REF = 128
+PAGE = 50
+MAX_PAGE = 10_000
 ACTIONS = {"pause": pause, "resume": resume, "cancel": cancel}
 NOT_FOUND = PageError(404, "No such patient", "No enrollment with that id belongs to your clinic.")
 
@@ -62,17 +66,42 @@ def owned(c: Console, who: Principal, eid: str) -> Enrollment:
         raise NOT_FOUND from None
 
 
+def listed(c: Console, clinic_id: str, number: int) -> tuple[list[Enrollment], int]:
+    """Page `number` (from 1) of the clinic's enrollments, newest first, and how many it has;
+    ids whose enrollment is gone (expired, erased) are dropped from its index on the way."""
+    store = c.engine().store
+    ids, total = store.clinic_enrollments(clinic_id, (number - 1) * PAGE, PAGE)
+    found = store.get_enrollments(ids)
+    store.forget_clinic_enrollments(clinic_id, [eid for eid, e in zip(ids, found, strict=True) if e is None])
+    return [e for e in found if e is not None and e.clinic_id == clinic_id], total
+
+
+def _page_number(raw: str) -> int:
+    if not raw:
+        return 1
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise PageError(422, "No such page", f"page is a whole number from 1 to {MAX_PAGE}.")
+    return int(raw)
+
+
 @router.get("")
 def search(request: Request, who: Who, c: Ctx) -> Response:
     ref = request.query_params.get("ref", "").strip()
     if len(ref) > MAX_REF:
         raise PageError(422, "patient_ref too long", f"A patient_ref is at most {MAX_REF} characters.")
+    number = _page_number(request.query_params.get("page", ""))
     results: list[Enrollment] = []
+    total = 0
     if ref and who.is_operator:
         results = [owned(c, who, ref)]  # operators look an enrollment up by its id
     elif ref:
         results = find_by_ref(c, who.id, ref)
-    return page("patients.html", who=who, csrf=who.csrf, nav="patients", ref=ref, results=results, searched=bool(ref))
+    elif not who.is_operator:
+        results, total = listed(c, who.id, number)
+    pages = max(1, -(-total // PAGE))
+    values: dict[str, Any] = {"who": who, "csrf": who.csrf, "nav": "patients", "ref": ref, "results": results,
+                              "searched": bool(ref), "number": number, "pages": pages, "total": total}  # fmt: skip
+    return page("patients.html", **values)
 
 
 def _contact(who: Principal, e: Enrollment) -> dict[str, str]:
@@ -94,9 +123,8 @@ def patient(eid: str, request: Request, who: Who, c: Ctx) -> Response:
     deps = c.engine()
     view = view_of(deps, enrollment)
     try:
-        program = deps.catalog.get(enrollment.program)
-        rows = timeline(enrollment, program, deps.store.records(eid), deps.quiet)
-    except ContentError:
+        rows = timeline(deps, eid, who.clinic_id, c.api.caps())
+    except (ContentError, NotFound):  # a program no longer in the catalog; ended meanwhile
         rows = []
     values: dict[str, Any] = {
         "who": who, "csrf": who.csrf, "nav": "patients", "e": enrollment, "view": view, "rows": rows,

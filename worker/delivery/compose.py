@@ -14,6 +14,9 @@ from worker.tokens import unsubscribe_token
 def render_all(deps: DeliveryDeps, channel: str, ready: list[Pending], outcome: BatchOutcome) -> list[Pending]:
     rendered: list[Pending] = []
     for p in ready:
+        if p.late:  # skipped by the catch-up policy: recorded, never sent, so never rendered
+            rendered.append(p)
+            continue
         try:
             p.message = render_message(deps, channel, p)
             rendered.append(p)

@@ -74,7 +74,8 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
             finish = batch.finish_intro(record, history=history, now=now, retention_s=engine.retention_s)
             follow.append((p, e.next_due[channel], finish))
         else:
-            next_due = due_at_cursor(p.program, channel, p.cursor + 1, e.anchor, ZoneInfo(e.timezone), engine.quiet)
+            tz = ZoneInfo(e.timezone)
+            next_due = due_at_cursor(p.program, channel, p.cursor + 1, e.anchor, tz, engine.quiet, e.anchors)
             finish = batch.finish_send(
                 record,
                 cursor=p.cursor,
@@ -82,10 +83,10 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
                 history=history,
                 now=now,
                 retention_s=engine.retention_s,
-                timezone=e.timezone,
+                timezone=e.timing_basis,
             )
             follow.append((p, next_due, finish))
-        bookkeeping(batch, state, channel, p, mid, reason, now)
+        bookkeeping(batch, state, channel, p, mid, reason, now, lateness)
     batch.run()
     index = store.batch()
     for p, due_next, done in follow:
@@ -98,6 +99,8 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
     index.run()
     completed = [p for p, _, done in follow if done is not None and done.value.result is FinishResult.COMPLETED]
     tell_clinics(deps, channel, finished, completed, now)
+    if completed:  # an ended program's records are packed into a few fields (worker.store.packed)
+        store.compact_records([p.enrollment.id for p in completed])
 
 
 def tell_clinics(
@@ -135,9 +138,10 @@ def _entry_due(
     finish = done.value
     if finish.result in (FinishResult.ADVANCED, FinishResult.INTRODUCED):
         return due_next
-    if finish.result is FinishResult.RETIMED:
-        e, cursor = p.enrollment, p.cursor + 1
-        due = due_at_cursor(p.program, channel, cursor, e.anchor, ZoneInfo(finish.timezone), deps.engine.quiet)
+    if finish.result is FinishResult.RETIMED:  # the timezone or anchors changed: read them again
+        e, cursor = deps.engine.store.get_enrollment(p.enrollment.id) or p.enrollment, p.cursor + 1
+        tz = ZoneInfo(finish.timezone or e.timezone)
+        due = due_at_cursor(p.program, channel, cursor, e.anchor, tz, deps.engine.quiet, e.anchors)
         index.retime(e.id, channel, cursor, due)
         return due
     if finish.result is FinishResult.MOVED or (p.intro and finish.result is FinishResult.RECORDED):
@@ -146,16 +150,24 @@ def _entry_due(
 
 
 def bookkeeping(
-    batch: Batch, state: MessageState, channel: str, p: Pending, mid: str, reason: str, now: datetime
+    batch: Batch,
+    state: MessageState,
+    channel: str,
+    p: Pending,
+    mid: str,
+    reason: str,
+    now: datetime,
+    lateness_s: int | None = None,
 ) -> None:
-    """Operator indexes, STOP learned from the provider, and the counters behind status and metrics."""
+    """Operator indexes, STOP learned from the provider, and the counters behind status and metrics
+    (a sent message's lateness among them: same round trip, no call of its own)."""
     if state is MessageState.UNKNOWN:
         batch.add_to_index(UNKNOWN_INDEX, mid, now)
     elif state is MessageState.FAILED:
         batch.add_to_index(FAILED_INDEX, mid, now)
         if reason.startswith("optout:") and p.enrollment.phone:
             provider_opt_out(batch, p.enrollment.phone, now)
-    batch.count_outcome(state, channel, p.program.id, now)
+    batch.count_outcome(state, channel, p.program.id, now, lateness_s)
 
 
 def log_outcome(p: Pending, channel: str, mid: str, outcome: str, reason: str) -> None:

@@ -43,7 +43,7 @@ def resend(deps: DeliveryDeps, mid: str, *, actor: str = SYSTEM) -> str:
     allowed = defer_quiet(now, ZoneInfo(enrollment.timezone), deps.engine.quiet)
     if allowed > now:
         return f"not sent: quiet hours for the patient until {allowed.isoformat()}"
-    program = catalog.get(enrollment.program)
+    program = catalog.get(enrollment.program, enrollment.version)
     siblings = [r for r in store.records(eid) if r.step == step_id and r.channel == channel]
     later = [r for r in siblings if r.occurrence > record.occurrence and r.state not in (MessageState.FAILED,)]
     if later:  # a second command must not text the patient a third time

@@ -11,28 +11,35 @@ A batch holds its claim's token (only it releases its entries), renews its short
 heartbeat thread while it works (worker.delivery.heartbeat) and keeps the deadline the last
 renewal confirmed (worker.delivery.deadline): past it, the rest of the batch goes back to the due
 index unsent.
-On SMS, a number waiting for its introduction (worker.introductions) gets that first.
+On SMS, a number waiting for its introduction (worker.introductions) gets that first. Each
+enrollment's step is one of the program version it started on (worker.program_versions).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import worker.delivery.recipients as recipients
+from worker.catchup import LATE, is_late
 from worker.channels.timeouts import call_deadline
 from worker.clock import to_virtual
 from worker.delivery.compose import render_all
 from worker.delivery.deadline import Deadline, batch_deadline
 from worker.delivery.heartbeat import heartbeat
-from worker.delivery.outcomes import bookkeeping, classify, record_outcomes, tell_clinics
+from worker.delivery.outcomes import bookkeeping, classify, log, record_outcomes, tell_clinics
 from worker.delivery.types import BatchOutcome, DeliveryDeps, Finished, Pending
-from worker.programs import INTRO_STEP, Program
+from worker.errors import ContentError
+from worker.programs import INTRO_STEP, CatchUp, Program
 from worker.records import Channel, Enrollment, EnrollmentState, MessageRecord, MessageState, message_id
-from worker.schedule import channel_caps, next_allowed
+from worker.schedule import channel_caps, channel_dues, next_allowed
 from worker.store import Batch, BeginSend, BeginStatus, Lease, Reply
+
+# An enrollment whose program version does not load (its frozen file gone) is looked at again
+# this much later: never sent another version's step, never blocking the rest of its batch.
+UNAVAILABLE_HOLD = timedelta(hours=1)
 
 
 def send_batch(deps: DeliveryDeps, channel: str, handles: Sequence[str]) -> BatchOutcome:
@@ -75,13 +82,22 @@ def _triage(
             batch.reschedule(eid, channel, None, token=token)
             outcome.add("inactive")
             continue
-        pending = next_message(catalog.get(enrollment.program), enrollment, channel, token)
+        try:
+            program = catalog.get(enrollment.program, enrollment.version)
+        except ContentError as exc:  # its version no longer loads (lint refuses that): hold it, alone
+            log.error("program_unavailable", enrollment_id=eid, program=enrollment.program,
+                      version=enrollment.version, channel=channel, error=str(exc))  # fmt: skip
+            batch.reschedule(eid, channel, now + UNAVAILABLE_HOLD, token=token)
+            outcome.add("program_unavailable")
+            continue
+        pending = next_message(program, enrollment, channel, token)
         due = None if pending is None else pending.due(channel)
         if pending is None or due is None:
             batch.reschedule(eid, channel, None, token=token)
             outcome.add("finished")
             continue
-        allowed = _allowed_at(deps, enrollment, channel, max(now, due))
+        pending.late = late_now(pending, channel)
+        allowed = now if pending.late else _allowed_at(deps, enrollment, channel, max(now, due))
         if allowed > now:
             held.append((pending, allowed))
         else:
@@ -100,6 +116,15 @@ def next_message(program: Program, enrollment: Enrollment, channel: str, token: 
     if cursor >= len(steps):
         return None
     return Pending(enrollment, program, steps[cursor], cursor, token=token)
+
+
+def late_now(p: Pending, channel: str) -> bool:
+    """Whether the program's catch-up policy skips this lesson as late (worker.catchup)."""
+    e = p.enrollment
+    if p.intro or p.program.catch_up is CatchUp.ALL:
+        return False
+    dues = channel_dues(p.program, channel, e.anchor, ZoneInfo(e.timezone), e.anchors)
+    return is_late(p.program.catch_up, dues, p.cursor, e.catch_up_mark)
 
 
 def _opted_out_now(
@@ -174,7 +199,7 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending], deadline
     allowed_now: list[tuple[Pending, datetime]] = []
     deferred: list[tuple[Pending, datetime]] = []
     for p in chunk:
-        allowed = now if p.opted_out else _allowed_at(deps, p.enrollment, channel, now)
+        allowed = now if p.unsent else _allowed_at(deps, p.enrollment, channel, now)
         (allowed_now if allowed <= now else deferred).append((p, allowed))
     allowed_now, deferred = _within_recipient_caps(deps, channel, allowed_now, deferred, now)
     batch = store.batch()
@@ -211,8 +236,8 @@ def _within_recipient_caps(
     """Each message takes its place in its recipient's sends (caps per number or address, atomic
     across workers: worker.delivery.recipients); one a full cap holds joins the deferred. One
     triaged as opted out takes no place: it is only recorded `skipped`, in this pass."""
-    skipped = [(p, now) for p, _ in allowed_now if p.opted_out]
-    passed, held = recipients.reserve(deps, channel, [p for p, _ in allowed_now if not p.opted_out], now)
+    skipped = [(p, now) for p, _ in allowed_now if p.unsent]
+    passed, held = recipients.reserve(deps, channel, [p for p, _ in allowed_now if not p.unsent], now)
     opted_out, held = _split_opted_out(deps, channel, held)
     return [(p, now) for p in passed] + skipped + [(p, now) for p, _ in opted_out], deferred + held
 
@@ -260,7 +285,9 @@ def _sort_begins(
         if status is BeginStatus.OK:
             p.attempts = begun.attempts
             recipients.adopt(p)
-            if opted_out:
+            if p.late:
+                finished.append((p, MessageState.SKIPPED, None, LATE))
+            elif opted_out:
                 finished.append((p, MessageState.SKIPPED, None, "opted_out"))
             elif p.opted_out:  # opted back in since triage: not now (quiet hours, caps); it waits
                 finished.append((p, MessageState.RETRYING, None, "held"))

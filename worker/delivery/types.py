@@ -52,7 +52,9 @@ class Pending:
 
     `token` is the claim the send task holds on the enrollment's due entry ('' none known);
     `intro` the number introduced when the message is an introduction (0: a lesson);
-    `opted_out` that the channel was opted out when triaged, so it is only recorded, never sent.
+    `opted_out` that the channel was opted out when triaged, so it is only recorded, never sent;
+    `late` that the program's catch-up policy skips it (worker.catchup): recorded `skipped`
+    (`late`) through the same "sending" check, never sent.
     """
 
     enrollment: Enrollment
@@ -66,6 +68,12 @@ class Pending:
     token: str = ""
     intro: int = 0
     opted_out: bool = False
+    late: bool = False
+
+    @property
+    def unsent(self) -> bool:
+        """Only recorded, never handed to a provider: opted out or skipped as late."""
+        return self.opted_out or self.late
 
     def message_id(self, channel: str) -> str:
         return message_id(self.enrollment.id, self.step.id, channel, self.intro or 1)

@@ -5,7 +5,7 @@ enrollment body for `worker.intake`, with the FHIR element each field came from.
 | --- | --- |
 | `CarePlan.status` | must be `active` |
 | `CarePlan.instantiatesCanonical`: the URL ending `/PlanDefinition/<id>` | `program` |
-| `CarePlan.period.start` (a date alone: midnight in the patient's zone) | `start_at` (absent: now) |
+| `CarePlan.period.start` (a date alone: midnight in the patient's zone) | `start_at` (absent: now), or an anchor |
 | `CarePlan.subject`: `#id` of a contained Patient, or the Bundle's Patient `fullUrl` | the patient (`patient_in`) |
 | contained Consents (and the Bundle's Consent entries) | `channels`, `consent` (`consent_in`) |
 

@@ -15,7 +15,7 @@ from fhir.resources.R4B.careplan import CarePlan
 
 from worker.deps import EngineDeps
 from worker.enrollment import cancel, enroll, get_owned, pause, refuse_if_ended, resume
-from worker.errors import ValidationError
+from worker.errors import ContentError, ValidationError
 from worker.fhir.careplan_in import CAREPLAN_STATUSES, EnrollInput, parse_as
 from worker.fhir.careplan_out import careplan_status
 from worker.fhir.errors import fail
@@ -27,7 +27,9 @@ ACTIONS = {"on-hold": ("pause", pause), "active": ("resume", resume), "revoked":
 
 def enroll_from(deps: EngineDeps, clinic_id: str, given: EnrollInput, actor: str) -> tuple[Enrollment, bool]:
     """(enrollment, created): validated and enrolled as POST /v1/enrollments does, each channel's
-    consent kept with its own Consent's time."""
+    consent kept with its own Consent's time. For a program timed from exactly one anchor (a
+    visit), `CarePlan.period.start` is that anchor rather than the start."""
+    given = period_start_as_anchor(deps, given)
     try:
         new = parse_enrollment(clinic_id, given.body, deps)
     except ValidationError as exc:
@@ -35,6 +37,24 @@ def enroll_from(deps: EngineDeps, clinic_id: str, given: EnrollInput, actor: str
         raise fail(422, "invalid", f"{exc.message} (caredrip's {exc.field})", *where) from None
     consent = {ch: given.consent[ch].astimezone(UTC) for ch in new.channels}
     return enroll(deps, replace(new, consent=consent), actor=actor)
+
+
+def period_start_as_anchor(deps: EngineDeps, given: EnrollInput) -> EnrollInput:
+    """`start_at` (from CarePlan.period.start) moved to the anchor of a program that has exactly
+    one; anything else unchanged."""
+    try:
+        program = deps.catalog.get(str(given.body.get("program", "")))
+    except ContentError:
+        return given  # parse_enrollment names the unknown program
+    if len(program.anchors) != 1 or "start_at" not in given.body:
+        return given
+    [name] = program.anchors
+    body = {k: v for k, v in given.body.items() if k != "start_at"}
+    body["anchors"] = {name: given.body["start_at"]}
+    paths = {k: v for k, v in given.paths.items() if k != "start_at"}
+    if "start_at" in given.paths:
+        paths[f"anchors.{name}"] = given.paths["start_at"]
+    return replace(given, body=body, paths=paths)
 
 
 def status_from_patch(ops: Any) -> str:

@@ -37,7 +37,7 @@ def composer(
 def message_text(deps: DeliveryDeps, enrollment: Enrollment, record: MessageRecord) -> str | None:
     """The text of `record`'s message; None when it no longer renders (a step or string removed)."""
     try:
-        program = deps.engine.catalog.get(enrollment.program)
+        program = deps.engine.catalog.get(enrollment.program, enrollment.version)
         pending = Pending(enrollment, program, program.step(record.step), enrollment.cursor.get(record.channel, 0))
         return render_message(deps, record.channel, pending, record.occurrence).body
     except ContentError:

@@ -32,6 +32,9 @@ def plan_definition(program: Program, base: str) -> dict[str, Any]:
     }
 
 
+LOCAL = "the patient's local time"
+
+
 def _action(step: Step, base: str) -> dict[str, Any]:
     action: dict[str, Any] = {
         "id": step.id,
@@ -42,12 +45,20 @@ def _action(step: Step, base: str) -> dict[str, Any]:
         minutes = step.after_minutes
         action["timingDuration"] = {"value": minutes, "unit": "minutes", "system": UCUM, "code": "min"}
         return action
-    assert step.day is not None and step.at is not None
+    assert step.day is not None
+    start = "the start" if step.anchor is None else f"the {step.anchor} date"
+    if step.at is None:  # at the anchor's own time of day
+        text = f"day {step.day} from {start}, at its time of day"
+        action["timingTiming"] = {
+            "extension": [{"url": day_extension(base), "valueInteger": step.day}],
+            "code": {"text": text},
+        }
+        return action
     at = step.at.strftime("%H:%M")
     action["timingTiming"] = {
         "extension": [{"url": day_extension(base), "valueInteger": step.day}],
         "repeat": {"count": 1, "timeOfDay": [f"{at}:00"]},
-        "code": {"text": f"day {step.day} after the start, at {at} the patient's local time"},
+        "code": {"text": f"day {step.day} {'after' if step.anchor is None else 'from'} {start}, at {at} {LOCAL}"},
     }
     return action
 

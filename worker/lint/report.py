@@ -11,6 +11,7 @@ from pathlib import Path
 from worker.errors import ContentError, RenderError
 from worker.lint.safety import lint_red_flags, lint_reply_texts
 from worker.lint.timing import CAP_ZONES, cap_problems, order_problems, quiet_problems
+from worker.lint.versions import version_problems
 from worker.lint.words import (
     MAX_ENGLISH_GRADE,
     SAMPLE_CLINIC_NAMES,
@@ -26,6 +27,7 @@ from worker.lint.words import (
     step_location,
 )
 from worker.policy import Caps, QuietHours
+from worker.program_versions import frozen_versions
 from worker.programs import INTRO_STEP, Program, Step, list_programs, load_program
 from worker.render import RenderedEmail, RenderedSms, Renderer
 from worker.segments import GSM7
@@ -71,6 +73,7 @@ def lint_content(
             linter.check_language(language)
         report.problems.extend(linter.problems)
         report.summary.extend(linter.summary)
+        _check_versions(report, content_dir, program, renderer, readability_dir)
     report.problems.extend(lint_red_flags(content_dir))
     report.problems.extend(
         lint_reply_texts(
@@ -81,6 +84,27 @@ def lint_content(
         )
     )
     return report
+
+
+def _check_versions(
+    report: LintReport, content_dir: Path, program: Program, renderer: Renderer, readability_dir: Path | None
+) -> None:
+    """The version rules (worker.lint.versions), then the words of each older version's steps:
+    today's strings word them too, so a step only an older version has must still render, fit
+    and read well in every language (a problem already found for the current steps is not repeated)."""
+    problems, summary = version_problems(content_dir / program.id)
+    report.problems.extend(problems)
+    report.summary.extend(summary)
+    for version in (v for v in frozen_versions(content_dir / program.id) if v < program.version):
+        try:
+            older = load_program(content_dir, program.id, version)
+        except ContentError as exc:
+            report.problems.append(f"{exc} (version {version})")
+            continue
+        linter = _ProgramLinter(older, content_dir / program.id / "program.yaml", renderer, readability_dir)
+        for language in older.languages:
+            linter.check_language(language)
+        report.problems.extend(p for p in linter.problems if p not in report.problems)
 
 
 class _ProgramLinter:

@@ -55,9 +55,9 @@ def cap_problems(program: Program, path: Path, quiet: QuietHours, caps: Caps) ->
     seen: set[tuple[str, str, str]] = set()
     plans = 0
     for channel in capped_channels(program, caps):
-        for tz, anchor in enrollment_grid(program, quiet):
+        for tz, anchor, anchors in enrollment_grid(program, quiet):
             plans += 1
-            plan = plan_channel(program, channel, anchor, tz, quiet, caps)
+            plan = plan_channel(program, channel, anchor, tz, quiet, caps, anchors)
             for message, rule in cap_breaks(plan, tz, quiet, caps):
                 if (message.step.id, channel, rule) in seen:
                     continue
@@ -116,16 +116,32 @@ def _cap_problem(
     )
 
 
-def enrollment_grid(program: Program, quiet: QuietHours) -> Iterator[tuple[ZoneInfo, datetime]]:
+def enrollment_grid(program: Program, quiet: QuietHours) -> Iterator[tuple[ZoneInfo, datetime, dict[str, datetime]]]:
     """Enrollment instants to plan from, per zone: each day that puts a DST change inside the program
-    (and one ordinary day), at every time of day in `enrollment_times`."""
+    (and one ordinary day), at every time of day in `enrollment_times`; with the program's anchors
+    (if any) at noon local `anchor_leads` days later: enrolled in time for its first anchored step
+    (one enrolled later has steps already past, which the catch-up policy, not the caps, decides)."""
     span = _program_days(program)
     times = enrollment_times(program, quiet)
+    leads = anchor_leads(program)
     for name in CAP_ZONES:
         tz = ZoneInfo(name)
         for day in _enrollment_days(name, span):
             for at in times:
-                yield tz, resolve_local(day, at, tz)
+                start = resolve_local(day, at, tz)
+                for lead in leads:
+                    anchored = resolve_local(day + timedelta(days=lead), time(12, 0), tz)
+                    yield tz, start, {a: anchored for a in program.anchors}
+
+
+def anchor_leads(program: Program) -> tuple[int, ...]:
+    """Days from enrollment to the anchors that lint plans with: the first anchored step on day 2
+    at the earliest (as a dated step would be), and the two days after; (0,) without anchors."""
+    days = [s.day for s in program.steps if s.anchor is not None and s.day is not None]
+    if not days:
+        return (0,)
+    first = 2 - min(days)
+    return (first, first + 1, first + 2)
 
 
 def enrollment_times(program: Program, quiet: QuietHours) -> list[time]:
@@ -162,7 +178,8 @@ def dst_changes(zone: str, year: int) -> tuple[date, ...]:
 
 
 def _program_days(program: Program) -> int:
-    last_day = max((s.day for s in program.steps if s.day is not None), default=0)
+    lead = max(anchor_leads(program))
+    last_day = max((s.day + (lead if s.anchor else 0) for s in program.steps if s.day is not None), default=0)
     last_relative = max((s.after_minutes for s in program.steps if s.after_minutes is not None), default=0)
     return max(last_day, -(-last_relative // _MINUTES_A_DAY)) + 1
 
@@ -170,12 +187,18 @@ def _program_days(program: Program) -> int:
 def describe(step: Step) -> str:
     if step.after_minutes is not None:
         return f"{step.after_minutes} minutes after enrollment"
-    assert step.at is not None
-    return f"day {step.day} at {step.at:%H:%M}"
+    at = "its time of day" if step.at is None else f"{step.at:%H:%M}"
+    if step.anchor is not None:
+        return f"day {step.day} from {step.anchor} at {at}"
+    return f"day {step.day} at {at}"
 
 
 def _can_precede(step: Step, prev: Step) -> bool:
-    """Whether `step` can be due before `prev` (enrollment may be at any minute of day 0)."""
+    """Whether `step` can be due before `prev` (enrollment may be at any minute of day 0). Steps
+    timed from different dates (the start, or another anchor) are not compared: the clinic's date
+    places them, and the engine sends a channel's steps in program order whatever their times."""
+    if step.anchor != prev.anchor:
+        return False
     if step.after_minutes is not None and prev.after_minutes is not None:
         return step.after_minutes < prev.after_minutes
     return _minutes(step)[0] < _minutes(prev)[1]
@@ -185,7 +208,9 @@ def _minutes(step: Step) -> tuple[int, int]:
     """Earliest and latest minute after local midnight of day 0 at which `step` can be due."""
     if step.after_minutes is not None:
         return step.after_minutes, step.after_minutes + _MINUTES_A_DAY - 1
-    assert step.day is not None and step.at is not None
+    assert step.day is not None
+    if step.at is None:  # an anchored step at its anchor's time of day: any minute of that day
+        return step.day * _MINUTES_A_DAY, step.day * _MINUTES_A_DAY + _MINUTES_A_DAY - 1
     minute = step.day * _MINUTES_A_DAY + step.at.hour * 60 + step.at.minute
     return minute, minute
 

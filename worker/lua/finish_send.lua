@@ -4,7 +4,8 @@
 --   'i<n>' the introduction to the enrollment's n-th number, '-' a resend (record only)
 -- ARGV[3] record field   ARGV[4] packed record   ARGV[5] next cursor   ARGV[6] next due (ms, 0 = none)
 -- ARGV[7] recent send history   ARGV[8] now (caredrip clock, s)   ARGV[9] retention (s)
--- ARGV[10] the timezone the next due time was computed in
+-- ARGV[10] what the next due time was computed from: the timezone, and '|<lt>' when the
+--   enrollment has a catch-up mark 'lt' (its anchors changed or a pause ended; worker.catchup)
 -- A status callback may beat the result here (Twilio reports "delivered" before the send call
 -- returns): a "sent" record then keeps the callback's final state and reason.
 -- A 'retrying' (or 'queued': put back unsent) record is only recorded, and only while its message
@@ -12,8 +13,18 @@
 -- 'opted_out').
 -- Returns 'recorded' | 'skipped' | 'moved' | 'advanced' | 'retimed:<timezone now>' | 'introduced'
 --   | 'completed'
--- ('retimed': the timezone changed while the message was out: the next due time was written as
+-- ('retimed': the timezone or the anchors changed while the message was out: the next due time was written as
 -- computed, and is the caller's to compute again; 'introduced': the number's introduction is done)
+-- A record written after the enrollment ended (its records packed into the enrollment hash,
+-- worker.store.packed) starts a new records hash: it expires with the enrollment.
+local function expire_with_enrollment()
+  if redis.call('PTTL', KEYS[2]) == -1 then
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 then
+      redis.call('PEXPIRE', KEYS[2], ttl)
+    end
+  end
+end
 local record = ARGV[4]
 local code = string.sub(record, 1, 1)
 local ch = ARGV[1]
@@ -39,12 +50,14 @@ if code == 'r' or code == 'q' then
   if reason then
     local attempts = string.match(record, '|(%d*)$') or ''
     redis.call('HSET', KEYS[2], ARGV[3], 'k|' .. ARGV[8] .. '|||' .. reason .. '|' .. attempts)
+    expire_with_enrollment()
     return 'skipped'
   end
   redis.call('HSET', KEYS[2], ARGV[3], record)
   return 'recorded'
 end
 redis.call('HSET', KEYS[2], ARGV[3], record)
+expire_with_enrollment()
 if ARGV[2] == '-' or redis.call('EXISTS', KEYS[1]) == 0 then
   return 'recorded'
 end
@@ -61,7 +74,11 @@ if redis.call('HGET', KEYS[1], 'k:' .. ch) ~= ARGV[2] then
 end
 redis.call('HSET', KEYS[1], 'k:' .. ch, ARGV[5], 'd:' .. ch, ARGV[6], 'h:' .. ch, ARGV[7])
 if ARGV[6] ~= '0' then
-  local tz = redis.call('HGET', KEYS[1], 'tz') or ''
+  local basis = redis.call('HMGET', KEYS[1], 'tz', 'lt')
+  local tz = basis[1] or ''
+  if basis[2] then
+    tz = tz .. '|' .. basis[2]
+  end
   if tz ~= ARGV[10] then
     return 'retimed:' .. tz
   end

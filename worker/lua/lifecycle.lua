@@ -8,6 +8,7 @@
 -- No record stays 'retrying' (or 'queued') on a stopped enrollment: pause makes it 'skipped' for
 -- 'paused', and resume makes such a record due again ('queued', its attempts kept: the step goes
 -- out after the resume); cancel makes it, or a paused-skipped one, 'skipped' for 'canceled'.
+-- A resume sets 'lt' (the catch-up mark, worker.catchup): steps that fell due before it are late.
 -- Returns the state afterwards and whether it changed: '<state>:changed' or '<state>:same'.
 local st = redis.call('HGET', KEYS[1], 'st')
 if not st then
@@ -55,7 +56,7 @@ if action == 'pause' and st == 'active' then
   end)
   return 'paused:changed'
 elseif action == 'resume' and st == 'paused' then
-  redis.call('HSET', KEYS[1], 'st', 'active', 'u', now)
+  redis.call('HSET', KEYS[1], 'st', 'active', 'u', now, 'lt', now)
   redis.call('HDEL', KEYS[1], 'pr')
   rewrite(function(code, reason)
     if code == 'k' and reason == 'paused' then return 'q|' .. now .. '|||' end

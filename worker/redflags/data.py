@@ -13,8 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from worker.content_yaml import read_yaml_mapping
 from worker.errors import ContentError
-from worker.programs import read_yaml_mapping
 from worker.redflags.matcher import Matcher
 from worker.redflags.text import term_words, words
 

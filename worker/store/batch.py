@@ -30,6 +30,7 @@ from worker.store.results import (
     DispatchInfo,
     DueCounts,
     FinishSend,
+    MinuteCounts,
     Reservation,
     Retime,
 )
@@ -155,9 +156,12 @@ class Batch:
         """Count a message reaching `state` in the totals (status callbacks)."""
         self._add(counters.count(state, channel, program))
 
-    def count_outcome(self, state: MessageState, channel: str, program: str, now: datetime) -> None:
-        """Count a send's outcome in the totals and in the minute of `now` (the last hour's figures)."""
-        self._add(counters.count_outcome(state, channel, program, now))
+    def count_outcome(
+        self, state: MessageState, channel: str, program: str, now: datetime, lateness_s: int | None = None
+    ) -> None:
+        """Count a send's outcome in the totals and in the minute of `now` (the last hours' figures),
+        with a sent message's lateness in that minute's buckets."""
+        self._add(counters.count_outcome(state, channel, program, now, lateness_s))
 
     # -- a recipient's caps and latest message (worker.store.numbers) ---------------------------
     def reserve_send(
@@ -200,6 +204,10 @@ class Batch:
     def recent_outcomes(self, now: datetime, minutes: int) -> Reply[dict[str, int]]:
         """Messages by state over the last `minutes` minutes (caredrip clock)."""
         return self._add(counters.recent_outcomes(now, minutes))
+
+    def minute_counts(self, now: datetime, minutes: int) -> Reply[list[MinuteCounts]]:
+        """Each of the last `minutes` minutes, oldest first: outcomes and lateness buckets."""
+        return self._add(counters.minute_counts(now, minutes))
 
     def totals(self) -> Reply[dict[CountKey, int]]:
         return self._add(counters.totals())

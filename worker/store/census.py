@@ -1,10 +1,10 @@
-"""Active enrollments counted per program, from the due index: no SCAN over the keyspace.
+"""Active enrollments counted per program and version, from the due index: no SCAN over the keyspace.
 
 Every active enrollment with a message to come has an entry in a channel's due index or lease
-set; a count reads those members (10,000 a round trip) and each one's state and program (one
-HMGET each, pipelined 10,000 a round trip). The cost grows with active enrollments (about a
-second per million on this machine's Redis), not with everything stored; paused and ended ones
-are not counted.
+set; a count reads those members (10,000 a round trip) and each one's state, program and version
+(one HMGET each, pipelined 10,000 a round trip; no `v` field is version 1). The cost grows with
+active enrollments (about a second per million on this machine's Redis), not with everything
+stored; paused and ended ones are not counted.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from worker.store.keys import due_key, enrollment_key, lease_key
 PAGE = 10_000
 
 
-def active_by_program(client: redis.Redis, channels: Sequence[str] = CHANNELS) -> dict[str, int]:
-    """program id -> active enrollments with a message to come."""
+def active_by_version(client: redis.Redis, channels: Sequence[str] = CHANNELS) -> dict[tuple[str, int], int]:
+    """(program id, version) -> active enrollments with a message to come."""
     eids: set[str] = set()
     for key in [k for ch in channels for k in (due_key(ch), lease_key(ch))]:
         start = 0
@@ -31,13 +31,13 @@ def active_by_program(client: redis.Redis, channels: Sequence[str] = CHANNELS) -
             if len(page) < PAGE:
                 break
             start += PAGE
-    counts: Counter[str] = Counter()
+    counts: Counter[tuple[str, int]] = Counter()
     ordered = sorted(eids)
     for i in range(0, len(ordered), PAGE):
         pipe = client.pipeline(transaction=False)
         for eid in ordered[i : i + PAGE]:
-            pipe.hmget(enrollment_key(eid), ["st", "p"])
-        for state, program in pipe.execute():
+            pipe.hmget(enrollment_key(eid), ["st", "p", "v"])
+        for state, program, version in pipe.execute():
             if state == EnrollmentState.ACTIVE.value and program:
-                counts[str(program)] += 1
+                counts[(str(program), int(version or 1))] += 1
     return dict(counts)

@@ -8,11 +8,17 @@ ch channels (comma list), l language, tz timezone, st state, a anchor (s), ca cr
 it differs from a), cs consent (`email=<recorded_at s>;sms=<recorded_at s>`), g generation (only
 when > 0), u last changed (s), end ended (s), pr why it is paused (`clinic`, `red_flag`,
 `patient`; only while paused: lifecycle.lua writes and clears it; a pause from before the field
-reads as `clinic`); per channel: k:<ch> cursor,
+reads as `clinic`), v the program version it started on (only when > 1: an enrollment stored
+without it, from before versions, is on version 1); per channel: k:<ch> cursor,
 d:<ch> next due (ms; 0 none), h:<ch> recent sends (s, comma list), o:<ch> opted out ("1"),
-i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS).
+i:<ch> numbers introduced (`<n>`, or `<n>|<asked at s>` while the n-th introduction waits; SMS);
+once ended, `*0`, `*1`, ...: its message records packed (worker.store.packed; decode ignores them).
 
-`x`: first name `n`, phone `ph`, email `em` and patient ref `r` (those the patient has), packed
+lt when the anchors last changed or a pause last ended (s; worker.catchup; absent: never), am when
+a PATCH last moved an anchor (s; `caredrip explain`; absent: never).
+
+`x`: first name `n`, phone `ph`, email `em`, patient ref `r` and the clinic's dates the program
+is timed from `an` (`visit=<epoch s>;…`: dates of a patient's care are PHI) (those the patient has), packed
 and sealed as ONE token (worker.phi: Keyring.seal_fields, AES-256-GCM under CAREDRIP_DATA_KEYS,
 bound to the enrollment id): ~80 characters for an SMS-only patient, so Redis must keep hash
 values up to 256 bytes in its compact encoding (`hash-max-ziplist-value 256`). An enrollment
@@ -24,7 +30,8 @@ SMS opt-outs (`cd:optout:sms`): field = the number's blind index (worker.phi.Ind
 `<epoch s>|<source>`; a field that is a plain E.164 number is from before, moved by
 `Store.migrate_sms_opt_outs`.
 
-Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`.
+Message record (field `<step>.<channel>.<occurrence>`): `code|at|lateness|provider id|reason|attempts`,
+in the `:m` hash while the enrollment runs, packed into the enrollment hash once it has ended.
 """
 
 from __future__ import annotations
@@ -115,13 +122,27 @@ def unpack_record(eid: str, field: str, value: str) -> MessageRecord:
 
 
 SEALED = "x"  # the patient's details, sealed as one token
-PHI_FIELDS = ("n", "ph", "em", "r")  # inside the token; plain hash fields only before sealing
+LATE_MARK = "lt"  # when the anchors last changed or a pause last ended (s): finish_send.lua, lifecycle.lua
+ANCHORS_MOVED = "am"  # when a PATCH last moved an anchor (s): `caredrip explain`'s `anchor` rule
+PHI_FIELDS = ("n", "ph", "em", "r", "an")  # inside the token; plain hash fields only before sealing
 ERASABLE = (*PHI_FIELDS, SEALED)  # what an erasure removes (HDEL) from the enrollment hash
 
 
 def phi_of(e: Enrollment) -> dict[str, str]:
     """The enrollment's details that are sealed, the empty ones left out."""
-    return present_phi({"n": e.first_name, "ph": e.phone or "", "em": e.email or "", "r": e.patient_ref})
+    return present_phi(
+        {"n": e.first_name, "ph": e.phone or "", "em": e.email or "", "r": e.patient_ref, "an": pack_anchors(e.anchors)}
+    )
+
+
+def pack_anchors(anchors: Mapping[str, datetime]) -> str:
+    """name -> instant as the token's `an`: `visit=<epoch s>;surgery=<epoch s>` (names sorted)."""
+    return ";".join(f"{name}={epoch_s(at)}" for name, at in sorted(anchors.items()))
+
+
+def unpack_anchors(raw: str) -> dict[str, datetime]:
+    pairs = (part.partition("=") for part in raw.split(";") if part)
+    return {name: from_epoch_s(int(at)) for name, _, at in pairs if at.lstrip("-").isdigit()}
 
 
 def seal_phi(keyring: Keyring, eid: str, phi: Mapping[str, str]) -> str:
@@ -165,6 +186,8 @@ def _encode(e: Enrollment, details: dict[str, str]) -> dict[str, str]:
         "cs": pack_consent(e.consent),
         "ca": "" if created == anchor else created,
         "g": str(e.generation) if e.generation else "",
+        "v": str(e.version) if e.version != 1 else "",
+        LATE_MARK: str(epoch_s(e.late_mark)) if e.late_mark else "",
     }
     fields = {
         "c": e.clinic_id,
@@ -187,8 +210,10 @@ def _encode(e: Enrollment, details: dict[str, str]) -> dict[str, str]:
 
 
 def update_phi(u: EnrollmentUpdate) -> dict[str, str]:
-    """The details an update gives (all but the patient ref, which never changes)."""
-    return {"n": u.first_name, "ph": u.phone or "", "em": u.email or ""}
+    """The details an update gives (all but the patient ref, which never changes; the anchors
+    only when they change)."""
+    phi = {"n": u.first_name, "ph": u.phone or "", "em": u.email or ""}
+    return phi if u.anchors is None else {**phi, "an": pack_anchors(u.anchors)}
 
 
 def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
@@ -210,6 +235,10 @@ def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
         fields["cs"] = pack_consent(u.consent)
     if u.intro is not None:
         fields[intro_field("sms")] = f"{u.intro}|{epoch_s(u.at)}"
+    if u.late_mark is not None:
+        fields[LATE_MARK] = str(epoch_s(u.late_mark))
+    if u.anchors is not None:  # only set when an anchor moved
+        fields[ANCHORS_MOVED] = str(epoch_s(u.at))
     return fields
 
 
@@ -240,6 +269,10 @@ def decode_enrollment(eid: str, h: dict[str, str], keyring: Keyring) -> Enrollme
         generation=int(h.get("g") or 0),
         **_decode_intro(h.get(intro_field("sms"), "")),
         paused_reason=_decode_paused_reason(h),
+        version=int(h.get("v") or 1),
+        anchors=unpack_anchors(phi.get("an", "")),
+        late_mark=from_epoch_s(int(h[LATE_MARK])) if h.get(LATE_MARK) else None,
+        anchors_moved_at=from_epoch_s(int(h[ANCHORS_MOVED])) if h.get(ANCHORS_MOVED) else None,
     )
 
 

@@ -1,7 +1,9 @@
 """What status and /metrics read: message counters, the dispatch heartbeat, broker queue lengths.
 
 Counters are kept in Redis because workers are other processes: totals since the store began
-(`cd:stats:total`, by state, channel and program) and per-minute counts kept two hours.
+(`cd:stats:total`, by state, channel and program) and per-minute counts kept 25 hours: outcomes
+by state and channel, and the lateness of sent messages in a few fixed buckets (`late:<bound>`,
+worker.lateness) from which p50/p99 are estimated.
 """
 
 from __future__ import annotations
@@ -9,10 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from worker import lateness as late
 from worker.records import MessageState, epoch_s, from_epoch_s
 from worker.store.keys import DISPATCH_KEY, STATS_MINUTE_TTL_S, STATS_TOTAL, queue_keys, stats_minute_key
 from worker.store.ops import Call, command, effect, one
-from worker.store.results import CountKey, DispatchInfo
+from worker.store.results import CountKey, DispatchInfo, MinuteCounts
 
 
 def count(state: MessageState, channel: str, program: str) -> Call[None]:
@@ -20,12 +23,17 @@ def count(state: MessageState, channel: str, program: str) -> Call[None]:
     return effect(command("hincrby", STATS_TOTAL, f"{state.value}:{channel}:{program}", 1))
 
 
-def count_outcome(state: MessageState, channel: str, program: str, now: datetime) -> Call[None]:
-    """One more message in `state` in the totals and in this minute's counts (a send's outcome)."""
+def count_outcome(
+    state: MessageState, channel: str, program: str, now: datetime, lateness_s: int | None = None
+) -> Call[None]:
+    """One more message in `state` in the totals and in this minute's counts (a send's outcome);
+    with `lateness_s` (a sent message), one more in this minute's lateness bucket."""
     minute = stats_minute_key(epoch_s(now) // 60)
+    bucket = () if lateness_s is None else (command("hincrby", minute, f"{late.FIELD}{late.bucket(lateness_s)}", 1),)
     return effect(
         *count(state, channel, program).ops,
         command("hincrby", minute, f"{state.value}:{channel}", 1),
+        *bucket,
         command("expire", minute, STATS_MINUTE_TTL_S),
     )
 
@@ -54,10 +62,36 @@ def recent_outcomes(now: datetime, minutes: int) -> Call[dict[str, int]]:
 def _by_state(per_minute: list[Any]) -> dict[str, int]:
     found: dict[str, int] = {}
     for counts in per_minute:
-        for field, value in counts.items():
-            state = str(field).split(":", 1)[0]
-            found[state] = found.get(state, 0) + int(value)
+        for state, n in _minute(counts)[0].items():
+            found[state] = found.get(state, 0) + n
     return found
+
+
+def minute_counts(now: datetime, minutes: int) -> Call[list[MinuteCounts]]:
+    """Each of the last `minutes` minutes up to `now`, oldest first: outcomes by state and the
+    lateness buckets' counts (worker.lateness)."""
+    last = epoch_s(now) // 60
+    span = range(last - minutes + 1, last + 1)
+    ops = tuple(command("hgetall", stats_minute_key(m)) for m in span)
+
+    def parse(raw: list[Any]) -> list[MinuteCounts]:
+        return [MinuteCounts(from_epoch_s(m * 60), *_minute(counts)) for m, counts in zip(span, raw, strict=True)]
+
+    return Call(ops, parse)
+
+
+def _minute(counts: dict[str, str]) -> tuple[dict[str, int], dict[int, int]]:
+    """One minute's hash: (messages by state, lateness bucket -> sent messages)."""
+    states: dict[str, int] = {}
+    buckets: dict[int, int] = {}
+    for field, value in counts.items():
+        name = str(field)
+        if name.startswith(late.FIELD):
+            buckets[int(name[len(late.FIELD) :])] = int(value)
+        else:
+            state = name.split(":", 1)[0]
+            states[state] = states.get(state, 0) + int(value)
+    return states, buckets
 
 
 def note_dispatch(now: datetime, handed: int) -> Call[None]:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import worker.store.clinic_enrollments as clinic_enrollments
 import worker.store.due as due
 import worker.store.numbers as numbers
 from worker.phi import IndexKey, Keyring
@@ -37,13 +38,14 @@ def create(
     keyring: Keyring, enrollment: Enrollment, number_index: str | None, ttl_s: int
 ) -> Call[tuple[Created, bool]]:
     """Store `enrollment` unless its id exists or (generation 0) a later generation does
-    (enroll.lua), schedule each channel (NX) and, with the blind index of its phone, note it for
-    that number (enroll_number.lua); (what enroll.lua answered, whether the number was noted)."""
+    (enroll.lua), schedule each channel (NX), list it under its clinic (NX) and, with the blind
+    index of its phone, note it for that number (enroll_number.lua); (what enroll.lua answered,
+    whether the number was noted)."""
     flat = [x for kv in encode_enrollment(enrollment, keyring).items() for x in kv]
     keys = [enrollment_key(enrollment.id)]
     if enrollment.generation == 0:
         keys.append(generation_key(enrollment.id))
-    ops = (ScriptCall("enroll", keys, flat), *due.schedule(enrollment).ops)
+    ops = (ScriptCall("enroll", keys, flat), *due.schedule(enrollment).ops, *clinic_enrollments.add(enrollment, ttl_s))
     if number_index is None:
         return Call(ops, lambda raw: (parse_created(raw[0]), False))
     note = numbers.note_enrollment(number_index, enrollment.id, enrollment.clinic_id, ttl_s)

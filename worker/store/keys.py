@@ -7,8 +7,16 @@ key                        type    expiry             holds
 cd:{e:<id>}                hash    retention          one enrollment (field codes: worker.store.codec); the patient's
                                                       name, phone, email and ref only sealed, as one token `x`
                                                       (aad the enrollment id; plain n/ph/em/r only from before
-                                                      sealing, until `caredrip keys rotate`)
-cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>`
+                                                      sealing, until `caredrip keys rotate`); once it has ended,
+                                                      also its message records packed, in chunk fields `*0`, `*1`,
+                                                      ... of at most 240 characters (worker.store.packed)
+cd:{e:<id>}:m              hash    retention          its message records: `<step>.<channel>.<occurrence>` ->
+                                                      `code|at|lateness|provider id|reason|attempts`; gone once the
+                                                      enrollment has ended and they are packed into the enrollment
+                                                      hash; a record written after that (a late status callback, a
+                                                      resend, a send in flight at the cancel) starts it again, with
+                                                      the enrollment's expiry, and wins over the packed copy until
+                                                      the next compaction folds it in
 cd:{e:<id>}:gen            string  see below          beside generation 0 of a (clinic, patient_ref, program)
                                                       re-enrolled after an end: the latest generation
 cd:{due:<channel>}         zset    -                  due index: enrollment id, scored by next due (ms)
@@ -43,7 +51,8 @@ cd:alerts:open:<owner>     zset    -                  one clinic's open alerts (
 cd:resume:patient          zset    -                  enrollments paused by the patient's PAUSE -> when they resume
                                                       (ms); read by the dispatch tick
 cd:stats:total             hash    -                  `<state>:<channel>:<program>` -> messages counted
-cd:stats:m:<epoch minute>  hash    2 hours            `<state>:<channel>` -> messages in that minute
+cd:stats:m:<epoch minute>  hash    25 hours           `<state>:<channel>` -> messages in that minute; `late:<bound>`
+                                                      -> sent messages by lateness bucket (worker.lateness; 0: open)
 cd:dispatch                hash    -                  last dispatch run: last_at (s), runs, handed
 cd:rl:<channel>            string  1 s past its slot  the shared rate limit's next free slot (Redis µs)
 cd:lock:<name>             string  the lock's ttl     the holder's token (SET NX PX)
@@ -56,6 +65,9 @@ cd:clinic:<id>             hash    -                  a clinic: name, phone, ema
                                                       per API key (`key`: the sha256 of a key from before key ids);
                                                       webhook_url, webhook_secret (sealed, aad the clinic id)
 cd:clinics                 set     -                  every clinic id
+cd:enrollments:<clinic id> zset    retention          the clinic's enrollment ids -> created (ms), written with each
+                                                      create (NX), for the console's patient list; ids only, never
+                                                      PHI; expired or erased ones dropped when a reader finds them gone
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
 cd:operator:<id>           hash    -                  a console operator: name, created, revoked (s), token (its sha256)
 cd:operators               set     -                  every operator id
@@ -180,7 +192,7 @@ def open_alerts_key(owner: str) -> str:
 PATIENT_RESUMES = "cd:resume:patient"
 
 STATS_TOTAL = "cd:stats:total"
-STATS_MINUTE_TTL_S = 7200
+STATS_MINUTE_TTL_S = 25 * 3600  # 24 h of charts on Operations, and an hour's slack
 
 
 def stats_minute_key(minute: int) -> str:
@@ -208,6 +220,11 @@ CLINIC_KEYS = "cd:clinickeys"
 
 def clinic_key(cid: str) -> str:
     return f"cd:clinic:{cid}"
+
+
+def clinic_enrollments_key(cid: str) -> str:
+    """The clinic's enrollment ids by creation time (worker.store.clinic_enrollments)."""
+    return f"cd:enrollments:{cid}"
 
 
 OPERATORS = "cd:operators"

@@ -30,6 +30,7 @@ SCRIPTS = (
     "lifecycle",
     "ratelimit",
     "callback",
+    "compact_records",
     "cas",
     "move_optout",
 )

@@ -22,6 +22,7 @@ import worker.store.alerts as alerts
 import worker.store.audit as audit
 import worker.store.bulk as bulk
 import worker.store.census as census
+import worker.store.clinic_enrollments as clinic_enrollments
 import worker.store.counters as counters
 import worker.store.due as due
 import worker.store.enrollments as enrollments
@@ -43,6 +44,7 @@ from worker.records import (
     MessageState,
     OptOut,
     OptOutSource,
+    parse_message_id,
 )
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
@@ -174,6 +176,15 @@ class Store:
     def get_enrollments(self, eids: Sequence[str]) -> list[Enrollment | None]:
         return self._call(enrollments.get_many(self.keyring, eids))
 
+    def clinic_enrollments(self, clinic_id: str, offset: int, count: int) -> tuple[list[str], int]:
+        """(`count` of the clinic's enrollment ids from `offset`, newest first; how many it has)."""
+        return self._call(clinic_enrollments.page(clinic_id, offset, count))
+
+    def forget_clinic_enrollments(self, clinic_id: str, eids: Sequence[str]) -> None:
+        """Drop ids from the clinic's list whose enrollment is no longer stored."""
+        if eids:
+            self._call(clinic_enrollments.forget(clinic_id, eids))
+
     def update_enrollment(self, eid: str, change: EnrollmentUpdate) -> None:
         """Write `change`. When it changes the patient's details (or they are plain, or under an
         older key) the whole token is sealed anew and written by compare-and-set against the one
@@ -202,10 +213,10 @@ class Store:
         """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
         return self._call(enrollments.channel_opt_outs(eid, channels))
 
-    def active_by_program(self) -> dict[str, int]:
-        """program id -> active enrollments with a message to come, read from the due index (a
-        round trip per 10,000 of them; see worker.store.census)."""
-        return census.active_by_program(self.redis)
+    def active_by_version(self) -> dict[tuple[str, int], int]:
+        """(program id, version) -> active enrollments with a message to come, read from the due
+        index (a round trip per 10,000 of them; see worker.store.census)."""
+        return census.active_by_version(self.redis)
 
     # -- the due index ----------------------------------------------------------------------
     def schedule_all(self, enrollment: Enrollment, *, only_missing: bool = False) -> None:
@@ -261,7 +272,39 @@ class Store:
         return self._call(messages.record(mid))
 
     def apply_callback(self, mid: str, state: MessageState, reason: str, now: datetime) -> CallbackResult:
-        return self._call(messages.apply_callback(mid, state, reason, now))
+        """Move the record forward to `state`, never back. A record an ended enrollment's
+        compaction packed is read (a second round trip), updated as a plain field beside the
+        chunks, and folded back in (`compact_records`)."""
+        result = self._call(messages.apply_callback(mid, state, reason, now))
+        for _ in range(3):  # another compaction between the read and the call: read again
+            if result is not CallbackResult.PACKED:
+                break
+            eid = parse_message_id(mid)[0]
+            seed = messages.packed_seed(mid, self._call(messages.stored([eid]))[0])
+            if seed is None:
+                return CallbackResult.MISSING
+            result = self._call(messages.apply_callback(mid, state, reason, now, seed))
+            if result is CallbackResult.UPDATED:
+                self.compact_records([eid])
+        return CallbackResult.MISSING if result is CallbackResult.PACKED else result
+
+    def compact_records(self, eids: Sequence[str]) -> int:
+        """Pack the records of these ended enrollments (worker.store.packed), each only if it is
+        still as read and ended: two round trips; how many were compacted. An enrollment that
+        has not ended, or whose records are all packed already, is left as it is."""
+        read = self._call(messages.stored(eids))
+        calls: list[Call[bool]] = []
+        for eid, r in zip(eids, read, strict=True):
+            if not r.plain:
+                continue
+            try:
+                calls.append(messages.compact(eid, r))
+            except ValueError:  # chunks of a format this version cannot read: left as they are
+                continue
+        if not calls:
+            return 0
+        ops = tuple(op for c in calls for op in c.ops)
+        return self._call(Call(ops, lambda raw: sum(1 for c, r in zip(calls, raw, strict=True) if c.parse([r]))))
 
     def indexed_messages(self, index: OperatorIndex, limit: int = 1000) -> list[str]:
         return self._call(messages.indexed_messages(index, limit))
@@ -320,6 +363,15 @@ class Store:
         """Seal the reply's body under the keyring's first key unless it already is, by
         compare-and-set. SealError if it does not open."""
         return sealed.reseal_reply(self._call, self.keyring, rid)
+
+    def reseal_webhook_secret(self, cid: str) -> Reseal:
+        """Seal the clinic's webhook signing secret under the keyring's first key unless it
+        already is, by compare-and-set. SealError if it does not open."""
+        return sealed.reseal_webhook_secret(self._call, self.keyring, cid)
+
+    def clinic_ids(self) -> list[str]:
+        """Every clinic's id (the key rotation visits each clinic's sealed webhook secret)."""
+        return self._call(sealed.clinic_ids())
 
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:

@@ -39,6 +39,15 @@ class BeginSend:
     record: MessageRecord | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MinuteCounts:
+    """One minute of `cd:stats:m:<minute>`: outcomes by state, sent messages by lateness bucket."""
+
+    minute: datetime
+    states: dict[str, int]
+    late: dict[int, int]
+
+
 class FinishResult(StrEnum):
     """finish_send.lua: what recording an outcome did to the enrollment."""
 
@@ -46,7 +55,7 @@ class FinishResult(StrEnum):
     SKIPPED = "skipped"  # a retry that may no longer go: recorded `skipped` with the reason
     MOVED = "moved"  # the cursor had moved on meanwhile: left as it was
     ADVANCED = "advanced"  # the cursor moved to the next step
-    RETIMED = "retimed"  # moved on, but the timezone changed meanwhile: the next due time is stale
+    RETIMED = "retimed"  # moved on, but the timezone or anchors changed meanwhile: the next due time is stale
     INTRODUCED = "introduced"  # the number's introduction is done: its lessons may go
     COMPLETED = "completed"  # that was the last message: the enrollment is completed
 
@@ -74,6 +83,7 @@ class CallbackResult(StrEnum):
     UPDATED = "updated"
     STALE = "stale"  # an older or repeated report: the record already says as much or more
     MISSING = "missing"  # no such record
+    PACKED = "packed"  # the record may be in an ended enrollment's packed chunks (the Store reads them)
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,9 +192,9 @@ def parse_created(raw: Any) -> Created:
 
 
 def parse_finish(raw: Any) -> FinishSend:
-    """'<result>' | 'retimed:<timezone>'."""
-    result, _, timezone = str(raw).partition(":")
-    return FinishSend(FinishResult(result), timezone)
+    """'<result>' | 'retimed:<timezone>' | 'retimed:<timezone>|<catch-up mark>'."""
+    result, _, basis = str(raw).partition(":")
+    return FinishSend(FinishResult(result), basis.partition("|")[0])
 
 
 def parse_retime(raw: Any) -> Retime:

@@ -13,9 +13,10 @@ from typing import Any
 from worker.errors import Conflict
 from worker.phi import IndexKey, Keyring
 from worker.records import EnrollmentUpdate
+from worker.store.clinics import WEBHOOK_FIELDS
 from worker.store.codec import ERASABLE, PHI_FIELDS, SEALED, encode_update, open_phi, present_phi, seal_phi, update_phi
 from worker.store.enrollments import update_unsealed
-from worker.store.keys import OPTOUT_SMS, enrollment_key, reply_key
+from worker.store.keys import CLINICS, OPTOUT_SMS, clinic_key, enrollment_key, reply_key
 from worker.store.ops import Call, ScriptCall, command, one
 from worker.store.results import Reseal
 
@@ -137,21 +138,38 @@ def reseal_enrollment(call: Caller, keyring: Keyring, eid: str) -> Reseal:
     raise Conflict(f"enrollment {eid}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
 
 
+WEBHOOK_SECRET = WEBHOOK_FIELDS[1]
+
+
 def reseal_reply(call: Caller, keyring: Keyring, rid: str) -> Reseal:
     """Seal the reply's body under the keyring's first key unless it already is, by
     compare-and-set. SealError if it does not open."""
+    return _reseal_field(call, keyring, reply_key(rid), SEALED_BODY, rid, f"reply {rid}")
+
+
+def reseal_webhook_secret(call: Caller, keyring: Keyring, cid: str) -> Reseal:
+    """Seal the clinic's webhook signing secret under the keyring's first key unless it already
+    is, by compare-and-set. SealError if it does not open."""
+    return _reseal_field(call, keyring, clinic_key(cid), WEBHOOK_SECRET, cid, f"clinic {cid}")
+
+
+def clinic_ids() -> Call[list[str]]:
+    return one(command("smembers", CLINICS), lambda raw: sorted(str(c) for c in raw))
+
+
+def _reseal_field(call: Caller, keyring: Keyring, key: str, name: str, aad: str, what: str) -> Reseal:
     for _ in range(CAS_ATTEMPTS):
-        stored: dict[str, str] = call(reply_body(rid))
-        token = stored[SEALED_BODY]
+        raw = call(one(command("hmget", key, [name]), lambda r: _row((name,), r)))
+        token = raw[name]
         if not token:
             return Reseal.EMPTY
         if not keyring.needs_rotation(token):
             return Reseal.CURRENT
-        body = keyring.open(token, aad=rid)
-        written: int = call(reply_cas(rid, stored, keyring.seal(body, aad=rid)))
+        value = keyring.open(token, aad=aad)
+        written: int = call(compare_and_set(key, raw, {name: keyring.seal(value, aad=aad)}))
         if written != 0:
             return Reseal.EMPTY if written < 0 else Reseal.RESEALED
-    raise Conflict(f"reply {rid}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
+    raise Conflict(f"{what}: changed by others {CAS_ATTEMPTS} times while being re-sealed")
 
 
 def move_plain_optouts(call: Caller, index: IndexKey, page: int) -> int:
