@@ -201,9 +201,10 @@ def test_a_program_calendar_in_spanish(page: Any, run: LiveRun, tmp_path: Path) 
     _sign_in(page, run.base, run.add_clinic("Calendar Clinic"))
     with page.expect_navigation():
         page.get_by_role("link", name="Programs").click()
-    page.get_by_label("Language").select_option("es")
+    twitching = page.get_by_role("region", name="Muscle twitching (twitching)")  # one form per program
+    twitching.get_by_label("Language").select_option("es")
     with page.expect_navigation():
-        page.get_by_role("button", name="Show calendar").click()
+        twitching.get_by_role("button", name="Show calendar").click()
     first = page.locator("article.message.sms").first
     assert first.get_attribute("lang") == "es"
     assert "STOP" in first.locator(".bubble").inner_text()
