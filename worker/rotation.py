@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from worker.errors import Conflict
 from worker.phi import SealError
-from worker.store import Reseal, Store
+from worker.store import ClinicStore, Reseal, Store
 
 PAGE = 1000  # keys per SCAN page
 
@@ -65,7 +65,7 @@ def rotate(
             _one(rid, store.reseal_reply, report.replies, report)
         report.keys_scanned += found.scanned
         progress(found.scanned)
-    for cid in store.clinic_ids():
+    for cid in ClinicStore(store.redis).ids():
         _one(cid, store.reseal_webhook_secret, report.webhook_secrets, report)
     # The CLI records the run in the audit trail (worker.audit: key id, counts, complete or not).
     audit(report)

@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.support.engine import INDEX, KEYRING
 from worker.errors import ConfigError
 from worker.secret_file import SETTING, load_or_create_secret
-from worker.store import Store
+from worker.store import LegacySecret
 from worker.tokens import enrollment_id
 
 LEGACY = "cd:secret"
@@ -23,9 +22,10 @@ OLD_SECRET = "9f" * 32  # what an older installation generated (token_hex(32)) a
 
 
 @pytest.fixture
-def store(redis_url: str) -> Iterator[Store]:
+def store(redis_url: str) -> Iterator[LegacySecret]:
+    """Where the secret of an older installation is read and dropped, as wiring.secret() does."""
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    yield Store(client, KEYRING, INDEX)
+    yield LegacySecret(client)
     client.close()
 
 
@@ -34,7 +34,7 @@ def _mode(path: Path) -> int:
 
 
 def test_generated_once_into_a_private_file_and_never_into_redis(
-    tmp_path: Path, store: Store, redis_client: redis.Redis
+    tmp_path: Path, store: LegacySecret, redis_client: redis.Redis
 ) -> None:
     var_dir = tmp_path / "var"
     first = load_or_create_secret(var_dir, None, "development", store)
@@ -46,7 +46,7 @@ def test_generated_once_into_a_private_file_and_never_into_redis(
 
 
 def test_an_older_installations_secret_moves_out_of_redis_unchanged(
-    tmp_path: Path, store: Store, redis_client: redis.Redis
+    tmp_path: Path, store: LegacySecret, redis_client: redis.Redis
 ) -> None:
     redis_client.set(LEGACY, OLD_SECRET)
     before = enrollment_id(OLD_SECRET.encode(), "c_1", "MRN-1", "twitching")
@@ -60,7 +60,7 @@ def test_an_older_installations_secret_moves_out_of_redis_unchanged(
 
 @pytest.mark.parametrize("legacy", [None, OLD_SECRET])
 def test_processes_starting_together_agree(
-    tmp_path: Path, store: Store, redis_client: redis.Redis, legacy: str | None
+    tmp_path: Path, store: LegacySecret, redis_client: redis.Redis, legacy: str | None
 ) -> None:
     if legacy is not None:
         redis_client.set(LEGACY, legacy)
@@ -83,7 +83,7 @@ def test_processes_starting_together_agree(
 
 
 def test_a_configured_secret_wins_and_nothing_is_written(
-    tmp_path: Path, store: Store, redis_client: redis.Redis
+    tmp_path: Path, store: LegacySecret, redis_client: redis.Redis
 ) -> None:
     redis_client.set(LEGACY, OLD_SECRET)
     configured = "Jd8s0-Qx3LrT9vYk2WnBz7HcP4uMe6Fa"
@@ -92,7 +92,7 @@ def test_a_configured_secret_wins_and_nothing_is_written(
     assert redis_client.get(LEGACY) == OLD_SECRET.encode()  # not ours to move: the setting decides
 
 
-def test_production_requires_the_setting(tmp_path: Path, store: Store, redis_client: redis.Redis) -> None:
+def test_production_requires_the_setting(tmp_path: Path, store: LegacySecret, redis_client: redis.Redis) -> None:
     redis_client.set(LEGACY, OLD_SECRET)
     with pytest.raises(ConfigError, match=rf"^{SETTING}: required in production"):
         load_or_create_secret(tmp_path / "var", None, "production", store)

@@ -369,10 +369,6 @@ class Store:
         already is, by compare-and-set. SealError if it does not open."""
         return sealed.reseal_webhook_secret(self._call, self.keyring, cid)
 
-    def clinic_ids(self) -> list[str]:
-        """Every clinic's id (the key rotation visits each clinic's sealed webhook secret)."""
-        return self._call(sealed.clinic_ids())
-
     # -- webhook replay guard (worker/replays.py) ---------------------------------------------
     def first_sighting(self, kind: str, ident: str, ttl_s: int) -> bool:
         """True the first time (`kind`, `ident`) is seen within `ttl_s` seconds."""
@@ -619,14 +615,6 @@ class Store:
         first when there is none (with `replace`, in any case)."""
         real, stored_scale = self._call(shared.clock_origin(f"{real_origin}:{scale}", replace=replace)).split(":")
         return float(real), float(stored_scale)
-
-    def legacy_secret(self) -> str | None:
-        """The secret an installation from before kept in Redis (`cd:secret`), if still there."""
-        return self._call(shared.legacy_secret())
-
-    def drop_legacy_secret(self) -> None:
-        """Delete `cd:secret`, once its value is kept elsewhere (worker.secret_file)."""
-        self._call(shared.drop_legacy_secret())
 
     def hash_value_limit(self) -> int | None:
         """The server's hash-max-listpack-value (hash-max-ziplist-value before Redis 7); None when

@@ -16,7 +16,7 @@ from worker.records import EnrollmentUpdate
 from worker.store.clinics import WEBHOOK_FIELDS
 from worker.store.codec import ERASABLE, PHI_FIELDS, SEALED, encode_update, open_phi, present_phi, seal_phi, update_phi
 from worker.store.enrollments import update_unsealed
-from worker.store.keys import CLINICS, OPTOUT_SMS, clinic_key, enrollment_key, reply_key
+from worker.store.keys import OPTOUT_SMS, clinic_key, enrollment_key, reply_key
 from worker.store.ops import Call, ScriptCall, command, one
 from worker.store.results import Reseal
 
@@ -151,10 +151,6 @@ def reseal_webhook_secret(call: Caller, keyring: Keyring, cid: str) -> Reseal:
     """Seal the clinic's webhook signing secret under the keyring's first key unless it already
     is, by compare-and-set. SealError if it does not open."""
     return _reseal_field(call, keyring, clinic_key(cid), WEBHOOK_SECRET, cid, f"clinic {cid}")
-
-
-def clinic_ids() -> Call[list[str]]:
-    return one(command("smembers", CLINICS), lambda raw: sorted(str(c) for c in raw))
 
 
 def _reseal_field(call: Caller, keyring: Keyring, key: str, name: str, aad: str, what: str) -> Reseal:
