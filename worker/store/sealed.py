@@ -32,11 +32,6 @@ def enrollment_phi(eid: str) -> Call[dict[str, str]]:
     return one(command("hmget", enrollment_key(eid), list(ERASABLE)), lambda raw: _row(ERASABLE, raw))
 
 
-def reply_body(rid: str) -> Call[dict[str, str]]:
-    """The reply's sealed body as stored ("" where absent)."""
-    return one(command("hmget", reply_key(rid), [SEALED_BODY]), lambda raw: _row((SEALED_BODY,), raw))
-
-
 def _row(names: Sequence[str], raw: list[Any]) -> dict[str, str]:
     return {name: "" if value is None else str(value) for name, value in zip(names, raw, strict=True)}
 
@@ -55,10 +50,6 @@ def enrollment_cas(
     eid: str, read: Mapping[str, str], write: Mapping[str, str], delete: Sequence[str] = ()
 ) -> Call[int]:
     return compare_and_set(enrollment_key(eid), read, write, delete)
-
-
-def reply_cas(rid: str, read: Mapping[str, str], token: str) -> Call[int]:
-    return compare_and_set(reply_key(rid), read, {SEALED_BODY: token})
 
 
 def scan_page(cursor: int, count: int) -> Call[tuple[int, list[str]]]:
