@@ -8,21 +8,22 @@ from __future__ import annotations
 
 import time
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import redis
 
-from worker.channels.base import Sender
 from worker.clock import Clock, SystemClock, shared_scaled_clock
-from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
 from worker.phi import IndexKey, Keyring, load_or_create_keyring
 from worker.programs import catalog_for
 from worker.redis_server import ensure_embedded
-from worker.render import Renderer
 from worker.secret_file import load_or_create_secret
 from worker.settings import Settings, load_settings
 from worker.store import ClinicStore, LegacySecret, Store
+
+if TYPE_CHECKING:  # the delivery side (dispatch, send, rendering) is imported by what sends, when it asks
+    from worker.channels.base import Sender
+    from worker.delivery.types import DeliveryDeps
 
 _overrides: dict[str, Any] = {}
 
@@ -143,6 +144,9 @@ def engine_deps() -> EngineDeps:
 def delivery_deps() -> DeliveryDeps:
     if "delivery" in _overrides:
         return _overrides["delivery"]  # type: ignore[no-any-return]
+    from worker.delivery.types import DeliveryDeps
+    from worker.render import Renderer
+
     s = settings()
     clinic_store = clinics()
     return DeliveryDeps(
