@@ -29,8 +29,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Self
 
-import redis
-
 from worker import processes
 from worker.redis_binary import RedisServerError, find_redis_server
 from worker.var_dir import PRIVATE, PRIVATE_UMASK
@@ -44,8 +42,6 @@ HASH_MAX_VALUE = 256  # bytes: hash values up to this stay in the compact encodi
 SOCKET_DIR_PREFIX = "caredrip-redis-"  # the private directory of a socket whose natural path is too long
 
 AppendFsync = Literal["always", "everysec", "no"]
-# What PING raises while a server is still starting (or while a port's old owner lingers).
-_NOT_YET = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
 
 
 def free_port() -> int:
@@ -168,13 +164,17 @@ class RedisServer:
     def _wait_ready(self, timeout: float) -> None:
         """Poll PING until it answers, the process exits, or `timeout` passes."""
         assert self._process is not None
+        import redis  # here, not at the top: `caredrip run` imports it while the server boots
+
+        # What PING raises while a server is still starting (or while a port's old owner lingers).
+        not_yet = (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError)
         client = redis.Redis.from_url(self.url, socket_timeout=1.0, socket_connect_timeout=1.0)
         deadline = time.monotonic() + timeout
         try:
             while time.monotonic() < deadline:
                 if self._process.poll() is not None:
                     raise RedisServerError(f"redis-server exited with {self._process.returncode}: {self._log_tail()}")
-                with contextlib.suppress(*_NOT_YET):
+                with contextlib.suppress(*not_yet):
                     if client.ping():
                         return
                 time.sleep(POLL_INTERVAL)

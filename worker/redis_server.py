@@ -16,8 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import redis
-
 from worker import processes
 from worker.redis_binary import RedisServerError, find_redis_server
 from worker.redis_process import MAX_SOCKET_PATH, STOP_TIMEOUT, RedisServer, free_port, remove_socket_dir
@@ -110,6 +108,8 @@ def _live_embedded(redis_dir: Path) -> tuple[str, int] | None:
         pid = int((redis_dir / "redis.pid").read_text().strip())
     except (OSError, ValueError):
         return None
+    import redis  # only when a server is recorded: a fresh var/ starts one without it
+
     client = redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
     try:
         info = client.info("server")

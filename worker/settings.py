@@ -20,7 +20,6 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from worker.errors import ConfigError
-from worker.phi import Keyring
 from worker.policy import Caps, QuietHours, parse_caps, parse_quiet_hours
 
 DEFAULTS_FILE = Path(__file__).parent / "config" / "defaults.toml"
@@ -92,6 +91,8 @@ class Settings(BaseSettings):
     @classmethod
     def _check_data_keys(cls, value: str | None) -> str | None:
         if value is not None and value.strip():
+            from worker.phi import Keyring  # cryptography: only when keys are given here
+
             Keyring.from_setting(value)  # ValueError names the key's position, never its text
         return value
 

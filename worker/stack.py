@@ -17,16 +17,14 @@ import os
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from worker.errors import CaredripError
 from worker.redis_server import ensure_embedded, stop_embedded
 from worker.run_record import holding_run_lock, record_run, stop_leftovers
-from worker.settings import Settings
 from worker.supervisor import (
     Child,
     Supervisor,
@@ -38,6 +36,9 @@ from worker.supervisor import (
 )
 from worker.urls import mask_url
 from worker.var_dir import private_dir, tighten
+
+if TYPE_CHECKING:
+    from worker.settings import Settings
 
 READY_TIMEOUT = 30.0  # seconds for /healthz to answer before we give up waiting (not running)
 LOOP_INTERVAL = 0.1
@@ -108,6 +109,9 @@ def health_url(host: str, port: int) -> str:
 
 
 def healthy(url: str) -> bool:
+    import urllib.error
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=0.5) as response:
             return bool(response.status == 200)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
@@ -49,16 +50,18 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        import redis
-
         try:
             return command(*args, **kwargs)
         except (ConfigError, ValidationError) as exc:
             fail(str(exc), 2)
         except CaredripError as exc:
             fail(str(exc), 1)
-        except redis.ConnectionError as exc:
-            fail(f"cannot reach Redis: {exc}", 1)
+        except Exception as exc:
+            # redis-py is imported by the commands that use it (~0.1 s): if it never was, this is not its error.
+            redis = sys.modules.get("redis")
+            if redis is not None and isinstance(exc, redis.ConnectionError):
+                fail(f"cannot reach Redis: {exc}", 1)
+            raise
 
     return wrapper
 

@@ -16,9 +16,10 @@ def run(
     host: Annotated[str, typer.Option(help="API address (127.0.0.1: this machine only).")] = "127.0.0.1",
 ) -> None:
     """API, worker and beat in one command, for a laptop (embedded Redis unless REDIS_URL is set)."""
+    from worker.settings import load_settings  # not worker.wiring's: this process builds no store
     from worker.stack import run_stack
 
-    raise typer.Exit(run_stack(settings(), host, port, out=typer.echo))
+    raise typer.Exit(run_stack(load_settings(), host, port, out=typer.echo))
 
 
 @app.command()
