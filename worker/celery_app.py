@@ -13,7 +13,6 @@ from typing import Any
 from celery import Celery, signals
 from kombu import Queue  # type: ignore[attr-defined]
 
-from worker import wiring
 from worker.var_dir import use_private_umask
 
 use_private_umask()  # worker, beat (its schedule file) and Flower: what they write is private (0600)
@@ -28,15 +27,22 @@ def load_celery_config(path: Path = CELERY_CONFIG) -> dict[str, Any]:
     return conf
 
 
-app = Celery("caredrip", include=["worker.tasks"])
-app.conf.update(load_celery_config())
-
-
-@app.on_after_configure.connect
 def _bind_broker(sender: Celery, **_: Any) -> None:
     """The broker is the same Redis as the schedule: REDIS_URL, or the embedded server."""
     if not sender.conf.broker_url or sender.conf.broker_url.startswith("amqp"):
+        from worker import wiring  # here: beat (worker.beat_app) needs its broker, not the engine
+
         sender.conf.broker_url = wiring.broker_url()
+
+
+def configured(celery: Celery) -> Celery:
+    """`celery` with caredrip's settings (the file above) and its broker bound to the schedule's Redis."""
+    celery.conf.update(load_celery_config())
+    celery.on_after_configure.connect(_bind_broker, weak=False)
+    return celery
+
+
+app = configured(Celery("caredrip", include=["worker.tasks"]))
 
 
 def _configure_logs(**_: Any) -> None:

@@ -149,9 +149,9 @@ def celery_worker(queues: str, concurrency: int, *, name: str = "caredrip") -> l
 
 
 def celery_beat(schedule_file: Path) -> list[str]:
-    """Celery beat, keeping its schedule state in `schedule_file`."""
+    """Celery beat (`worker.beat_app`: no task modules to load), keeping its schedule state in `schedule_file`."""
     return python_module(
-        "celery", "-A", "worker.celery_app", "--quiet", "beat", "-s", str(schedule_file), "-l", "WARNING",
+        "celery", "-A", "worker.beat_app", "--quiet", "beat", "-s", str(schedule_file), "-l", "WARNING",
     )  # fmt: skip
 
 
