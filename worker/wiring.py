@@ -2,6 +2,9 @@
 
 API, CLI and Celery tasks ask here; tests build their own deps and install them with
 `override()` (in-process workers) or configure a subprocess through the environment.
+
+Importing this module costs the settings only: each builder imports what it builds when first
+called, so a process that needs a URL (beat: its broker) does not load the store, keys and engine.
 """
 
 from __future__ import annotations
@@ -10,20 +13,17 @@ import time
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import redis
-
-from worker.clock import Clock, SystemClock, shared_scaled_clock
-from worker.deps import EngineDeps
-from worker.phi import IndexKey, Keyring, load_or_create_keyring
-from worker.programs import catalog_for
-from worker.redis_server import ensure_embedded
-from worker.secret_file import load_or_create_secret
 from worker.settings import Settings, load_settings
-from worker.store import ClinicStore, LegacySecret, Store
 
-if TYPE_CHECKING:  # the delivery side (dispatch, send, rendering) is imported by what sends, when it asks
+if TYPE_CHECKING:
+    import redis
+
     from worker.channels.base import Sender
+    from worker.clock import Clock
     from worker.delivery.types import DeliveryDeps
+    from worker.deps import EngineDeps
+    from worker.phi import IndexKey, Keyring
+    from worker.store import ClinicStore, Store
 
 _overrides: dict[str, Any] = {}
 
@@ -51,6 +51,8 @@ def settings() -> Settings:
 @cache
 def redis_url() -> str:
     """REDIS_URL, or the embedded server under CAREDRIP_VAR_DIR (started on first need)."""
+    from worker.redis_server import ensure_embedded
+
     configured = settings().redis_url
     return configured or ensure_embedded(settings().var_dir).url
 
@@ -66,6 +68,8 @@ REDIS_POOL_WAIT_SECONDS = 30
 
 @cache
 def redis_client() -> redis.Redis:
+    import redis
+
     # Bounded waits: an unreachable Redis fails a health check in seconds, not minutes.
     # A blocking pool: a `-P threads -c 32` send worker runs 32 batches at once, each with up to
     # `parallelism` provider threads, more than redis-py's default pool of 100 connections; a
@@ -85,18 +89,24 @@ def redis_client() -> redis.Redis:
 
 @cache
 def store() -> Store:
+    from worker.store import Store
+
     return Store(redis_client(), keyring(), index_key())
 
 
 @cache
 def keyring() -> Keyring:
     """The PHI keyring: CAREDRIP_DATA_KEYS, or (not in production) the one kept under var/keys/."""
+    from worker.phi import load_or_create_keyring
+
     s = settings()
     return load_or_create_keyring(s.var_dir, s.data_keys, s.env)
 
 
 @cache
 def index_key() -> IndexKey:
+    from worker.phi import IndexKey
+
     return IndexKey.from_secret(secret())
 
 
@@ -104,12 +114,16 @@ def index_key() -> IndexKey:
 def clinics() -> ClinicStore:
     if "clinics" in _overrides:
         return _overrides["clinics"]  # type: ignore[no-any-return]
+    from worker.store import ClinicStore
+
     return ClinicStore(redis_client())
 
 
 @cache
 def clock() -> Clock:
     """Real time, or the scaled clock whose origin every process on this Redis shares."""
+    from worker.clock import SystemClock, shared_scaled_clock
+
     scale = settings().time_scale
     if scale == 1:
         return SystemClock()
@@ -119,6 +133,9 @@ def clock() -> Clock:
 @cache
 def secret() -> bytes:
     """CAREDRIP_SECRET_KEY, or the one generated once under var/keys/ (see worker.secret_file)."""
+    from worker.secret_file import load_or_create_secret
+    from worker.store import LegacySecret
+
     s = settings()
     return load_or_create_secret(s.var_dir, s.secret_key, s.env, LegacySecret(redis_client())).encode()
 
@@ -127,6 +144,9 @@ def secret() -> bytes:
 def engine_deps() -> EngineDeps:
     if "engine" in _overrides:
         return _overrides["engine"]  # type: ignore[no-any-return]
+    from worker.deps import EngineDeps
+    from worker.programs import catalog_for
+
     s = settings()
     return EngineDeps(
         clock=clock(),
