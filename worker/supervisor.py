@@ -149,10 +149,9 @@ def celery_worker(queues: str, concurrency: int, *, name: str = "caredrip") -> l
 
 
 def celery_beat(schedule_file: Path) -> list[str]:
-    """Celery beat (`worker.beat_app`: no task modules to load), keeping its schedule state in `schedule_file`."""
-    return python_module(
-        "celery", "-A", "worker.beat_app", "--quiet", "beat", "-s", str(schedule_file), "-l", "WARNING",
-    )  # fmt: skip
+    """Celery beat (`worker.beat_app`: no task modules, no `celery` command to load), keeping its
+    schedule state in `schedule_file`."""
+    return python_module("worker.beat_app", "--schedule", str(schedule_file), "--loglevel", "WARNING")
 
 
 def uvicorn_api(host: str, port: int) -> list[str]:

@@ -116,7 +116,7 @@ def _healthy(base: str) -> bool:
 
 
 def _beats(var_dir: Path) -> list[int]:
-    return [p for p, cmd in processes_for(var_dir).items() if " beat " in cmd]
+    return [p for p, cmd in processes_for(var_dir).items() if "worker.beat_app" in cmd]
 
 
 def test_run_restarts_a_child_that_dies_then_gives_up_if_it_keeps_dying(var_dir: Path, tmp_path: Path) -> None:
