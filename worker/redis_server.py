@@ -13,6 +13,7 @@ long for a socket, in a private temporary directory instead (`worker.redis_proce
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,7 @@ __all__ = [
     "EmbeddedRedis",
     "RedisServer",
     "RedisServerError",
+    "embedded_url",
     "ensure_embedded",
     "find_redis_server",
     "free_port",
@@ -66,6 +68,16 @@ def ensure_embedded(var_dir: Path, *, die_with_parent: bool = False) -> Embedded
         write_atomically(redis_dir / "redis.pid", f"{server.pid}\n")
         write_atomically(redis_dir / "redis.url", f"{server.url}\n")
         return EmbeddedRedis(url=server.url, started=True, pid=server.pid)
+
+
+def embedded_url(var_dir: Path) -> str | None:
+    """The URL the embedded server of `var_dir` answers on, known before it is started (or found):
+    its socket `var_dir/redis/redis.sock`. None when that path is too long for a socket (the server
+    then gets a private temporary one, named when it starts)."""
+    socket_path = Path(var_dir).absolute() / "redis" / "redis.sock"
+    if len(os.fsencode(socket_path)) > MAX_SOCKET_PATH:
+        return None
+    return f"unix://{socket_path}?db=0"
 
 
 def stop_embedded(var_dir: Path, timeout: float = STOP_TIMEOUT) -> bool:

@@ -65,9 +65,11 @@ def check_at_start(log: Any, store: HashLimitSource | None = None) -> bool:
         try:
             if not wiring.settings().redis_url:
                 return False
+            store = wiring.store()
         except CaredripError:
             return False  # a bad setting: the process says so itself, one line, where it reads them
-        store = wiring.store()
+        except redis.RedisError:
+            return False  # not up yet (`caredrip run` starts its Redis while the API imports): not warned
     return warn_once(store, log)
 
 

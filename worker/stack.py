@@ -6,8 +6,10 @@ lock (a second run on the same var dir is refused), stops what a killed earlier 
 rather than five restarts. Redis is `REDIS_URL`, or the embedded server under the var dir (started
 here if no other caredrip command started it first, and then stopped here too). The children start
 API first (uvicorn's import is the slow part), then the worker, then beat; they share this
-command's environment plus `REDIS_URL`, so none of them starts a second Redis. If this command is
-killed, they get SIGTERM from the kernel (Linux), and so does an embedded Redis it started.
+command's environment plus `REDIS_URL`, so none of them starts a second Redis. The embedded server
+is started (or found) while they import: its URL, a socket under the var dir, is known before it
+answers (when that path is too long for a socket, the server starts first and names it). If this
+command is killed, they get SIGTERM from the kernel (Linux), and so does an embedded Redis it started.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from worker.errors import CaredripError
-from worker.redis_server import ensure_embedded, stop_embedded
+from worker.redis_server import embedded_url, ensure_embedded, find_redis_server, stop_embedded
 from worker.run_record import holding_run_lock, record_run, stop_leftovers
 from worker.supervisor import (
     Child,
@@ -81,10 +83,20 @@ def release_redis(handle: RedisHandle) -> None:
         stop_embedded(handle.var_dir)
 
 
-def child_env(handle: RedisHandle, **extra: str) -> dict[str, str]:
+def known_url(settings: Settings, var_dir: Path) -> str | None:
+    """The Redis URL before the embedded server answers: REDIS_URL, or the embedded server's socket
+    (`worker.redis_server.embedded_url`); None when only starting the server names it. Raises
+    RedisServerError when the embedded server is needed and no redis-server can be found."""
+    if settings.redis_url:
+        return settings.redis_url
+    find_redis_server()  # no binary: one clear error before any child starts
+    return embedded_url(var_dir)
+
+
+def child_env(url: str, var_dir: Path, **extra: str) -> dict[str, str]:
     """This process's environment plus the Redis and var dir every child must share."""
     env = dict(os.environ)
-    env.update(REDIS_URL=handle.url, CAREDRIP_VAR_DIR=str(handle.var_dir), PYTHONUNBUFFERED="1", **extra)
+    env.update(REDIS_URL=url, CAREDRIP_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1", **extra)
     return env
 
 
@@ -193,10 +205,18 @@ def run_stack(settings: Settings, host: str, port: int, out: Print = print) -> i
         tighten(var_dir / name for name in OURS)  # what an older caredrip left readable
         record_run(var_dir, {})
         check_port(host, port)
-        handle = resolve_redis(settings, var_dir)
+        handle: RedisHandle | None = None
         try:
-            with Supervisor(child_env(handle)) as supervisor:
+            url = known_url(settings, var_dir)
+            if url is None:
+                handle = resolve_redis(settings, var_dir)
+                url = handle.url
+            with Supervisor(child_env(url, var_dir)) as supervisor:
                 start_children(supervisor, var_dir, host, port)
+                if handle is None:  # while the children import (~1 s before they ask Redis anything)
+                    handle = resolve_redis(settings, var_dir)
+                    if handle.url != url:
+                        raise CaredripError(f"the embedded Redis answers on {mask_url(handle.url)}, not {url}")
                 record(handle, supervisor)
                 out(banner(settings, handle, host, port))
                 dead = wait_healthy(health_url(host, port), stop, supervisor, started, out)
@@ -206,6 +226,7 @@ def run_stack(settings: Settings, host: str, port: int, out: Print = print) -> i
                 else:
                     out("caredrip run: stopping")
         finally:
-            release_redis(handle)
+            if handle is not None:
+                release_redis(handle)
     out("caredrip run: stopped")
     return 1 if dead is not None else 0

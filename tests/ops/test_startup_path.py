@@ -4,7 +4,8 @@ Each check runs a fresh interpreter (imports are per process). The API, the pare
 beat must not load what they only need later or never: nltk (reading grades, for lint pages),
 the send path (dispatch), the engine behind the Celery tasks (beat), redis-py before the
 embedded server is spawned. Beat, without the task modules, still publishes its ticks to the
-queues the worker consumes: checked against a real Redis.
+queues the worker consumes: checked against a real Redis. The children are started before the
+embedded server answers, on the URL it is known to get.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import redis
+import structlog
 
 from tests.support.redis_fixture import wait_until
-from worker import processes
+from worker import processes, redis_tuning, wiring
+from worker.redis_server import MAX_SOCKET_PATH, embedded_url, ensure_embedded, stop_embedded
 from worker.supervisor import celery_beat
 
 
@@ -63,3 +67,33 @@ def test_beat_publishes_ticks_to_the_dispatch_queue(redis_url: str, redis_client
             assert headers["expires"] is not None  # beat_schedule's options travel with each tick
     finally:
         processes.stop(beat)
+
+
+def test_the_embedded_url_is_known_before_the_server_starts(tmp_path: Path) -> None:
+    """`caredrip run` hands its children this URL, then starts the server: it must be the one it gets."""
+    var_dir = tmp_path / "var"
+    predicted = embedded_url(var_dir)
+    server = ensure_embedded(var_dir)
+    try:
+        assert server.started and server.url == predicted
+        assert ensure_embedded(var_dir).url == predicted  # and the one a reuse finds
+    finally:
+        stop_embedded(var_dir)
+
+
+def test_no_embedded_url_when_the_socket_path_is_too_long(tmp_path: Path) -> None:
+    assert embedded_url(tmp_path / ("v" * MAX_SOCKET_PATH)) is None
+
+
+def test_a_redis_not_up_yet_is_not_a_start_up_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The API's lifespan and the worker's init check the Redis limit; a server still starting is
+    not warned about, and does not stop the process (its first real call waits for it)."""
+    monkeypatch.setenv("REDIS_URL", f"unix://{tmp_path / 'none.sock'}?db=0")
+    monkeypatch.setenv("CAREDRIP_VAR_DIR", str(tmp_path / "var"))
+    wiring.reset()
+    redis_tuning.reset()
+    try:
+        assert redis_tuning.check_at_start(structlog.get_logger("test")) is False
+    finally:
+        wiring.reset()
+        redis_tuning.reset()
