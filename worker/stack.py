@@ -38,6 +38,7 @@ from worker.supervisor import (
 )
 from worker.urls import mask_url
 from worker.var_dir import private_dir, tighten
+from worker.wiring import kombu_url
 
 if TYPE_CHECKING:
     from worker.settings import Settings
@@ -94,9 +95,12 @@ def known_url(settings: Settings, var_dir: Path) -> str | None:
 
 
 def child_env(url: str, var_dir: Path, **extra: str) -> dict[str, str]:
-    """This process's environment plus the Redis and var dir every child must share."""
+    """This process's environment plus the Redis and var dir every child must share. The broker URL
+    is given to Celery as well (CELERY_BROKER_URL, which Celery reads first): beat then binds its
+    broker without loading the settings (worker.celery_app._bind_broker)."""
     env = dict(os.environ)
-    env.update(REDIS_URL=url, CAREDRIP_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1", **extra)
+    env.update(REDIS_URL=url, CELERY_BROKER_URL=kombu_url(url), CAREDRIP_VAR_DIR=str(var_dir), PYTHONUNBUFFERED="1")
+    env.update(extra)
     return env
 
 

@@ -58,7 +58,11 @@ def redis_url() -> str:
 
 
 def broker_url() -> str:
-    url = redis_url()
+    return kombu_url(redis_url())
+
+
+def kombu_url(url: str) -> str:
+    """The kombu (Celery broker) form of a redis-py URL: a unix socket is `redis+socket://`."""
     return url.replace("unix://", "redis+socket://", 1) if url.startswith("unix://") else url
 
 

@@ -41,7 +41,7 @@ def test_the_api_loads_no_reading_grades_nor_send_path() -> None:
 
 def test_caredrip_run_spawns_before_loading_the_store_or_redis_py() -> None:
     loaded = loaded_after("import worker.cli, worker.stack\nfrom worker.settings import load_settings")
-    assert "redis" not in loaded and "worker.wiring" not in loaded and "worker.store" not in loaded
+    assert "redis" not in loaded and "worker.store" not in loaded and "worker.deps" not in loaded
 
 
 def test_wiring_costs_the_settings_only_until_asked() -> None:
