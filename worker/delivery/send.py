@@ -208,8 +208,8 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending], deadline
         outcome.add("deferred")
     stale_s = int(to_virtual(deps.engine.clock, deps.lease_seconds).total_seconds())
     begins = [_begin(batch, p, channel, now, stale_s) for p, _ in allowed_now]
-    numbers = [p.enrollment.phone or "" for p, _ in allowed_now] if channel == Channel.SMS else []
-    opted_out = batch.sms_opted_out(numbers)
+    numbers = [recipients.recipient(deps, channel, p) for p, _ in allowed_now] if channel == Channel.SMS else []
+    opted_out = batch.sms_opted_out_indexed(numbers)
     batch.run()
     statuses = [b.value for b in begins]
     opted = opted_out.value if numbers else [False] * len(begins)

@@ -170,6 +170,11 @@ class Batch:
         self._before_optouts()
         return self._add(enrollments.sms_opted_out(self._index, numbers))
 
+    def sms_opted_out_indexed(self, indexes: Sequence[str | None]) -> Reply[list[bool]]:
+        """Whether each number, given by its blind index (None: no number), opted out of SMS."""
+        self._before_optouts()
+        return self._add(enrollments.sms_opted_out_indexed(indexes))
+
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
         self._before_optouts()
@@ -188,7 +193,7 @@ class Batch:
     ) -> None:
         """Count a send's outcome in the totals and in the minute of `now` (the last hours' figures),
         with a sent message's lateness in that minute's buckets."""
-        self._add(counters.count_outcome(state, channel, program, now, lateness_s))
+        self._tally.add_counts(*counters.outcome_counts(state, channel, program, now, lateness_s))
 
     # -- a recipient's caps and latest message (worker.store.numbers) ---------------------------
     def reserve_send(

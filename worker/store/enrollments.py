@@ -126,6 +126,14 @@ def sms_opted_out(index: IndexKey, numbers: Sequence[str]) -> Call[list[bool]]:
     return one(command("hmget", OPTOUT_SMS, fields), lambda values: [v is not None for v in values])
 
 
+def sms_opted_out_indexed(fields: Sequence[str | None]) -> Call[list[bool]]:
+    """`sms_opted_out` for numbers given by their blind index (None: no number, found nowhere)."""
+    if not fields:
+        return Call((), lambda _raw: [])
+    hmget = command("hmget", OPTOUT_SMS, [f or "" for f in fields])
+    return one(hmget, lambda values: [v is not None for v in values])
+
+
 def sms_opt_outs(index: IndexKey, numbers: Sequence[str]) -> Call[list[OptOut | None]]:
     """Each number's SMS opt-out (when, by which source), or None where it takes SMS."""
     if not numbers:
