@@ -95,3 +95,17 @@ def test_an_operator_resend_is_recorded_and_a_refused_one_is_not(redis_url: str,
     assert [(e.action, e.actor) for e in entries] == [("resend", OPERATOR), ("enroll", OPERATOR)]
     assert entries[0].detail == {"message_id": mid, "new_message_id": f"{enrollment.id}.welcome.sms.2", "state": "sent"}
     assert entries[0].clinic_id == enrollment.clinic_id
+
+
+def test_a_clinic_index_ahead_of_the_trail_still_gets_one_id_later_than_both(trail: Trail) -> None:
+    clock = trail.clock
+    assert isinstance(clock, FixedClock)
+    first = audit.record(trail, "system", Action.PAUSE, enrollment_id="e1", clinic_id="c_1")
+    trail.store.redis.delete(AUDIT)  # the trail gone (flushed by hand), the clinic's index kept
+    clock.advance(timedelta(seconds=-30))  # and a clock behind: `<ms>-*` is refused by the index
+    second = audit.record(trail, "system", Action.RESUME, enrollment_id="e1", clinic_id="c_1")
+    ms = int(START.timestamp() * 1000)
+    assert (first, second) == (f"{ms}-0", f"{ms}-1")
+    assert [(e.id, e.action, e.at) for e in audit.entries(trail)] == [(second, "resume", START - timedelta(seconds=30))]
+    assert [e.id for e in audit.page(trail, "c_1").entries] == [second]  # the first entry went with the trail
+    assert [i for i, _ in trail.store.audit_index("c_1")] == [second, first]
