@@ -37,8 +37,9 @@ def clinic_id(ctx: Ctx, credentials: Annotated[HTTPAuthorizationCredentials | No
 ClinicId = Annotated[str, Depends(clinic_id)]
 
 
-def actor(cid: ClinicId, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
-    """Who the audit trail names for this request: the clinic and the id of the key it used."""
+async def actor(cid: ClinicId, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> str:
+    """Who the audit trail names for this request: the clinic and the id of the key it used (one
+    hash, no I/O: async, so it runs in the event loop rather than on a thread)."""
     assert credentials is not None  # clinic_id refused the request otherwise
     return clinic_actor(cid, key_id(hash_key(credentials.credentials)))
 
