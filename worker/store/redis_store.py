@@ -213,6 +213,18 @@ class Store:
         """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
         return self._call(enrollments.channel_opt_outs(eid, channels))
 
+    def opt_outs_of(
+        self, eid: str, channels: Sequence[str], number: str | None
+    ) -> tuple[dict[str, OptOut], OptOut | None]:
+        """`channel_opt_outs` and the SMS opt-out of `number` (None: none, or no number), in one
+        round trip (an enrollment's view: GET and POST /v1/enrollments)."""
+        self._plain_optouts_moved()
+        numbers = [number] if number else []
+        own, by_number = self._call(
+            pair(enrollments.channel_opt_outs(eid, channels), enrollments.sms_opt_outs(self.index, numbers))
+        )
+        return own, by_number[0] if by_number else None
+
     def active_by_version(self) -> dict[tuple[str, int], int]:
         """(program id, version) -> active enrollments with a message to come, read from the due
         index (a round trip per 10,000 of them; see worker.store.census)."""
