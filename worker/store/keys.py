@@ -81,8 +81,9 @@ cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
 cd:audit                   stream  retention          the audit trail (worker.audit): who did what, when, to which
                                                       enrollment; ids on the caredrip clock, trimmed by MINID to the
-                                                      retention; fields a actor, o action, e enrollment, c clinic, d
-                                                      detail (JSON, never PHI), at (ms; only if the id is later)
+                                                      retention; fields a actor ("~<rest>" for one of its own clinic),
+                                                      o action (its code, store.audit.ACTIONS), e enrollment, c clinic,
+                                                      d detail (JSON, never PHI), at (ms; only if the id is later)
 cd:audit:<clinic>:{cd:audit}                          one clinic's index (GET /v1/audit): stream, retention; the ids of
                                                       its entries, field e (enrollment id) alone; its tag puts it in the
                                                       slot of cd:audit (one script writes both)
