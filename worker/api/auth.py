@@ -45,6 +45,15 @@ async def actor(cid: ClinicId, credentials: Annotated[HTTPAuthorizationCredentia
 
 
 Actor = Annotated[str, Depends(actor)]
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def caller(ctx: ApiContext, credentials: HTTPAuthorizationCredentials | None) -> tuple[str, str]:
+    """`clinic_id` and `actor` for a handler that authenticates on the thread it already runs its
+    work on (POST /v1/enrollments: one thread hop a request, not two); the same 401s."""
+    cid = clinic_id(ctx, credentials)
+    assert credentials is not None  # clinic_id refused the request otherwise
+    return cid, clinic_actor(cid, key_id(hash_key(credentials.credentials)))
 
 
 def has_clinic_key(ctx: ApiContext, request: Request) -> bool:
