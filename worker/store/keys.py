@@ -65,9 +65,12 @@ cd:clinic:<id>             hash    -                  a clinic: name, phone, ema
                                                       per API key (`key`: the sha256 of a key from before key ids);
                                                       webhook_url, webhook_secret (sealed, aad the clinic id)
 cd:clinics                 set     -                  every clinic id
-cd:enrollments:<clinic id> zset    retention          the clinic's enrollment ids -> created (ms), written with each
-                                                      create (NX), for the console's patient list; ids only, never
-                                                      PHI; expired or erased ones dropped when a reader finds them gone
+cd:enrollments:<clinic id> hash    retention          the clinic's enrollment ids by created (ms), for the console's
+                                                      patient list (clinic_index.lua): `t` top bucket, `n` ids listed,
+                                                      `<b>` bucket b: up to 64 records `<ms, 9 base-36 digits><id>`
+                                                      in time order; written with each create (a repeat's taken back);
+                                                      ids only, never PHI; expired or erased ones dropped when a
+                                                      reader finds them gone (a zset of before: converted on use)
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
 cd:operator:<id>           hash    -                  a console operator: name, created, revoked (s), token (its sha256)
 cd:operators               set     -                  every operator id

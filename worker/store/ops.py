@@ -31,6 +31,7 @@ SCRIPTS = (
     "ratelimit",
     "callback",
     "compact_records",
+    "clinic_index",
     "cas",
     "move_optout",
 )
