@@ -2,10 +2,13 @@
 
 One hash per recipient, `cd:{n:<bi>}`, by the blind index (`bi`) of the number, or for email caps
 of the address (`worker.phi.IndexKey.blind_index`): the number itself is never a key or a field
-name. Its fields: `last` and `e:<enrollment id>` route replies (worker.routing); `h:<tag>`, one
-per recent send (the tag a short hash of the message id), hold what the caps count, reserved
-atomically across workers before each provider call (reserve_send.lua) and released when the
-message is not handed over after all. One key a recipient keeps memory per patient low.
+name. Its fields: `last` and `e:<enrollment id>` route replies (worker.routing). Its recent sends
+are a hash of their own beside it, `cd:{n:<bi>}:h` (`<tag>` -> epoch ms, the tag a short hash of
+the message id): what the caps count, reserved atomically across workers before each provider
+call (reserve_send.lua) and released when the message is not handed over after all. That hash
+expires 8 days after its newest send, so a patient whose program ended keeps only the routing
+fields for the rest of the retention. Sends stored as `h:<tag>` fields of the record (before)
+are still counted, and moved at the next reservation.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from worker.records import epoch_ms, epoch_s, from_epoch_ms, from_epoch_s
-from worker.store.keys import number_key, number_replies_key
+from worker.store.keys import number_key, number_replies_key, number_sends_key
 from worker.store.ops import Call, Op, ScriptCall, command, effect, one
 from worker.store.results import LastMessage, NumberRecord, Reservation, ReserveStatus
 
@@ -27,11 +30,17 @@ ENROLLMENT_PREFIX = "e:"
 SEND_PREFIX = "h:"
 
 
-def send_field(mid: str) -> str:
-    """The field of message `mid` among a recipient's sends: `h:` + 8 characters of its hash
-    (48 bits: two messages of one recipient within 8 days never share one in practice)."""
+def send_tag(mid: str) -> str:
+    """The field of message `mid` among a recipient's sends: 8 characters of its hash (48 bits:
+    two messages of one recipient within 8 days never share one in practice)."""
     digest = hashlib.blake2b(mid.encode(), digest_size=6).digest()
-    return SEND_PREFIX + base64.urlsafe_b64encode(digest).decode("ascii")
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def send_field(mid: str) -> str:
+    """The field message `mid`'s send had in the recipient's record before sends had a key of
+    their own (`h:` + its tag): still read, and moved by the next reservation."""
+    return SEND_PREFIX + send_tag(mid)
 
 
 def note_enrollment(bi: str, eid: str, clinic_id: str, ttl_s: int) -> Call[bool]:
@@ -89,11 +98,12 @@ def reserve(
 ) -> Call[Reservation]:
     """Reserve message `mid`'s place in the recipient's sends if the caps (per day, per week)
     allow one more at `now` (reserve_send.lua); `day` is the recipient's local day [start, next
-    start); a reservation renews the record's expiry to `ttl_s`."""
+    start). `ttl_s` is the record's own expiry, renewed by `note_last` (the sends expire 8 days
+    after the newest); kept in the signature for the callers' one rule."""
     now_ms = epoch_ms(now)
     per_day, per_week = caps
     args = [
-        send_field(mid),
+        send_tag(mid),
         now_ms,
         epoch_ms(day[0]),
         epoch_ms(day[1]),
@@ -101,9 +111,9 @@ def reserve(
         per_day or 0,
         per_week or 0,
         now_ms - SENDS_KEEP_MS,
-        max(ttl_s * 1000, SENDS_KEEP_MS),
+        SENDS_KEEP_MS,
     ]
-    return one(ScriptCall("reserve_send", [number_key(bi)], args), _reservation)
+    return one(ScriptCall("reserve_send", [number_key(bi), number_sends_key(bi)], args), _reservation)
 
 
 def _reservation(raw: list[Any]) -> Reservation:
@@ -113,19 +123,23 @@ def _reservation(raw: list[Any]) -> Reservation:
 
 def release(bi: str, mid: str) -> Call[None]:
     """Give message `mid`'s place back: it was not handed to the provider after all."""
-    return effect(command("hdel", number_key(bi), send_field(mid)))
+    return effect(
+        command("hdel", number_sends_key(bi), send_tag(mid)), command("hdel", number_key(bi), send_field(mid))
+    )
 
 
 def sends(bi: str) -> Call[list[datetime]]:
     """The recipient's sends the caps count (those of the last 8 days at the last reservation), oldest first."""
-    return one(command("hgetall", number_key(bi)), _sends)
+    return Call((command("hgetall", number_sends_key(bi)), command("hgetall", number_key(bi))), _sends)
 
 
-def _sends(raw: dict[str, str]) -> list[datetime]:
-    return sorted(from_epoch_ms(int(v)) for f, v in raw.items() if str(f).startswith(SEND_PREFIX))
+def _sends(raw: list[Any]) -> list[datetime]:
+    own, legacy = dict(raw[0]), dict(raw[1])
+    values = [*own.values(), *(v for f, v in legacy.items() if str(f).startswith(SEND_PREFIX))]
+    return sorted(from_epoch_ms(int(v)) for v in values)
 
 
 def drop(bi: str) -> Call[None]:
     """Remove the number's record (with its sends) and its reply index (erasure; the replies
     themselves go through worker.store.replies)."""
-    return effect(command("delete", number_key(bi), number_replies_key(bi)))
+    return effect(command("delete", number_key(bi), number_sends_key(bi), number_replies_key(bi)))
