@@ -3,9 +3,9 @@
 Every key a completed program leaves behind is counted: the enrollment hash, its message records
 (`cd:{e:<id>}:m`; since issue 19 packed into a few chunk fields of the enrollment hash when the
 program ends, and the `:m` hash gone), the number's record `cd:{n:<blind index>}` (its `e:` note
-and `last`) and its recent sends `cd:{n:<blind index>}:h` (the caps' 8 days: that key expires 8
-days after the last send, so it is counted in `bytes_per_program_packed`, right after the end, and
-not in `..._after_8_days`, the other 392 days of the retention), and the indexes
+and `last`) and its recent sends, parked at the end in `cd:{n:<blind index>}:h` (what the caps
+count: that key expires 8 days after the end, so it is counted in `bytes_per_program_packed`, right
+after the end, and not in `..._after_8_days`, the other 392 days of the retention), and the indexes
 a patient costs: its entry in the clinic's enrollment index `cd:enrollments:<clinic>` and the audit
 entry of its creation (`cd:audit` and the clinic's audit stream), each written through the store's
 own ops (bench/_patient_indexes.py) for `--count` enrollments over `--clinics` clinics, created

@@ -54,7 +54,7 @@ def test_the_lua_check_agrees_with_cap_hit(store: Store, seed: int) -> None:
         history = sorted(now - timedelta(minutes=rng.randint(0, 8 * 1440)) for _ in range(rng.randint(0, 5)))
         history = [from_epoch_ms(int(t.timestamp() * 1000)) for t in history]  # stored to the ms
         bi = f"case-{seed}-{case}"
-        for i, sent in enumerate(history):  # some in the sends' own key, some as stored before (in the record)
+        for i, sent in enumerate(history):  # some in the record, some parked
             key, field = (
                 (number_key(bi), send_field(f"old.{i}")) if i % 2 else (number_sends_key(bi), send_tag(f"old.{i}"))
             )
@@ -75,19 +75,24 @@ def test_a_reservation_is_taken_once_and_given_back(store: Store) -> None:
     store.release_send("bi", "e1.welcome.sms.1")
     assert reserve(store, "bi", "e2.welcome.sms.1", now, tz, 1, 3).status is ReserveStatus.NEW
     assert store.recent_sends("bi") == [now]
-    assert store.redis.hkeys(number_sends_key("bi")) == [send_tag("e2.welcome.sms.1")]
-    assert 7 * 86400 * 1000 < store.redis.pttl(number_sends_key("bi")) <= 8 * 86400 * 1000  # at least the 8 days kept
+    assert store.redis.hkeys(number_key("bi")) == [send_field("e2.welcome.sms.1")]
+    assert 7 * 86400 * 1000 < store.redis.pttl(number_key("bi")) <= 8 * 86400 * 1000  # at least the 8 days kept
 
 
-def test_sends_stored_in_the_record_before_move_to_their_own_key(store: Store) -> None:
+def test_parked_sends_leave_the_record_and_still_count(store: Store) -> None:
     tz, now = ZoneInfo("America/New_York"), datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
     earlier, stale = now - timedelta(hours=30), now - timedelta(days=9)
-    ms = {t: int(t.timestamp() * 1000) for t in (earlier, stale)}
-    before = {send_field("e1.a.sms.1"): ms[earlier], send_field("e1.b.sms.1"): ms[stale]}
-    store.redis.hset(number_key("bi"), mapping={"e:e1": "c_a", **before})
-    assert store.recent_sends("bi") == [stale, earlier]  # read where they are
-    assert reserve(store, "bi", "e1.a.sms.1", now, tz, 1, 3).status is ReserveStatus.HAD  # its place, moved
-    assert store.redis.hgetall(number_key("bi")) == {"e:e1": "c_a"}  # the stale one dropped, the other moved
+    store.redis.hset(number_key("bi"), "e:e1", "c_a")
+    store.redis.hset(number_key("bi"), send_field("e1.b.sms.1"), int(stale.timestamp() * 1000))
+    assert reserve(store, "bi", "e1.a.sms.1", earlier, tz, 1, 3).status is ReserveStatus.NEW
+    assert store.park_sends(["bi", "bi"], now) == 1  # the stale one dropped, the other moved
+    assert store.redis.hgetall(number_key("bi")) == {"e:e1": "c_a"}
     assert store.redis.hgetall(number_sends_key("bi")) == {send_tag("e1.a.sms.1"): str(int(earlier.timestamp() * 1000))}
-    assert reserve(store, "bi", "e1.c.sms.1", now, tz, 1, 3).status is ReserveStatus.NEW
-    assert store.recent_sends("bi") == [earlier, now]
+    assert 7 * 86400 * 1000 < store.redis.pttl(number_sends_key("bi")) <= 8 * 86400 * 1000
+    assert store.recent_sends("bi") == [earlier]
+    assert reserve(store, "bi", "e1.a.sms.1", now, tz, 1, 3).status is ReserveStatus.HAD  # its place, parked
+    assert reserve(store, "bi", "e2.a.sms.1", now, tz, 2, 2).status is ReserveStatus.NEW  # counted with it
+    assert reserve(store, "bi", "e3.a.sms.1", now, tz, 3, 2).sends == (earlier, now)  # the week is full
+    store.release_send("bi", "e1.a.sms.1")  # a parked place given back too
+    assert store.recent_sends("bi") == [now] and not store.redis.exists(number_sends_key("bi"))
+    assert store.park_sends([], now) == 0

@@ -99,5 +99,6 @@ def settle(deps: DeliveryDeps, batch: Batch, channel: str, p: Pending, state: Me
     if channel == Channel.SMS and state in RECEIVED:
         bi = p.reserved_in or recipient(deps, channel, p)
         if bi is not None:
-            # The record's expiry goes with it (the reservation renews only the sends' own key).
-            batch.note_last_message(bi, p.enrollment.clinic_id, p.enrollment.id, now, deps.engine.retention_s)
+            # A place kept in the record renewed its expiry when it was reserved: no need again.
+            renew = None if p.reserved_in else deps.engine.retention_s
+            batch.note_last_message(bi, p.enrollment.clinic_id, p.enrollment.id, now, renew)

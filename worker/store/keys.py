@@ -30,13 +30,14 @@ cd:optout:sms              hash    -                  blind index of the number 
                                                       number is from before: moved on first use and by `keys rotate`)
 cd:seen:<kind>:<sid>       string  7 days             a provider webhook already acted on (replay guard)
 cd:idx:unknown|failed      zset    -                  message ids operators must look at, scored by time (s)
-cd:{n:<bi>}                hash    retention          one recipient by the blind index of its number (never the
-                                                      value): `last` = `<clinic>|<enrollment>|<epoch s>` of the
+cd:{n:<bi>}                hash    retention          one recipient by the blind index of its number or address (never
+                                                      the value): `last` = `<clinic>|<enrollment>|<epoch s>` of the
                                                       latest SMS handed to the provider for the number;
                                                       `e:<enrollment id>` = clinic, each enrollment created with or
-                                                      PATCHed to it; (before) `h:<tag>` sends, moved to `:h` on use
-cd:{n:<bi>}:h              hash    8 days (**)        the recipient's (number's or address's) sends of the last 8 days
-                                                      the caps count: `<tag>` (a hash of the message id) -> epoch ms
+                                                      PATCHed to it; `h:<tag>` = epoch ms of each send of the last
+                                                      8 days the caps count (tag: a hash of the message id)
+cd:{n:<bi>}:h              hash    8 days (**)        a number's sends parked when one of its programs ended
+                                                      (park_sends.lua): `<tag>` -> epoch ms, counted as `h:<tag>` are
 cd:{n:<bi>}:r              zset    retention          the replies received from the number: reply id -> epoch ms
 cd:{r:<reply id>}          hash    retention          one reply: c clinic, e enrollment, at (ms), b body (sealed,
                                                       aad the reply id), f red flag, ack (ms), n sender's blind
@@ -102,7 +103,7 @@ cd:wh:stats                hash    -                  `<kind>:<delivered|failed|
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
 (*) after the event's last write, or the retention if shorter (worker.events.event_ttl_s).
-(**) real time after its newest send (reserve_send.lua), as an address's sends always were.
+(**) real time after the program's end, as an address's record (sends only) expires 8 days after its last send.
 
 No key name and no plain field holds a patient's name, number, email, reference or message text:
 those are sealed (CAREDRIP_DATA_KEYS, `x` and `b`) or stand as a blind index (`<bi>`, `n`); the
@@ -166,7 +167,7 @@ def number_key(bi: str) -> str:
 
 
 def number_sends_key(bi: str) -> str:
-    """The recipient's recent sends, what the caps count (worker.store.numbers)."""
+    """The number's sends parked at the end of a program, still counted by the caps (worker.store.numbers)."""
     return f"cd:{{n:{bi}}}:h"
 
 

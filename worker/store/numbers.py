@@ -2,13 +2,15 @@
 
 One hash per recipient, `cd:{n:<bi>}`, by the blind index (`bi`) of the number, or for email caps
 of the address (`worker.phi.IndexKey.blind_index`): the number itself is never a key or a field
-name. Its fields: `last` and `e:<enrollment id>` route replies (worker.routing). Its recent sends
-are a hash of their own beside it, `cd:{n:<bi>}:h` (`<tag>` -> epoch ms, the tag a short hash of
-the message id): what the caps count, reserved atomically across workers before each provider
-call (reserve_send.lua) and released when the message is not handed over after all. That hash
-expires 8 days after its newest send, so a patient whose program ended keeps only the routing
-fields for the rest of the retention. Sends stored as `h:<tag>` fields of the record (before)
-are still counted, and moved at the next reservation.
+name. Its fields: `last` and `e:<enrollment id>` route replies (worker.routing); `h:<tag>`, one
+per recent send (the tag a short hash of the message id), hold what the caps count, reserved
+atomically across workers before each provider call (reserve_send.lua) and released when the
+message is not handed over after all. One key a recipient keeps memory per patient low.
+
+When a program of the number ends, its sends are parked (park_sends.lua) in `cd:{n:<bi>}:h`
+(`<tag>` -> epoch ms), a key that expires 8 days later: still counted by the caps while they
+matter, and gone after, so a patient whose program ended keeps only the routing fields for the
+rest of the retention.
 """
 
 from __future__ import annotations
@@ -31,15 +33,14 @@ SEND_PREFIX = "h:"
 
 
 def send_tag(mid: str) -> str:
-    """The field of message `mid` among a recipient's sends: 8 characters of its hash (48 bits:
-    two messages of one recipient within 8 days never share one in practice)."""
+    """Message `mid`'s tag: 8 characters of its hash (48 bits: two messages of one recipient
+    within 8 days never share one in practice); its field among the parked sends."""
     digest = hashlib.blake2b(mid.encode(), digest_size=6).digest()
     return base64.urlsafe_b64encode(digest).decode("ascii")
 
 
 def send_field(mid: str) -> str:
-    """The field message `mid`'s send had in the recipient's record before sends had a key of
-    their own (`h:` + its tag): still read, and moved by the next reservation."""
+    """The field of message `mid` among the sends in a recipient's record: `h:` + its tag."""
     return SEND_PREFIX + send_tag(mid)
 
 
@@ -98,12 +99,11 @@ def reserve(
 ) -> Call[Reservation]:
     """Reserve message `mid`'s place in the recipient's sends if the caps (per day, per week)
     allow one more at `now` (reserve_send.lua); `day` is the recipient's local day [start, next
-    start). `ttl_s` is the record's own expiry, renewed by `note_last` (the sends expire 8 days
-    after the newest); kept in the signature for the callers' one rule."""
+    start); a reservation renews the record's expiry to `ttl_s`."""
     now_ms = epoch_ms(now)
     per_day, per_week = caps
     args = [
-        send_tag(mid),
+        send_field(mid),
         now_ms,
         epoch_ms(day[0]),
         epoch_ms(day[1]),
@@ -111,7 +111,7 @@ def reserve(
         per_day or 0,
         per_week or 0,
         now_ms - SENDS_KEEP_MS,
-        SENDS_KEEP_MS,
+        max(ttl_s * 1000, SENDS_KEEP_MS),
     ]
     return one(ScriptCall("reserve_send", [number_key(bi), number_sends_key(bi)], args), _reservation)
 
@@ -128,14 +128,21 @@ def release(bi: str, mid: str) -> Call[None]:
     )
 
 
+def park(bi: str, now: datetime) -> Call[int]:
+    """A program of the number ended: its sends move to the parked key, expiring 8 days from now
+    (park_sends.lua); how many moved."""
+    args = [epoch_ms(now) - SENDS_KEEP_MS, SENDS_KEEP_MS]
+    return one(ScriptCall("park_sends", [number_key(bi), number_sends_key(bi)], args), int)
+
+
 def sends(bi: str) -> Call[list[datetime]]:
     """The recipient's sends the caps count (those of the last 8 days at the last reservation), oldest first."""
     return Call((command("hgetall", number_sends_key(bi)), command("hgetall", number_key(bi))), _sends)
 
 
 def _sends(raw: list[Any]) -> list[datetime]:
-    own, legacy = dict(raw[0]), dict(raw[1])
-    values = [*own.values(), *(v for f, v in legacy.items() if str(f).startswith(SEND_PREFIX))]
+    parked, record = dict(raw[0]), dict(raw[1])
+    values = [*parked.values(), *(v for f, v in record.items() if str(f).startswith(SEND_PREFIX))]
     return sorted(from_epoch_ms(int(v)) for v in values)
 
 
