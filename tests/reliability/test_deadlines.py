@@ -91,7 +91,7 @@ def test_past_the_deadline_the_rest_of_the_batch_goes_back_unsent_and_unmarked(
 ) -> None:
     """A batch whose leases are not renewed (a worker stalled, or cut off from Redis: its heartbeat
     cannot renew) keeps the deadline of its claim."""
-    twilio.parallelism = 1  # one call at a time: the chunks after the hung one start late
+    twilio.batch_size = twilio.parallelism = 1  # one call at a time: the chunks after the hung one start late
     deps = dataclasses.replace(deps_with(redis_url, tmp_path, sms=twilio), renew_leases=False)
     eids = [
         enroll(deps.engine, new_enrollment(f"p-{i}", channels=("sms",), email=None, phone=f"+1415555{i:04d}"))[0].id
@@ -114,7 +114,7 @@ def test_a_batch_that_outlives_its_lease_keeps_its_claims_by_heartbeat(
 ) -> None:
     """The same hung first call, with the heartbeat renewing the leases: the rest of the batch is
     still this batch's, and goes out once, under the renewed leases."""
-    twilio.parallelism = 1
+    twilio.batch_size = twilio.parallelism = 1
     deps = deps_with(redis_url, tmp_path, sms=twilio)
     for i in range(3):
         enroll(deps.engine, new_enrollment(f"p-{i}", channels=("sms",), email=None, phone=f"+1415555{i:04d}"))

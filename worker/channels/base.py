@@ -48,8 +48,9 @@ class Sender(Protocol):
 
     `send` raises TransientChannelError (retry later), PermanentChannelError (fail now) or
     AmbiguousChannelError (maybe sent: state unknown). `batch_size` is how many messages the
-    engine marks "sending" together before calling `send` on each; `parallelism` is how many
-    provider calls may be in flight at once (1 for a local file, more for network waits).
+    engine marks "sending" together (a chunk) before handing them to `send_many`; `parallelism`
+    is how many chunks of one batch it sends at once (1 for a local file, more for network
+    waits). A `send_many` may itself make its chunk's calls at once (worker.channels.calls).
     """
 
     name: str
