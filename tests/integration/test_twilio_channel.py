@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import socket
 import time
@@ -117,7 +118,7 @@ def test_messaging_service_replaces_from(standin: TwilioStandIn, make_channel: C
 
 def test_twilio_channel_is_a_channel(make_channel: ChannelFactory) -> None:
     channel: Sender = make_channel()  # checked by mypy
-    assert (channel.name, channel.batch_size, channel.parallelism) == ("sms", 16, 4)
+    assert (channel.name, channel.batch_size, channel.parallelism) == ("sms", 16, 16)
 
 
 def test_exactly_one_sender_is_required() -> None:
@@ -384,3 +385,30 @@ def test_a_closed_channel_opens_fresh_connections(standin: TwilioStandIn, make_c
 
     assert all(isinstance(r, SendResult) for r in results)
     assert len(standin.messages) == 8
+
+
+def test_the_librarys_request_lines_are_debug_detail(standin: TwilioStandIn, make_channel: ChannelFactory) -> None:
+    """A `-l INFO` worker logs each outcome as one JSON line (worker.delivery.outcomes), not the
+    twilio library's ten plain lines a call; at DEBUG they are there, without credentials."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    library = logging.getLogger("twilio.http_client")
+    library.addHandler(handler)
+    level = library.level
+    try:
+        library.setLevel(logging.INFO)
+        make_channel().send(sms(), now=NOW)
+        assert records == []
+        library.setLevel(logging.DEBUG)
+        make_channel().send(sms(1), now=NOW)
+    finally:
+        library.setLevel(level)
+        library.removeHandler(handler)
+    lines = [r.getMessage() for r in records]
+    assert any(line.startswith("POST Request:") for line in lines)
+    assert not any("Authorization" in line or AUTH_TOKEN in line or "+1555" in line for line in lines)
