@@ -118,7 +118,7 @@ def test_messaging_service_replaces_from(standin: TwilioStandIn, make_channel: C
 
 def test_twilio_channel_is_a_channel(make_channel: ChannelFactory) -> None:
     channel: Sender = make_channel()  # checked by mypy
-    assert (channel.name, channel.batch_size, channel.parallelism) == ("sms", 32, 16)
+    assert (channel.name, channel.batch_size, channel.parallelism) == ("sms", 16, 16)
 
 
 def test_exactly_one_sender_is_required() -> None:

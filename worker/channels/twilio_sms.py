@@ -117,11 +117,12 @@ class TwilioSmsChannel:
     """Sends SMS through Twilio's Messages API; safe to call from any number of threads.
 
     A batch marks `batch_size` messages "sending" together (one Redis round trip) and `send_many`
-    calls Twilio for all of them at once; `parallelism` such chunks of a batch go at once.
+    calls Twilio for all of them at once; at most `parallelism` messages of a batch are with
+    Twilio at once (one full chunk, or up to 16 chunks of one under a low rate limit).
     """
 
     name = "sms"
-    batch_size = 32
+    batch_size = 16
     parallelism = 16
 
     def __init__(
