@@ -34,10 +34,11 @@ SCRIPTS = (
     "ratelimit",
     "callback",
     "compact_records",
+    "clinic_index",
     "cas",
     "move_optout",
 )
-RECIPIENT_SCRIPTS = ("reserve_send", "enroll_number", "ack_reply")  # store.numbers, store.replies
+RECIPIENT_SCRIPTS = ("reserve_send", "park_sends", "enroll_number", "ack_reply")  # store.numbers, store.replies
 SAFETY_SCRIPTS = ("resume_done",)  # store.resumes
 AUDIT_SCRIPTS = ("audit_append", "forget_clinic_number")  # store.audit, store.erasure
 EVENT_SCRIPTS = ("webhook_claim",)  # store.webhooks
