@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/<n
 import redis
 
 from bench._common import both_channels, build_enrollment, emit, quiet_logs, redis_info, sms_only
+from bench._patient_indexes import audit_entry_bytes, clinic_index_bytes
 from tests.support.engine import make_deps, new_enrollment, run_until_idle
 from worker.clock import FixedClock
 from worker.delivery.types import DeliveryDeps
@@ -84,9 +85,12 @@ def _like(deps: DeliveryDeps, template: Enrollment, i: int, make: object) -> Enr
     )
 
 
-def parts_of_active(deps: DeliveryDeps, count: int) -> dict[str, float]:
+def parts_of_active(deps: DeliveryDeps, count: int, clinics: int = 100, spacing_ms: int = 2592) -> dict[str, float]:
     """Figure 3a part by part: bytes per active SMS-only enrollment (sealed) for its hash alone,
-    its due entry alone and the number's record alone, each filled on an empty Redis."""
+    its due entry alone, the number's record alone, its entry in its clinic's enrollment index
+    alone (`count` spread over `clinics`) and the audit entry of its creation alone
+    (bench/_patient_indexes.py), each filled on an empty Redis; `bytes_total` their sum and
+    `bytes_total_without_audit` the sum of the first four."""
     client = deps.engine.store.redis
     template = build_enrollment(deps, sms_only(0, TZ), NOW)
     out: dict[str, float] = {}
@@ -108,6 +112,19 @@ def parts_of_active(deps: DeliveryDeps, count: int) -> dict[str, float]:
                 pipe.execute()
         pipe.execute()
         out[f"bytes_{part}"] = round((used_memory(client) - before) / count, 1)
+    store = deps.engine.store
+    client.flushall()
+    out["bytes_clinic_index"] = round(
+        clinic_index_bytes(store, template, count, clinics=clinics, start=NOW, spacing_ms=spacing_ms), 1
+    )
+    client.flushall()
+    out["bytes_audit_entry"] = round(
+        audit_entry_bytes(store, count, clinics=clinics, start=NOW, spacing_ms=spacing_ms), 1
+    )
+    client.flushall()
+    own = ("enrollment_hash", "due_entry", "number_record", "clinic_index")
+    out["bytes_total_without_audit"] = round(sum(out[f"bytes_{p}"] for p in own), 1)
+    out["bytes_total"] = round(out["bytes_total_without_audit"] + out["bytes_audit_entry"], 1)
     return out
 
 
@@ -182,6 +199,7 @@ def main() -> None:
     parser.add_argument(
         "--parts", action="store_true", help="only figure 3a part by part (hash, due entry, number) at --large"
     )
+    parser.add_argument("--clinics", type=int, default=100, help="--parts: clinics the enrollments are spread over")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="caredrip-bench-") as tmp:
         server = RedisServer.on_free_port(Path(tmp) / "redis", appendonly=False)
@@ -192,7 +210,14 @@ def main() -> None:
             client.config_set("hash-max-ziplist-value", HASH_MAX_LISTPACK_VALUE)
             result: dict[str, object] = {"figure": "scale", **redis_info(server.url)}
             if args.parts:
-                emit({**result, "figure": "scale_parts", "count": args.large, **parts_of_active(deps, args.large)})
+                emit(
+                    {
+                        **result,
+                        "figure": "scale_parts",
+                        "count": args.large,
+                        **parts_of_active(deps, args.large, args.clinics),
+                    }
+                )
                 return
             if args.sealing_only:
                 emit({**result, "figure": "scale_sealing", **sealing_cost(deps, args.large)})

@@ -41,9 +41,10 @@ def patient_phone(value: str) -> str:
     US and Canadian numbers parse as fixed-line-or-mobile (no carrier lookup), so they pass.
     """
     raw, number = _strict_e164(value)
-    if not phonenumbers.is_valid_number(number):
+    kind = phonenumbers.number_type(number)  # UNKNOWN exactly when not is_valid_number: one lookup, not two
+    if kind is phonenumbers.PhoneNumberType.UNKNOWN:
         raise ValueError("is not a valid phone number")
-    reason = _NO_SMS.get(phonenumbers.number_type(number))
+    reason = _NO_SMS.get(kind)
     if reason:
         raise ValueError(reason)
     return raw

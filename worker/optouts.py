@@ -75,6 +75,6 @@ def sms_opted_out(store: Store, number: str | None) -> bool:
 def enrollment_opt_outs(store: Store, enrollment: Enrollment) -> dict[str, OptOut | None]:
     """Each channel's opt-out for this enrollment (None: not opted out): SMS by its number or the
     enrollment's own record, email by the enrollment's own record."""
-    own = store.channel_opt_outs(enrollment.id, CHANNELS)
-    by_number = {Channel.SMS: sms_opt_out(store, enrollment.phone)}
+    own, sms = store.opt_outs_of(enrollment.id, CHANNELS, enrollment.phone)  # one round trip
+    by_number = {Channel.SMS: sms}
     return {ch: by_number.get(ch) or own.get(ch) for ch in CHANNELS}

@@ -75,10 +75,17 @@ class Program:
     version: int = 1
     anchors: tuple[str, ...] = ()  # the dates an enrollment must give (`anchors:` in program.yaml)
     catch_up: CatchUp = CatchUp.ALL
+    # steps_for's answers, computed once (the send path asks several times a message).
+    _timelines: dict[str, tuple[Step, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        channels = {ch for s in self.steps for ch in s.channels}
+        timelines = {str(ch): tuple(s for s in self.steps if ch in s.channels) for ch in channels}
+        object.__setattr__(self, "_timelines", timelines)
 
     def steps_for(self, channel: str) -> tuple[Step, ...]:
         """The steps that use `channel`, in program order: that channel's timeline."""
-        return tuple(s for s in self.steps if channel in s.channels)
+        return self._timelines.get(channel, ())
 
     def intro_text(self, language: str) -> str | None:
         """The introduction's SMS template in `language`: its own, or the first SMS step's."""

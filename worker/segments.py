@@ -7,6 +7,7 @@ UTF-16 units in one segment, 67 per part, and a surrogate pair (emoji) is never 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 GSM7_BASIC = frozenset(
@@ -14,6 +15,9 @@ GSM7_BASIC = frozenset(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("\f^{}\\[~]|€")
+
+# Any character outside the GSM-7 basic table: text without one is GSM-7, one septet a character.
+_OUTSIDE_BASIC = re.compile("[^" + "".join(sorted(re.escape(ch) for ch in GSM7_BASIC)) + "]")
 
 GSM7 = "GSM-7"
 UCS2 = "UCS-2"
@@ -52,6 +56,10 @@ def _pack(costs: list[int], per_part: int) -> int:
 
 def count_segments(text: str) -> SegmentCount:
     """Encoding, billed segments and units for `text`; empty text is one segment."""
+    if _OUTSIDE_BASIC.search(text) is None:  # the usual SMS: no per-character costs to add up
+        units = len(text)
+        single, per_part = _LIMITS[GSM7]
+        return SegmentCount(GSM7, 1 if units <= single else -(-units // per_part), units)
     encoding = GSM7 if is_gsm7(text) else UCS2
     costs = _unit_costs(text, encoding)
     units = sum(costs)

@@ -59,6 +59,14 @@ def test_invalid_json_without_a_key_is_401_not_422(anon: TestClient) -> None:
     assert response.status_code == 401
 
 
+def test_an_invalid_body_with_an_unknown_key_is_401_not_422(anon: TestClient, store: Store) -> None:
+    """The key is looked up on the handler's own thread, after the body: a bad body still says 401."""
+    headers = {"Authorization": "Bearer cdk_not-a-real-key"}
+    response = anon.post("/v1/enrollments", json={**enrollment_body(), "phone": "nope"}, headers=headers)
+    assert response.status_code == 401 and response.headers["www-authenticate"].startswith("Bearer")
+    assert enrollment_keys(store) == []
+
+
 def test_revoked_key_is_401(
     client: TestClient, clinic: tuple[str, str], clinic_store: ClinicStore, clock: FixedClock
 ) -> None:

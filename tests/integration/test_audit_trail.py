@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -18,6 +19,7 @@ from worker.clock import FixedClock
 from worker.delivery.resend import resend
 from worker.enrollment import enroll
 from worker.store import Store
+from worker.store.audit import ACTIONS
 from worker.store.keys import AUDIT, audit_clinic_key
 
 NY = ZoneInfo("America/New_York")
@@ -95,3 +97,40 @@ def test_an_operator_resend_is_recorded_and_a_refused_one_is_not(redis_url: str,
     assert [(e.action, e.actor) for e in entries] == [("resend", OPERATOR), ("enroll", OPERATOR)]
     assert entries[0].detail == {"message_id": mid, "new_message_id": f"{enrollment.id}.welcome.sms.2", "state": "sent"}
     assert entries[0].clinic_id == enrollment.clinic_id
+
+
+def test_a_clinic_index_ahead_of_the_trail_still_gets_one_id_later_than_both(trail: Trail) -> None:
+    clock = trail.clock
+    assert isinstance(clock, FixedClock)
+    first = audit.record(trail, "system", Action.PAUSE, enrollment_id="e1", clinic_id="c_1")
+    trail.store.redis.delete(AUDIT)  # the trail gone (flushed by hand), the clinic's index kept
+    clock.advance(timedelta(seconds=-30))  # and a clock behind: `<ms>-*` is refused by the index
+    second = audit.record(trail, "system", Action.RESUME, enrollment_id="e1", clinic_id="c_1")
+    ms = int(START.timestamp() * 1000)
+    assert (first, second) == (f"{ms}-0", f"{ms}-1")
+    assert [(e.id, e.action, e.at) for e in audit.entries(trail)] == [(second, "resume", START - timedelta(seconds=30))]
+    assert [e.id for e in audit.page(trail, "c_1").entries] == [second]  # the first entry went with the trail
+    assert [i for i, _ in trail.store.audit_index("c_1")] == [second, first]
+
+
+def test_an_entry_is_stored_short_and_read_back_whole_and_older_entries_read_as_they_are(trail: Trail) -> None:
+    redis = trail.store.redis
+    ms = int(START.timestamp() * 1000)
+    redis.xadd(AUDIT, {"a": "clinic:c_1 key:k_old", "o": "pause", "e": "e0", "c": "c_1", "d": ""}, id=f"{ms - 5}-0")
+    audit.record(trail, audit.clinic_actor("c_1", "k_abc"), Action.ENROLL, enrollment_id="e1", clinic_id="c_1")
+    audit.record(trail, audit.intake_actor("c_1"), Action.CANCEL, enrollment_id="e1", clinic_id="c_1")
+    audit.record(trail, "clinic:c_2 key:k_x", Action.KEYS_ROTATE, clinic_id="c_1")  # another clinic's actor: as is
+    audit.record(trail, OPERATOR, "some_future_action", clinic_id="c_1")  # no code: its name
+    raw = cast(list[tuple[str, dict[str, str]]], redis.xrange(AUDIT))
+    stored = [(f["a"], f["o"]) for _, f in raw]
+    assert stored == [("clinic:c_1 key:k_old", "pause"), ("~key:k_abc", "0"), ("~via intake", "4"),
+                      ("clinic:c_2 key:k_x", "11"), (OPERATOR, "some_future_action")]  # fmt: skip
+    assert [(e.actor, e.action) for e in reversed(audit.page(trail, "c_1").entries)] == [
+        ("clinic:c_1 key:k_abc", "enroll"), ("clinic:c_1 via intake", "cancel"), ("clinic:c_2 key:k_x", "keys_rotate"),
+        (OPERATOR, "some_future_action")
+    ]  # fmt: skip
+    assert [(e.actor, e.action) for e in audit.entries(trail)][-1] == ("clinic:c_1 key:k_old", "pause")
+
+
+def test_every_action_has_a_stored_code() -> None:
+    assert len(set(ACTIONS)) == len(ACTIONS) and {str(a) for a in Action} <= set(ACTIONS)

@@ -13,7 +13,7 @@ from worker.explain import explain
 from worker.records import EnrollmentState, MessageRecord, MessageState
 from worker.store import CallbackResult, packed
 from worker.store import messages as store_messages
-from worker.store.keys import enrollment_key, records_key
+from worker.store.keys import enrollment_key, number_key, number_sends_key, records_key
 
 
 def _stored(deps: DeliveryDeps, eid: str) -> dict[str, str]:
@@ -143,3 +143,33 @@ def test_a_failed_message_of_a_completed_program_is_resent_once_and_read_back(re
     assert new is not None and new.state is MessageState.SENT and new.occurrence == 2
     assert old is not None and old.state is MessageState.FAILED and old.reason == "30003"
     assert len(store.records(eid)) == 23
+
+
+def _sends_of(deps: DeliveryDeps, phone: str) -> tuple[dict[str, str], dict[str, str], int]:
+    """(the number record's fields, its parked sends, their expiry in ms)."""
+    bi = deps.engine.index.blind_index(phone)
+    client = deps.engine.store.redis
+    record = {str(k): str(v) for k, v in client.hgetall(number_key(bi)).items()}
+    return (
+        record,
+        {str(k): str(v) for k, v in client.hgetall(number_sends_key(bi)).items()},
+        int(client.pttl(number_sends_key(bi))),
+    )
+
+
+def test_an_ended_program_parks_its_numbers_sends_for_the_caps_only(redis_url: str, tmp_path: Path) -> None:
+    deps, eid, _ = _completed(redis_url, tmp_path)
+    record, parked, ttl = _sends_of(deps, "+14155552671")
+    assert set(record) == {f"e:{eid}", "last"}  # the routing fields only, for the retention
+    assert parked and 0 < ttl <= 8 * 86400 * 1000  # the last week's sends, while the caps count them
+    bi = deps.engine.index.blind_index("+14155552671")
+    assert [int(t.timestamp() * 1000) for t in deps.engine.store.recent_sends(bi)] == sorted(map(int, parked.values()))
+
+    outbox = tmp_path / "again.jsonl"
+    deps = make_deps(redis_url, outbox)
+    enrollment, _ = enroll(deps.engine, new_enrollment("p-2", phone="+14155550000", email=None, channels=("sms",)))
+    run_until_idle(deps, until=deps.engine.clock.now() + timedelta(days=3))
+    assert any(f.startswith("h:") for f in _sends_of(deps, "+14155550000")[0])  # active: in the record
+    cancel(deps.engine, enrollment.id)
+    record, parked, ttl = _sends_of(deps, "+14155550000")
+    assert not any(f.startswith("h:") for f in record) and parked and 0 < ttl <= 8 * 86400 * 1000

@@ -19,8 +19,8 @@ from tests.support.engine import INDEX, KEYRING
 from worker.records import from_epoch_ms
 from worker.schedule import cap_hit, local_day
 from worker.store import Reservation, ReserveStatus, Store
-from worker.store.keys import number_key
-from worker.store.numbers import send_field
+from worker.store.keys import number_key, number_sends_key
+from worker.store.numbers import send_field, send_tag
 
 ZONES = ("America/New_York", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu", "America/Santiago")
 START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -54,8 +54,11 @@ def test_the_lua_check_agrees_with_cap_hit(store: Store, seed: int) -> None:
         history = sorted(now - timedelta(minutes=rng.randint(0, 8 * 1440)) for _ in range(rng.randint(0, 5)))
         history = [from_epoch_ms(int(t.timestamp() * 1000)) for t in history]  # stored to the ms
         bi = f"case-{seed}-{case}"
-        for i, sent in enumerate(history):
-            store.redis.hset(number_key(bi), send_field(f"old.{i}"), int(sent.timestamp() * 1000))
+        for i, sent in enumerate(history):  # some in the record, some parked
+            key, field = (
+                (number_key(bi), send_field(f"old.{i}")) if i % 2 else (number_sends_key(bi), send_tag(f"old.{i}"))
+            )
+            store.redis.hset(key, field, int(sent.timestamp() * 1000))
         expected_hit = cap_hit(now, tz, history, per_day, per_week) is not None
         result = reserve(store, bi, "m.1", now, tz, per_day, per_week)
         assert (result.status is ReserveStatus.HELD) == expected_hit, (tz, per_day, per_week, now, history)
@@ -74,3 +77,22 @@ def test_a_reservation_is_taken_once_and_given_back(store: Store) -> None:
     assert store.recent_sends("bi") == [now]
     assert store.redis.hkeys(number_key("bi")) == [send_field("e2.welcome.sms.1")]
     assert 7 * 86400 * 1000 < store.redis.pttl(number_key("bi")) <= 8 * 86400 * 1000  # at least the 8 days kept
+
+
+def test_parked_sends_leave_the_record_and_still_count(store: Store) -> None:
+    tz, now = ZoneInfo("America/New_York"), datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
+    earlier, stale = now - timedelta(hours=30), now - timedelta(days=9)
+    store.redis.hset(number_key("bi"), "e:e1", "c_a")
+    store.redis.hset(number_key("bi"), send_field("e1.b.sms.1"), int(stale.timestamp() * 1000))
+    assert reserve(store, "bi", "e1.a.sms.1", earlier, tz, 1, 3).status is ReserveStatus.NEW
+    assert store.park_sends(["bi", "bi"], now) == 1  # the stale one dropped, the other moved
+    assert store.redis.hgetall(number_key("bi")) == {"e:e1": "c_a"}
+    assert store.redis.hgetall(number_sends_key("bi")) == {send_tag("e1.a.sms.1"): str(int(earlier.timestamp() * 1000))}
+    assert 7 * 86400 * 1000 < store.redis.pttl(number_sends_key("bi")) <= 8 * 86400 * 1000
+    assert store.recent_sends("bi") == [earlier]
+    assert reserve(store, "bi", "e1.a.sms.1", now, tz, 1, 3).status is ReserveStatus.HAD  # its place, parked
+    assert reserve(store, "bi", "e2.a.sms.1", now, tz, 2, 2).status is ReserveStatus.NEW  # counted with it
+    assert reserve(store, "bi", "e3.a.sms.1", now, tz, 3, 2).sends == (earlier, now)  # the week is full
+    store.release_send("bi", "e1.a.sms.1")  # a parked place given back too
+    assert store.recent_sends("bi") == [now] and not store.redis.exists(number_sends_key("bi"))
+    assert store.park_sends([], now) == 0

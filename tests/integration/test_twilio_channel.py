@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import socket
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -27,7 +29,8 @@ from tests.support.twilio_standin import (
     parse_fault,
     spec_path,
 )
-from worker.channels.base import OutgoingMessage, Sender
+from worker.channels.base import OutgoingMessage, Sender, SendResult
+from worker.channels.timeouts import call_deadline
 from worker.channels.twilio_sms import TwilioSmsChannel, classify
 from worker.contact import mask_phone
 from worker.errors import AmbiguousChannelError, ChannelError, PermanentChannelError, TransientChannelError
@@ -115,7 +118,7 @@ def test_messaging_service_replaces_from(standin: TwilioStandIn, make_channel: C
 
 def test_twilio_channel_is_a_channel(make_channel: ChannelFactory) -> None:
     channel: Sender = make_channel()  # checked by mypy
-    assert (channel.name, channel.batch_size, channel.parallelism) == ("sms", 1, 16)
+    assert (channel.name, channel.batch_size, channel.parallelism) == ("sms", 16, 16)
 
 
 def test_exactly_one_sender_is_required() -> None:
@@ -158,9 +161,11 @@ def test_provider_answers_are_classified(
 
 
 def test_retry_after_transient_errors_succeeds(standin: TwilioStandIn, make_channel: ChannelFactory) -> None:
-    standin.script(["429", "500", "ok"])
+    # The calls of one send_many go at once: each request's fault is chosen by its number.
+    faults = {"+15550000000": "429", "+15550000001": "500", "+15550000002": "ok"}
+    standin.script(lambda _index, form: faults[form["To"]])
     channel = make_channel()
-    outcomes = channel.send_many([sms(0), sms(1), sms(2)], now=NOW)
+    outcomes = channel.send_many([sms(n, to=f"+1555000000{n}") for n in range(3)], now=NOW)
 
     assert [type(o).__name__ for o in outcomes] == ["TransientChannelError", "TransientChannelError", "SendResult"]
     assert standin.stats() == {"requests": 3, "error": 2, "ok": 1}
@@ -329,3 +334,81 @@ def test_spec_lives_in_the_checkout() -> None:
     root = Path(__file__).resolve().parents[2]
     assert spec_path() == root / "tests" / "fixtures" / "twilio" / SPEC_FILE
     assert spec_path().is_file() and (spec_path().parent / "LICENSE").is_file()
+
+
+def test_send_many_calls_twilio_for_a_whole_chunk_at_once(standin: TwilioStandIn, make_channel: ChannelFactory) -> None:
+    standin.latency_seconds = 0.2
+    channel = make_channel()
+    messages = [sms(n, to=f"+155500000{n:02d}") for n in range(channel.batch_size)]
+    started = time.monotonic()
+    results = channel.send_many(messages, now=NOW)
+    took = time.monotonic() - started
+
+    assert took < 0.2 * len(messages) / 4, f"{len(messages)} calls of 0.2 s took {took:.2f} s: not at once"
+    to_by_sid = {m["sid"]: m["to"] for m in standin.messages}
+    assert [to_by_sid[r.provider_id] for r in results if isinstance(r, SendResult)] == [m.to for m in messages]
+    assert standin.violations == []
+
+
+def test_connections_are_kept_alive_from_chunk_to_chunk(standin: TwilioStandIn, make_channel: ChannelFactory) -> None:
+    channel = make_channel()
+    for chunk in range(3):
+        results = channel.send_many([sms(n, to=f"+15550001{chunk}{n:02d}") for n in range(16)], now=NOW)
+        assert all(isinstance(r, SendResult) for r in results)
+    channel.send(sms(), now=NOW)
+
+    assert len(standin.messages) == 49
+    assert standin.connections_accepted <= 16  # one per call in flight at once, not one per chunk
+
+
+def test_every_call_of_a_chunk_keeps_the_batch_deadline(standin: TwilioStandIn, make_channel: ChannelFactory) -> None:
+    standin.hang_seconds = 2.0
+    standin.script(lambda _index, _form: "hang")
+    channel = make_channel(timeout_seconds=5)
+    started = time.monotonic()
+    with call_deadline(time.monotonic() + 0.3):
+        results = channel.send_many([sms(n, to=f"+155500020{n:02d}") for n in range(4)], now=NOW)
+    assert time.monotonic() - started < 1.5
+    assert [(type(r), getattr(r, "code", None)) for r in results] == [(AmbiguousChannelError, "timeout")] * 4
+
+    with call_deadline(time.monotonic() - 1):
+        late = channel.send_many([sms(n, to=f"+155500030{n:02d}") for n in range(4)], now=NOW)
+    assert [(type(r), getattr(r, "code", None)) for r in late] == [(TransientChannelError, "deadline")] * 4
+    assert len(standin.requests) == 4  # none of the late calls was made
+
+
+def test_a_closed_channel_opens_fresh_connections(standin: TwilioStandIn, make_channel: ChannelFactory) -> None:
+    channel = make_channel()
+    channel.send_many([sms(n, to=f"+155500040{n:02d}") for n in range(4)], now=NOW)
+    channel.close()
+    results = channel.send_many([sms(n, to=f"+155500050{n:02d}") for n in range(4)], now=NOW)
+
+    assert all(isinstance(r, SendResult) for r in results)
+    assert len(standin.messages) == 8
+
+
+def test_the_librarys_request_lines_are_debug_detail(standin: TwilioStandIn, make_channel: ChannelFactory) -> None:
+    """A `-l INFO` worker logs each outcome as one JSON line (worker.delivery.outcomes), not the
+    twilio library's ten plain lines a call; at DEBUG they are there, without credentials."""
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep()
+    library = logging.getLogger("twilio.http_client")
+    library.addHandler(handler)
+    level = library.level
+    try:
+        library.setLevel(logging.INFO)
+        make_channel().send(sms(), now=NOW)
+        assert records == []
+        library.setLevel(logging.DEBUG)
+        make_channel().send(sms(1), now=NOW)
+    finally:
+        library.setLevel(level)
+        library.removeHandler(handler)
+    lines = [r.getMessage() for r in records]
+    assert any(line.startswith("POST Request:") for line in lines)
+    assert not any("Authorization" in line or AUTH_TOKEN in line or "+1555" in line for line in lines)

@@ -12,7 +12,7 @@ from tests.ops.conftest import caredrip, cli_env
 from tests.support.engine import KEYRING, SECRET
 from worker.phi import IndexKey
 from worker.store import Store, StoredReply
-from worker.store.keys import enrollment_key, number_key
+from worker.store.keys import enrollment_key, number_key, number_sends_key
 
 PHONE = "+14155552671"
 OTHER = "+14155552672"
@@ -50,6 +50,7 @@ def test_patient_forget_removes_the_number_everywhere_and_keeps_its_opt_out(var_
     store.opt_out_sms(PHONE, AT)
     bi = IndexKey.from_secret(SECRET).blind_index(PHONE)
     assert set(store.number_record(bi).enrollments) == {ours, theirs}
+    store.redis.hset(number_sends_key(bi), "t0000000", 1)  # a recent send, as reserve_send.lua keeps it
 
     bad = caredrip(env, "patient", "forget", "--phone", "415 555 2671")
     assert bad.returncode == 2 and bad.stderr.startswith("phone:") and "2671" not in bad.stderr
@@ -60,7 +61,7 @@ def test_patient_forget_removes_the_number_everywhere_and_keeps_its_opt_out(var_
         stored = store.redis.hgetall(enrollment_key(eid))
         assert stored["st"] == "canceled" and not {"n", "ph", "em", "r", "x"} & set(stored)
         assert store.get_enrollment(eid).phone is None  # type: ignore[union-attr]  # still readable
-    assert not store.redis.exists(number_key(bi)) and store.number_replies(bi) == []
+    assert not store.redis.exists(number_key(bi), number_sends_key(bi)) and store.number_replies(bi) == []
     assert store.sms_opted_out([PHONE]) == [True]  # a STOP is still honoured
     kept = store.get_enrollment(unrelated)
     assert kept is not None and (kept.phone, kept.first_name, kept.state.value) == (OTHER, "Ana", "active")

@@ -91,7 +91,7 @@ def test_past_the_deadline_the_rest_of_the_batch_goes_back_unsent_and_unmarked(
 ) -> None:
     """A batch whose leases are not renewed (a worker stalled, or cut off from Redis: its heartbeat
     cannot renew) keeps the deadline of its claim."""
-    twilio.parallelism = 1  # one call at a time: the chunks after the hung one start late
+    twilio.batch_size = twilio.parallelism = 1  # one call at a time: the chunks after the hung one start late
     deps = dataclasses.replace(deps_with(redis_url, tmp_path, sms=twilio), renew_leases=False)
     eids = [
         enroll(deps.engine, new_enrollment(f"p-{i}", channels=("sms",), email=None, phone=f"+1415555{i:04d}"))[0].id
@@ -109,12 +109,28 @@ def test_past_the_deadline_the_rest_of_the_batch_goes_back_unsent_and_unmarked(
     assert store.redis.zcard(lease_key("sms")) == 0
 
 
+def test_a_hung_provider_leaves_at_most_parallelism_messages_sending(
+    redis_url: str, tmp_path: Path, standin: TwilioStandIn, twilio: TwilioSmsChannel
+) -> None:
+    """A batch larger than the channel's `parallelism` never has more of its messages with the
+    provider at once, whatever its chunk size: when every call hangs, that many are `unknown`
+    and the rest go back unmarked (the exposure a crash mid-batch would leave)."""
+    deps = dataclasses.replace(deps_with(redis_url, tmp_path, sms=twilio), renew_leases=False)
+    for i in range(twilio.parallelism + 4):
+        enroll(deps.engine, new_enrollment(f"p-{i}", channels=("sms",), email=None, phone=f"+1415555{i:04d}"))
+    standin.script(lambda _index, _form: "hang")
+    counts, took = timed_send(deps, "sms", claim(deps, "sms"))
+    assert took < LEASE_SECONDS
+    assert counts == {"unknown": twilio.parallelism, "expired": 4}
+    assert len(standin.requests) == twilio.parallelism
+
+
 def test_a_batch_that_outlives_its_lease_keeps_its_claims_by_heartbeat(
     redis_url: str, tmp_path: Path, standin: TwilioStandIn, twilio: TwilioSmsChannel
 ) -> None:
     """The same hung first call, with the heartbeat renewing the leases: the rest of the batch is
     still this batch's, and goes out once, under the renewed leases."""
-    twilio.parallelism = 1
+    twilio.batch_size = twilio.parallelism = 1
     deps = deps_with(redis_url, tmp_path, sms=twilio)
     for i in range(3):
         enroll(deps.engine, new_enrollment(f"p-{i}", channels=("sms",), email=None, phone=f"+1415555{i:04d}"))

@@ -441,6 +441,7 @@ class TwilioStandIn:
         self._script_fn: ScriptFn | None = None
         self._closing = threading.Event()
         self._connections: set[socket.socket] = set()
+        self._accepted = 0
         if validate:
             request_validator()  # load the spec now: a missing file fails here, not mid-test
         self._server = _Server((host, port), _Handler)
@@ -497,9 +498,16 @@ class TwilioStandIn:
     ) -> None:
         self.close()
 
+    @property
+    def connections_accepted(self) -> int:
+        """TCP connections accepted so far (a client keeping its connections alive opens few)."""
+        with self._lock:
+            return self._accepted
+
     def _track(self, connection: socket.socket, *, add: bool) -> None:
         with self._lock:
             if add:
+                self._accepted += 1
                 self._connections.add(connection)
             else:
                 self._connections.discard(connection)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import phonenumbers
 import pytest
 
 from worker.contact import (
@@ -113,3 +114,19 @@ def test_masks_keep_nothing_identifying() -> None:
     assert mask_phone("+123") == "***"
     assert mask_email("ana.garcia@example.com") == "a***@example.com"
     assert mask_email("@example.com") == mask_email("nobody") == "***"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ["+14155552671", "+16135550123", "+12684601234", "+77012345678", "+80012345678", "+882393876543", "+4915123456789",
+     "+15550102345", "+1999", "+4470", "+861381234567", "+97150123456"],
+)  # fmt: skip
+def test_patient_number_is_valid_exactly_when_libphonenumber_says_so(raw: str) -> None:
+    """One type lookup stands for is_valid_number + number_type (shared country codes, non-geographic)."""
+    number = phonenumbers.parse(raw, None)
+    try:
+        patient_phone(raw)
+        refused = ""
+    except ValueError as exc:
+        refused = str(exc)
+    assert (refused != "is not a valid phone number") == phonenumbers.is_valid_number(number)

@@ -151,3 +151,29 @@ def test_email_text_has_blocks_and_footer(renderer: Renderer) -> None:
 )
 def test_split_blocks(text: str, expected: list[Block]) -> None:
     assert split_blocks(text) == expected
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "Hi {{ first_name }}, {{ clinic_name }} ({{ clinic_phone }}).",
+        "{% for i in range(2) %}{{ i }}{% endfor %} {{ dict(a=1)['a'] }} {{ first_name|upper }}",
+        "{% set ns = namespace(n=0) %}{% set ns.n = 3 %}{{ ns.n }} {{ cycler('a', 'b').next() }}",
+    ],
+)
+def test_renders_as_jinja_renders_with_the_globals(renderer: Renderer, source: str) -> None:
+    """The renderer's own context building (globals flattened once a template) gives what
+    Template.render gives, globals included, on a first and a cached render."""
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    expected = SandboxedEnvironment(undefined=StrictUndefined).from_string(source).render(CONTEXT)
+    program = program_with({"sms": source})
+    assert renderer._string(program, "tip", "en", "sms", CONTEXT) == expected
+    assert renderer._string(program, "tip", "en", "sms", CONTEXT) == expected
+
+
+def test_the_sandbox_still_refuses_unsafe_access(renderer: Renderer) -> None:
+    program = program_with({"sms": "{{ first_name.__class__.__mro__ }}"})
+    with pytest.raises(RenderError, match=r"render-test/en/tip\.sms: "):
+        renderer.sms(program, "tip", "en", CONTEXT)

@@ -64,3 +64,18 @@ def test_one_curly_quote_turns_a_long_message_ucs2() -> None:
     assert count_segments(plain).encoding == "GSM-7"
     assert count_segments(plain + "’").encoding == "UCS-2"
     assert count_segments(plain + "’").segments == 2
+
+
+def test_basic_table_fast_path_counts_as_the_general_rule() -> None:
+    """Text of the GSM-7 basic table alone skips the per-character costs: same figures."""
+    import random
+
+    from worker.segments import _LIMITS, GSM7, GSM7_BASIC, _pack, _unit_costs
+
+    rng, alphabet = random.Random(7), sorted(GSM7_BASIC)
+    for length in [*range(0, 480, 7), 153, 159, 160, 161, 306, 307, 459, 460]:
+        text = "".join(rng.choice(alphabet) for _ in range(length))
+        costs = _unit_costs(text, GSM7)
+        single, per_part = _LIMITS[GSM7]
+        expected = 1 if sum(costs) <= single else _pack(costs, per_part)
+        assert count_segments(text) == SegmentCount(GSM7, expected, sum(costs))

@@ -54,4 +54,10 @@ def context(request: Request) -> ApiContext:
     return ctx
 
 
-Ctx = Annotated[ApiContext, Depends(context)]
+async def _context(request: Request) -> ApiContext:
+    """`context` as a dependency: async, so FastAPI calls it in the event loop, not on a thread
+    (it reads an attribute; a thread hop costs more CPU than that)."""
+    return context(request)
+
+
+Ctx = Annotated[ApiContext, Depends(_context)]

@@ -48,8 +48,11 @@ class Sender(Protocol):
 
     `send` raises TransientChannelError (retry later), PermanentChannelError (fail now) or
     AmbiguousChannelError (maybe sent: state unknown). `batch_size` is how many messages the
-    engine marks "sending" together before calling `send` on each; `parallelism` is how many
-    provider calls may be in flight at once (1 for a local file, more for network waits).
+    engine marks "sending" together (a chunk) before handing them to `send_many`; `parallelism`
+    is how many messages of one batch may be with the provider at once (1 for a local file, more
+    for network waits): chunks of one message go `parallelism` at a time, a chunk as large as
+    `parallelism` alone. A `send_many` may itself make its chunk's calls at once
+    (worker.channels.calls).
     """
 
     name: str

@@ -69,7 +69,9 @@ def outbox_record(message: OutgoingMessage, *, now: datetime) -> dict[str, Any]:
 
 def _encode_line(record: dict[str, Any]) -> bytes:
     text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
-    return (text.translate(_LINE_BREAKS) + "\n").encode("utf-8")
+    if not text.isascii():  # str.translate walks the text character by character: only when needed
+        text = text.translate(_LINE_BREAKS)
+    return (text + "\n").encode("utf-8")
 
 
 class OutboxChannel:

@@ -35,9 +35,13 @@ RECHECK = timedelta(minutes=5)  # a held message whose cap the Python rule sees 
 
 
 def recipient(deps: DeliveryDeps, channel: str, p: Pending) -> str | None:
-    """The blind index of the message's recipient (its number for SMS, its address for email)."""
-    contact = Channel(channel).address(p.enrollment.phone, p.enrollment.email)
-    return blind_index(deps.engine.index, contact) if contact else None
+    """The blind index of the message's recipient (its number for SMS, its address for email),
+    computed once per message on its way."""
+    if not p.recipient_known:
+        contact = Channel(channel).address(p.enrollment.phone, p.enrollment.email)
+        p.recipient_bi = blind_index(deps.engine.index, contact) if contact else None
+        p.recipient_known = True
+    return p.recipient_bi
 
 
 def _mid(p: Pending, channel: str) -> str:

@@ -56,10 +56,13 @@ def _send_leased(deps: DeliveryDeps, channel: str, leases: Sequence[Lease], dead
     ready, releases = _triage(deps, channel, leases, outcome)
     releases.run()
     ready = render_all(deps, channel, ready, outcome)
-    chunks = list(_chunks(ready, _chunk_size(deps, channel)))
-    worker = deps.channels[channel]
-    if worker.parallelism > 1 and len(chunks) > 1:
-        with ThreadPoolExecutor(max_workers=min(worker.parallelism, len(chunks))) as pool:
+    size = _chunk_size(deps, channel)
+    chunks = list(_chunks(ready, size))
+    # `parallelism` counts messages with the provider at once, whatever the chunk size: a crash
+    # mid-batch leaves at most that many "sending" (recorded `unknown`, never sent again).
+    at_once = min(max(1, deps.channels[channel].parallelism // size), len(chunks))
+    if at_once > 1:
+        with ThreadPoolExecutor(max_workers=at_once) as pool:
             for part in pool.map(lambda c: _send_chunk(deps, channel, c, deadline), chunks):
                 _merge(outcome, part)
     else:
@@ -208,8 +211,8 @@ def _send_chunk(deps: DeliveryDeps, channel: str, chunk: list[Pending], deadline
         outcome.add("deferred")
     stale_s = int(to_virtual(deps.engine.clock, deps.lease_seconds).total_seconds())
     begins = [_begin(batch, p, channel, now, stale_s) for p, _ in allowed_now]
-    numbers = [p.enrollment.phone or "" for p, _ in allowed_now] if channel == Channel.SMS else []
-    opted_out = batch.sms_opted_out(numbers)
+    numbers = [recipients.recipient(deps, channel, p) for p, _ in allowed_now] if channel == Channel.SMS else []
+    opted_out = batch.sms_opted_out_indexed(numbers)
     batch.run()
     statuses = [b.value for b in begins]
     opted = opted_out.value if numbers else [False] * len(begins)

@@ -69,6 +69,10 @@ class Pending:
     intro: int = 0
     opted_out: bool = False
     late: bool = False
+    # The recipient's blind index on this Pending's channel once computed (worker.delivery.recipients
+    # .recipient): the caps and the chunk's opt-out lookup share it, one HMAC a message, not two.
+    recipient_bi: str | None = field(default=None, repr=False)
+    recipient_known: bool = field(default=False, repr=False)
 
     @property
     def unsent(self) -> bool:

@@ -1,5 +1,5 @@
 -- One clinic's erasure of a patient: the number no longer names that clinic's enrollments.
--- KEYS[1] the recipient's record (hash, by the number's blind index)
+-- KEYS[1] the recipient's record (hash, by the number's blind index)   KEYS[2] its recent sends
 -- ARGV[1] clinic id   ARGV[2..] fields `e:<enrollment id>` of that clinic's enrollments
 -- Removes those fields and `last` when it names the clinic; then, when no enrollment is noted and
 -- no latest message remains (no other clinic has the number), the whole record with its sends.
@@ -25,5 +25,5 @@ for _, f in ipairs(fields) do
     return {removed, 0}
   end
 end
-redis.call('DEL', KEYS[1])
+redis.call('DEL', KEYS[1], KEYS[2])
 return {removed, 1}

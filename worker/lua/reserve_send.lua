@@ -1,5 +1,7 @@
 -- Reserve one message's place in a recipient's recent sends, if the caps allow one more now.
 -- KEYS[1] the recipient's record (hash; each recent send a field `h:<tag of its message id>` = epoch ms)
+-- KEYS[2] its parked sends (hash `<tag>` = epoch ms): the record's sends moved out when a program of
+--         the number ended (park_sends.lua), in a key that expires 8 days after; counted the same
 -- ARGV[1] this message's field `h:<tag>`   ARGV[2] now (epoch ms)
 -- ARGV[3] start of the recipient's local day (epoch ms)   ARGV[4] start of the next one (epoch ms)
 -- ARGV[5] start of the 7 x 24 h window (epoch ms, exclusive)   ARGV[6] per day   ARGV[7] per week (0 = no cap)
@@ -11,27 +13,33 @@
 local key, field, now = KEYS[1], ARGV[1], tonumber(ARGV[2])
 local day_start, day_end, week_start = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local keep_from = tonumber(ARGV[8])
-local record = redis.call('HGETALL', key)
 local sends, day, week, had = {}, 0, 0, false
-for i = 1, #record, 2 do
-  local name = record[i]
-  if string.sub(name, 1, 2) == 'h:' then
-    local at = tonumber(record[i + 1]) or 0
-    if at < keep_from then
-      redis.call('HDEL', key, name)
-    else
-      if name == field then
-        had = true
-      end
-      sends[#sends + 1] = record[i + 1]
-      if at >= day_start and at < day_end then
-        day = day + 1
-      end
-      if at > week_start and at <= now then
-        week = week + 1
-      end
-    end
+local function count(source, name, value, prefix)
+  local at = tonumber(value) or 0
+  if at < keep_from then
+    redis.call('HDEL', source, name)
+    return
   end
+  if prefix .. name == field then
+    had = true
+  end
+  sends[#sends + 1] = value
+  if at >= day_start and at < day_end then
+    day = day + 1
+  end
+  if at > week_start and at <= now then
+    week = week + 1
+  end
+end
+local record = redis.call('HGETALL', key)
+for i = 1, #record, 2 do
+  if string.sub(record[i], 1, 2) == 'h:' then
+    count(key, record[i], record[i + 1], '')
+  end
+end
+local parked = redis.call('HGETALL', KEYS[2])
+for i = 1, #parked, 2 do
+  count(KEYS[2], parked[i], parked[i + 1], 'h:')
 end
 if had then
   return {'had'}

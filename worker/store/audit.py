@@ -9,6 +9,11 @@ no index entry. Fields: a actor, o action, e enrollment id, c clinic id, d detai
 none), and `at` only when the id had to be later than the entry's own time. Every entry has the
 same five fields, so Redis stores their names once per stream node. Nothing here checks what an
 entry holds (worker.audit keeps PHI out).
+
+Two values are stored shorter, and read back whole: an actor of the entry's own clinic
+(`clinic:<c> key:<key id>`, `clinic:<c> via intake`) as `~` and the rest (`~key:<key id>`), since `c`
+already names the clinic; an action of ACTIONS as its index there, which Redis keeps as a one-byte
+integer. Entries written before either (the full actor, the action's name) read as they are.
 """
 
 from __future__ import annotations
@@ -22,15 +27,36 @@ from worker.store.keys import AUDIT, audit_clinic_key
 from worker.store.ops import Call, ScriptCall, command, effect, one
 from worker.store.results import AuditEntry
 
+# The actions worker.audit records, by stored code (the index): append only, never reordered.
+ACTIONS = ("enroll", "update", "pause", "resume", "cancel", "resend", "clinic_add", "clinic_revoke", "key_add",
+           "key_revoke", "erase", "keys_rotate")  # fmt: skip
+_ACTION_CODES = {name: str(code) for code, name in enumerate(ACTIONS)}
+OWN_CLINIC = "~"  # a stored actor starting with it: `clinic:<the entry's clinic> ` and the rest
+
 
 def append(entry: AuditEntry, retention_ms: int) -> Call[str]:
     """Append `entry` (its `id` is ignored) to the trail, and its id to its clinic's index; the id it got."""
     at = epoch_ms(entry.at)
     keys = [AUDIT, audit_clinic_key(entry.clinic_id)] if entry.clinic_id else [AUDIT]
     detail = json.dumps(entry.detail, separators=(",", ":"), sort_keys=True) if entry.detail else ""
-    args: list[Any] = [at, at - retention_ms, retention_ms, entry.enrollment_id, entry.actor, entry.action,
-                       entry.clinic_id, detail]  # fmt: skip
+    args: list[Any] = [at, at - retention_ms, retention_ms, entry.enrollment_id, _stored_actor(entry),
+                       _ACTION_CODES.get(entry.action, entry.action), entry.clinic_id, detail]  # fmt: skip
     return one(ScriptCall("audit_append", keys, args), str)
+
+
+def _stored_actor(entry: AuditEntry) -> str:
+    own = f"clinic:{entry.clinic_id} "
+    if entry.clinic_id and entry.actor.startswith(own):
+        return OWN_CLINIC + entry.actor[len(own) :]
+    return entry.actor
+
+
+def _actor(stored: str, clinic_id: str) -> str:
+    return f"clinic:{clinic_id} {stored[1:]}" if stored.startswith(OWN_CLINIC) else stored
+
+
+def _action(stored: str) -> str:
+    return ACTIONS[int(stored)] if stored.isdecimal() and int(stored) < len(ACTIONS) else stored
 
 
 def withdraw(entry_id: str, clinic_id: str) -> Call[None]:
@@ -70,8 +96,8 @@ def _entry(eid: str, f: dict[str, str]) -> AuditEntry:
     return AuditEntry(
         id=eid,
         at=from_epoch_ms(at_ms),
-        actor=f.get("a", ""),
-        action=f.get("o", ""),
+        actor=_actor(f.get("a", ""), f.get("c", "")),
+        action=_action(f.get("o", "")),
         enrollment_id=f.get("e", ""),
         clinic_id=f.get("c", ""),
         detail=json.loads(f["d"]) if f.get("d") else {},

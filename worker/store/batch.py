@@ -2,7 +2,8 @@
 
 The send path and status build one batch per round trip: `store.batch()`, then calls that
 return a `Reply` (read `.value` after `run()`) or nothing (writes). An empty batch costs no
-round trip.
+round trip. Consecutive `reschedule` calls on one channel (a chunk's releases) go as one
+release.lua call over the same keys, each entry checked against its own claim's token.
 """
 
 from __future__ import annotations
@@ -67,9 +68,13 @@ class Batch:
         self._ops: list[Op] = []
         self._calls: list[tuple[Call[Any], Reply[Any]]] = []
         self._tally = Tally()  # counter writes, summed and sent last (worker.store.tally)
+        # Releases added one after another on one channel: (channel, release.lua triples, replies),
+        # sent as one script call when another call comes, or at run().
+        self._releases: tuple[str, list[str | int], list[Reply[bool]]] | None = None
 
     def run(self) -> None:
         """Send every call in one pipelined round trip and fill in their replies."""
+        self._end_releases()
         summed = self._tally.call()
         if summed is not None:
             self._add_now(summed)
@@ -89,6 +94,7 @@ class Batch:
         return self._add_now(call)
 
     def _add_now(self, call: Call[T]) -> Reply[T]:
+        self._end_releases()  # calls run in the order given
         reply: Reply[T] = Reply()
         self._ops.extend(call.ops)
         self._calls.append((call, reply))
@@ -98,7 +104,28 @@ class Batch:
     def reschedule(self, eid: str, channel: str, due_at: datetime | None, *, token: str = "") -> Reply[bool]:
         """Release the enrollment's claim on `channel` held by `token`; with `due_at`, put it back
         due then. False: the claim is no longer that token's (reaped, or claimed again)."""
-        return self._add(due.reschedule(eid, channel, due_at, token))
+        reply: Reply[bool] = Reply()
+        if self._releases is None or self._releases[0] != channel:
+            self._end_releases()
+            self._releases = (channel, [], [])
+        self._releases[1].extend(due.release_args(eid, due_at, token))
+        self._releases[2].append(reply)
+        return reply
+
+    def _end_releases(self) -> None:
+        """The releases gathered so far as one release.lua call (same keys, same checks per entry,
+        in order: what one call each did, in one script run instead of one per entry)."""
+        if self._releases is None:
+            return
+        channel, args, replies = self._releases
+        self._releases = None
+        many = due.release_many(channel, args)
+
+        def fill(raw: list[Any]) -> None:
+            for reply, released in zip(replies, many.parse(raw), strict=True):
+                reply._value = released
+
+        self._add_now(Call(many.ops, fill))
 
     def begin_send(self, mid: str, *, cursor: int | None, now: datetime, stale_s: int) -> Reply[BeginSend]:
         """Take message `mid`'s "sending" state, checked against the enrollment (cursor None: a
@@ -143,6 +170,11 @@ class Batch:
         self._before_optouts()
         return self._add(enrollments.sms_opted_out(self._index, numbers))
 
+    def sms_opted_out_indexed(self, indexes: Sequence[str | None]) -> Reply[list[bool]]:
+        """Whether each number, given by its blind index (None: no number), opted out of SMS."""
+        self._before_optouts()
+        return self._add(enrollments.sms_opted_out_indexed(indexes))
+
     def opt_out_sms(self, number: str, now: datetime, source: OptOutSource) -> None:
         """Opt `number` out of SMS from every clinic (an earlier opt-out's record stays)."""
         self._before_optouts()
@@ -161,7 +193,7 @@ class Batch:
     ) -> None:
         """Count a send's outcome in the totals and in the minute of `now` (the last hours' figures),
         with a sent message's lateness in that minute's buckets."""
-        self._add(counters.count_outcome(state, channel, program, now, lateness_s))
+        self._tally.add_counts(*counters.outcome_counts(state, channel, program, now, lateness_s))
 
     # -- a recipient's caps and latest message (worker.store.numbers) ---------------------------
     def reserve_send(

@@ -20,11 +20,11 @@ from worker.store.results import Created
 
 def create_many(
     keyring: Keyring, items: Sequence[tuple[Enrollment, str | None]], ttl_s: int
-) -> Call[list[tuple[Created, bool]]]:
+) -> Call[list[tuple[Created, bool, int | None]]]:
     """`enrollments.create` of each (enrollment, blind index of its phone), in order."""
     calls = [enrollments.create(keyring, enrollment, bi, ttl_s) for enrollment, bi in items]
 
-    def parse(raw: list[Any]) -> list[tuple[Created, bool]]:
+    def parse(raw: list[Any]) -> list[tuple[Created, bool, int | None]]:
         answers, start = [], 0
         for call in calls:
             answers.append(call.parse(raw[start : start + len(call.ops)]))

@@ -27,15 +27,23 @@ def count_outcome(
     state: MessageState, channel: str, program: str, now: datetime, lateness_s: int | None = None
 ) -> Call[None]:
     """One more message in `state` in the totals and in this minute's counts (a send's outcome);
-    with `lateness_s` (a sent message), one more in this minute's lateness bucket."""
+    with `lateness_s` (a sent message), one more in this minute's lateness bucket. (A Batch adds
+    `outcome_counts` to its tally directly: the same writes.)"""
+    counts, (minute, ttl) = outcome_counts(state, channel, program, now, lateness_s)
+    return effect(*(command("hincrby", key, name, 1) for key, name in counts), command("expire", minute, ttl))
+
+
+def outcome_counts(
+    state: MessageState, channel: str, program: str, now: datetime, lateness_s: int | None = None
+) -> tuple[list[tuple[str, str]], tuple[str, int]]:
+    """A send's outcome in the counters: the counters (key, field) it adds one to — the totals and
+    this minute's counts; with `lateness_s` (a sent message), this minute's lateness bucket — and
+    the minute key with its expiry. A batch sums them (worker.store.tally)."""
     minute = stats_minute_key(epoch_s(now) // 60)
-    bucket = () if lateness_s is None else (command("hincrby", minute, f"{late.FIELD}{late.bucket(lateness_s)}", 1),)
-    return effect(
-        *count(state, channel, program).ops,
-        command("hincrby", minute, f"{state.value}:{channel}", 1),
-        *bucket,
-        command("expire", minute, STATS_MINUTE_TTL_S),
-    )
+    counts = [(STATS_TOTAL, f"{state.value}:{channel}:{program}"), (minute, f"{state.value}:{channel}")]
+    if lateness_s is not None:
+        counts.append((minute, f"{late.FIELD}{late.bucket(lateness_s)}"))
+    return counts, (minute, STATS_MINUTE_TTL_S)
 
 
 def totals() -> Call[dict[CountKey, int]]:

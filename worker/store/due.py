@@ -62,8 +62,18 @@ def reschedule(eid: str, channel: str, due: datetime | None, token: str) -> Call
     """Release the claim `token` holds and, when `due` is given, put the entry back at `due` (an
     entry scheduled meanwhile keeps the earlier time); False when the claim is no longer that
     token's (release.lua). `token` '': the caller holds no claim, and acts only while none does."""
-    args = [eid, token, "" if due is None else epoch_ms(due)]
-    return one(ScriptCall("release", _keys(channel), args), bool)
+    return one(ScriptCall("release", _keys(channel), release_args(eid, due, token)), lambda done: bool(done[0]))
+
+
+def release_args(eid: str, due: datetime | None, token: str) -> list[str | int]:
+    """One entry's triple for release.lua."""
+    return [eid, token, "" if due is None else epoch_ms(due)]
+
+
+def release_many(channel: str, args: Sequence[str | int]) -> Call[list[bool]]:
+    """Several entries' releases (`release_args` triples, concatenated) in one release.lua call,
+    each as `reschedule` would: same keys, same checks, in order; one answer per entry."""
+    return one(ScriptCall("release", _keys(channel), args), lambda done: [bool(d) for d in done])
 
 
 def claim(channel: str, now: datetime, limit: int, lease_ms: int, token: str) -> Call[list[Claim]]:

@@ -36,20 +36,28 @@ from worker.store.results import (
 
 def create(
     keyring: Keyring, enrollment: Enrollment, number_index: str | None, ttl_s: int
-) -> Call[tuple[Created, bool]]:
+) -> Call[tuple[Created, bool, int | None]]:
     """Store `enrollment` unless its id exists or (generation 0) a later generation does
-    (enroll.lua), schedule each channel (NX), list it under its clinic (NX) and, with the blind
-    index of its phone, note it for that number (enroll_number.lua); (what enroll.lua answered,
-    whether the number was noted)."""
+    (enroll.lua), schedule each channel (NX), list it under its clinic and, with the blind index of
+    its phone, note it for that number (enroll_number.lua); (what enroll.lua answered, whether the
+    number was noted, the clinic index's bucket it was listed in: a repeat takes it back with
+    `clinic_enrollments.withdraw`)."""
     flat = [x for kv in encode_enrollment(enrollment, keyring).items() for x in kv]
     keys = [enrollment_key(enrollment.id)]
     if enrollment.generation == 0:
         keys.append(generation_key(enrollment.id))
-    ops = (ScriptCall("enroll", keys, flat), *due.schedule(enrollment).ops, *clinic_enrollments.add(enrollment, ttl_s))
+    scheduled = due.schedule(enrollment).ops
+    listing = clinic_enrollments.add(enrollment, ttl_s)
+    ops = (ScriptCall("enroll", keys, flat), *scheduled, *listing)
+    at = 1 + len(scheduled)
+
+    def bucket(raw: list[Any]) -> int | None:
+        return int(raw[at]) if listing else None
+
     if number_index is None:
-        return Call(ops, lambda raw: (parse_created(raw[0]), False))
+        return Call(ops, lambda raw: (parse_created(raw[0]), False, bucket(raw)))
     note = numbers.note_enrollment(number_index, enrollment.id, enrollment.clinic_id, ttl_s)
-    return Call((*ops, *note.ops), lambda raw: (parse_created(raw[0]), note.parse(raw[-1:])))
+    return Call((*ops, *note.ops), lambda raw: (parse_created(raw[0]), note.parse(raw[-1:]), bucket(raw)))
 
 
 def generation_started(first_eid: str, generation: int) -> Call[int]:
@@ -124,6 +132,14 @@ def sms_opted_out(index: IndexKey, numbers: Sequence[str]) -> Call[list[bool]]:
         return Call((), lambda _raw: [])
     fields = optout_fields(index, numbers)
     return one(command("hmget", OPTOUT_SMS, fields), lambda values: [v is not None for v in values])
+
+
+def sms_opted_out_indexed(fields: Sequence[str | None]) -> Call[list[bool]]:
+    """`sms_opted_out` for numbers given by their blind index (None: no number, found nowhere)."""
+    if not fields:
+        return Call((), lambda _raw: [])
+    hmget = command("hmget", OPTOUT_SMS, [f or "" for f in fields])
+    return one(hmget, lambda values: [v is not None for v in values])
 
 
 def sms_opt_outs(index: IndexKey, numbers: Sequence[str]) -> Call[list[OptOut | None]]:

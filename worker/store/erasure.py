@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from worker.store.codec import ERASABLE
-from worker.store.keys import enrollment_key, number_key, number_replies_key
+from worker.store.keys import enrollment_key, number_key, number_replies_key, number_sends_key
 from worker.store.numbers import ENROLLMENT_PREFIX
 from worker.store.ops import Call, ScriptCall, command, one
 
@@ -28,9 +28,11 @@ def drop_records(bis: Sequence[str]) -> Call[int]:
     """Remove recipient records (with their sends and reply index) by blind index; how many
     records there were."""
     ops = tuple(
-        op for bi in bis for op in (command("delete", number_key(bi)), command("delete", number_replies_key(bi)))
+        op
+        for bi in bis
+        for op in (command("delete", number_key(bi), number_sends_key(bi)), command("delete", number_replies_key(bi)))
     )
-    return Call(ops, lambda raw: sum(int(n) for n in raw[::2]))
+    return Call(ops, lambda raw: sum(min(int(n), 1) for n in raw[::2]))
 
 
 def forget_clinic(bi: str, clinic_id: str, eids: Sequence[str]) -> Call[tuple[int, bool]]:
@@ -41,4 +43,4 @@ def forget_clinic(bi: str, clinic_id: str, eids: Sequence[str]) -> Call[tuple[in
     def parse(raw: Any) -> tuple[int, bool]:
         return int(raw[0]), bool(int(raw[1]))
 
-    return one(ScriptCall("forget_clinic_number", [number_key(bi)], args), parse)
+    return one(ScriptCall("forget_clinic_number", [number_key(bi), number_sends_key(bi)], args), parse)

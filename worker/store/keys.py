@@ -36,6 +36,8 @@ cd:{n:<bi>}                hash    retention          one recipient by the blind
                                                       `e:<enrollment id>` = clinic, each enrollment created with or
                                                       PATCHed to it; `h:<tag>` = epoch ms of each send of the last
                                                       8 days the caps count (tag: a hash of the message id)
+cd:{n:<bi>}:h              hash    8 days (**)        a number's sends parked when one of its programs ended
+                                                      (park_sends.lua): `<tag>` -> epoch ms, counted as `h:<tag>` are
 cd:{n:<bi>}:r              zset    retention          the replies received from the number: reply id -> epoch ms
 cd:{r:<reply id>}          hash    retention          one reply: c clinic, e enrollment, at (ms), b body (sealed,
                                                       aad the reply id), f red flag, ack (ms), n sender's blind
@@ -65,9 +67,12 @@ cd:clinic:<id>             hash    -                  a clinic: name, phone, ema
                                                       per API key (`key`: the sha256 of a key from before key ids);
                                                       webhook_url, webhook_secret (sealed, aad the clinic id)
 cd:clinics                 set     -                  every clinic id
-cd:enrollments:<clinic id> zset    retention          the clinic's enrollment ids -> created (ms), written with each
-                                                      create (NX), for the console's patient list; ids only, never
-                                                      PHI; expired or erased ones dropped when a reader finds them gone
+cd:enrollments:<clinic id> hash    retention          the clinic's enrollment ids by created (ms), for the console's
+                                                      patient list (clinic_index.lua): `t` top bucket, `n` ids listed,
+                                                      `<b>` bucket b: up to 64 records `<ms, 9 base-36 digits><id>`
+                                                      in time order; written with each create (a repeat's taken back);
+                                                      ids only, never PHI; expired or erased ones dropped when a
+                                                      reader finds them gone (a zset of before: converted on use)
 cd:clinickeys              hash    -                  sha256(API key) -> clinic id (revoked: removed)
 cd:operator:<id>           hash    -                  a console operator: name, created, revoked (s), token (its sha256)
 cd:operators               set     -                  every operator id
@@ -81,8 +86,9 @@ cd:intake:failed           list    - (1000 kept)      intake tasks refused, JSON
 cd:intake:failed:total     string  -                  intake tasks refused since the store began
 cd:audit                   stream  retention          the audit trail (worker.audit): who did what, when, to which
                                                       enrollment; ids on the caredrip clock, trimmed by MINID to the
-                                                      retention; fields a actor, o action, e enrollment, c clinic, d
-                                                      detail (JSON, never PHI), at (ms; only if the id is later)
+                                                      retention; fields a actor ("~<rest>" for one of its own clinic),
+                                                      o action (its code, store.audit.ACTIONS), e enrollment, c clinic,
+                                                      d detail (JSON, never PHI), at (ms; only if the id is later)
 cd:audit:<clinic>:{cd:audit}                          one clinic's index (GET /v1/audit): stream, retention; the ids of
                                                       its entries, field e (enrollment id) alone; its tag puts it in the
                                                       slot of cd:audit (one script writes both)
@@ -98,6 +104,7 @@ cd:wh:stats                hash    -                  `<kind>:<delivered|failed|
 <queue>[\\x06\\x16<3|6|9>]   list    kombu's            Celery tasks waiting per queue and priority (kombu's)
 
 (*) after the event's last write, or the retention if shorter (worker.events.event_ttl_s).
+(**) real time after the program's end, as an address's record (sends only) expires 8 days after its last send.
 
 No key name and no plain field holds a patient's name, number, email, reference or message text:
 those are sealed (CAREDRIP_DATA_KEYS, `x` and `b`) or stand as a blind index (`<bi>`, `n`); the
@@ -158,6 +165,11 @@ FAILED_INDEX = OperatorIndex.FAILED
 def number_key(bi: str) -> str:
     """One recipient's record (routing, recent sends), by the blind index `bi` of its number or address."""
     return f"cd:{{n:{bi}}}"
+
+
+def number_sends_key(bi: str) -> str:
+    """The number's sends parked at the end of a program, still counted by the caps (worker.store.numbers)."""
+    return f"cd:{{n:{bi}}}:h"
 
 
 def number_replies_key(bi: str) -> str:

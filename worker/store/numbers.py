@@ -6,6 +6,11 @@ name. Its fields: `last` and `e:<enrollment id>` route replies (worker.routing);
 per recent send (the tag a short hash of the message id), hold what the caps count, reserved
 atomically across workers before each provider call (reserve_send.lua) and released when the
 message is not handed over after all. One key a recipient keeps memory per patient low.
+
+When a program of the number ends, its sends are parked (park_sends.lua) in `cd:{n:<bi>}:h`
+(`<tag>` -> epoch ms), a key that expires 8 days later: still counted by the caps while they
+matter, and gone after, so a patient whose program ended keeps only the routing fields for the
+rest of the retention.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from worker.records import epoch_ms, epoch_s, from_epoch_ms, from_epoch_s
-from worker.store.keys import number_key, number_replies_key
+from worker.store.keys import number_key, number_replies_key, number_sends_key
 from worker.store.ops import Call, Op, ScriptCall, command, effect, one
 from worker.store.results import LastMessage, NumberRecord, Reservation, ReserveStatus
 
@@ -27,11 +32,16 @@ ENROLLMENT_PREFIX = "e:"
 SEND_PREFIX = "h:"
 
 
-def send_field(mid: str) -> str:
-    """The field of message `mid` among a recipient's sends: `h:` + 8 characters of its hash
-    (48 bits: two messages of one recipient within 8 days never share one in practice)."""
+def send_tag(mid: str) -> str:
+    """Message `mid`'s tag: 8 characters of its hash (48 bits: two messages of one recipient
+    within 8 days never share one in practice); its field among the parked sends."""
     digest = hashlib.blake2b(mid.encode(), digest_size=6).digest()
-    return SEND_PREFIX + base64.urlsafe_b64encode(digest).decode("ascii")
+    return base64.urlsafe_b64encode(digest).decode("ascii")
+
+
+def send_field(mid: str) -> str:
+    """The field of message `mid` among the sends in a recipient's record: `h:` + its tag."""
+    return SEND_PREFIX + send_tag(mid)
 
 
 def note_enrollment(bi: str, eid: str, clinic_id: str, ttl_s: int) -> Call[bool]:
@@ -103,7 +113,7 @@ def reserve(
         now_ms - SENDS_KEEP_MS,
         max(ttl_s * 1000, SENDS_KEEP_MS),
     ]
-    return one(ScriptCall("reserve_send", [number_key(bi)], args), _reservation)
+    return one(ScriptCall("reserve_send", [number_key(bi), number_sends_key(bi)], args), _reservation)
 
 
 def _reservation(raw: list[Any]) -> Reservation:
@@ -113,19 +123,30 @@ def _reservation(raw: list[Any]) -> Reservation:
 
 def release(bi: str, mid: str) -> Call[None]:
     """Give message `mid`'s place back: it was not handed to the provider after all."""
-    return effect(command("hdel", number_key(bi), send_field(mid)))
+    return effect(
+        command("hdel", number_sends_key(bi), send_tag(mid)), command("hdel", number_key(bi), send_field(mid))
+    )
+
+
+def park(bi: str, now: datetime) -> Call[int]:
+    """A program of the number ended: its sends move to the parked key, expiring 8 days from now
+    (park_sends.lua); how many moved."""
+    args = [epoch_ms(now) - SENDS_KEEP_MS, SENDS_KEEP_MS]
+    return one(ScriptCall("park_sends", [number_key(bi), number_sends_key(bi)], args), int)
 
 
 def sends(bi: str) -> Call[list[datetime]]:
     """The recipient's sends the caps count (those of the last 8 days at the last reservation), oldest first."""
-    return one(command("hgetall", number_key(bi)), _sends)
+    return Call((command("hgetall", number_sends_key(bi)), command("hgetall", number_key(bi))), _sends)
 
 
-def _sends(raw: dict[str, str]) -> list[datetime]:
-    return sorted(from_epoch_ms(int(v)) for f, v in raw.items() if str(f).startswith(SEND_PREFIX))
+def _sends(raw: list[Any]) -> list[datetime]:
+    parked, record = dict(raw[0]), dict(raw[1])
+    values = [*parked.values(), *(v for f, v in record.items() if str(f).startswith(SEND_PREFIX))]
+    return sorted(from_epoch_ms(int(v)) for v in values)
 
 
 def drop(bi: str) -> Call[None]:
     """Remove the number's record (with its sends) and its reply index (erasure; the replies
     themselves go through worker.store.replies)."""
-    return effect(command("delete", number_key(bi), number_replies_key(bi)))
+    return effect(command("delete", number_key(bi), number_sends_key(bi), number_replies_key(bi)))

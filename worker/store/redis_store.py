@@ -48,7 +48,7 @@ from worker.records import (
 )
 from worker.store.batch import Batch
 from worker.store.keys import OperatorIndex
-from worker.store.ops import Call, Runner, pair
+from worker.store.ops import Call, Op, Runner, pair
 from worker.store.results import (
     AlertSummary,
     AuditEntry,
@@ -125,15 +125,20 @@ class Store:
         two identical requests racing wrote it.
 
         `audit_entry` (the new enrollment's, worker.audit) is appended in the same round trip, kept
-        `ttl_s`, and taken back at once (one more round trip) when nothing was created.
+        `ttl_s`, and taken back at once (one more round trip) when nothing was created; so is the
+        record that listed it under its clinic (worker.store.clinic_enrollments).
         """
         create = enrollments.create(self.keyring, enrollment, number_index, ttl_s)
+        taken_back: list[Op] = []
         if audit_entry is None:
-            created, noted = self._call(create)
+            created, noted, listed = self._call(create)
         else:
-            (created, noted), entry_id = self._call(pair(create, audit.append(audit_entry, ttl_s * 1000)))
+            (created, noted, listed), entry_id = self._call(pair(create, audit.append(audit_entry, ttl_s * 1000)))
             if not created.created:
-                self._call(audit.withdraw(entry_id, audit_entry.clinic_id))
+                taken_back += audit.withdraw(entry_id, audit_entry.clinic_id).ops
+        if listed is not None and not created.created:
+            taken_back += clinic_enrollments.withdraw(enrollment, listed).ops
+        self._runner.run(taken_back)
         if noted and not created.created and number_index is not None:
             stored = self.get_enrollment(enrollment.id)
             if stored is None or stored.phone != enrollment.phone:
@@ -146,7 +151,17 @@ class Store:
         stored enrollment's are taken back as `create_enrollment` does (two more round trips,
         only when there are any)."""
         answers = self._call(bulk.create_many(self.keyring, items, ttl_s))
-        repeats = [(e, bi) for (e, bi), (made, noted) in zip(items, answers, strict=True) if noted and not made.created]
+        self._runner.run(
+            [
+                op
+                for (e, _), (made, _, listed) in zip(items, answers, strict=True)
+                if listed is not None and not made.created
+                for op in clinic_enrollments.withdraw(e, listed).ops
+            ]
+        )
+        repeats = [
+            (e, bi) for (e, bi), (made, noted, _) in zip(items, answers, strict=True) if noted and not made.created
+        ]
         if repeats:
             stored = self.get_enrollments([e.id for e, _ in repeats])
             stray = [(e, bi) for (e, bi), s in zip(repeats, stored, strict=True) if s is None or s.phone != e.phone]
@@ -155,7 +170,7 @@ class Store:
                 if bi is not None:
                     batch.forget_number(bi, e.id)
             batch.run()
-        return [made for made, _ in answers]
+        return [made for made, _, _ in answers]
 
     def enrollment_heads(self, eids: Sequence[str]) -> list[tuple[EnrollmentState | None, int | None]]:
         """Each enrollment's state (None: not stored) and the later generation its pointer names
@@ -212,6 +227,18 @@ class Store:
     def channel_opt_outs(self, eid: str, channels: Sequence[str]) -> dict[str, OptOut]:
         """The enrollment's own opt-outs among `channels` (email unsubscribe), by channel."""
         return self._call(enrollments.channel_opt_outs(eid, channels))
+
+    def opt_outs_of(
+        self, eid: str, channels: Sequence[str], number: str | None
+    ) -> tuple[dict[str, OptOut], OptOut | None]:
+        """`channel_opt_outs` and the SMS opt-out of `number` (None: none, or no number), in one
+        round trip (an enrollment's view: GET and POST /v1/enrollments)."""
+        self._plain_optouts_moved()
+        numbers = [number] if number else []
+        own, by_number = self._call(
+            pair(enrollments.channel_opt_outs(eid, channels), enrollments.sms_opt_outs(self.index, numbers))
+        )
+        return own, by_number[0] if by_number else None
 
     def active_by_version(self) -> dict[tuple[str, int], int]:
         """(program id, version) -> active enrollments with a message to come, read from the due
@@ -390,6 +417,15 @@ class Store:
     def recent_sends(self, bi: str) -> list[datetime]:
         """The sends the caps count for a recipient (number or address), oldest first."""
         return self._call(numbers.sends(bi))
+
+    def park_sends(self, bis: Sequence[str], now: datetime) -> int:
+        """Programs of these numbers ended: their recent sends move out of the records into keys
+        that expire 8 days from `now`, still counted by the caps (park_sends.lua); one round trip,
+        none for no number. How many sends moved."""
+        if not bis:
+            return 0
+        calls = [numbers.park(bi, now) for bi in dict.fromkeys(bis)]
+        return self._call(Call(tuple(c.ops[0] for c in calls), lambda raw: sum(int(n) for n in raw)))
 
     def release_send(self, bi: str, mid: str) -> None:
         """Give back message `mid`'s reserved place in the recipient's sends (not handed over)."""

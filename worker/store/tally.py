@@ -47,6 +47,15 @@ class Tally:
                 key, ttl = op.args
                 self.expiries[key] = max(int(ttl), self.expiries.get(key, 0))
 
+    def add_counts(self, counts: list[tuple[str, str]], expiry: tuple[str, int]) -> None:
+        """One more on each counter (key, field) and the key's expiry: a send's outcome
+        (worker.store.counters.outcome_counts), the same writes as its summable call."""
+        increments = self.increments
+        for counter in counts:
+            increments[counter] = increments.get(counter, 0) + 1
+        key, ttl = expiry
+        self.expiries[key] = max(ttl, self.expiries.get(key, 0))
+
     def call(self) -> Call[None] | None:
         """The summed writes as one call (None when nothing was gathered); the tally is emptied."""
         if not self.increments and not self.expiries:
