@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from worker import autogroup
 from worker.errors import CaredripError
 from worker.redis_server import embedded_url, ensure_embedded, find_redis_server, stop_embedded
 from worker.run_record import holding_run_lock, record_run, stop_leftovers
@@ -47,6 +48,11 @@ READY_TIMEOUT = 30.0  # seconds for /healthz to answer before we give up waiting
 LOOP_INTERVAL = 0.1
 WORKER_QUEUES = "intake,dispatch,send,webhooks"
 WORKER_THREADS = 8
+# While the API imports, the worker's and beat's sessions wait behind it for the CPUs (autogroup
+# nice; each child has its own session): /healthz answers sooner, and the worker still imports on
+# whatever the API leaves idle (the other core). Back to 0 once the API answers.
+BEHIND_API = ("worker", "beat")
+BEHIND_API_NICE = 10  # weight 110 against 1024: the API keeps a core; under load the worker still advances
 # What caredrip keeps directly under the var dir (the embedded Redis's directory is tightened by
 # worker.redis_server when it starts a server; keys/ by worker.phi.keyfile).
 OURS = ("outbox.jsonl", "run.json", "run.lock", "celerybeat-schedule", "celerybeat-schedule.db",
@@ -154,6 +160,13 @@ def start_children(supervisor: Supervisor, var_dir: Path, host: str, port: int) 
     supervisor.start("beat", celery_beat(var_dir / "celerybeat-schedule"))
 
 
+def behind_api(supervisor: Supervisor, value: int) -> None:
+    """Set the autogroup nice of the sessions of BEHIND_API (best effort: `worker.autogroup`)."""
+    for child in supervisor.children:
+        if child.name in BEHIND_API:
+            autogroup.set_nice(child.pid, value)
+
+
 def wait_healthy(url: str, stop: threading.Event, supervisor: Supervisor, started: float, out: Print) -> Child | None:
     """Poll /healthz until it answers (prints the time it took), a stop, or a child's death."""
     while not stop.is_set():
@@ -217,13 +230,17 @@ def run_stack(settings: Settings, host: str, port: int, out: Print = print) -> i
                 url = handle.url
             with Supervisor(child_env(url, var_dir)) as supervisor:
                 start_children(supervisor, var_dir, host, port)
+                behind_api(supervisor, BEHIND_API_NICE)
                 if handle is None:  # while the children import (~1 s before they ask Redis anything)
                     handle = resolve_redis(settings, var_dir)
                     if handle.url != url:
                         raise CaredripError(f"the embedded Redis answers on {mask_url(handle.url)}, not {url}")
                 record(handle, supervisor)
                 out(banner(settings, handle, host, port))
-                dead = wait_healthy(health_url(host, port), stop, supervisor, started, out)
+                try:
+                    dead = wait_healthy(health_url(host, port), stop, supervisor, started, out)
+                finally:
+                    behind_api(supervisor, 0)
                 dead = keep_running(dead or wait_for(LOOP_INTERVAL, stop, supervisor), stop, supervisor, handle, out)
                 if dead is not None:
                     out(f"caredrip run: {dead.name} keeps exiting ({dead.process.returncode}); stopping the rest")

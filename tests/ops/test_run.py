@@ -16,6 +16,7 @@ import pytest
 
 from tests.ops.conftest import CAREDRIP, REPO, alive, caredrip, children_of, cli_env, processes_for
 from tests.support.redis_fixture import wait_until
+from worker import autogroup
 from worker.redis_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -82,6 +83,8 @@ def test_run_enrolls_sends_reports_and_stops_cleanly(var_dir: Path, tmp_path: Pa
         assert report["workers"], "the run's worker should answer a ping"
 
         children = children_of(run.pid)
+        # the worker and beat waited behind the API (worker.autogroup) only until it answered
+        wait_until(lambda: all(autogroup.nice(pid) in (0, None) for pid in children), timeout=5)
         redis_pid = int((var_dir / "redis" / "redis.pid").read_text())
         assert len(children) >= 4, f"expected api, worker, beat and redis-server, got {children}"
 
