@@ -39,6 +39,15 @@ def test_the_api_loads_no_reading_grades_nor_send_path() -> None:
     assert "worker.delivery.dispatch" not in loaded
 
 
+def test_the_api_loads_prometheus_at_the_first_scrape_only() -> None:
+    import prometheus_client
+
+    from worker.api import ops
+
+    assert "prometheus_client" not in loaded_after("import worker.api")
+    assert ops.CONTENT_TYPE_LATEST == prometheus_client.CONTENT_TYPE_LATEST  # the media type /metrics names
+
+
 def test_caredrip_run_spawns_before_loading_the_store_or_redis_py() -> None:
     loaded = loaded_after("import worker.cli, worker.stack\nfrom worker.settings import load_settings")
     assert "redis" not in loaded and "worker.store" not in loaded and "worker.deps" not in loaded

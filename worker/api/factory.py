@@ -18,7 +18,6 @@ from worker.api.body_limit import BodyLimit
 from worker.api.context import ApiContext
 from worker.api.errors import add_error_handlers
 from worker.deps import EngineDeps
-from worker.metrics import make_registry
 from worker.policy import Caps
 from worker.store import ClinicStore
 
@@ -52,7 +51,6 @@ def create_app(
         description="Patient-education SMS and email programs: enroll patients, follow their messages.",
     )
     app.state.ctx = ApiContext(engine, clinics, public_base_url, twilio_auth_token, caps)
-    app.state.registry = make_registry(lambda: app.state.ctx.engine())
     for module in (bulk, explain, enrollments, erasure, replies, audit, clinic, webhooks, unsubscribe, ops):
         app.include_router(module.router)
     fhir.install(app)

@@ -1,16 +1,26 @@
-"""Operations endpoints, without authentication: `/healthz` (liveness) and `/metrics` (Prometheus)."""
+"""Operations endpoints, without authentication: `/healthz` (liveness) and `/metrics` (Prometheus).
+
+prometheus_client and the metrics' registry (`worker.metrics`) are loaded at the first scrape, not
+while the API starts (issue 19: /healthz answers sooner after `caredrip run`).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import TYPE_CHECKING
+
+from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from worker.api.context import Ctx
 from worker.api.schemas import Health
 from worker.health import store_reachable
 from worker.logs import get_logger
-from worker.metrics import render
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+# prometheus_client.CONTENT_TYPE_LATEST of the installed version (a test checks they agree)
+CONTENT_TYPE_LATEST = "text/plain; version=1.0.0; charset=utf-8"
 
 log = get_logger("caredrip.api")
 router = APIRouter(tags=["operations"])
@@ -31,8 +41,21 @@ def healthz(ctx: Ctx) -> JSONResponse:
 def metrics(request: Request) -> Response:
     """Prometheus text: messages by state, channel and program; due backlog; oldest overdue age."""
     try:
-        body = render(request.app.state.registry)
+        from worker.metrics import render
+
+        body = render(registry(request.app))
     except Exception as exc:
         log.warning("metrics_failed", error=type(exc).__name__)
         return Response("redis unavailable\n", status_code=503, media_type="text/plain")
     return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def registry(app: FastAPI) -> CollectorRegistry:
+    """The app's metrics registry (`worker.metrics`), made at the first scrape. Two first scrapes at
+    once may each make one: both read the same store, the one kept is either."""
+    made: CollectorRegistry | None = getattr(app.state, "registry", None)
+    if made is None:
+        from worker.metrics import make_registry
+
+        made = app.state.registry = make_registry(lambda: app.state.ctx.engine())
+    return made
