@@ -7,7 +7,6 @@ replies become a typed value; every round trip runs their ops through `Runner.ru
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
@@ -15,7 +14,6 @@ from typing import Any, Generic, TypeVar
 
 import hiredis
 import redis
-from redis._parsers import _HiredisParser
 from redis.client import EMPTY_RESPONSE, NEVER_DECODE
 from redis.utils import HIREDIS_AVAILABLE
 
@@ -170,15 +168,13 @@ def _round_trip(client: redis.Redis, conn: Any, stack: list[tuple[tuple[Any, ...
         conn.send_packed_command([b"".join([_packed(args) for args, _ in stack])])
     else:  # pragma: no cover - hiredis is a dependency
         conn.send_packed_command(conn.pack_commands([args for args, _ in stack]))
-    if isinstance(getattr(conn, "_parser", None), _HiredisParser):
-        raws = _read_replies(conn, stack)
-    else:  # pragma: no cover - hiredis is a dependency
-        raws = [_read_reply(conn, NEVER_DECODE in options) for _, options in stack]
     callbacks: Any = client.response_callbacks
     replies: list[Any] = []
-    for (args, options), reply in zip(stack, raws, strict=True):
-        if isinstance(reply, redis.exceptions.ResponseError):
-            replies.append(options.get(EMPTY_RESPONSE, reply))
+    for args, options in stack:
+        try:
+            reply = conn.read_response(disable_decoding=True) if NEVER_DECODE in options else conn.read_response()
+        except redis.exceptions.ResponseError as error:
+            replies.append(options.get(EMPTY_RESPONSE, error))
             continue
         callback = callbacks.get(args[0])
         if callback is not None:
@@ -191,36 +187,6 @@ def _round_trip(client: redis.Redis, conn: Any, stack: list[tuple[tuple[Any, ...
 
 
 _NOT_FOR_CALLBACKS = (NEVER_DECODE, EMPTY_RESPONSE, "keys")
-
-
-def _read_replies(conn: Any, stack: list[tuple[tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
-    """Every reply of the round trip straight from the connection's hiredis parser, an error
-    reply as its exception: what `conn.read_response()` does per reply (the same parser call, the
-    same socket errors as TimeoutError / ConnectionError with the connection closed, the same
-    health-check stamp), its checks made once for the round trip instead of once per reply."""
-    parser = conn._parser
-    try:
-        replies = [parser.read_response(disable_decoding=NEVER_DECODE in options) for _, options in stack]
-    except TimeoutError:  # socket.timeout
-        conn.disconnect()
-        raise redis.exceptions.TimeoutError(f"Timeout reading from {conn._host_error()}") from None
-    except OSError as e:
-        conn.disconnect()
-        raise redis.exceptions.ConnectionError(f"Error while reading from {conn._host_error()} : {e.args}") from None
-    except BaseException:
-        conn.disconnect()
-        raise
-    if conn.health_check_interval:
-        conn.next_health_check = time.monotonic() + conn.health_check_interval
-    return replies
-
-
-def _read_reply(conn: Any, raw: bool) -> Any:  # pragma: no cover - without hiredis
-    """One reply by `conn.read_response`, an error reply as its exception."""
-    try:
-        return conn.read_response(disable_decoding=raw)
-    except redis.exceptions.ResponseError as error:
-        return error
 
 
 def _packed(args: tuple[Any, ...]) -> bytes:
