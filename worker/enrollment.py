@@ -16,7 +16,7 @@ from worker.deps import EngineDeps
 from worker.errors import Conflict, NotFound
 from worker.introductions import intro_needed, next_intro_number, reaches_new_number
 from worker.programs import Program
-from worker.records import Channel, Enrollment, EnrollmentState, EnrollmentUpdate, PausedReason
+from worker.records import Channel, Enrollment, EnrollmentState, EnrollmentUpdate, OptOut, PausedReason
 from worker.routing import blind_index
 from worker.schedule import due_at_cursor, first_cursor_after
 from worker.store import AuditEntry
@@ -71,6 +71,7 @@ def build_enrollment(deps: EngineDeps, new: NewEnrollment, now: datetime, genera
 
 
 ENDED = (EnrollmentState.CANCELED, EnrollmentState.COMPLETED)
+OwnOptOuts = tuple[dict[str, OptOut], OptOut | None]  # Store.opt_outs_of: own by channel, the number's SMS
 MAX_GENERATIONS = 10_000  # a bound on walking generations, never reached by real use
 
 
@@ -85,33 +86,45 @@ def enroll(deps: EngineDeps, new: NewEnrollment, *, actor: str = SYSTEM) -> tupl
     trip: generation 0's create also reads the pointer to a later generation (enroll.lua).
     A new enrollment is audited as done by `actor` (worker.audit); a repeat, changing nothing, is not.
     """
-    walk = _walk_generations(deps, new, deps.clock.now(), actor)
+    enrollment, created, _ = enroll_reading_opt_outs(deps, new, actor=actor, read=False)
+    return enrollment, created
+
+
+def enroll_reading_opt_outs(
+    deps: EngineDeps, new: NewEnrollment, *, actor: str = SYSTEM, read: bool = True
+) -> tuple[Enrollment, bool, OwnOptOuts | None]:
+    """`enroll`, and (with `read`) a new enrollment's opt-outs as `Store.opt_outs_of` answers them,
+    read in its create's round trip (POST /v1/enrollments shows them); None when it did not create
+    (the stored enrollment's are read on their own)."""
+    walk = _walk_generations(deps, new, deps.clock.now(), actor, read)
     latest = walk.enrollment
     if latest.generation and latest.generation != walk.pointed:  # the pointer names it from now on
         deps.store.generation_started(walk.passed[0].id, latest.generation)
     for ended in walk.passed:  # their creates' due entries were only a hint: take it back
         deps.store.unschedule(ended.id, ended.channels)
     if walk.created:
-        return latest, True
+        return latest, True, walk.opt_outs
     stored = deps.store.get_enrollment(latest.id)
     assert stored is not None
     if stored.state is EnrollmentState.ACTIVE:
         deps.store.schedule_all(stored, only_missing=True)
-    return stored, False
+    return stored, False, None
 
 
 @dataclass
 class _Walk:
     """Where `_walk_generations` stopped: the live or new generation, whether it created it, the
-    generation the pointer named (0: none), and the ended generations passed on the way."""
+    generation the pointer named (0: none), the ended generations passed on the way, and the
+    opt-outs read with the create (when asked)."""
 
     enrollment: Enrollment
     created: bool
     pointed: int
     passed: list[Enrollment]
+    opt_outs: OwnOptOuts | None = None
 
 
-def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime, actor: str) -> _Walk:
+def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime, actor: str, read: bool = False) -> _Walk:
     """Create generation 0, or follow the pointer and step past ended generations until one is
     live or has been created (one round trip a step; the audit entry goes with the create, and is
     taken back when it did not create)."""
@@ -122,9 +135,11 @@ def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime, actor
         number = blind_index(deps.index, new.phone) if new.phone else None
         entry = _enrolled(deps, enrollment, actor)
         ttl_s = deps.retention_s
-        answer = deps.store.create_enrollment(enrollment, number_index=number, ttl_s=ttl_s, audit_entry=entry)
+        answer = deps.store.create_enrollment(
+            enrollment, number_index=number, ttl_s=ttl_s, audit_entry=entry, read_opt_outs=read
+        )
         if answer.later_generation is None and (answer.created or answer.state not in ENDED):
-            return _Walk(enrollment, answer.created, pointed, passed)
+            return _Walk(enrollment, answer.created, pointed, passed, answer.opt_outs)
         passed.append(enrollment)
         if answer.later_generation is not None:
             generation = pointed = answer.later_generation

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from worker.deps import EngineDeps
-from worker.enrollment import get_owned
-from worker.optouts import OptOut, enrollment_opt_outs
+from worker.enrollment import NewEnrollment, enroll_reading_opt_outs, get_owned
+from worker.optouts import OptOut, enrollment_opt_outs, opt_outs_by_channel
 from worker.records import Enrollment, EnrollmentState, MessageRecord, PausedReason
 from worker.tokens import verify_unsubscribe_token
 
@@ -31,7 +31,19 @@ class EnrollmentView:
 
 def view_of(deps: EngineDeps, enrollment: Enrollment) -> EnrollmentView:
     """`enrollment` with its consent, opt-outs, pause reason and next message time."""
-    opt_outs = enrollment_opt_outs(deps.store, enrollment)
+    return _view(enrollment, enrollment_opt_outs(deps.store, enrollment))
+
+
+def enroll_viewed(deps: EngineDeps, new: NewEnrollment, *, actor: str) -> tuple[EnrollmentView, bool]:
+    """`enroll` (worker.enrollment) and the view of the enrollment it answers; (view, created). A
+    new enrollment's opt-outs are read in its create's round trip, a stored one's after it."""
+    enrollment, created, read = enroll_reading_opt_outs(deps, new, actor=actor)
+    if read is None:
+        return view_of(deps, enrollment), created
+    return _view(enrollment, opt_outs_by_channel(*read)), created
+
+
+def _view(enrollment: Enrollment, opt_outs: dict[str, OptOut | None]) -> EnrollmentView:
     return EnrollmentView(
         enrollment=enrollment,
         consent=consent_of(enrollment),

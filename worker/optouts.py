@@ -15,6 +15,7 @@ store, right after taking a message's "sending" state; `GET /v1/enrollments/{id}
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 from worker.records import CHANNELS, Channel, Enrollment, OptOut, OptOutSource
@@ -28,6 +29,7 @@ __all__ = [
     "is_provider_opt_out",
     "opt_in_sms",
     "opt_out_sms",
+    "opt_outs_by_channel",
     "provider_opt_out",
     "sms_opt_out",
     "sms_opted_out",
@@ -76,5 +78,11 @@ def enrollment_opt_outs(store: Store, enrollment: Enrollment) -> dict[str, OptOu
     """Each channel's opt-out for this enrollment (None: not opted out): SMS by its number or the
     enrollment's own record, email by the enrollment's own record."""
     own, sms = store.opt_outs_of(enrollment.id, CHANNELS, enrollment.phone)  # one round trip
+    return opt_outs_by_channel(own, sms)
+
+
+def opt_outs_by_channel(own: Mapping[str, OptOut], sms: OptOut | None) -> dict[str, OptOut | None]:
+    """Each channel's opt-out from what `Store.opt_outs_of` answers: the enrollment's own ones by
+    channel and its number's SMS opt-out (which wins on SMS)."""
     by_number = {Channel.SMS: sms}
     return {ch: by_number.get(ch) or own.get(ch) for ch in CHANNELS}

@@ -12,14 +12,16 @@ import pytest
 from starlette.testclient import TestClient
 
 from tests.api.conftest import PATIENT_PHONE, enrollment_body, send_due, twilio_post
+from tests.support.engine import new_enrollment
 from worker.channels.base import OutgoingMessage, SendResult
 from worker.channels.outbox import OutboxChannel
 from worker.clock import FixedClock
 from worker.delivery.types import DeliveryDeps
 from worker.deps import EngineDeps
+from worker.enrollment import build_enrollment
 from worker.errors import PermanentChannelError
-from worker.optouts import OptOut, OptOutSource, is_provider_opt_out
-from worker.records import from_epoch_s
+from worker.optouts import OptOut, OptOutSource, is_provider_opt_out, opt_out_sms
+from worker.records import EnrollmentState, from_epoch_s
 from worker.store.codec import pack_opt_out, unpack_consent, unpack_opt_out
 from worker.tokens import unsubscribe_token
 
@@ -161,3 +163,36 @@ def test_consent_reads_back_per_channel() -> None:
     at = from_epoch_s(1_767_225_600)
     assert unpack_consent("email=1767225600;sms=1767225600") == {"sms": at, "email": at}
     assert unpack_consent("") == {}
+
+
+def test_a_new_enrollment_of_a_number_that_texted_stop_answers_the_opt_out_in_its_201(
+    client: TestClient, anon: TestClient, enrolled: dict[str, Any]
+) -> None:
+    """The POST reads a new enrollment's opt-outs in its create's round trip: the same answer as a
+    GET after it (the number's STOP, no email opt-out); a repeat's are read after it, the same."""
+    text(anon, "STOP")
+    made = client.post("/v1/enrollments", json=enrollment_body(patient_ref="p-2"))
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert body["opt_outs"] == {"sms": {"at": NOW, "source": "stop"}, "email": None}
+    assert body["next_message_at"] is not None  # email goes on
+    assert body == read(client, body["id"])
+    again = client.post("/v1/enrollments", json=enrollment_body(patient_ref="p-2"))
+    assert (again.status_code, again.json()) == (200, body)
+
+
+def test_the_create_reads_opt_outs_after_its_writes_in_one_round_trip(engine: EngineDeps) -> None:
+    """`Store.create_enrollment(read_opt_outs=True)` answers what `opt_outs_of` answers after it,
+    whether it created or not; without it (the engine, the intake task) nothing is read."""
+    store = engine.store
+    opt_out_sms(store, PATIENT_PHONE, engine.clock.now(), OptOutSource.STOP)
+    e = build_enrollment(engine, new_enrollment("p-9", phone=PATIENT_PHONE), engine.clock.now())
+    made = store.create_enrollment(e, ttl_s=60, read_opt_outs=True)
+    assert made.created and made.opt_outs == store.opt_outs_of(e.id, ("sms", "email"), PATIENT_PHONE)
+    assert made.opt_outs is not None and made.opt_outs[1] is not None  # the number's STOP
+    store.opt_out_channel(e.id, "email", engine.clock.now(), OptOutSource.UNSUBSCRIBE)
+    repeat = store.create_enrollment(e, ttl_s=60, read_opt_outs=True)
+    assert (repeat.created, repeat.state) == (False, EnrollmentState.ACTIVE)
+    assert repeat.opt_outs == store.opt_outs_of(e.id, ("sms", "email"), PATIENT_PHONE)
+    assert "email" in repeat.opt_outs[0]
+    assert store.create_enrollment(e, ttl_s=60).opt_outs is None

@@ -132,6 +132,20 @@ def test_the_sorted_set_of_before_is_converted_in_place(redis_url: str, tmp_path
     assert _all(deps, "c_a") == [(e.id, epoch_ms(e.created_at)) for e in old]
 
 
+def test_a_create_meeting_the_sorted_set_of_before_converts_it_and_lists_itself_last(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """`add` reads the top bucket without asking the key's type; a sorted set makes it convert."""
+    deps, _ = _deps(redis_url, tmp_path)
+    store, key = deps.engine.store, clinic_enrollments_key("c_a")
+    old = [_enrollment(deps, f"o-{i}", T0 + timedelta(seconds=i)) for i in range(70)]
+    store.redis.zadd(key, {e.id: epoch_ms(e.created_at) for e in old})
+    new = _enrollment(deps, "n-0", T0 + timedelta(seconds=100))
+    assert store._runner.run(clinic_enrollments.add(new, RETENTION_S)) == [1]  # bucket 0 full: the next
+    assert store.redis.type(key) == "hash"
+    assert _all(deps, "c_a") == [(e.id, epoch_ms(e.created_at)) for e in [*old, new]]
+
+
 def test_an_entry_costs_about_thirty_bytes(redis_url: str, tmp_path: Path) -> None:
     deps, _ = _deps(redis_url, tmp_path)
     store = deps.engine.store

@@ -113,6 +113,29 @@ def test_unusable_message_fails_alone_and_the_rest_are_written(tmp_path: Path) -
     assert [line["id"] for line in read_lines(path)] == ["e0:day1:0", "e3:day1:0"]
 
 
+def test_each_line_of_a_batch_has_its_own_zones_local_time(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.jsonl"
+    zones = ["America/Chicago", "Asia/Kolkata", "America/Chicago", "Europe/London"]
+    OutboxChannel("sms", path).send_many([sms(n, timezone=tz) for n, tz in enumerate(zones)], now=NOW)
+
+    lines = read_lines(path)
+    assert {line["sent_at"] for line in lines} == {"2026-03-01T15:00:00+00:00"}
+    assert [line["local_time"] for line in lines] == [
+        "2026-03-01T09:00:00-06:00",
+        "2026-03-01T20:30:00+05:30",
+        "2026-03-01T09:00:00-06:00",
+        "2026-03-01T15:00:00+00:00",
+    ]
+
+
+def test_a_naive_hand_over_time_fails_each_message_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "outbox.jsonl"
+    results = OutboxChannel("sms", path).send_many([sms(0), sms(1)], now=NOW.replace(tzinfo=None))
+
+    assert all(isinstance(r, PermanentChannelError) and r.code == "invalid" for r in results)
+    assert not path.exists()
+
+
 def test_unicode_line_separators_stay_inside_their_line(tmp_path: Path) -> None:
     path = tmp_path / "outbox.jsonl"
     body = "Hola\u2028¿cómo está?\u2029\x85 👋"

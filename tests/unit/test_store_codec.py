@@ -198,3 +198,57 @@ def test_the_program_version_is_stored_only_past_version_1() -> None:
     stored = encode_enrollment(on_v2, RING)
     assert stored["v"] == "2" and decode_enrollment(PATIENT.id, stored, RING).version == 2
     assert decode_enrollment(PATIENT.id, encode_enrollment(PATIENT, RING), RING).version == 1
+
+
+def test_every_field_a_stored_enrollment_may_hold_is_read() -> None:
+    def at(s: int) -> datetime:
+        return datetime.fromtimestamp(s, UTC)
+
+    stored = {
+        **{k: v for k, v in encode_enrollment(PATIENT, RING).items() if not k.startswith(("k:", "d:", "h:"))},
+        "ch": "sms,email",
+        "st": "paused",
+        "pr": "patient",
+        "a": "1772463600",
+        "ca": "1772400000",
+        "cs": "sms=1772300000;;email=x",
+        "k:sms": "2",
+        "d:sms": "1772470000500",
+        "h:sms": "1772460000,1772461000",
+        "o:sms": "1772462000|patient",
+        "k:email": "1",
+        "d:email": "0",
+        "i:sms": "2|1772450000",
+        "end": "1772480000",
+        "g": "3",
+        "v": "2",
+        "lt": "1772440000",
+        "am": "1772441000",
+    }
+    got = decode_enrollment(PATIENT.id, stored, RING)
+    assert (got.channels, got.state, got.paused_reason) == (
+        ("sms", "email"),
+        EnrollmentState.PAUSED,
+        PausedReason.PATIENT,
+    )
+    assert (got.anchor, got.created_at, got.consent) == (at(1772463600), at(1772400000), {"sms": at(1772300000)})
+    assert got.cursor == {"sms": 2, "email": 1}
+    assert got.next_due == {"sms": datetime.fromtimestamp(1772470000.5, UTC), "email": None}
+    assert got.history == {"sms": [at(1772460000), at(1772461000)], "email": []}
+    assert got.opted_out == {"sms": True, "email": False}
+    assert (got.intros, got.intro_asked, got.ended_at) == (2, at(1772450000), at(1772480000))
+    assert (got.generation, got.version, got.late_mark, got.anchors_moved_at) == (3, 2, at(1772440000), at(1772441000))
+    assert got.first_name == PATIENT.first_name and got.phone == PATIENT.phone
+    bare = decode_enrollment(
+        PATIENT.id,
+        {k: v for k, v in stored.items() if k not in ("ca", "cs", "i:sms", "end", "lt", "am", "g", "v")},
+        RING,
+    )
+    assert (bare.created_at, bare.consent, bare.intros, bare.intro_asked, bare.ended_at) == (
+        bare.anchor,
+        {},
+        0,
+        None,
+        None,
+    )
+    assert (bare.generation, bare.version, bare.late_mark, bare.anchors_moved_at) == (0, 1, None, None)

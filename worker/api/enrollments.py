@@ -26,8 +26,8 @@ from worker.api.schemas import (
     messages_out,
 )
 from worker.deps import EngineDeps
-from worker.enrollment import cancel, enroll, get_owned, pause, refuse_if_ended, resume, update
-from worker.enrollment_view import messages_of, view_of
+from worker.enrollment import cancel, get_owned, pause, refuse_if_ended, resume, update
+from worker.enrollment_view import enroll_viewed, messages_of, view_of
 from worker.intake import check_body, check_patch, to_changes, to_new_enrollment
 from worker.logs import get_logger
 from worker.records import Enrollment
@@ -68,9 +68,9 @@ def _create(
     cid, actor = caller(ctx, credentials)
     deps = ctx.engine()
     check_body(deps, body)
-    enrollment, created = enroll(deps, to_new_enrollment(cid, body), actor=actor)
-    log.info("enrollment", enrollment_id=enrollment.id, clinic_id=cid, created=created)
-    return _out(deps, enrollment), created
+    view, created = enroll_viewed(deps, to_new_enrollment(cid, body), actor=actor)
+    log.info("enrollment", enrollment_id=view.enrollment.id, clinic_id=cid, created=created)
+    return enrollment_out(view), created
 
 
 @router.get("/{eid}", response_model=EnrollmentOut)

@@ -40,9 +40,10 @@ _FILE_MODE = 0o600  # the outbox holds phone numbers, addresses and message text
 _LINE_BREAKS = str.maketrans({"\x85": "\\u0085", "\u2028": "\\u2028", "\u2029": "\\u2029"})
 
 
-def outbox_record(message: OutgoingMessage, *, now: datetime) -> dict[str, Any]:
-    """The JSON object written for `message` handed over at `now` (keys as in DESIGN.md)."""
-    sent_at = utc(now)
+def outbox_record(message: OutgoingMessage, *, now: datetime, stamps: SentStamps | None = None) -> dict[str, Any]:
+    """The JSON object written for `message` handed over at `now` (keys as in DESIGN.md);
+    `stamps`: the batch's `sent_at` texts, made once for all its messages."""
+    stamps = stamps or SentStamps(now)
     record: dict[str, Any] = {
         "id": message.id,
         "enrollment_id": message.enrollment_id,
@@ -55,8 +56,8 @@ def outbox_record(message: OutgoingMessage, *, now: datetime) -> dict[str, Any]:
         "language": message.language,
         "timezone": message.timezone,
         "due_at": utc(message.due_at).isoformat(),
-        "sent_at": sent_at.isoformat(),
-        "local_time": sent_at.astimezone(ZoneInfo(message.timezone)).isoformat(),
+        "sent_at": stamps.utc,
+        "local_time": stamps.local(message.timezone),
     }
     if message.channel == "email":
         record["subject"] = message.subject
@@ -65,6 +66,30 @@ def outbox_record(message: OutgoingMessage, *, now: datetime) -> dict[str, Any]:
         record["segments"] = message.segments
         record["encoding"] = message.encoding
     return record
+
+
+class SentStamps:
+    """A batch's hand-over instant as the outbox writes it: UTC, and local to each timezone
+    (a batch shares a few), each made once."""
+
+    def __init__(self, now: datetime) -> None:
+        self.at = utc(now)
+        self.utc = self.at.isoformat()
+        self._local: dict[str, str] = {}
+
+    def local(self, timezone: str) -> str:
+        text = self._local.get(timezone)
+        if text is None:
+            text = self._local[timezone] = self.at.astimezone(ZoneInfo(timezone)).isoformat()
+        return text
+
+
+def _stamps(now: datetime) -> SentStamps | None:
+    """The batch's stamps; None for a naive `now`, which each message then reports (as `utc` refuses it)."""
+    try:
+        return SentStamps(now)
+    except ValueError:
+        return None
 
 
 def _encode_line(record: dict[str, Any]) -> bytes:
@@ -97,13 +122,16 @@ class OutboxChannel:
         """Write every well-formed message of the batch with one append; one result each."""
         results: list[SendResult | Exception] = []
         lines: list[bytes] = []
+        stamps = _stamps(now)
         for message in messages:
             try:
-                lines.append(self._line(message, now=now))
+                lines.append(self._line(message, now, stamps))
             except PermanentChannelError as exc:
                 results.append(exc)
             else:
-                results.append(SendResult(provider_id=f"outbox-{message.id}", sent_at=utc(now)))
+                results.append(
+                    SendResult(provider_id=f"outbox-{message.id}", sent_at=utc(now) if stamps is None else stamps.at)
+                )
         if lines:
             failure = self._append(b"".join(lines))
             if failure is not None:
@@ -113,13 +141,13 @@ class OutboxChannel:
     def close(self) -> None:
         """Nothing is held open between batches."""
 
-    def _line(self, message: OutgoingMessage, *, now: datetime) -> bytes:
+    def _line(self, message: OutgoingMessage, now: datetime, stamps: SentStamps | None) -> bytes:
         if message.channel != self.name:
             raise PermanentChannelError(
                 f"{message.channel} message handed to the {self.name} outbox", code="wrong-channel"
             )
         try:
-            return _encode_line(outbox_record(message, now=now))
+            return _encode_line(outbox_record(message, now=now, stamps=stamps))
         except (ZoneInfoNotFoundError, ValueError) as exc:  # unknown zone, naive due_at
             raise PermanentChannelError(f"unwritable message: {exc}", code="invalid") from exc
 

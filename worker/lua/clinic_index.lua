@@ -77,11 +77,24 @@ local function counted(removed)
   return removed
 end
 
-convert()
+-- the top bucket's number; a sorted set of before is converted first (only `add`, the one op of
+-- every create, reads `t` without asking the key's type: HGET fails on a sorted set)
+local function top_bucket()
+  local top = redis.pcall('HGET', key, 't')
+  if type(top) == 'table' and top.err then
+    convert()
+    top = redis.call('HGET', key, 't')
+  end
+  return tonumber(top)
+end
+
+if op ~= 'add' then
+  convert()
+end
 
 if op == 'add' then
   local rec = ARGV[2]
-  local top = tonumber(redis.call('HGET', key, 't'))
+  local top = top_bucket()
   local b
   if not top then
     b = 0
@@ -100,6 +113,8 @@ if op == 'add' then
       if b > top then
         redis.call('HSET', key, 't', b)
       end
+    elseif string.sub(value, -W) <= rec then
+      redis.call('HSET', key, b, value .. rec) -- the usual: it sorts last in its bucket
     else
       local lo, hi = 0, len -- records that sort before or with `rec`
       while lo < hi do

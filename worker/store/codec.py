@@ -37,7 +37,7 @@ in the `:m` hash while the enrollment runs, packed into the enrollment hash once
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from worker.phi import Keyring
@@ -243,9 +243,26 @@ def encode_update(u: EnrollmentUpdate) -> dict[str, str]:
 
 
 def decode_enrollment(eid: str, h: dict[str, str], keyring: Keyring) -> Enrollment:
-    """The stored enrollment; its details opened from `x` (or read plain, or none when erased)."""
-    channels = tuple(c for c in h.get("ch", "").split(",") if c)
+    """The stored enrollment; its details opened from `x` (or read plain, or none when erased).
+    (Read once per message on the send path: each channel's fields in one pass, and `created_at`
+    the anchor's own instant when `ca` is absent.)"""
+    get = h.get
+    channels = tuple(c for c in get("ch", "").split(",") if c)
     phi = open_phi(keyring, eid, h)
+    cursor: dict[str, int] = {}
+    next_due: dict[str, datetime | None] = {}
+    history: dict[str, list[datetime]] = {}
+    opted_out: dict[str, bool] = {}
+    for ch in channels:
+        cursor[ch] = int(get(cursor_field(ch), "0"))
+        next_due[ch] = _decode_due(get(due_field(ch), "0"))
+        sent = get(history_field(ch))
+        history[ch] = [datetime.fromtimestamp(int(t), UTC) for t in sent.split(",") if t] if sent else []
+        opted_out[ch] = bool(get(optout_field(ch)))
+    anchor = datetime.fromtimestamp(int(h["a"]), UTC)
+    created = get("ca")
+    intro = get(_INTRO_SMS)
+    consent = get("cs")
     return Enrollment(
         id=eid,
         clinic_id=h["c"],
@@ -258,22 +275,31 @@ def decode_enrollment(eid: str, h: dict[str, str], keyring: Keyring) -> Enrollme
         language=h["l"],
         timezone=h["tz"],
         state=EnrollmentState(h["st"]),
-        anchor=from_epoch_s(int(h["a"])),
-        created_at=from_epoch_s(int(h.get("ca") or h["a"])),
-        consent=unpack_consent(h.get("cs", "")),
-        cursor={ch: int(h.get(cursor_field(ch), "0")) for ch in channels},
-        next_due={ch: _decode_due(h.get(due_field(ch), "0")) for ch in channels},
-        history={ch: [from_epoch_s(int(t)) for t in h.get(history_field(ch), "").split(",") if t] for ch in channels},
-        opted_out={ch: bool(h.get(optout_field(ch))) for ch in channels},
-        ended_at=from_epoch_s(int(h["end"])) if h.get("end") else None,
-        generation=int(h.get("g") or 0),
-        **_decode_intro(h.get(intro_field("sms"), "")),
+        anchor=anchor,
+        created_at=datetime.fromtimestamp(int(created), UTC) if created else anchor,
+        consent=unpack_consent(consent) if consent else {},
+        cursor=cursor,
+        next_due=next_due,
+        history=history,
+        opted_out=opted_out,
+        ended_at=_instant(get("end")),
+        generation=int(get("g") or 0),
+        **(_decode_intro(intro) if intro else _NO_INTRO),
         paused_reason=_decode_paused_reason(h),
-        version=int(h.get("v") or 1),
-        anchors=unpack_anchors(phi.get("an", "")),
-        late_mark=from_epoch_s(int(h[LATE_MARK])) if h.get(LATE_MARK) else None,
-        anchors_moved_at=from_epoch_s(int(h[ANCHORS_MOVED])) if h.get(ANCHORS_MOVED) else None,
+        version=int(get("v") or 1),
+        anchors=unpack_anchors(phi["an"]) if "an" in phi else {},
+        late_mark=_instant(get(LATE_MARK)),
+        anchors_moved_at=_instant(get(ANCHORS_MOVED)),
     )
+
+
+_INTRO_SMS = intro_field("sms")
+_NO_INTRO: dict[str, Any] = {"intros": 0, "intro_asked": None}
+
+
+def _instant(raw: str | None) -> datetime | None:
+    """An optional epoch-seconds field: None when absent or empty."""
+    return datetime.fromtimestamp(int(raw), UTC) if raw else None
 
 
 def _decode_paused_reason(h: dict[str, str]) -> PausedReason | None:
@@ -323,5 +349,9 @@ def pack_consent(consent: dict[str, datetime]) -> str:
 
 def unpack_consent(raw: str) -> dict[str, datetime]:
     """The enrollment's `cs` field, `sms=<epoch s>;email=<epoch s>`: channel -> recorded_at."""
-    pairs = (part.partition("=") for part in raw.split(";") if part)
-    return {ch: from_epoch_s(int(at)) for ch, _, at in pairs if at.isdigit()}
+    found: dict[str, datetime] = {}
+    for part in raw.split(";"):
+        ch, _, at = part.partition("=")
+        if at.isdigit():  # an empty part has none
+            found[ch] = datetime.fromtimestamp(int(at), UTC)
+    return found

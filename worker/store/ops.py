@@ -133,15 +133,19 @@ class Runner:
 
     def _pipeline(self, ops: Sequence[Op]) -> list[Any]:
         """One round trip: redis-py's own command methods build each command (a pipeline only
-        records them), then `_round_trip` sends them on a pooled connection, retried on a
-        connection error by the client's own policy as `Pipeline.execute` does."""
+        records them; a script call and a plain HGETALL are recorded here in the very shape
+        `pipe.evalsha` / `pipe.hgetall` give, without their call chain: ~1 us each), then
+        `_round_trip` sends them on a pooled connection, retried on a connection error by the
+        client's own policy as `Pipeline.execute` does."""
         pipe = self.client.pipeline(transaction=False)
+        stack: list[tuple[tuple[Any, ...], dict[str, Any]]] = pipe.command_stack
         for op in ops:
-            if isinstance(op, ScriptCall):
-                pipe.evalsha(self._sha[op.script], len(op.keys), *op.keys, *op.args)
+            if isinstance(op, ScriptCall):  # recorded as `pipe.evalsha` records it, without its call chain
+                stack.append((("EVALSHA", self._sha[op.script], len(op.keys), *op.keys, *op.args), {}))
+            elif op.name == "hgetall" and len(op.args) == 1 and not op.kwargs:  # likewise `pipe.hgetall`
+                stack.append((("HGETALL", op.args[0]), {"keys": [op.args[0]]}))
             else:
                 getattr(pipe, op.name)(*op.args, **op.kwargs)
-        stack: list[tuple[tuple[Any, ...], dict[str, Any]]] = pipe.command_stack
         pool = self.client.connection_pool
         conn: Any = pool.get_connection()
         try:
@@ -161,7 +165,7 @@ def _round_trip(client: redis.Redis, conn: Any, stack: list[tuple[tuple[Any, ...
     raise_on_error=False)` does (an error reply is returned in its place), with less of
     redis-py's per-command machinery: ~45 us of client CPU less for an enrollment's create."""
     if HIREDIS_AVAILABLE:
-        conn.send_packed_command([b"".join(hiredis.pack_command(_wire(args)) for args, _ in stack)])
+        conn.send_packed_command([b"".join([_packed(args) for args, _ in stack])])
     else:  # pragma: no cover - hiredis is a dependency
         conn.send_packed_command(conn.pack_commands([args for args, _ in stack]))
     callbacks: Any = client.response_callbacks
@@ -174,17 +178,27 @@ def _round_trip(client: redis.Redis, conn: Any, stack: list[tuple[tuple[Any, ...
             continue
         callback = callbacks.get(args[0])
         if callback is not None:
-            extra = {k: v for k, v in options.items() if k not in (NEVER_DECODE, EMPTY_RESPONSE, "keys")}
-            reply = callback(reply, **extra)
+            if options:
+                reply = callback(reply, **{k: v for k, v in options.items() if k not in _NOT_FOR_CALLBACKS})
+            else:
+                reply = callback(reply)
         replies.append(reply)
     return replies
 
 
-def _wire(args: tuple[Any, ...]) -> tuple[Any, ...]:
-    """The arguments as redis-py's hiredis packer sends them: a command name with a space split
-    in two (`SCRIPT LOAD`), bytearray and memoryview as bytes."""
+_NOT_FOR_CALLBACKS = (NEVER_DECODE, EMPTY_RESPONSE, "keys")
+
+
+def _packed(args: tuple[Any, ...]) -> bytes:
+    """One command in RESP as redis-py's hiredis packer sends it: a command name with a space
+    split in two (`SCRIPT LOAD`), bytearray as bytes. hiredis packs str, int, float, bytes and
+    memoryview itself, so the arguments go as they are and are only converted when it refuses
+    them (TypeError): no per-argument type check on the common path."""
     if isinstance(args[0], str) and " " in args[0]:
         args = (*args[0].split(), *args[1:])
-    if any(isinstance(a, bytearray | memoryview) for a in args):
-        args = tuple(bytes(a) if isinstance(a, bytearray | memoryview) else a for a in args)
-    return args
+    try:
+        packed: bytes = hiredis.pack_command(args)
+    except TypeError:
+        as_bytes: Any = tuple(bytes(a) if isinstance(a, bytearray) else a for a in args)
+        packed = hiredis.pack_command(as_bytes)
+    return packed

@@ -37,6 +37,7 @@ import worker.store.shared as shared
 import worker.store.webhooks as webhooks
 from worker.phi import IndexKey, Keyring
 from worker.records import (
+    CHANNELS,
     Enrollment,
     EnrollmentState,
     EnrollmentUpdate,
@@ -109,6 +110,7 @@ class Store:
         number_index: str | None = None,
         ttl_s: int = 0,
         audit_entry: AuditEntry | None = None,
+        read_opt_outs: bool = False,
     ) -> Created:
         """Store `enrollment` unless its id exists or, for generation 0, a later generation of it
         does; schedule each channel and (with `number_index`, the blind index of its phone) note it
@@ -127,15 +129,25 @@ class Store:
         `audit_entry` (the new enrollment's, worker.audit) is appended in the same round trip, kept
         `ttl_s`, and taken back at once (one more round trip) when nothing was created; so is the
         record that listed it under its clinic (worker.store.clinic_enrollments).
+
+        `read_opt_outs`: the answer's `opt_outs` are what `opt_outs_of` answers for `enrollment`
+        (its own opt-outs of every channel, its number's SMS opt-out), read after the create's
+        writes in the same round trip (POST /v1/enrollments shows them: one round trip less).
         """
         create = enrollments.create(self.keyring, enrollment, number_index, ttl_s)
-        taken_back: list[Op] = []
-        if audit_entry is None:
-            created, noted, listed = self._call(create)
+        entry: Call[str | None] = Call((), _no_entry)
+        if audit_entry is not None:
+            appended = audit.append(audit_entry, ttl_s * 1000)
+            entry = Call(appended.ops, appended.parse)
+        read = self._opt_outs_read(enrollment.id, CHANNELS, enrollment.phone) if read_opt_outs else None
+        if read is None:
+            (created, noted, listed), entry_id = self._call(pair(create, entry))
         else:
-            (created, noted, listed), entry_id = self._call(pair(create, audit.append(audit_entry, ttl_s * 1000)))
-            if not created.created:
-                taken_back += audit.withdraw(entry_id, audit_entry.clinic_id).ops
+            ((created, noted, listed), entry_id), opt_outs = self._call(pair(pair(create, entry), read))
+            created = replace(created, opt_outs=opt_outs)
+        taken_back: list[Op] = []
+        if entry_id is not None and audit_entry is not None and not created.created:
+            taken_back += audit.withdraw(entry_id, audit_entry.clinic_id).ops
         if listed is not None and not created.created:
             taken_back += clinic_enrollments.withdraw(enrollment, listed).ops
         self._runner.run(taken_back)
@@ -233,12 +245,18 @@ class Store:
     ) -> tuple[dict[str, OptOut], OptOut | None]:
         """`channel_opt_outs` and the SMS opt-out of `number` (None: none, or no number), in one
         round trip (an enrollment's view: GET and POST /v1/enrollments)."""
+        return self._call(self._opt_outs_read(eid, channels, number))
+
+    def _opt_outs_read(
+        self, eid: str, channels: Sequence[str], number: str | None
+    ) -> Call[tuple[dict[str, OptOut], OptOut | None]]:
+        """The call `opt_outs_of` makes (any plain opt-out moved first: `migrate_sms_opt_outs`)."""
         self._plain_optouts_moved()
-        numbers = [number] if number else []
-        own, by_number = self._call(
-            pair(enrollments.channel_opt_outs(eid, channels), enrollments.sms_opt_outs(self.index, numbers))
+        read = pair(
+            enrollments.channel_opt_outs(eid, channels),
+            enrollments.sms_opt_outs(self.index, [number] if number else []),
         )
-        return own, by_number[0] if by_number else None
+        return Call(read.ops, lambda raw: _own_and_number(read.parse(raw)))
 
     def active_by_version(self) -> dict[tuple[str, int], int]:
         """(program id, version) -> active enrollments with a message to come, read from the due
@@ -673,3 +691,15 @@ class LegacySecret:
 
     def drop_legacy_secret(self) -> None:
         self._runner.call(shared.drop_legacy_secret())
+
+
+def _no_entry(_raw: list[object]) -> None:
+    """No audit entry was appended."""
+    return None
+
+
+def _own_and_number(
+    read: tuple[dict[str, OptOut], list[OptOut | None]],
+) -> tuple[dict[str, OptOut], OptOut | None]:
+    own, by_number = read
+    return own, by_number[0] if by_number else None

@@ -11,7 +11,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal, NamedTuple
 
-from worker.records import EnrollmentState, MessageRecord, from_epoch_ms
+from worker.records import EnrollmentState, MessageRecord, OptOut, from_epoch_ms
 from worker.store.codec import unpack_record
 
 
@@ -94,6 +94,9 @@ class Created:
     created: bool
     state: EnrollmentState | None = None
     later_generation: int | None = None
+    # asked with the create (`Store.create_enrollment(read_opt_outs=True)`): what `Store.opt_outs_of`
+    # answers for the enrollment, read after the create in its round trip
+    opt_outs: tuple[dict[str, OptOut], OptOut | None] | None = None
 
 
 LifecycleAction = Literal["pause", "resume", "cancel"]
