@@ -14,16 +14,7 @@
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 'gone'
 end
--- A record written after the enrollment ended (its records packed into the enrollment hash,
--- worker.store.packed) starts a new records hash: it expires with the enrollment.
-local function expire_with_enrollment()
-  if redis.call('PTTL', KEYS[2]) == -1 then
-    local ttl = redis.call('PTTL', KEYS[1])
-    if ttl > 0 then
-      redis.call('PEXPIRE', KEYS[2], ttl)
-    end
-  end
-end
+-- include: _expire_with_enrollment
 local channel, expect, field, now = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
 local enr = redis.call('HMGET', KEYS[1], 'st', 'k:' .. channel, 'o:' .. channel, 'ch', 'i:' .. channel)
 local rec = redis.call('HGET', KEYS[2], field)
@@ -32,7 +23,7 @@ local function refuse(status, reason)
   if rec and string.find('rq', string.sub(rec, 1, 1), 1, true) then
     local attempts = string.match(rec, '|(%d*)$') or ''
     redis.call('HSET', KEYS[2], field, 'k|' .. now .. '|||' .. reason .. '|' .. attempts)
-    expire_with_enrollment()
+    expire_with_enrollment(KEYS[2], KEYS[1])
   end
   return status
 end
@@ -74,6 +65,6 @@ if rec then
 end
 redis.call('HSET', KEYS[2], field, 's|' .. now .. '||||' .. (attempts + 1))
 if enr[1] ~= 'active' then
-  expire_with_enrollment()
+  expire_with_enrollment(KEYS[2], KEYS[1])
 end
 return 'ok:' .. (attempts + 1)

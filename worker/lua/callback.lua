@@ -10,6 +10,7 @@
 -- A state of lower rank never overwrites a higher one: a late "sent" leaves "delivered".
 -- Returns 'updated' | 'stale' | 'missing' | 'packed' (the record may be packed: read the chunks
 -- and call again with ARGV[6] and ARGV[7]).
+-- include: _expire_with_enrollment
 local rec = redis.call('HGET', KEYS[1], ARGV[1])
 if not rec then
   if redis.call('HEXISTS', KEYS[2], '*0') == 0 then
@@ -39,10 +40,5 @@ if ARGV[4] ~= '' then
   fields[5] = ARGV[4]
 end
 redis.call('HSET', KEYS[1], ARGV[1], table.concat(fields, '|'))
-if redis.call('PTTL', KEYS[1]) == -1 then
-  local ttl = redis.call('PTTL', KEYS[2])
-  if ttl > 0 then
-    redis.call('PEXPIRE', KEYS[1], ttl)
-  end
-end
+expire_with_enrollment(KEYS[1], KEYS[2])
 return 'updated'

@@ -15,16 +15,7 @@
 --   | 'completed'
 -- ('retimed': the timezone or the anchors changed while the message was out: the next due time was written as
 -- computed, and is the caller's to compute again; 'introduced': the number's introduction is done)
--- A record written after the enrollment ended (its records packed into the enrollment hash,
--- worker.store.packed) starts a new records hash: it expires with the enrollment.
-local function expire_with_enrollment()
-  if redis.call('PTTL', KEYS[2]) == -1 then
-    local ttl = redis.call('PTTL', KEYS[1])
-    if ttl > 0 then
-      redis.call('PEXPIRE', KEYS[2], ttl)
-    end
-  end
-end
+-- include: _expire_with_enrollment
 local record = ARGV[4]
 local code = string.sub(record, 1, 1)
 local ch = ARGV[1]
@@ -50,14 +41,14 @@ if code == 'r' or code == 'q' then
   if reason then
     local attempts = string.match(record, '|(%d*)$') or ''
     redis.call('HSET', KEYS[2], ARGV[3], 'k|' .. ARGV[8] .. '|||' .. reason .. '|' .. attempts)
-    expire_with_enrollment()
+    expire_with_enrollment(KEYS[2], KEYS[1])
     return 'skipped'
   end
   redis.call('HSET', KEYS[2], ARGV[3], record)
   return 'recorded'
 end
 redis.call('HSET', KEYS[2], ARGV[3], record)
-expire_with_enrollment()
+expire_with_enrollment(KEYS[2], KEYS[1])
 if ARGV[2] == '-' or redis.call('EXISTS', KEYS[1]) == 0 then
   return 'recorded'
 end

@@ -97,13 +97,27 @@ def _nothing(_raw: list[Any]) -> None:
     return None
 
 
+INCLUDE = "-- include: "
+
+
+def script_source(name: str) -> str:
+    """The text of worker/lua/<name>.lua, each line `-- include: <part>` replaced by the text of
+    worker/lua/<part>.lua (a Lua helper several scripts share: Redis has no `require`)."""
+    folder = resources.files("worker.lua")
+    lines = folder.joinpath(f"{name}.lua").read_text().splitlines(keepends=True)
+    return "".join(
+        folder.joinpath(f"{line[len(INCLUDE):].strip()}.lua").read_text() if line.startswith(INCLUDE) else line
+        for line in lines
+    )
+
+
 class Runner:
     """Runs ops on one redis-py client in pipelined round trips, with the Lua scripts by name."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client
         names = (*SCRIPTS, *RECIPIENT_SCRIPTS, *SAFETY_SCRIPTS, *AUDIT_SCRIPTS, *EVENT_SCRIPTS)
-        self._sources = {n: resources.files("worker.lua").joinpath(f"{n}.lua").read_text() for n in names}
+        self._sources = {name: script_source(name) for name in names}
         self._sha: dict[str, str] = {}
 
     def load(self) -> None:
