@@ -9,8 +9,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-import yaml
 
+from tests.support.program_edits import edit_program
 from worker.catchup import is_late, late_indexes
 from worker.errors import ContentError
 from worker.policy import Caps, QuietHours
@@ -186,15 +186,7 @@ def folder(tmp_path: Path) -> Path:
 
 
 def edit(folder: Path, change: dict[str, object], step: int | None = None) -> None:
-    path = folder / "visit-prep" / "program.yaml"
-    data = yaml.safe_load(path.read_text())
-    target = data if step is None else data["steps"][step]
-    for key, value in change.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = value
-    path.write_text(yaml.safe_dump(data))
+    edit_program(folder / "visit-prep" / "program.yaml", change, step)
 
 
 @pytest.mark.parametrize(

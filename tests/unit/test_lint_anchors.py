@@ -8,8 +8,8 @@ from datetime import time
 from pathlib import Path
 
 import pytest
-import yaml
 
+from tests.support.program_edits import edit_program
 from worker.lint import lint_content
 from worker.lint.timing import anchor_leads
 from worker.policy import Caps, QuietHours
@@ -27,15 +27,7 @@ def nltk_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def lint_visit_prep(tmp_path: Path, nltk_dir: Path, step: int | None, change: dict[str, object]) -> list[str]:
     shutil.copytree(ROOT / "content" / "visit-prep", tmp_path / "visit-prep")
-    path = tmp_path / "visit-prep" / "program.yaml"
-    data = yaml.safe_load(path.read_text())
-    target = data if step is None else data["steps"][step]
-    for key, value in change.items():
-        if value is None:
-            target.pop(key, None)
-        else:
-            target[key] = value
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    edit_program(tmp_path / "visit-prep" / "program.yaml", change, step)
     return lint_content(tmp_path, ROOT / "templates", QUIET, CAPS, readability_dir=nltk_dir).problems
 
 
