@@ -24,7 +24,8 @@ RETRY_INTERVAL = 0.11  # seconds: the kernel's limit is one change every HZ/10
 
 
 def nice(pid: int, proc: Path = PROC) -> int | None:
-    """The autogroup nice of `pid`'s session; None when it cannot be read (no autogroup, no process)."""
+    """The autogroup nice of `pid`'s session; None when it cannot be read: no autogroups, no such
+    process, or the boot session (init's, e.g. a container's), whose file the kernel leaves empty."""
     try:
         text = (proc / str(pid) / "autogroup").read_text()  # "/autogroup-123 nice 0\n"
         return int(text.split()[-1])
