@@ -128,10 +128,7 @@ def _blind_index(index: IndexKey, number: str) -> str:
 
 def sms_opted_out(index: IndexKey, numbers: Sequence[str]) -> Call[list[bool]]:
     """Whether each number opted out of SMS (no round trip for none)."""
-    if not numbers:
-        return Call((), lambda _raw: [])
-    fields = optout_fields(index, numbers)
-    return one(command("hmget", OPTOUT_SMS, fields), lambda values: [v is not None for v in values])
+    return sms_opted_out_indexed(optout_fields(index, numbers))
 
 
 def sms_opted_out_indexed(fields: Sequence[str | None]) -> Call[list[bool]]:
