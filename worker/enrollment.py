@@ -205,8 +205,8 @@ def cancel(deps: EngineDeps, eid: str, clinic_id: str | None = None, *, actor: s
     if result is not None and result.changed:
         deps.store.unschedule(eid, enrollment.channels)
         deps.store.compact_records([eid])  # its records packed into a few fields (worker.store.packed)
-        number = blind_index(deps.index, enrollment.phone) if enrollment.phone else None
-        deps.store.park_sends([number] if number else [], deps.clock.now())  # kept only while caps count them
+        numbers = [blind_index(deps.index, enrollment.phone)] if enrollment.phone else []
+        deps.store.park_sends(numbers, deps.clock.now())  # kept only while caps count them
         if enrollment.generation:  # the pointer to this generation now expires with it
             first = enrollment_id(deps.secret, enrollment.clinic_id, enrollment.patient_ref, enrollment.program)
             deps.store.generation_ended(first, enrollment.generation, deps.retention_s)

@@ -102,13 +102,9 @@ def record_outcomes(deps: DeliveryDeps, channel: str, finished: list[Finished], 
     tell_clinics(deps, channel, finished, completed, now)
     if completed:  # an ended program's records are packed into a few fields (worker.store.packed)
         store.compact_records([p.enrollment.id for p in completed])
-        store.park_sends(ended_numbers(deps, [p.enrollment.phone for p in completed]), now)
-
-
-def ended_numbers(deps: DeliveryDeps, phones: list[str | None]) -> list[str]:
-    """The blind indexes of the numbers whose programs just ended: their recent sends are parked
-    in a key that expires once the caps no longer count them (worker.store.numbers)."""
-    return [bi for bi in (blind_index(deps.engine.index, ph) for ph in phones if ph) if bi is not None]
+        store.park_sends(
+            [blind_index(deps.engine.index, p.enrollment.phone) for p in completed if p.enrollment.phone], now
+        )
 
 
 def tell_clinics(

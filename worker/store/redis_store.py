@@ -436,13 +436,13 @@ class Store:
         """The sends the caps count for a recipient (number or address), oldest first."""
         return self._call(numbers.sends(bi))
 
-    def park_sends(self, bis: Sequence[str], now: datetime) -> int:
-        """Programs of these numbers ended: their recent sends move out of the records into keys
-        that expire 8 days from `now`, still counted by the caps (park_sends.lua); one round trip,
-        none for no number. How many sends moved."""
-        if not bis:
+    def park_sends(self, bis: Sequence[str | None], now: datetime) -> int:
+        """Programs of these numbers (by blind index; None: not a number) ended: their recent sends
+        move out of the records into keys that expire 8 days from `now`, still counted by the caps
+        (park_sends.lua); one round trip, none for no number. How many sends moved."""
+        calls = [numbers.park(bi, now) for bi in dict.fromkeys(bis) if bi is not None]
+        if not calls:
             return 0
-        calls = [numbers.park(bi, now) for bi in dict.fromkeys(bis)]
         return self._call(Call(tuple(c.ops[0] for c in calls), lambda raw: sum(int(n) for n in raw)))
 
     def release_send(self, bi: str, mid: str) -> None:
