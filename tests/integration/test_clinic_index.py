@@ -13,7 +13,7 @@ from worker.bulk_intake import Source, bulk_enroll
 from worker.bulk_rows import read_rows
 from worker.clock import FixedClock
 from worker.delivery.types import DeliveryDeps
-from worker.enrollment import enroll
+from worker.enrollment import build_enrollment, enroll
 from worker.records import Enrollment, epoch_ms
 from worker.store import clinic_enrollments
 from worker.store.keys import clinic_enrollments_key
@@ -89,8 +89,6 @@ def test_a_repeat_racing_the_create_never_takes_the_creators_record(redis_url: s
 
 
 def _enrollment(deps: DeliveryDeps, ref: str, at: datetime) -> Enrollment:
-    from worker.enrollment import build_enrollment
-
     return build_enrollment(deps.engine, new_enrollment(ref, clinic_id="c_a", phone=None, channels=("email",)), at)
 
 

@@ -25,13 +25,15 @@ from worker.store.ops import Call, ScriptCall, effect, one
 SCRIPT = "clinic_index"
 DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
 ID_LENGTH = 20  # worker.tokens.enrollment_id
+STAMP_LENGTH = 9  # base-36 digits of the created ms (up to year 5188)
+WIDTH = STAMP_LENGTH + ID_LENGTH  # a record's characters (clinic_index.lua's W)
 
 
 def record(eid: str, created_at: datetime) -> str:
     """The index's record of an enrollment: its creation (epoch ms, 9 base-36 digits) and its id;
     records sort as (time, id) do."""
     ms, digits = epoch_ms(created_at), []
-    for _ in range(9):
+    for _ in range(STAMP_LENGTH):
         ms, d = divmod(ms, 36)
         digits.append(DIGITS[d])
     return "".join(reversed(digits)) + eid
@@ -39,7 +41,7 @@ def record(eid: str, created_at: datetime) -> str:
 
 def parse_record(rec: str) -> tuple[str, int]:
     """(enrollment id, created epoch ms) of a record."""
-    return rec[9:], int(rec[:9], 36)
+    return rec[STAMP_LENGTH:], int(rec[:STAMP_LENGTH], 36)
 
 
 def add(enrollment: Enrollment, ttl_s: int) -> tuple[ScriptCall, ...]:
@@ -80,4 +82,4 @@ def listed(raw: Any) -> list[tuple[str, int]]:
     fields = {str(k): str(v) for k, v in dict(raw).items()}
     top = int(fields.get("t", "-1"))
     value = "".join(fields.get(str(b), "") for b in range(top + 1))
-    return [parse_record(value[i : i + 29]) for i in range(0, len(value), 29)]
+    return [parse_record(value[i : i + WIDTH]) for i in range(0, len(value), WIDTH)]
