@@ -115,7 +115,8 @@ def test_two_workers_share_the_rate_limit(live_deps: DeliveryDeps, redis_url: st
         # 240 SMS at 40/s take 6 s: claimed with leases that outlast that (a batch sends nothing
         # past its lease's deadline, and nothing dispatches again here).
         dispatch_once(dataclasses.replace(live_deps, lease_seconds=30), four_batches)
-        wait_until(lambda: len(outbox_lines(outbox)) >= 240, timeout=90)
+        # complete lines only: a worker may be in the middle of appending one while this reads
+        wait_until(lambda: outbox.exists() and outbox.read_bytes().count(b"\n") >= 240, timeout=90)
     stamps = sorted(datetime.fromisoformat(line["sent_at"]) for line in outbox_lines(outbox))
     rate = (len(stamps) - 1) / (stamps[-1] - stamps[0]).total_seconds()
     assert len(stamps) == 240
