@@ -86,17 +86,24 @@ def enroll(deps: EngineDeps, new: NewEnrollment, *, actor: str = SYSTEM) -> tupl
     trip: generation 0's create also reads the pointer to a later generation (enroll.lua).
     A new enrollment is audited as done by `actor` (worker.audit); a repeat, changing nothing, is not.
     """
-    enrollment, created, _ = enroll_reading_opt_outs(deps, new, actor=actor, read=False)
+    enrollment, created, _ = _enroll(deps, new, actor, read_opt_outs=False)
     return enrollment, created
 
 
 def enroll_reading_opt_outs(
-    deps: EngineDeps, new: NewEnrollment, *, actor: str = SYSTEM, read: bool = True
+    deps: EngineDeps, new: NewEnrollment, *, actor: str = SYSTEM
 ) -> tuple[Enrollment, bool, OwnOptOuts | None]:
-    """`enroll`, and (with `read`) a new enrollment's opt-outs as `Store.opt_outs_of` answers them,
-    read in its create's round trip (POST /v1/enrollments shows them); None when it did not create
-    (the stored enrollment's are read on their own)."""
-    walk = _walk_generations(deps, new, deps.clock.now(), actor, read)
+    """`enroll`, and a new enrollment's opt-outs as `Store.opt_outs_of` answers them, read in its
+    create's round trip (POST /v1/enrollments shows them); None when it did not create (the stored
+    enrollment's are read on their own)."""
+    return _enroll(deps, new, actor, read_opt_outs=True)
+
+
+def _enroll(
+    deps: EngineDeps, new: NewEnrollment, actor: str, *, read_opt_outs: bool
+) -> tuple[Enrollment, bool, OwnOptOuts | None]:
+    """What `enroll` and `enroll_reading_opt_outs` do; the opt-outs only with `read_opt_outs`."""
+    walk = _walk_generations(deps, new, deps.clock.now(), actor, read_opt_outs)
     latest = walk.enrollment
     if latest.generation and latest.generation != walk.pointed:  # the pointer names it from now on
         deps.store.generation_started(walk.passed[0].id, latest.generation)
@@ -124,7 +131,7 @@ class _Walk:
     opt_outs: OwnOptOuts | None = None
 
 
-def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime, actor: str, read: bool = False) -> _Walk:
+def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime, actor: str, read_opt_outs: bool) -> _Walk:
     """Create generation 0, or follow the pointer and step past ended generations until one is
     live or has been created (one round trip a step; the audit entry goes with the create, and is
     taken back when it did not create)."""
@@ -136,7 +143,7 @@ def _walk_generations(deps: EngineDeps, new: NewEnrollment, now: datetime, actor
         entry = _enrolled(deps, enrollment, actor)
         ttl_s = deps.retention_s
         answer = deps.store.create_enrollment(
-            enrollment, number_index=number, ttl_s=ttl_s, audit_entry=entry, read_opt_outs=read
+            enrollment, number_index=number, ttl_s=ttl_s, audit_entry=entry, read_opt_outs=read_opt_outs
         )
         if answer.later_generation is None and (answer.created or answer.state not in ENDED):
             return _Walk(enrollment, answer.created, pointed, passed, answer.opt_outs)
